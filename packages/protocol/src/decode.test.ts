@@ -1,0 +1,76 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { decode, decodeServerFrame, encode } from './decode.js';
+import { LIMITS, PROTOCOL_VERSION } from './limits.js';
+import { CLOSE, shouldReconnect } from './close-codes.js';
+
+describe('decode', () => {
+  test('accepts a valid hello', () => {
+    const r = decode(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, siteKey: 'pk_demo', lastSeq: 3 }));
+    expect(r).toEqual({ ok: true, frame: { t: 'hello', v: 1, siteKey: 'pk_demo', lastSeq: 3 } });
+  });
+
+  test('accepts bytes and fragmented bytes', () => {
+    const raw = new TextEncoder().encode(JSON.stringify({ t: 'ping' }));
+    expect(decode(raw)).toMatchObject({ ok: true, frame: { t: 'ping' } });
+    expect(decode([raw.slice(0, 3), raw.slice(3)])).toMatchObject({ ok: true, frame: { t: 'ping' } });
+  });
+
+  test('refuses bad JSON, unknown t and oversize frames with their codes', () => {
+    expect(decode('{nope')).toMatchObject({ ok: false, code: 'BAD_JSON' });
+    expect(decode(JSON.stringify({ t: 'launch' }))).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+    expect(decode('x'.repeat(LIMITS.maxFrameBytes + 1))).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+    expect(decode(new Uint8Array([0xff, 0xfe]))).toMatchObject({ ok: false, code: 'BAD_JSON' });
+    expect(decode(42)).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
+  test('counts UTF-8 bytes, not characters, against the size cap', () => {
+    const body = { t: 'send', id: 'a1', body: { type: 'text', text: '好'.repeat(3000) } };
+    expect(decode(JSON.stringify(body), 8000)).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+    expect(decode(JSON.stringify(body))).toMatchObject({ ok: true });
+  });
+
+  test('enforces message body limits', () => {
+    const send = (body: unknown) => decode(JSON.stringify({ t: 'send', id: 'm1', body }));
+    expect(send({ type: 'text', text: 'x'.repeat(LIMITS.maxTextLength) })).toMatchObject({ ok: true });
+    expect(send({ type: 'text', text: 'x'.repeat(LIMITS.maxTextLength + 1) })).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+    expect(send({ type: 'rating', score: 6 })).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+    expect(send({ type: 'rating', score: 5, comment: 'great' })).toMatchObject({ ok: true });
+    // Visitors cannot send cards.
+    expect(send({ type: 'card', kind: 'product', title: 'x' })).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
+  test('refuses javascript: links in server frames', () => {
+    const msg = (url: string) =>
+      decodeServerFrame(
+        encode({
+          t: 'msg',
+          seq: 1,
+          id: 'b1',
+          ts: 1,
+          from: { role: 'bot' },
+          body: { type: 'card', kind: 'product', title: 'Shoe', url },
+        }),
+      );
+    expect(msg('https://shop.example/shoe')).toMatchObject({ ok: true });
+    expect(msg('javascript:alert(1)')).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
+  test('never throws on 10,000 random inputs', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.uint8Array(), fc.anything().map((v) => JSON.stringify(v) ?? '')), (raw) => {
+        const r = decode(raw);
+        const s = decodeServerFrame(raw);
+        return typeof r.ok === 'boolean' && typeof s.ok === 'boolean';
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+});
+
+test('close codes in 4400–4499 mean do not reconnect', () => {
+  expect(shouldReconnect(CLOSE.IDLE_TIMEOUT)).toBe(true);
+  expect(shouldReconnect(1006)).toBe(true);
+  expect(shouldReconnect(CLOSE.ORIGIN_REFUSED)).toBe(false);
+  expect(shouldReconnect(CLOSE.BAD_SITE_KEY)).toBe(false);
+});

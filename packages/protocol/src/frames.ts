@@ -1,0 +1,149 @@
+import { z } from 'zod/mini';
+import { ConversationEvent } from './events.js';
+import { LIMITS } from './limits.js';
+import { Button, Message, Sender, VisitorBody } from './messages.js';
+import { Attrs, HttpUrl, Id, Seq, Timestamp, str, text } from './schemas.js';
+
+/** Where the visitor is: sent in `hello` and in `context` frames on SPA route changes. */
+export const PageContext = z.object({
+  url: z.optional(HttpUrl),
+  title: z.optional(text(LIMITS.maxShortLength * 2)),
+  referrer: z.optional(z.union([HttpUrl, z.literal('')])),
+  locale: z.optional(text(35)),
+});
+export type PageContext = z.infer<typeof PageContext>;
+
+/** The product the visitor is looking at, for the agent's side panel. */
+export const ProductContext = z.object({
+  id: z.optional(text(LIMITS.maxShortLength)),
+  title: str(LIMITS.maxShortLength),
+  price: z.optional(text(LIMITS.maxShortLength)),
+  url: z.optional(HttpUrl),
+  imageUrl: z.optional(HttpUrl),
+});
+export type ProductContext = z.infer<typeof ProductContext>;
+
+/**
+ * Who the visitor is, as the merchant's page knows it. `signature` is
+ * hex(HMAC-SHA256(identitySecret, userId)), computed on the merchant's server; with a
+ * valid one the identity is marked verified and the user's conversation follows them
+ * across devices. Without one the fields are forwarded, flagged as unverified.
+ */
+export const Identity = z.object({
+  userId: str(LIMITS.maxShortLength),
+  name: z.optional(text(LIMITS.maxShortLength)),
+  email: z.optional(text(LIMITS.maxShortLength)),
+  attrs: z.optional(Attrs),
+  signature: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/i))),
+});
+export type Identity = z.infer<typeof Identity>;
+
+// ---- widget → relay ----
+
+/** First frame on every socket. */
+export const HelloFrame = z.object({
+  t: z.literal('hello'),
+  v: z.number().check(z.int()),
+  siteKey: str(LIMITS.maxShortLength),
+  /** The visitor token from an earlier `welcome`, if the browser has one. */
+  token: z.optional(str(1024)),
+  /** Highest sequence number this client has already shown; the relay replays the rest. */
+  lastSeq: z.optional(Seq),
+  page: z.optional(PageContext),
+  identity: z.optional(Identity),
+});
+
+/** A visitor message. `id` is the client's idempotency key (a nanoid). */
+export const SendFrame = z.object({ t: z.literal('send'), id: Id, body: VisitorBody });
+export const TypingFrame = z.object({ t: z.literal('typing'), on: z.boolean() });
+/** The visitor has seen everything up to `seq`. */
+export const ReadFrame = z.object({ t: z.literal('read'), seq: Seq });
+export const ContextFrame = z.object({
+  t: z.literal('context'),
+  page: z.optional(PageContext),
+  product: z.optional(ProductContext),
+  attrs: z.optional(Attrs),
+});
+export const PingFrame = z.object({ t: z.literal('ping'), ts: z.optional(Timestamp) });
+
+/** Every frame a widget may send. */
+export const ClientFrame = z.discriminatedUnion('t', [HelloFrame, SendFrame, TypingFrame, ReadFrame, ContextFrame, PingFrame]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
+export type SendFrame = z.infer<typeof SendFrame>;
+export type ContextFrame = z.infer<typeof ContextFrame>;
+
+// ---- relay → widget ----
+
+/** The site's greeting, shown at once on open with no backend round trip. */
+export const Greeting = z.object({
+  text: str(LIMITS.maxTextLength),
+  quickReplies: z.array(Button).check(z.maxLength(LIMITS.maxQuickReplies)),
+});
+export type Greeting = z.infer<typeof Greeting>;
+
+export const WelcomeFrame = z.object({
+  t: z.literal('welcome'),
+  v: z.number().check(z.int()),
+  conversationId: Id,
+  visitorId: Id,
+  /** Keep this and send it in the next `hello` to resume the same conversation. */
+  token: str(1024),
+  /** Highest sequence number in the conversation log. */
+  lastSeq: Seq,
+  greeting: Greeting,
+  site: z.object({ name: str(LIMITS.maxShortLength) }),
+  /** Whether human agents are available now. */
+  online: z.boolean(),
+  /** The identity the relay accepted, if any. */
+  identity: z.optional(z.object({ userId: str(LIMITS.maxShortLength), verified: z.boolean() })),
+  limits: z.object({
+    maxFrameBytes: z.number(),
+    maxTextLength: z.number(),
+    maxQuickReplies: z.number(),
+  }),
+});
+
+export const AckFrame = z.object({ t: z.literal('ack'), id: Id, seq: Seq, ts: Timestamp });
+
+/** A stored message, pushed live or replayed after `welcome`. */
+export const MsgFrame = z.extend(Message, { t: z.literal('msg') });
+
+/** A conversation event. Stored events carry `seq` and `id` and are replayed; transient ones do not. */
+export const EventFrame = z.object({
+  t: z.literal('event'),
+  seq: z.optional(Seq),
+  id: z.optional(Id),
+  ts: Timestamp,
+  event: ConversationEvent,
+});
+
+export const ErrorFrame = z.object({
+  t: z.literal('error'),
+  /** A code from the error registry (clients must tolerate codes they do not know). */
+  code: str(64),
+  message: text(LIMITS.maxShortLength * 2),
+  /** The `send` id this error is about, if any. */
+  id: z.optional(Id),
+});
+
+export const PongFrame = z.object({ t: z.literal('pong'), ts: Timestamp });
+
+/** Every frame the relay may send. */
+export const ServerFrame = z.discriminatedUnion('t', [WelcomeFrame, AckFrame, MsgFrame, EventFrame, ErrorFrame, PongFrame]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+export type AckFrame = z.infer<typeof AckFrame>;
+export type MsgFrame = z.infer<typeof MsgFrame>;
+export type EventFrame = z.infer<typeof EventFrame>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** A stored event in the conversation log. */
+export const StoredEvent = z.object({ seq: Seq, id: Id, ts: Timestamp, event: ConversationEvent });
+export type StoredEvent = z.infer<typeof StoredEvent>;
+
+/** One entry of the conversation log: a message or a stored event. */
+export type LogEntry = ({ kind: 'msg' } & Message) | ({ kind: 'event' } & StoredEvent);
+
+/** The author of a frame, re-exported for convenience. */
+export { Sender };

@@ -1,0 +1,18 @@
+export { PROTOCOL_VERSION, LIMITS, type Limits } from './limits.js';
+export { CLOSE, shouldReconnect, type CloseCode } from './close-codes.js';
+export { ERRORS, ERROR_CODES, errorInfo, isErrorCode, type ErrorCode, type ErrorInfo } from './errors.js';
+export { Id, HttpUrl, Seq, Timestamp, Attrs } from './schemas.js';
+export * from './messages.js';
+export * from './events.js';
+export * from './frames.js';
+export * from './webhooks.js';
+export { decode, decodeServerFrame, check, encode, type DecodeResult, type DecodeErrorCode, type RawFrame } from './decode.js';
+export {
+  signWebhook,
+  verifyWebhookSignature,
+  webhookSecretBytes,
+  hmacSha256Hex,
+  verifyHmacSha256Hex,
+  type WebhookHeaders,
+  type WebhookVerifyFailure,
+} from './signature.js';
