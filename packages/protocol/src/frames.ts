@@ -51,6 +51,8 @@ export const HelloFrame = z.object({
   lastSeq: z.optional(Seq),
   page: z.optional(PageContext),
   identity: z.optional(Identity),
+  /** Start a new conversation for this visitor (after the last one was closed). */
+  fresh: z.optional(z.boolean()),
 });
 
 /** A visitor message. `id` is the client's idempotency key (a nanoid). */

@@ -1,0 +1,178 @@
+// The public contract of @parley/client. The widget builds on exactly this surface, and
+// merchants who bring their own UI use it alone.
+import type {
+  Button,
+  ConversationEvent,
+  ErrorInfo,
+  Greeting,
+  MessageBody,
+  PageContext,
+  ProductContext,
+  Sender,
+} from '@parley/protocol';
+
+/** Connection lifecycle. `closed` is final until `connect()` is called again. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Delivery status of the visitor's own messages. */
+export type MessageStatus = 'sending' | 'sent' | 'read' | 'failed';
+
+/** A message as the UI shows it. Visitor messages carry a delivery `status`. */
+export interface ChatMessage {
+  kind: 'msg';
+  /** Client id for the visitor's messages (nanoid), relay or backend id otherwise. */
+  id: string;
+  /** Sequence number in the conversation; absent while a visitor message is unacked. */
+  seq?: number;
+  ts: number;
+  from: Sender;
+  body: MessageBody;
+  status?: MessageStatus;
+}
+
+/** A stored conversation event shown in the timeline (agent joined, closed, …). */
+export interface ChatEvent {
+  kind: 'event';
+  id: string;
+  seq: number;
+  ts: number;
+  event: ConversationEvent;
+}
+
+export type TimelineItem = ChatMessage | ChatEvent;
+
+/** Everything a UI needs to render, as one immutable snapshot. */
+export interface Snapshot {
+  state: ConnectionState;
+  /** Messages and stored events in sequence order; unacked visitor messages last. */
+  timeline: TimelineItem[];
+  /** Messages from others after the visitor's last read, shared across tabs. */
+  unread: number;
+  /** The site's greeting (from `welcome`, or storage before it arrives). */
+  greeting: Greeting | null;
+  siteName: string;
+  /** Whether human agents are available; false shows the leave-a-message form. */
+  online: boolean;
+  /** Who is answering: the agent who joined, or null while the bot serves. */
+  agent: Sender | null;
+  /** Someone on the other side is typing. */
+  typing: Sender | null;
+  /** Place in the human queue, while waiting. */
+  queue: { position: number; etaSec?: number } | null;
+  /** A rating was asked for and not yet given. */
+  ratingRequested: { text?: string } | null;
+  /** The conversation was closed; `restart()` starts a new one. */
+  closed: boolean;
+  /** The verified or unverified identity the relay accepted. */
+  identity: { userId: string; verified: boolean } | null;
+  /** Whether storage is allowed (always true unless `requireConsent`). */
+  consented: boolean;
+}
+
+/** Typed events of a client. */
+export interface ClientEvents {
+  /** Every connection state transition. */
+  state(change: { from: ConnectionState; to: ConnectionState }): void;
+  /** A new or updated message (a status change re-emits it). */
+  message(message: ChatMessage): void;
+  /** A stored conversation event arrived. */
+  event(event: ChatEvent): void;
+  /** The unread count changed. */
+  unread(count: number): void;
+  typing(typing: { on: boolean; from?: Sender }): void;
+  queue(queue: { position: number; etaSec?: number } | null): void;
+  agent(change: { agent: Sender | null; joined: boolean }): void;
+  availability(availability: { online: boolean }): void;
+  /** A message from others arrived while no tab of this site is visible; fires in one tab only. */
+  notify(message: ChatMessage): void;
+  /** A runtime fault, as `{code, message}` with a code from the registry. */
+  error(error: ErrorInfo): void;
+  /** Anything in the snapshot changed. */
+  change(snapshot: Snapshot): void;
+}
+
+/** The subset of WebSocket the client needs; both the browser's and `ws` fit. */
+export interface SocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount?: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+/** The subset of Storage the client needs. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface ClientOptions {
+  /** The site's public key from the relay config. */
+  siteKey: string;
+  /** The relay's base URL, `https://chat.shop.example` (`/v1/widget` is appended; http → ws). */
+  relayUrl: string;
+  /** Socket factory. Defaults to `url => new WebSocket(url)`. */
+  createSocket?: (url: string) => SocketLike;
+  /** Storage for token, history and outbox. Defaults to localStorage when available; null keeps nothing. */
+  storage?: StorageLike | null;
+  /** When true nothing is written to storage until `consent()`. */
+  requireConsent?: boolean;
+  /** Page context sent with `hello`. Defaults to location and document.title in browsers. */
+  page?: () => PageContext;
+  /** Randomness for backoff jitter (tests inject it). */
+  random?: () => number;
+  /** Reconnect backoff bounds in ms. Defaults 500 and 20,000. */
+  backoff?: { minMs?: number; maxMs?: number };
+  /** Heartbeat interval in ms. Default 25,000. */
+  pingIntervalMs?: number;
+}
+
+export interface IdentifyOptions {
+  userId: string;
+  name?: string;
+  email?: string;
+  attrs?: Record<string, string | number | boolean | null>;
+  /** hex(HMAC-SHA256(identitySecret, userId)), computed on the merchant's server. */
+  signature?: string;
+}
+
+export interface ParleyClient {
+  /** Open the connection (idempotent). */
+  connect(): void;
+  /** Close the connection for good (until `connect()` again). */
+  disconnect(): void;
+  /** Send a text message; shows at once as "sending". */
+  send(text: string): ChatMessage;
+  /** The visitor tapped a button. */
+  postback(button: Button): ChatMessage;
+  /** Rate the conversation 1–5 with an optional comment. */
+  rate(score: number, comment?: string): ChatMessage;
+  /** Ask for a human agent. */
+  requestHuman(): ChatMessage;
+  /** Leave a message while the site is offline. */
+  leaveMessage(email: string, text: string): ChatMessage;
+  /** Resend a failed message. */
+  retry(id: string): void;
+  /** Update the page and product the visitor is looking at. */
+  setContext(context: { url?: string; title?: string; product?: ProductContext }): void;
+  /** Tell the relay who the visitor is (reconnects to pick up a verified user's conversation). */
+  identify(identity: IdentifyOptions): void;
+  /** Tell the relay whether the visitor is typing. */
+  typing(on: boolean): void;
+  /** Mark everything shown as read; resets unread in every tab. */
+  markRead(): void;
+  /** Allow storage when `requireConsent` is set; writes what is held in memory. */
+  consent(): void;
+  /** Start a new conversation after the last one was closed. */
+  restart(): void;
+  /** Forget everything: disconnect and clear storage (call on shopper log-out). */
+  shutdown(): void;
+  /** The current snapshot. */
+  getSnapshot(): Snapshot;
+  /** Subscribe to an event; returns the unsubscribe function. */
+  on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void;
+}
