@@ -1,1 +1,33 @@
-export {};
+export { verifyWebhook, verifyWebhookOrThrow, type HeadersLike, type RawBody, type VerifyWebhookOptions, type VerifyWebhookResult } from './verify-webhook.js';
+export { isEventType, hasMessage, bodyOf, type WebhookEventOf, type MessageWebhookEvent } from './webhook-events.js';
+export {
+  createRelayClient,
+  type RelayClient,
+  type RelayClientOptions,
+  type ConversationSummary,
+  type VisitorIdentity,
+  type HistoryOptions,
+} from './relay-client.js';
+export { BACKEND_ERRORS, BACKEND_ERROR_CODES, RelayError, WebhookError, type BackendErrorCode, type WebhookErrorCode } from './errors.js';
+export { signIdentity } from './sign-identity.js';
+export { newId } from './new-id.js';
+export {
+  HANDOFF_VALUE,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEvent,
+  type WebhookEventType,
+  type WebhookReply,
+  type OutgoingMessage,
+  type PostMessageRequest,
+  type PostMessageResponse,
+  type PostEventResponse,
+  type HistoryResponse,
+  type LogEntry,
+  type DeadLetter,
+  type ConversationEvent,
+  type MessageBody,
+  type BackendBody,
+  type Message,
+  type Sender,
+  type VisitorContext,
+} from '@parley/protocol';

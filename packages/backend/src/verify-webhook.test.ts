@@ -1,0 +1,142 @@
+import { signWebhook, type WebhookEvent } from '@parley/protocol';
+import { describe, expect, test } from 'vitest';
+import { WebhookError } from './errors.js';
+import { verifyWebhook, verifyWebhookOrThrow } from './verify-webhook.js';
+import { bodyOf, hasMessage, isEventType } from './webhook-events.js';
+
+const secret = 'whsec_' + Buffer.from('parley-backend-test-secret-0123456').toString('base64');
+const oldSecret = 'whsec_' + Buffer.from('parley-backend-old-secret-98765432').toString('base64');
+const now = 1_800_000_000_000;
+const ts = Math.floor(now / 1000);
+
+const event: WebhookEvent = {
+  id: 'evt_abc123',
+  type: 'message.created',
+  createdAt: now,
+  siteKey: 'pk_demo',
+  conversationId: 'c_1',
+  visitor: { id: 'v_1', identity: { userId: 'u_42', verified: true } },
+  data: { message: { seq: 3, id: 'm_1', ts: now, from: { role: 'visitor' }, body: { type: 'text', text: 'Where is my order?' } } },
+};
+
+async function signed(body: string, options: { id?: string; timestamp?: number; key?: string } = {}) {
+  const id = options.id ?? event.id;
+  const timestamp = options.timestamp ?? ts;
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': await signWebhook(options.key ?? secret, id, timestamp, body),
+    'content-type': 'application/json',
+  };
+}
+
+describe('verifyWebhook', () => {
+  test('accepts a correctly signed delivery and returns the typed event', async () => {
+    const body = JSON.stringify(event);
+    const result = await verifyWebhook(secret, await signed(body), body, { now });
+    expect(result).toEqual({ ok: true, event });
+  });
+
+  test('accepts Fetch Headers and a Buffer body', async () => {
+    const body = JSON.stringify(event);
+    const headers = new Headers(await signed(body));
+    const result = await verifyWebhook(secret, headers, Buffer.from(body), { now });
+    expect(result.ok).toBe(true);
+  });
+
+  test('reads header names case-insensitively from a plain object', async () => {
+    const body = JSON.stringify(event);
+    const h = await signed(body);
+    const headers = { 'Webhook-Id': h['webhook-id'], 'WEBHOOK-TIMESTAMP': h['webhook-timestamp'], 'Webhook-Signature': h['webhook-signature'] };
+    expect((await verifyWebhook(secret, headers, body, { now })).ok).toBe(true);
+  });
+
+  test('refuses a tampered body with WEBHOOK_BAD_SIGNATURE and status 401', async () => {
+    const body = JSON.stringify(event);
+    const tampered = body.replace('Where is my order?', 'Refund me twice');
+    const result = await verifyWebhook(secret, await signed(body), tampered, { now });
+    expect(result).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_SIGNATURE', status: 401 });
+  });
+
+  test('refuses a delivery signed with another secret', async () => {
+    const body = JSON.stringify(event);
+    const result = await verifyWebhook(secret, await signed(body, { key: oldSecret }), body, { now });
+    expect(result).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_SIGNATURE' });
+  });
+
+  test('refuses a timestamp outside the tolerance window with WEBHOOK_STALE', async () => {
+    const body = JSON.stringify(event);
+    const old = await signed(body, { timestamp: ts - 301 });
+    expect(await verifyWebhook(secret, old, body, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_STALE', status: 401 });
+    const future = await signed(body, { timestamp: ts + 301 });
+    expect(await verifyWebhook(secret, future, body, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_STALE' });
+    expect((await verifyWebhook(secret, old, body, { now, toleranceSec: 600 })).ok).toBe(true);
+  });
+
+  test('refuses a delivery with a missing header with WEBHOOK_MISSING_HEADERS', async () => {
+    const body = JSON.stringify(event);
+    for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const) {
+      const headers: Record<string, string> = await signed(body);
+      delete headers[name];
+      expect(await verifyWebhook(secret, headers, body, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_MISSING_HEADERS', status: 400 });
+    }
+  });
+
+  test('refuses a timestamp that is not unix seconds with WEBHOOK_BAD_TIMESTAMP', async () => {
+    const body = JSON.stringify(event);
+    const headers = { ...(await signed(body)), 'webhook-timestamp': '2027-01-15T10:00:00Z' };
+    expect(await verifyWebhook(secret, headers, body, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_TIMESTAMP' });
+  });
+
+  test('refuses a correctly signed body that is not JSON or not a webhook event with WEBHOOK_BAD_BODY', async () => {
+    const notJson = 'hello';
+    expect(await verifyWebhook(secret, await signed(notJson), notJson, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY', status: 400 });
+    const wrongType = JSON.stringify({ ...event, type: 'order.paid' });
+    expect(await verifyWebhook(secret, await signed(wrongType), wrongType, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
+    const badMessage = JSON.stringify({ ...event, data: { message: { ...event.data, body: { type: 'text' } } } });
+    const result = await verifyWebhook(secret, await signed(badMessage), badMessage, { now });
+    expect(result).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
+    expect(!result.ok && result.message).toContain('data.message');
+  });
+
+  test('accepts a header carrying several signatures when one matches (secret rotation)', async () => {
+    const body = JSON.stringify(event);
+    const current = await signed(body);
+    const previous = await signed(body, { key: oldSecret });
+    const both = { ...current, 'webhook-signature': `${previous['webhook-signature']} ${current['webhook-signature']}` };
+    expect((await verifyWebhook(secret, both, body, { now })).ok).toBe(true);
+    expect((await verifyWebhook(oldSecret, both, body, { now })).ok).toBe(true);
+    // Node gives a repeated header as an array.
+    const repeated = { ...current, 'webhook-signature': [previous['webhook-signature'], current['webhook-signature']] };
+    expect((await verifyWebhook(secret, repeated, body, { now })).ok).toBe(true);
+  });
+
+  test('throws a TypeError when given parsed JSON instead of the raw body', async () => {
+    const body = JSON.stringify(event);
+    await expect(verifyWebhook(secret, await signed(body), event as never, { now })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('verifyWebhookOrThrow', () => {
+  test('returns the event, or throws a WebhookError with the code and status', async () => {
+    const body = JSON.stringify(event);
+    const headers = await signed(body);
+    expect(await verifyWebhookOrThrow(secret, headers, body, { now })).toEqual(event);
+    const error = await verifyWebhookOrThrow(secret, headers, body + ' ', { now }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WebhookError);
+    expect(error).toMatchObject({ code: 'WEBHOOK_BAD_SIGNATURE', status: 401 });
+  });
+});
+
+describe('event helpers', () => {
+  test('narrow events by type and read message bodies', () => {
+    expect(isEventType(event, 'message.created')).toBe(true);
+    expect(isEventType(event, 'postback', 'handoff.requested')).toBe(false);
+    expect(hasMessage(event)).toBe(true);
+    expect(bodyOf(event, 'text')?.text).toBe('Where is my order?');
+    expect(bodyOf(event, 'postback')).toBeUndefined();
+    const started: WebhookEvent = { ...event, type: 'conversation.started', data: { context: {} } };
+    expect(hasMessage(started)).toBe(false);
+    expect(bodyOf(started, 'text')).toBeUndefined();
+  });
+});

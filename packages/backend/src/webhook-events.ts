@@ -1,0 +1,24 @@
+import type { MessageBody, WebhookEvent, WebhookEventType } from '@parley/protocol';
+
+/** The webhook event of one type: `WebhookEventOf<'message.created'>`. */
+export type WebhookEventOf<T extends WebhookEventType> = Extract<WebhookEvent, { type: T }>;
+
+/** Events that carry a message in `data.message`. */
+export type MessageWebhookEvent = WebhookEventOf<'message.created' | 'postback' | 'handoff.requested' | 'rating.submitted'>;
+
+/** Narrows an event to one or more types: `if (isEventType(event, 'postback')) event.data.message`. */
+export function isEventType<T extends WebhookEventType>(event: WebhookEvent, ...types: T[]): event is WebhookEventOf<T> {
+  return (types as WebhookEventType[]).includes(event.type);
+}
+
+/** True for the events that carry a visitor's message. */
+export function hasMessage(event: WebhookEvent): event is MessageWebhookEvent {
+  return isEventType(event, 'message.created', 'postback', 'handoff.requested', 'rating.submitted');
+}
+
+/** The body of a message, narrowed to one type: `bodyOf(event, 'text')?.text`. */
+export function bodyOf<T extends MessageBody['type']>(event: WebhookEvent, type: T): Extract<MessageBody, { type: T }> | undefined {
+  if (!hasMessage(event)) return undefined;
+  const body = event.data.message.body;
+  return body.type === type ? (body as Extract<MessageBody, { type: T }>) : undefined;
+}
