@@ -1,1 +1,4 @@
-export {};
+export { createClient } from './client.js';
+export { backoff } from './backoff.js';
+export { widgetSocketUrl } from './relay-url.js';
+export type * from './types.js';

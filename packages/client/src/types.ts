@@ -151,8 +151,8 @@ export interface ParleyClient {
   postback(button: Button): ChatMessage;
   /** Rate the conversation 1–5 with an optional comment. */
   rate(score: number, comment?: string): ChatMessage;
-  /** Ask for a human agent. */
-  requestHuman(): ChatMessage;
+  /** Ask for a human agent: a postback of `HANDOFF_VALUE`, shown with `label` (default "Talk to a human"). */
+  requestHuman(label?: string): ChatMessage;
   /** Leave a message while the site is offline. */
   leaveMessage(email: string, text: string): ChatMessage;
   /** Resend a failed message. */

@@ -1,0 +1,584 @@
+import {
+  CLOSE,
+  HANDOFF_VALUE,
+  LIMITS,
+  PROTOCOL_VERSION,
+  PageContext,
+  ProductContext,
+  SendFrame,
+  check,
+  decodeServerFrame,
+  errorInfo,
+  isErrorCode,
+  shouldReconnect,
+  type Button,
+  type ClientFrame,
+  type ConversationEvent,
+  type ErrorCode,
+  type ServerFrame,
+  type VisitorBody,
+  type WelcomeFrame,
+} from '@parley/protocol';
+import { Identity } from '@parley/protocol';
+import { backoff } from './backoff.js';
+import { createEmitter } from './emitter.js';
+import { createOutbox } from './outbox.js';
+import { widgetSocketUrl } from './relay-url.js';
+import { createState } from './state.js';
+import { createStore, type ConversationRecord } from './storage.js';
+import { createTabs, type Tabs } from './tabs.js';
+import type {
+  ChatEvent,
+  ChatMessage,
+  ClientEvents,
+  ClientOptions,
+  IdentifyOptions,
+  ParleyClient,
+  SocketLike,
+  Snapshot,
+  StorageLike,
+  TimelineItem,
+} from './types.js';
+
+const OPEN = 1;
+const noop = () => {};
+const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
+const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
+const httpUrl = (u: unknown) => (typeof u === 'string' && /^https?:\/\/\S+$/i.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
+
+/** Reverse map of the do-not-reconnect close codes to error codes of the same name. */
+function closeError(code: number): ErrorCode | undefined {
+  const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code);
+  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : undefined;
+}
+
+function defaultStorage(): StorageLike | null {
+  try {
+    return typeof localStorage !== 'undefined' ? localStorage : null;
+  } catch {
+    return null; // access denied (sandboxed frames, blocked cookies)
+  }
+}
+
+function browserPage(): PageContext {
+  if (typeof location === 'undefined') return {};
+  return {
+    url: location.href,
+    title: typeof document !== 'undefined' ? document.title : undefined,
+    referrer: typeof document !== 'undefined' ? document.referrer : undefined,
+    locale: typeof navigator !== 'undefined' ? navigator.language : undefined,
+  };
+}
+
+/** Keep only what the protocol accepts, so a page with an odd URL or a long title still connects. */
+function cleanPage(p: PageContext & { product?: unknown }): PageContext | undefined {
+  const page: PageContext = {
+    url: httpUrl(p.url),
+    title: p.title?.slice(0, LIMITS.maxShortLength * 2),
+    referrer: p.referrer === '' ? '' : httpUrl(p.referrer),
+    locale: p.locale?.slice(0, 35),
+  };
+  for (const k of Object.keys(page) as (keyof PageContext)[]) if (page[k] === undefined) delete page[k];
+  return check(PageContext, page).ok && Object.keys(page).length ? page : undefined;
+}
+
+const blank = (consented: boolean): Snapshot => ({
+  state: 'idle',
+  timeline: [],
+  unread: 0,
+  greeting: null,
+  siteName: '',
+  online: true,
+  agent: null,
+  typing: null,
+  queue: null,
+  ratingRequested: null,
+  closed: false,
+  identity: null,
+  consented,
+});
+
+/** Create a headless Parley client. Throws only on bad options. */
+export function createClient(options: ClientOptions): ParleyClient {
+  const o = options;
+  if (!o || typeof o.siteKey !== 'string' || !o.siteKey) throw new TypeError('siteKey is required');
+  const url = widgetSocketUrl(o.relayUrl);
+  const createSocket =
+    o.createSocket ?? ((u: string) => new WebSocket(u) as unknown as SocketLike);
+  const random = o.random ?? Math.random;
+  const pingMs = o.pingIntervalMs ?? 25_000;
+  const store = createStore(o.storage === undefined ? defaultStorage() : o.storage, o.siteKey, !!o.requireConsent);
+  const events = createEmitter<ClientEvents>();
+  const emit = events.emit;
+
+  let snap = blank(store.consented());
+  const set = (patch: Partial<Snapshot>) => {
+    snap = { ...snap, ...patch };
+    emit('change', snap);
+  };
+  const state = createState((change) => {
+    set({ state: change.to });
+    emit('state', change);
+  });
+
+  // Conversation state; `log` holds stored entries in sequence order, the outbox the rest.
+  let conv: string | undefined;
+  let lastSeq = 0;
+  let read = 0;
+  let log: TimelineItem[] = [];
+  let peerRead = 0; // the other side read the visitor's messages up to here
+  let identity: IdentifyOptions | undefined = store.get('id');
+  let ctx: { page?: PageContext; product?: ProductContext } = {};
+  let ctxPending = false;
+  let fresh = false;
+
+  // Connection state.
+  let ws: SocketLike | undefined;
+  let welcomed = false;
+  let stopped = true;
+  let attempt = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let beat: ReturnType<typeof setInterval> | undefined;
+  let waiting = false; // a heartbeat tick passed with no frame from the relay
+  let sentSeq = 0; // lastSeq sent in the current hello
+  let sentToken = false;
+  let lastError: string | undefined;
+  let tabs: Tabs | undefined;
+  let unlisten = noop;
+
+  const outbox = createOutbox([], (items) => {
+    set({ timeline: [...log, ...items] });
+    store.set('out', items);
+  });
+
+  const fault = (code: ErrorCode | string, message?: string) => {
+    lastError = code;
+    emit('error', isErrorCode(code) ? errorInfo(code, message) : { code: code as ErrorCode, message: message ?? code });
+  };
+
+  const tx = (frame: ClientFrame): boolean => {
+    if (!ws || ws.readyState !== OPEN) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  // ---- conversation state ----
+
+  const persist = (force?: boolean) => {
+    if (!conv) return;
+    const rec = store.merge({ conv, seq: lastSeq, read, ntf: 0, items: log.slice(-200) }, force);
+    if (rec.conv === conv && rec.read > read) read = rec.read;
+  };
+
+  const refreshUnread = () => {
+    const n = log.filter((i) => fromOthers(i) && i.seq! > read).length;
+    if (n !== snap.unread) {
+      set({ unread: n });
+      emit('unread', n);
+    }
+  };
+
+  const showTimeline = () => set({ timeline: [...log, ...outbox.items()] });
+
+  /** Apply a conversation event's effect on the snapshot (stored or transient, live or restored). */
+  const apply = (ev: ConversationEvent) => {
+    switch (ev.type) {
+      case 'typing':
+        if (ev.from?.role === 'visitor') return; // another tab of this visitor
+        set({ typing: ev.on ? (ev.from ?? { role: 'agent' }) : null });
+        emit('typing', { on: ev.on, from: ev.from });
+        return;
+      case 'read':
+        if (ev.from?.role === 'visitor') return onRead(conv!, ev.seq);
+        if (ev.seq <= peerRead) return;
+        peerRead = ev.seq;
+        log = log.map((i) => {
+          if (!isMsg(i) || i.status !== 'sent' || i.seq! > ev.seq) return i;
+          const m: ChatMessage = { ...i, status: 'read' };
+          emit('message', m);
+          return m;
+        });
+        showTimeline();
+        return persist();
+      case 'queue': {
+        const queue = ev.position > 0 ? { position: ev.position, etaSec: ev.etaSec } : null;
+        if (queue?.etaSec === undefined) delete queue?.etaSec;
+        set({ queue });
+        return emit('queue', queue);
+      }
+      case 'agent_joined':
+      case 'agent_left': {
+        const joined = ev.type === 'agent_joined';
+        set({ agent: joined ? ev.agent : null, queue: joined ? null : snap.queue });
+        return emit('agent', { agent: ev.agent, joined });
+      }
+      case 'handoff':
+        if (ev.state === 'accepted') set({ queue: null });
+        return;
+      case 'rating_request':
+        return set({ ratingRequested: ev.text === undefined ? {} : { text: ev.text } });
+      case 'availability':
+        set({ online: ev.online });
+        return emit('availability', { online: ev.online });
+      case 'closed':
+        return set({ closed: true, typing: null, queue: null });
+    }
+  };
+
+  /** Add a stored entry unless its seq was already seen. Returns whether it was new. */
+  const addEntry = (item: TimelineItem): boolean => {
+    const seq = item.seq!;
+    const top = log.length ? log[log.length - 1]!.seq! : 0;
+    if (seq <= top && log.some((i) => i.seq === seq || (isMsg(item) && i.id === item.id))) return false;
+    if (seq > top) log = [...log, item];
+    else {
+      const at = log.findIndex((i) => i.seq! > seq);
+      log = [...log.slice(0, at), item, ...log.slice(at)];
+    }
+    if (isMsg(item)) {
+      if (item.from.role !== 'visitor') {
+        if (snap.typing) {
+          set({ typing: null });
+          emit('typing', { on: false, from: item.from });
+        }
+      } else if (item.body.type === 'rating') set({ ratingRequested: null });
+    } else apply(item.event);
+    return true;
+  };
+
+  const resetConversation = (id: string | undefined) => {
+    conv = id;
+    lastSeq = read = peerRead = 0;
+    log = [];
+    set({ agent: null, typing: null, queue: null, ratingRequested: null, closed: false });
+    showTimeline();
+    refreshUnread();
+  };
+
+  const onRead = (c: string, seq: number) => {
+    if (c !== conv || seq <= read) return;
+    read = seq;
+    refreshUnread();
+  };
+
+  const notify = (m: ChatMessage) => {
+    if (!tabs || m.seq! <= read || tabs.anyVisible()) return;
+    const seq = m.seq!;
+    const c = conv;
+    tabs.claim(() => {
+      const rec = store.get('log');
+      if (!c || (rec && rec.conv === c && rec.ntf >= seq)) return;
+      store.merge({ conv: c, seq: lastSeq, read, ntf: seq, items: log.slice(-200) });
+      emit('notify', m);
+    });
+  };
+
+  // ---- restore from storage ----
+
+  const restore = () => {
+    const rec = store.get('log');
+    resetConversation(rec?.conv);
+    if (rec && Array.isArray(rec.items)) {
+      rec.items.forEach(addEntry);
+      lastSeq = rec.seq || 0;
+      read = rec.read || 0;
+    }
+    peerRead = log.reduce((n, i) => (isMsg(i) && i.status === 'read' ? Math.max(n, i.seq!) : n), 0);
+    const greet = store.get('greet');
+    if (greet) set({ greeting: greet.greeting, siteName: greet.siteName, online: greet.online });
+    const out = store.get('out');
+    outbox.clear();
+    if (Array.isArray(out)) outbox.adopt(out, (id) => log.some((i) => i.id === id));
+    refreshUnread();
+  };
+  restore();
+
+  // ---- connection ----
+
+  const online = () => typeof navigator === 'undefined' || navigator.onLine !== false;
+
+  /** Every disconnect goes through here. `code` decides whether to reconnect; `delay` overrides the backoff. */
+  const drop = (code: number, reason: string, delay?: number) => {
+    clearTimeout(retryTimer);
+    clearInterval(beat);
+    retryTimer = beat = undefined;
+    const s = ws;
+    ws = undefined;
+    welcomed = false;
+    if (s) {
+      s.onopen = s.onmessage = s.onclose = s.onerror = noop; // `ws` throws on an unhandled error
+      try {
+        s.close(1000, reason.slice(0, 100));
+      } catch {
+        // already closed
+      }
+    }
+    if (code === CLOSE.TOKEN_INVALID && sentToken) {
+      // The token is stale (rotated secret, expired): start over without it, once.
+      store.set('token', undefined);
+      store.set('log', undefined);
+      resetConversation(undefined);
+      code = CLOSE.GOING_AWAY;
+      delay = 0;
+    }
+    if (code === CLOSE.IDENTITY_INVALID) {
+      identity = undefined;
+      store.set('id', undefined);
+    }
+    if (stopped || !shouldReconnect(code)) {
+      state.set('closed');
+      const err = stopped ? undefined : closeError(code);
+      if (err && err !== lastError) fault(err);
+      return;
+    }
+    state.set('reconnecting');
+    if (online()) retryTimer = setTimeout(open, delay ?? backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
+    // offline: the `online` listener reconnects
+  };
+
+  const open = () => {
+    retryTimer = undefined;
+    lastError = undefined;
+    let s: SocketLike;
+    try {
+      s = ws = createSocket(url);
+    } catch {
+      return drop(CLOSE.GOING_AWAY, 'socket');
+    }
+    waiting = false;
+    beat = setInterval(() => {
+      if (waiting) return drop(CLOSE.IDLE_TIMEOUT, 'heartbeat');
+      waiting = true;
+      if (welcomed) tx({ t: 'ping', ts: Date.now() });
+    }, pingMs);
+    s.onopen = () => {
+      const token = store.get('token');
+      sentToken = !!token;
+      sentSeq = lastSeq;
+      const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, siteKey: o.siteKey };
+      if (token) hello.token = token;
+      if (lastSeq) hello.lastSeq = lastSeq;
+      const page = cleanPage({ ...(o.page ? o.page() : browserPage()), ...ctx.page });
+      if (page) hello.page = page;
+      if (identity) hello.identity = identity;
+      if (fresh) hello.fresh = true;
+      tx(hello);
+    };
+    s.onmessage = (ev) => receive(ev.data);
+    s.onclose = (ev) => drop(ev.code, ev.reason || '');
+    s.onerror = noop; // a close event follows
+  };
+
+  const sendOne = (m: ChatMessage) => tx({ t: 'send', id: m.id, body: m.body as VisitorBody });
+
+  const flush = (only?: string) => {
+    if (!welcomed) return;
+    const { send, failed } = outbox.due(only);
+    send.forEach(sendOne);
+    failed.forEach((m) => emit('message', m));
+  };
+
+  const welcome = (w: WelcomeFrame) => {
+    store.set('token', w.token);
+    if (w.conversationId !== conv) {
+      const replayedTooLittle = sentSeq > 0;
+      resetConversation(w.conversationId);
+      persist(true);
+      // The relay replayed after a sequence number of another conversation: ask again from 0.
+      if (replayedTooLittle) return drop(CLOSE.GOING_AWAY, 'conversation changed', 0);
+    }
+    fresh = false;
+    attempt = 0;
+    welcomed = true;
+    const greet = { greeting: w.greeting, siteName: w.site.name, online: w.online };
+    store.set('greet', greet);
+    set({ ...greet, identity: w.identity ?? null });
+    state.set('open');
+    const stored = store.get('out');
+    if (Array.isArray(stored)) outbox.adopt(stored, (id) => log.some((i) => i.id === id));
+    flush();
+    if (ctxPending) sendContext();
+  };
+
+  const receive = (data: unknown) => {
+    waiting = false;
+    const r = decodeServerFrame(data);
+    if (!r.ok) return fault(r.code, r.message);
+    const f: ServerFrame = r.frame;
+    switch (f.t) {
+      case 'welcome':
+        return welcome(f);
+      case 'ack': {
+        const m = outbox.ack(f.id, f.seq, f.ts);
+        if (m && addEntry(m)) done(m);
+        return;
+      }
+      case 'msg': {
+        const { t: _t, ...rest } = f;
+        const mine = f.from.role === 'visitor' && outbox.ack(f.id, f.seq, f.ts);
+        const m: ChatMessage = mine || { kind: 'msg', ...rest };
+        if (f.from.role === 'visitor' && !m.status) m.status = f.seq <= peerRead ? 'read' : 'sent';
+        if (f.seq > lastSeq) lastSeq = f.seq;
+        if (!addEntry(m)) return;
+        done(m);
+        if (fromOthers(m)) notify(m);
+        return;
+      }
+      case 'event': {
+        if (f.seq === undefined) return apply(f.event);
+        if (f.seq > lastSeq) lastSeq = f.seq;
+        const e: ChatEvent = { kind: 'event', id: f.id ?? `e${f.seq}`, seq: f.seq, ts: f.ts, event: f.event };
+        if (addEntry(e)) {
+          emit('event', e);
+          showTimeline();
+        }
+        return persist();
+      }
+      case 'error':
+        if (f.id && f.code !== 'RATE_LIMITED') {
+          const m = outbox.fail(f.id);
+          if (m) emit('message', m);
+        }
+        return fault(f.code, f.message);
+      case 'pong':
+        return;
+    }
+  };
+
+  /** A message entered the log: show, store and count it. */
+  const done = (m: ChatMessage) => {
+    showTimeline();
+    persist();
+    emit('message', m);
+    refreshUnread();
+  };
+
+  const listen = () => {
+    tabs = createTabs(
+      o.siteKey,
+      onRead,
+      (visible) => visible && state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open()),
+    );
+    if (typeof window === 'undefined' || !window.addEventListener) return;
+    const up = () => state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open());
+    const down = () => ws && drop(CLOSE.GOING_AWAY, 'offline');
+    window.addEventListener('online', up);
+    window.addEventListener('offline', down);
+    unlisten = () => {
+      window.removeEventListener('online', up);
+      window.removeEventListener('offline', down);
+    };
+  };
+
+  // ---- public API ----
+
+  const post = (body: VisitorBody): ChatMessage => {
+    const bad = !check(SendFrame, { t: 'send', id: 'x', body }).ok || JSON.stringify(body).length > LIMITS.maxFrameBytes - 100;
+    const m = outbox.add(body, Date.now(), bad);
+    emit('message', m);
+    if (bad) fault('BAD_FRAME', 'The message does not fit the protocol limits.');
+    else flush(m.id);
+    return m;
+  };
+
+  const sendContext = () => {
+    // The next hello carries the page; only a product needs a context frame after it.
+    ctxPending = !tx({ t: 'context', ...ctx }) && !!ctx.product;
+  };
+
+  const disconnect = () => {
+    stopped = true;
+    drop(1000, 'disconnect');
+    tabs?.close();
+    tabs = undefined;
+    unlisten();
+    unlisten = noop;
+  };
+
+  /** Drop the socket and reconnect at once (identity change, new conversation). */
+  const reopen = (reason: string) => {
+    if (!stopped) drop(CLOSE.GOING_AWAY, reason, 0);
+  };
+
+  return {
+    connect() {
+      const s = state.get();
+      if (s !== 'idle' && s !== 'closed') return;
+      stopped = false;
+      attempt = 0;
+      listen();
+      state.set('connecting');
+      open();
+    },
+    disconnect,
+    send: (text) => post({ type: 'text', text }),
+    postback: (button: Button) => post({ type: 'postback', value: button.value, label: button.label }),
+    rate(score, comment) {
+      set({ ratingRequested: null });
+      return post(comment ? { type: 'rating', score, comment } : { type: 'rating', score });
+    },
+    requestHuman: (label = 'Talk to a human') => post({ type: 'postback', value: HANDOFF_VALUE, label }),
+    leaveMessage: (email, text) => post({ type: 'contact', email, text }),
+    retry(id) {
+      const m = outbox.retry(id);
+      if (!m) return;
+      emit('message', m);
+      flush(id);
+    },
+    setContext(c) {
+      const page = cleanPage({ ...ctx.page, ...(c.url !== undefined && { url: c.url }), ...(c.title !== undefined && { title: c.title }) });
+      const product = c.product && check(ProductContext, c.product).ok ? c.product : undefined;
+      ctx = { page, product };
+      for (const k of ['page', 'product'] as const) if (!ctx[k]) delete ctx[k];
+      sendContext();
+    },
+    identify(id) {
+      if (!check(Identity, id).ok) throw new TypeError('identify: userId is required; signature must be 64 hex characters');
+      if (JSON.stringify(id) === JSON.stringify(identity)) return;
+      identity = id;
+      store.set('id', id);
+      // A verified user's conversation may be another one: replay it from the start.
+      lastSeq = 0;
+      reopen('identify');
+    },
+    typing(on) {
+      tx({ t: 'typing', on });
+    },
+    markRead() {
+      const seq = log.length ? log[log.length - 1]!.seq! : 0;
+      if (!conv || seq <= read) return;
+      read = seq;
+      persist();
+      tabs?.read(conv, seq);
+      tx({ t: 'read', seq });
+      refreshUnread();
+    },
+    consent() {
+      store.consent();
+      set({ consented: true });
+    },
+    restart() {
+      fresh = true;
+      store.set('log', undefined);
+      resetConversation(undefined);
+      reopen('restart');
+    },
+    shutdown() {
+      disconnect();
+      identity = undefined;
+      ctx = {};
+      fresh = false;
+      outbox.clear();
+      resetConversation(undefined);
+      store.clear();
+      snap = { ...blank(store.consented()), state: snap.state, timeline: snap.timeline };
+      emit('change', snap);
+    },
+    getSnapshot: () => snap,
+    on: events.on,
+  };
+}
