@@ -1,0 +1,34 @@
+import { ERRORS, type ErrorCode, type ErrorFrame } from '@parley/protocol';
+
+/** An error with a registry code; the REST API answers it as `{error:{code,message}}` with the code's status. */
+export class RelayError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
+  ) {
+    super(message);
+    this.name = 'RelayError';
+    this.statusCode = ERRORS[code].status;
+  }
+}
+
+/** A `RelayError` for a registry code, with the registry message unless one is given. */
+export function httpError(code: ErrorCode, message?: string): RelayError {
+  return new RelayError(code, message);
+}
+
+/** The REST error body for a code. */
+export function errorBody(code: ErrorCode, message: string = ERRORS[code].message): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/** The `error` frame for a code. */
+export function errorFrame(code: ErrorCode, message: string = ERRORS[code].message, id?: string): ErrorFrame {
+  return id === undefined ? { t: 'error', code, message } : { t: 'error', code, message, id };
+}
+
+/** The HTTP status of a code. */
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status;
+}
