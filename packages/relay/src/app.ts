@@ -1,0 +1,163 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { LIMITS, isErrorCode, type ErrorCode } from '@parley/protocol';
+import { parseConfig, type LimitsConfig, type RelayConfig, type RelayConfigInput, type WebhooksConfig } from './config.js';
+import type { SiteRuntime } from './connection.js';
+import { ConversationService } from './conversation-service.js';
+import { MemoryEngine } from './engine/memory.js';
+import type { Engine } from './engine/types.js';
+import { errorBody, RelayError } from './errors.js';
+import { Hub } from './hub.js';
+import { backendApiPlugin } from './plugins/backend-api.js';
+import { healthPlugin } from './plugins/health.js';
+import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
+import { widgetSocketPlugin } from './plugins/widget-socket.js';
+import { WebhookWorker } from './webhook-worker.js';
+
+/** Options for `buildApp`; everything here is for embedding and tests, the config file covers operators. */
+export interface BuildAppOptions {
+  /** The engine to use. Default: a new memory engine (closed with the app). An injected engine is started but not closed. */
+  engine?: Engine;
+  /** Clock in ms (timestamps, timeouts, rate limits). Default `Date.now`. */
+  now?: () => number;
+  /** Randomness in [0, 1) for retry jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Fastify logger option, or a pino logger. Default: pino at the config's `logLevel`, with secrets redacted. */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+  /** Overrides of the config's `limits` (timers, caps, rate limits). */
+  limits?: Partial<LimitsConfig>;
+  /** Overrides of the config's `webhooks`, plus the queue poll interval (default 1000 ms). */
+  webhooks?: Partial<WebhooksConfig> & { pollMs?: number };
+  /** Grace given to a closing socket before it is cut. Default 1000 ms. */
+  closeGraceMs?: number;
+  /** Also export Node process metrics (the CLI turns this on). Default false. */
+  defaultMetrics?: boolean;
+}
+
+/** Log paths that may hold secrets; pino replaces them. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'token',
+  '*.token',
+  'tokenSecret',
+  '*.apiSecret',
+  '*.webhookSecret',
+  '*.identitySecret',
+  '*.tokenSecret',
+];
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The relay's engine, metrics and resolved config. */
+    parley: { engine: Engine; metrics: RelayMetrics; config: RelayConfig };
+  }
+}
+
+/**
+ * Build the relay: a Fastify instance with the widget socket, the backend REST API,
+ * `/metrics`, `/healthz` and `/readyz`. It does not listen; call `app.listen()`.
+ * Throws `ConfigError` when the config is invalid.
+ */
+export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAppOptions = {}): FastifyInstance {
+  const config = parseConfig(input);
+  const limits: LimitsConfig = { ...config.limits, ...options.limits };
+  const webhooks = { ...config.webhooks, ...options.webhooks };
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const ownEngine = !options.engine;
+  const engine = options.engine ?? new MemoryEngine({ now });
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const closeGraceMs = options.closeGraceMs ?? 1000;
+
+  const logger = options.logger ?? { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const isPino = typeof logger === 'object' && logger !== null && 'child' in logger && typeof logger.child === 'function';
+  const app = Fastify({
+    ...(isPino ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
+    bodyLimit: LIMITS.maxBodyBytes,
+    trustProxy: config.trustProxy,
+  });
+
+  const sites = new Map(config.sites.map((s) => [s.siteKey, s]));
+  const runtimes = new Map<string, SiteRuntime>(
+    config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
+  );
+  let service: ConversationService;
+  const worker = new WebhookWorker({
+    engine,
+    sites,
+    metrics,
+    log: app.log,
+    now,
+    random,
+    timeoutMs: webhooks.timeoutMs,
+    retryScheduleMs: webhooks.retryScheduleMs,
+    concurrency: webhooks.concurrency,
+    ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
+    onReply: async (job, reply) => {
+      const site = sites.get(job.siteKey)!;
+      const messages = reply.messages ?? [];
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!;
+        await service.appendBackendMessage(site, job.conversationId, { ...m, id: m.id ?? `${job.id}-${i}` });
+      }
+    },
+  });
+  service = new ConversationService(engine, worker, now);
+  const hub = new Hub();
+  let closing = false;
+  let unsubscribe: (() => void) | undefined;
+
+  app.decorate('parley', { engine, metrics, config });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { code, message } = classify(err);
+    if (code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    return reply.code(new RelayError(code).statusCode).send(errorBody(code, message));
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('NOT_FOUND')));
+
+  app.addHook('onReady', async () => {
+    await engine.start();
+    unsubscribe = engine.subscribe(hub.dispatch);
+    worker.start();
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => {
+    await worker.stop();
+    unsubscribe?.();
+    if (ownEngine) await engine.close();
+  });
+
+  void app.register(healthPlugin, { engine, isClosing: () => closing });
+  void app.register(metricsPlugin, { metrics });
+  void app.register(widgetSocketPlugin, {
+    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, metrics, log: app.log, now, closeGraceMs },
+  });
+  void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit });
+  return app;
+}
+
+/** The registry code for any error a route or Fastify itself raised. */
+function classify(err: unknown): { code: ErrorCode; message?: string } {
+  if (err instanceof RelayError) return { code: err.code, message: err.message };
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code && isErrorCode(e.code)) return { code: e.code };
+  switch (e.statusCode) {
+    case 413:
+      return { code: 'TOO_LARGE', message: `Request bodies are limited to ${LIMITS.maxBodyBytes} bytes.` };
+    case 400:
+      if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { code: 'BAD_JSON' };
+      return { code: 'BAD_REQUEST' };
+    case 415:
+      return { code: 'BAD_REQUEST', message: 'Send JSON (content-type: application/json).' };
+    case 404:
+      return { code: 'NOT_FOUND' };
+    case 429:
+      return { code: 'RATE_LIMITED' };
+    default:
+      return { code: 'INTERNAL' };
+  }
+}

@@ -1,0 +1,67 @@
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { CLOSE } from '@parley/protocol';
+import { Connection, type SocketContext } from '../connection.js';
+
+export interface WidgetSocketOptions {
+  ctx: SocketContext;
+}
+
+/**
+ * The widget socket at `/v1/widget`: per-IP connection cap, hello and idle timeouts,
+ * and a clean close (CLOSE.GOING_AWAY) of every socket when the app closes.
+ */
+export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocketOptions): Promise<void> {
+  const { ctx } = opts;
+  const { limits } = ctx;
+  const connections = new Set<Connection>();
+  const perIp = new Map<string, number>();
+
+  await app.register(websocket, {
+    // Frames between the relay's cap and this hard cap get a TOO_LARGE error frame and
+    // CLOSE.FRAME_TOO_LARGE; anything bigger is cut by ws itself (close 1009).
+    options: { maxPayload: Math.max(limits.maxFrameBytes * 4, 64 * 1024) },
+    preClose: async () => {
+      for (const conn of connections) conn.fail('NOT_READY', CLOSE.GOING_AWAY, 'The relay is shutting down.');
+      const deadline = Date.now() + ctx.closeGraceMs;
+      while (connections.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const server = app.websocketServer;
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+
+  app.get('/v1/widget', { websocket: true }, (socket, req) => {
+    const ip = req.ip;
+    const origin = req.headers.origin;
+    const conn = new Connection(ctx, socket, ip, origin);
+    const count = (perIp.get(ip) ?? 0) + 1;
+    perIp.set(ip, count);
+    connections.add(conn);
+    ctx.metrics.hot.connections++;
+    socket.on('message', (data) => conn.onFrame(data));
+    socket.on('error', (err) => ctx.log.debug({ err }, 'widget socket error'));
+    socket.on('close', () => {
+      conn.onClosed();
+      connections.delete(conn);
+      ctx.metrics.hot.connections--;
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+    });
+    if (count > limits.maxConnectionsPerIp) conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
+  });
+
+  // One sweep for every socket instead of a timer per socket.
+  const every = Math.min(5000, Math.max(10, Math.floor(Math.min(limits.helloTimeoutMs, limits.idleTimeoutMs) / 4)));
+  const sweeper = setInterval(() => {
+    const now = ctx.now();
+    for (const conn of connections) {
+      if (conn.isClosed) continue;
+      if (!conn.helloDone && now - conn.openedAt >= limits.helloTimeoutMs) conn.fail('HELLO_TIMEOUT', CLOSE.HELLO_TIMEOUT);
+      else if (now - conn.lastFrameAt >= limits.idleTimeoutMs) conn.fail('IDLE_TIMEOUT', CLOSE.IDLE_TIMEOUT);
+    }
+  }, every);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
+}

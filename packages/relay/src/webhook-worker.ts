@@ -1,0 +1,231 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { LIMITS, WebhookReply, check, signWebhook } from '@parley/protocol';
+import type { SiteConfig } from './config.js';
+import type { Engine, WebhookJob } from './engine/types.js';
+import type { RelayMetrics } from './plugins/metrics.js';
+
+export interface WebhookWorkerOptions {
+  engine: Engine;
+  sites: ReadonlyMap<string, SiteConfig>;
+  metrics: RelayMetrics;
+  log: FastifyBaseLogger;
+  now: () => number;
+  /** Randomness for jitter, in [0, 1). */
+  random: () => number;
+  /** Time the backend has to answer one attempt. */
+  timeoutMs: number;
+  /** Wait before each retry (ms); jitter is applied around each step. */
+  retryScheduleMs: readonly number[];
+  /** Deliveries in flight at once. */
+  concurrency: number;
+  /** Longest sleep between queue polls (other instances may enqueue). Default 1 s. */
+  pollMs?: number;
+  /** Append the messages of a 2xx reply. Throwing makes the delivery retry (reply ids are stable). */
+  onReply: (job: WebhookJob, reply: WebhookReply) => Promise<void>;
+}
+
+type Failure = { result: 'http_error' | 'timeout' | 'network_error'; error: NonNullable<WebhookJob['lastError']> };
+
+/**
+ * Full jitter around a schedule step: the wait is uniform in [0, 2·step), so retries never
+ * come in lockstep and the mean wait is the step itself.
+ */
+export function jitter(stepMs: number, random: () => number): number {
+  return Math.floor(random() * 2 * stepMs);
+}
+
+/**
+ * Delivers queued webhook events: signs each attempt (Standard Webhooks), retries per the
+ * schedule with full jitter, dead-letters when the schedule runs out, and appends inline replies.
+ */
+export class WebhookWorker {
+  private inflight = 0;
+  private pumping = false;
+  private again = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly o: WebhookWorkerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Look at the queue now (called after an enqueue). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  /** Stop claiming and wait for the attempts in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && this.inflight < this.o.concurrency) {
+          const leaseMs = this.o.timeoutMs + 30_000;
+          const jobs = await this.o.engine.claimWebhooks(this.o.now(), this.o.concurrency - this.inflight, leaseMs);
+          if (jobs.length === 0) break;
+          for (const job of jobs) this.track(this.deliver(job));
+        }
+      } while (this.again && !this.stopped);
+      await this.schedule();
+    } catch (err) {
+      this.o.log.error({ err }, 'webhook queue poll failed');
+      this.arm(this.o.pollMs ?? 1000);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight++;
+    this.running.add(p);
+    void p.finally(() => {
+      this.inflight--;
+      this.running.delete(p);
+      this.kick();
+    });
+  }
+
+  private async schedule(): Promise<void> {
+    if (this.stopped) return;
+    const next = await this.o.engine.nextWebhookAt();
+    const poll = this.o.pollMs ?? 1000;
+    const wait = next === null ? poll : Math.min(poll, Math.max(0, next - this.o.now()));
+    this.arm(wait);
+  }
+
+  private arm(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), ms);
+    this.timer.unref();
+  }
+
+  private async deliver(job: WebhookJob): Promise<void> {
+    const { engine, metrics, log } = this.o;
+    const site = this.o.sites.get(job.siteKey);
+    const started = this.o.now();
+    job.attempts += 1;
+    job.firstAttemptAt ??= started;
+    job.lastAttemptAt = started;
+    if (!site) {
+      job.lastError = { code: 'WEBHOOK_FAILED', message: 'The site is no longer configured.' };
+      await this.bury(job);
+      return;
+    }
+    const outcome = await this.attempt(site, job);
+    const seconds = (this.o.now() - started) / 1000;
+    if (outcome.ok) {
+      metrics.webhookAttemptDuration.observe({ result: 'delivered' }, seconds);
+      try {
+        if (outcome.reply?.messages?.length) await this.o.onReply(job, outcome.reply);
+      } catch (err) {
+        log.error({ err, webhookId: job.id }, 'appending the webhook reply failed; the delivery will be retried');
+        await this.fail(job, { result: 'network_error', error: { code: 'INTERNAL', message: 'The reply could not be appended.' } });
+        return;
+      }
+      await engine.completeWebhook(job.id);
+      metrics.webhookDeliveries.inc({ result: 'delivered' });
+      metrics.webhookLatency.observe((this.o.now() - job.enqueuedAt) / 1000);
+      log.debug({ webhookId: job.id, type: job.event.type, attempts: job.attempts }, 'webhook delivered');
+      return;
+    }
+    metrics.webhookAttemptDuration.observe({ result: outcome.failure.result }, seconds);
+    await this.fail(job, outcome.failure);
+  }
+
+  private async fail(job: WebhookJob, failure: Failure): Promise<void> {
+    const { engine, metrics, log } = this.o;
+    metrics.webhookDeliveries.inc({ result: failure.result });
+    job.lastError = failure.error;
+    const step = this.o.retryScheduleMs[job.attempts - 1];
+    if (step === undefined) {
+      await this.bury(job);
+      return;
+    }
+    job.dueAt = this.o.now() + jitter(step, this.o.random);
+    await engine.retryWebhook(job);
+    metrics.webhookRetries.inc();
+    log.warn({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: failure.error.code, status: failure.error.status }, 'webhook attempt failed; will retry');
+  }
+
+  private async bury(job: WebhookJob): Promise<void> {
+    await this.o.engine.deadLetter(job);
+    this.o.metrics.webhookDeadLetters.inc();
+    this.o.log.error({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: job.lastError?.code }, 'webhook dead-lettered');
+  }
+
+  private async attempt(site: SiteConfig, job: WebhookJob): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
+    const body = JSON.stringify(job.event);
+    const timestamp = Math.floor(this.o.now() / 1000);
+    const signal = AbortSignal.timeout(this.o.timeoutMs);
+    try {
+      const signature = await signWebhook(site.webhookSecret, job.id, timestamp, body);
+      const res = await fetch(site.webhookUrl, {
+        method: 'POST',
+        redirect: 'manual',
+        signal,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'parley-relay',
+          'webhook-id': job.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signature,
+        },
+        body,
+      });
+      if (res.status < 200 || res.status > 299) {
+        await res.body?.cancel().catch(() => {});
+        return { ok: false, failure: { result: 'http_error', error: { code: 'WEBHOOK_FAILED', message: `The backend answered HTTP ${res.status}.`, status: res.status } } };
+      }
+      return { ok: true, reply: await this.readReply(res, job) };
+    } catch (err) {
+      if (signal.aborted) {
+        return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${this.o.timeoutMs} ms.` } } };
+      }
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: `Network error${cause ? ` (${cause})` : ''}.` } } };
+    }
+  }
+
+  /** The inline reply of a 2xx answer; an empty or invalid body means no reply (logged, never retried). */
+  private async readReply(res: Response, job: WebhookJob): Promise<WebhookReply | undefined> {
+    const type = res.headers.get('content-type') ?? '';
+    const length = Number(res.headers.get('content-length') ?? 0);
+    if (!type.includes('json') || length > LIMITS.maxBodyBytes) {
+      await res.body?.cancel().catch(() => {});
+      if (length > LIMITS.maxBodyBytes) this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
+      return undefined;
+    }
+    const text = await res.text();
+    if (text.trim() === '') return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply is not JSON; ignored');
+      return undefined;
+    }
+    const parsed = check(WebhookReply, value);
+    if (!parsed.ok) {
+      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY', problem: parsed.message }, 'webhook reply does not match the schema; ignored');
+      return undefined;
+    }
+    return parsed.value;
+  }
+}
