@@ -1,0 +1,558 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { CLOSE, HANDOFF_VALUE, type ServerFrame } from '@parley/protocol';
+import { createClient } from './client.js';
+import type { ChatMessage, ClientOptions, ConnectionState, ParleyClient, SocketLike, StorageLike } from './types.js';
+
+// A socket the test drives by hand: it stands in for the relay's side of the wire.
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  sent: any[] = [];
+  closed = false;
+  onopen: SocketLike['onopen'] = null;
+  onclose: SocketLike['onclose'] = null;
+  onmessage: SocketLike['onmessage'] = null;
+  onerror: SocketLike['onerror'] = null;
+  constructor(readonly url: string) {}
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  recv(frame: ServerFrame | string) {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+  }
+  drop(code: number, reason = '') {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  frames(t: string) {
+    return this.sent.filter((f) => f.t === t);
+  }
+}
+
+function memoryStorage() {
+  const map = new Map<string, string>();
+  const storage: StorageLike = {
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => void map.set(k, String(v)),
+    removeItem: (k) => void map.delete(k),
+  };
+  return { map, storage };
+}
+
+let siteN = 0;
+const clients: ParleyClient[] = [];
+
+function harness(options: Partial<ClientOptions> = {}) {
+  const sockets: FakeSocket[] = [];
+  const client = createClient({
+    siteKey: `site${siteN}`,
+    relayUrl: 'https://relay.test',
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    storage: null,
+    random: () => 0,
+    backoff: { minMs: 10, maxMs: 10 },
+    page: () => ({ url: 'https://shop.test/p/1', title: 'Shoes' }),
+    ...options,
+  });
+  clients.push(client);
+  const states: ConnectionState[] = [];
+  const messages: ChatMessage[] = [];
+  const errors: string[] = [];
+  client.on('state', (c) => states.push(c.to));
+  client.on('message', (m) => messages.push(m));
+  client.on('error', (e) => errors.push(e.code));
+  const sock = () => sockets.at(-1)!;
+  /** Open a socket and answer its hello with `welcome`. */
+  const accept = (over: Record<string, unknown> = {}) => {
+    sock().open();
+    sock().recv(welcome(over));
+  };
+  return { client, sockets, sock, accept, states, messages, errors };
+}
+
+const welcome = (over: Record<string, unknown> = {}) =>
+  ({
+    t: 'welcome',
+    v: 1,
+    conversationId: 'c1',
+    visitorId: 'v1',
+    token: 'tok-1',
+    lastSeq: 0,
+    greeting: { text: 'Hi! How can we help?', quickReplies: [{ label: 'Shipping', value: 'shipping' }] },
+    site: { name: 'Demo Shop' },
+    online: true,
+    limits: { maxFrameBytes: 16384, maxTextLength: 4000, maxQuickReplies: 10 },
+    ...over,
+  }) as ServerFrame;
+
+const bot = (seq: number, text = `bot ${seq}`): ServerFrame => ({ t: 'msg', seq, id: `b${seq}`, ts: 1000 + seq, from: { role: 'bot', name: 'Bot' }, body: { type: 'text', text } });
+const ev = (seq: number | undefined, event: any): ServerFrame => ({ t: 'event', ...(seq ? { seq, id: `e${seq}` } : {}), ts: 5, event }) as ServerFrame;
+
+beforeEach(() => {
+  siteN++;
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  clients.splice(0).forEach((c) => c.disconnect());
+  vi.useRealTimers();
+});
+
+describe('connection state machine', () => {
+  test('connects to /v1/widget, says hello, and opens on welcome with the greeting', () => {
+    const h = harness();
+    h.client.connect();
+    expect(h.sock().url).toBe('wss://relay.test/v1/widget');
+    h.sock().open();
+    expect(h.sock().sent[0]).toEqual({ t: 'hello', v: 1, siteKey: `site${siteN}`, page: { url: 'https://shop.test/p/1', title: 'Shoes' } });
+    expect(h.client.getSnapshot().state).toBe('connecting');
+    h.sock().recv(welcome());
+    expect(h.states).toEqual(['connecting', 'open']);
+    expect(h.client.getSnapshot()).toMatchObject({ state: 'open', siteName: 'Demo Shop', greeting: { text: 'Hi! How can we help?' } });
+  });
+
+  test('connect is idempotent while connecting or open', () => {
+    const h = harness();
+    h.client.connect();
+    h.client.connect();
+    h.accept();
+    h.client.connect();
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  test('a reconnectable close reconnects after the backoff, resuming with the token and lastSeq', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.sock().recv(bot(2));
+    h.sock().drop(CLOSE.GOING_AWAY);
+    expect(h.client.getSnapshot().state).toBe('reconnecting');
+    expect(h.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(10);
+    expect(h.sockets).toHaveLength(2);
+    h.sock().open();
+    expect(h.sock().sent[0]).toMatchObject({ t: 'hello', token: 'tok-1', lastSeq: 2 });
+    h.sock().recv(welcome({ lastSeq: 2 }));
+    expect(h.states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+  });
+
+  test('a socket that never opens counts as a failed attempt and is retried', () => {
+    const h = harness();
+    h.client.connect();
+    h.sock().drop(1006);
+    expect(h.client.getSnapshot().state).toBe('reconnecting');
+    vi.advanceTimersByTime(10);
+    h.accept();
+    expect(h.states).toEqual(['connecting', 'reconnecting', 'open']);
+  });
+
+  test('a do-not-reconnect close ends in closed with the matching error code, and never retries', () => {
+    const h = harness();
+    h.client.connect();
+    h.sock().open();
+    h.sock().drop(CLOSE.ORIGIN_REFUSED, 'origin');
+    expect(h.client.getSnapshot().state).toBe('closed');
+    expect(h.errors).toEqual(['ORIGIN_REFUSED']);
+    vi.advanceTimersByTime(120_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  test('an error frame before the refusing close is reported once', () => {
+    const h = harness();
+    h.client.connect();
+    h.sock().open();
+    h.sock().recv({ t: 'error', code: 'IDENTITY_INVALID', message: 'bad signature' });
+    h.sock().drop(CLOSE.IDENTITY_INVALID);
+    expect(h.errors).toEqual(['IDENTITY_INVALID']);
+    expect(h.client.getSnapshot().state).toBe('closed');
+  });
+
+  test('a stale visitor token is dropped and the client starts over without it', () => {
+    const { storage, map } = memoryStorage();
+    const h = harness({ storage });
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.sock().drop(CLOSE.GOING_AWAY);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    h.sock().drop(CLOSE.TOKEN_INVALID);
+    expect(h.client.getSnapshot().state).toBe('reconnecting');
+    vi.advanceTimersByTime(0);
+    h.sock().open();
+    expect(h.sock().sent[0].token).toBeUndefined();
+    expect(h.sock().sent[0].lastSeq).toBeUndefined();
+    expect(map.has(`parley:site${siteN}:token`)).toBe(false);
+    // Refused again without a token: now it stops.
+    h.sock().drop(CLOSE.TOKEN_INVALID);
+    expect(h.client.getSnapshot().state).toBe('closed');
+  });
+
+  test('disconnect closes for good until connect is called again', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.client.disconnect();
+    expect(h.sock().closed).toBe(true);
+    expect(h.client.getSnapshot().state).toBe('closed');
+    vi.advanceTimersByTime(60_000);
+    expect(h.sockets).toHaveLength(1);
+    h.client.connect();
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  test('heartbeat: pings while open and reconnects when the relay stops answering', () => {
+    const h = harness({ pingIntervalMs: 1000 });
+    h.client.connect();
+    h.accept();
+    vi.advanceTimersByTime(1000);
+    expect(h.sock().frames('ping')).toHaveLength(1);
+    h.sock().recv({ t: 'pong', ts: 1 });
+    vi.advanceTimersByTime(1000);
+    expect(h.sock().frames('ping')).toHaveLength(2);
+    expect(h.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1000); // no answer to the second ping
+    expect(h.sockets[0]!.closed).toBe(true);
+    expect(h.client.getSnapshot().state).toBe('reconnecting');
+    vi.advanceTimersByTime(10);
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  test('invalid relay frames are dropped with an error event; the connection stays open', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv('{not json');
+    h.sock().recv(JSON.stringify({ t: 'msg', seq: -1 }));
+    expect(h.errors).toEqual(['BAD_JSON', 'BAD_FRAME']);
+    expect(h.client.getSnapshot().state).toBe('open');
+  });
+});
+
+describe('resume', () => {
+  test('a message or event whose seq was already seen is dropped', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.sock().recv(ev(2, { type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }));
+    h.sock().recv(bot(1));
+    h.sock().recv(ev(2, { type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }));
+    expect(h.client.getSnapshot().timeline.map((i) => i.seq)).toEqual([1, 2]);
+    expect(h.messages.map((m) => m.id)).toEqual(['b1']);
+  });
+
+  test('a reload restores history, the outbox and the greeting from storage, then resumes after lastSeq', () => {
+    const { storage } = memoryStorage();
+    const a = harness({ storage });
+    a.client.connect();
+    a.accept();
+    a.sock().recv(bot(1));
+    a.sock().recv(bot(2));
+    a.sock().drop(1006);
+    const queued = a.client.send('still there?');
+    a.client.disconnect();
+
+    const b = harness({ storage });
+    const snap = b.client.getSnapshot();
+    expect(snap.timeline.map((i) => i.id)).toEqual(['b1', 'b2', queued.id]);
+    expect(snap.greeting?.text).toBe('Hi! How can we help?');
+    b.client.connect();
+    b.sock().open();
+    expect(b.sock().sent[0]).toMatchObject({ token: 'tok-1', lastSeq: 2 });
+    b.sock().recv(welcome({ lastSeq: 3 }));
+    expect(b.sock().frames('send')).toMatchObject([{ id: queued.id, body: { type: 'text', text: 'still there?' } }]);
+    b.sock().recv(bot(2));
+    b.sock().recv(bot(3));
+    // Unacked messages stay last until the relay acks them.
+    expect(b.client.getSnapshot().timeline.map((i) => i.id)).toEqual(['b1', 'b2', 'b3', queued.id]);
+  });
+
+  test('when the relay answers with another conversation, it is fetched again from the start', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.sock().recv(bot(2));
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    expect(h.sock().sent[0].lastSeq).toBe(2);
+    h.sock().recv(welcome({ conversationId: 'c2', token: 'tok-2' }));
+    expect(h.client.getSnapshot().timeline).toEqual([]);
+    vi.advanceTimersByTime(0);
+    h.sock().open();
+    expect(h.sock().sent[0]).toMatchObject({ token: 'tok-2' });
+    expect(h.sock().sent[0].lastSeq).toBeUndefined();
+  });
+});
+
+describe('outbox', () => {
+  test('a message sent before the relay answers shows as sending, goes out after welcome and turns sent on ack', () => {
+    const h = harness();
+    h.client.connect();
+    const m = h.client.send('hello?');
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, status: 'sending' }]);
+    h.sock().open();
+    expect(h.sock().frames('send')).toEqual([]);
+    h.sock().recv(welcome());
+    expect(h.sock().frames('send')).toEqual([{ t: 'send', id: m.id, body: { type: 'text', text: 'hello?' } }]);
+    h.sock().recv({ t: 'ack', id: m.id, seq: 1, ts: 50 });
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, seq: 1, status: 'sent' }]);
+    expect(h.messages.map((x) => x.status)).toEqual(['sending', 'sent']);
+    // The relay's echo of the same message is not shown twice.
+    h.sock().recv({ t: 'msg', seq: 1, id: m.id, ts: 50, from: { role: 'visitor' }, body: { type: 'text', text: 'hello?' } });
+    expect(h.client.getSnapshot().timeline).toHaveLength(1);
+  });
+
+  test('an unacked message is resent with the same id after each reconnect', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('one');
+    h.sock().drop(CLOSE.SLOW_CONSUMER);
+    vi.advanceTimersByTime(10);
+    h.accept();
+    expect(h.sockets.map((s) => s.frames('send').map((f) => f.id))).toEqual([[m.id], [m.id]]);
+  });
+
+  test('an error frame for a message marks it failed; retry sends it again with the same id', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('closed?');
+    h.sock().recv({ t: 'error', code: 'CONVERSATION_CLOSED', message: 'closed', id: m.id });
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, status: 'failed' }]);
+    expect(h.errors).toEqual(['CONVERSATION_CLOSED']);
+    h.client.retry(m.id);
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, status: 'sending' }]);
+    expect(h.sock().frames('send').map((f) => f.id)).toEqual([m.id, m.id]);
+  });
+
+  test('a message the relay keeps refusing (closing the socket) ends up failed instead of looping', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('x');
+    for (let i = 0; i < 6; i++) {
+      h.sock().drop(CLOSE.FRAME_TOO_LARGE);
+      vi.advanceTimersByTime(10);
+      h.accept();
+    }
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, status: 'failed' }]);
+    expect(h.sock().frames('send')).toEqual([]);
+  });
+
+  test('a message over the protocol limits fails at once and is never sent', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('x'.repeat(4001));
+    expect(m.status).toBe('failed');
+    expect(h.errors).toEqual(['BAD_FRAME']);
+    expect(h.sock().frames('send')).toEqual([]);
+  });
+
+  test('postback, rating, handoff and leave-a-message send their bodies', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.client.postback({ label: 'Shipping', value: 'shipping' });
+    h.client.rate(5, 'great');
+    h.client.requestHuman();
+    h.client.leaveMessage('ann@shop.test', 'call me');
+    expect(h.sock().frames('send').map((f) => f.body)).toEqual([
+      { type: 'postback', value: 'shipping', label: 'Shipping' },
+      { type: 'rating', score: 5, comment: 'great' },
+      { type: 'postback', value: HANDOFF_VALUE, label: 'Talk to a human' },
+      { type: 'contact', email: 'ann@shop.test', text: 'call me' },
+    ]);
+  });
+
+  test("the agent's read event marks the visitor's sent messages read", () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('a');
+    h.sock().recv({ t: 'ack', id: m.id, seq: 1, ts: 1 });
+    h.sock().recv(ev(undefined, { type: 'read', seq: 1, from: { role: 'agent' } }));
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, status: 'read' }]);
+  });
+});
+
+describe('conversation events', () => {
+  test('queue, agent, typing, rating request, availability and closed reach the snapshot and events', () => {
+    const h = harness();
+    const seen: string[] = [];
+    h.client.on('queue', (q) => seen.push(`queue:${q?.position ?? '-'}`));
+    h.client.on('agent', (a) => seen.push(`agent:${a.joined}:${a.agent?.name}`));
+    h.client.on('typing', (t) => seen.push(`typing:${t.on}`));
+    h.client.on('availability', (a) => seen.push(`online:${a.online}`));
+    h.client.connect();
+    h.accept();
+    const s = h.sock();
+    s.recv(ev(1, { type: 'queue', position: 3, etaSec: 60 }));
+    expect(h.client.getSnapshot().queue).toEqual({ position: 3, etaSec: 60 });
+    s.recv(ev(2, { type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }));
+    expect(h.client.getSnapshot()).toMatchObject({ agent: { name: 'Mia' }, queue: null });
+    s.recv(ev(undefined, { type: 'typing', on: true, from: { role: 'agent', name: 'Mia' } }));
+    expect(h.client.getSnapshot().typing).toMatchObject({ name: 'Mia' });
+    s.recv({ t: 'msg', seq: 3, id: 'a3', ts: 3, from: { role: 'agent', name: 'Mia' }, body: { type: 'text', text: 'hi' } });
+    expect(h.client.getSnapshot().typing).toBeNull();
+    s.recv(ev(4, { type: 'rating_request', text: 'How did we do?' }));
+    expect(h.client.getSnapshot().ratingRequested).toEqual({ text: 'How did we do?' });
+    s.recv(ev(undefined, { type: 'availability', online: false }));
+    s.recv(ev(5, { type: 'closed' }));
+    expect(h.client.getSnapshot()).toMatchObject({ online: false, closed: true });
+    h.client.rate(4);
+    expect(h.client.getSnapshot().ratingRequested).toBeNull();
+    expect(seen).toEqual(['queue:3', 'agent:true:Mia', 'typing:true', 'typing:false', 'online:false']);
+    expect(h.client.getSnapshot().timeline.map((i) => i.kind)).toEqual(['event', 'event', 'msg', 'event', 'event', 'msg']);
+  });
+
+  test('after a reload, stored events rebuild who serves and whether it is closed', () => {
+    const { storage } = memoryStorage();
+    const a = harness({ storage });
+    a.client.connect();
+    a.accept();
+    a.sock().recv(ev(1, { type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }));
+    a.sock().recv(ev(2, { type: 'closed' }));
+    const b = harness({ storage });
+    expect(b.client.getSnapshot()).toMatchObject({ agent: { name: 'Mia' }, closed: true });
+  });
+
+  test('restart says hello with fresh and starts an empty conversation', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.sock().recv(ev(2, { type: 'closed' }));
+    h.client.restart();
+    expect(h.client.getSnapshot()).toMatchObject({ closed: false, timeline: [] });
+    vi.advanceTimersByTime(0);
+    h.sock().open();
+    expect(h.sock().sent[0]).toMatchObject({ t: 'hello', fresh: true, token: 'tok-1' });
+    expect(h.sock().sent[0].lastSeq).toBeUndefined();
+    h.sock().recv(welcome({ conversationId: 'c2', token: 'tok-2' }));
+    expect(h.client.getSnapshot().state).toBe('open');
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    expect(h.sock().sent[0].fresh).toBeUndefined();
+  });
+
+  test('setContext sends a context frame when open, and the next hello carries the page', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.client.setContext({ url: 'https://shop.test/p/2', title: 'Boots', product: { title: 'Boots', price: '€90' } });
+    expect(h.sock().frames('context')).toEqual([
+      { t: 'context', page: { url: 'https://shop.test/p/2', title: 'Boots' }, product: { title: 'Boots', price: '€90' } },
+    ]);
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    expect(h.sock().sent[0].page).toEqual({ url: 'https://shop.test/p/2', title: 'Boots' });
+  });
+
+  test('identify reconnects at once with the identity in hello, and shows what the relay accepted', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const signature = 'a'.repeat(64);
+    h.client.identify({ userId: 'u1', name: 'Ann', signature });
+    vi.advanceTimersByTime(0);
+    h.sock().open();
+    expect(h.sock().sent[0].identity).toEqual({ userId: 'u1', name: 'Ann', signature });
+    h.sock().recv(welcome({ identity: { userId: 'u1', verified: true } }));
+    expect(h.client.getSnapshot().identity).toEqual({ userId: 'u1', verified: true });
+    h.client.identify({ userId: 'u1', name: 'Ann', signature });
+    expect(h.sockets).toHaveLength(2); // the same identity again changes nothing
+    expect(() => h.client.identify({ userId: '', signature: 'nope' })).toThrow(TypeError);
+  });
+});
+
+describe('unread and tabs', () => {
+  test("unread counts others' messages after the last read; markRead resets it and tells the relay", () => {
+    const h = harness();
+    const counts: number[] = [];
+    h.client.on('unread', (n) => counts.push(n));
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    const m = h.client.send('mine');
+    h.sock().recv({ t: 'ack', id: m.id, seq: 2, ts: 2 });
+    h.sock().recv(bot(3));
+    expect(h.client.getSnapshot().unread).toBe(2);
+    h.client.markRead();
+    expect(h.client.getSnapshot().unread).toBe(0);
+    expect(h.sock().frames('read')).toEqual([{ t: 'read', seq: 3 }]);
+    expect(counts).toEqual([1, 2, 0]);
+  });
+
+  test('two tabs over one storage: reading in one resets unread in the other, and notify fires once', async () => {
+    const { storage } = memoryStorage();
+    const a = harness({ storage });
+    const b = harness({ storage });
+    const notified: string[] = [];
+    a.client.on('notify', (m) => notified.push(`a:${m.id}`));
+    b.client.on('notify', (m) => notified.push(`b:${m.id}`));
+    a.client.connect();
+    a.accept();
+    b.client.connect();
+    b.accept();
+    a.sock().recv(bot(1));
+    b.sock().recv(bot(1));
+    a.sock().recv(bot(2));
+    b.sock().recv(bot(2));
+    await vi.waitFor(() => expect(notified).toHaveLength(2));
+    expect(notified.map((n) => n.slice(2))).toEqual(['b1', 'b2']);
+    expect(b.client.getSnapshot().unread).toBe(2);
+    a.client.markRead();
+    await vi.waitFor(() => expect(b.client.getSnapshot().unread).toBe(0));
+    // A third tab opened later starts with the shared read position.
+    const c = harness({ storage });
+    expect(c.client.getSnapshot().unread).toBe(0);
+  });
+});
+
+describe('storage and consent', () => {
+  test('with requireConsent a whole conversation writes nothing until consent(); shutdown clears it all', () => {
+    const { storage, map } = memoryStorage();
+    const h = harness({ storage, requireConsent: true });
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    h.client.send('hi');
+    h.client.markRead();
+    h.client.identify({ userId: 'u1' });
+    expect(map.size).toBe(0);
+    expect(h.client.getSnapshot().consented).toBe(false);
+    h.client.consent();
+    expect(h.client.getSnapshot().consented).toBe(true);
+    const keys = [...map.keys()].map((k) => k.replace(`parley:site${siteN}:`, '')).sort();
+    expect(keys).toEqual(['consent', 'greet', 'id', 'log', 'out', 'token']);
+    h.client.shutdown();
+    expect(map.size).toBe(0);
+    expect(h.client.getSnapshot()).toMatchObject({ state: 'closed', timeline: [], unread: 0, consented: false });
+  });
+
+  test('null storage keeps everything in memory', () => {
+    const h = harness({ storage: null });
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    expect(h.client.getSnapshot().timeline).toHaveLength(1);
+  });
+});
