@@ -1,0 +1,110 @@
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startDemoBackend, type DemoBackend } from '@parley/demo-backend';
+import { buildApp, loadConfig } from '@parley/relay';
+import { startShop, type Shop } from './server.js';
+
+const CONFIG = fileURLToPath(new URL('../../relay.config.json', import.meta.url));
+
+export interface DemoOptions {
+  host?: string;
+  /** Ports; 0 picks free ones. Defaults: relay 8787, backend 3001, shop 5173. */
+  relayPort?: number;
+  backendPort?: number;
+  shopPort?: number;
+  /** Content-Security-Policy of the shop pages (default: strict); null sends none. */
+  csp?: string | null;
+  /** Extra static folders for the shop (test pages). */
+  staticDirs?: string[];
+  /** Relay log level. Default "info"; tests use "silent". */
+  logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** Forward webhooks through this URL instead of straight to the backend (tests record them). */
+  webhookUrl?: (backend: DemoBackend) => Promise<string> | string;
+  /** Webhook retry schedule override, in ms. */
+  retryScheduleMs?: number[];
+  /** Opening hours for the demo backend ("09:00-18:00"); absent means always open. */
+  openHours?: string | null;
+}
+
+export interface Demo {
+  relayUrl: string;
+  backendUrl: string;
+  consoleUrl: string;
+  shopUrl: string;
+  backend: DemoBackend;
+  shop: Shop;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the whole demo in one process: the relay (memory engine) with
+ * examples/relay.config.json, the demo merchant backend with its agent console, and the
+ * demo shop.
+ */
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const host = options.host ?? '127.0.0.1';
+  const config = loadConfig(CONFIG, {});
+  const site = config.sites[0]!;
+  let relayUrl = '';
+
+  const shop = await startShop({
+    port: options.shopPort ?? 5173,
+    host,
+    relayUrl: () => relayUrl,
+    siteKey: site.siteKey,
+    ...(options.csp !== undefined ? { csp: options.csp } : {}),
+    ...(options.staticDirs ? { staticDirs: options.staticDirs } : {}),
+  });
+
+  // The relay must know the backend's URL and the backend the relay's: fix the relay's
+  // port first (a free one when asked for 0), start the backend, then the relay.
+  const relayPort = options.relayPort === 0 ? await freePort(host) : (options.relayPort ?? config.port);
+  relayUrl = `http://${host}:${relayPort}`;
+  const backend = await startDemoBackend({
+    port: options.backendPort ?? 3001,
+    host,
+    relayUrl,
+    apiSecret: site.apiSecret,
+    webhookSecret: site.webhookSecret,
+    ...(site.identitySecret ? { identitySecret: site.identitySecret } : {}),
+    shopUrl: shop.url,
+    openHours: options.openHours ?? null,
+    ...(options.logLevel === 'silent' ? { log: () => {} } : {}),
+  });
+
+  const origins = new Set(site.allowedOrigins);
+  origins.add(shop.url);
+  origins.add(shop.url.replace('127.0.0.1', 'localhost'));
+  const webhookUrl = options.webhookUrl ? await options.webhookUrl(backend) : backend.webhookUrl;
+  const app = buildApp(
+    { ...config, logLevel: options.logLevel ?? config.logLevel, sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }] },
+    options.retryScheduleMs ? { webhooks: { retryScheduleMs: options.retryScheduleMs } } : {},
+  );
+  await app.listen({ port: relayPort, host });
+
+  return {
+    relayUrl,
+    backendUrl: backend.url,
+    consoleUrl: `${backend.url}/console`,
+    shopUrl: shop.url,
+    backend,
+    shop,
+    async close() {
+      await app.close();
+      await backend.close();
+      await shop.close();
+    },
+  };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
