@@ -1,0 +1,63 @@
+// The widget's only stylesheet, adopted into the shadow root (no <style>, no style=),
+// so a Content-Security-Policy of `style-src 'self'` is enough. `:host { all: initial }`
+// keeps the page's inherited styles out; the shadow boundary keeps these in.
+// Theme hooks: --parley-primary, --parley-offset, --parley-z-index on <parley-chat>,
+// and the `position="left"` attribute.
+import { DEFAULT_PRIMARY } from './contrast.js';
+
+export const CSS = `
+:host{all:initial}
+.w{--p:var(--parley-primary,${DEFAULT_PRIMARY});--o:var(--parley-offset,20px);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;text-align:start}
+*{box-sizing:border-box}
+p{margin:0}
+button,input,textarea{font:inherit;color:inherit;margin:0}
+button{cursor:pointer;border:0;background:none;padding:0}
+button:disabled{cursor:default;opacity:.5}
+:focus-visible{outline:2px solid var(--p);outline-offset:2px}
+.l,.p{position:fixed;bottom:var(--o);right:var(--o);z-index:var(--parley-z-index,2147483000)}
+:host([position=left]) .l,:host([position=left]) .p{right:auto;left:var(--o)}
+.l{width:56px;height:56px;border-radius:50%;background:var(--p);color:#fff;display:grid;place-items:center;box-shadow:0 4px 12px #0003}
+svg{width:24px;height:24px;fill:currentColor}
+.b{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 6px;border-radius:10px;background:#b42318;color:#fff;font-size:12px;line-height:20px}
+.p{display:flex;flex-direction:column;width:370px;height:min(600px,calc(100vh - 2*var(--o)));background:#fff;border-radius:12px;box-shadow:0 8px 32px #0004;overflow:hidden;overscroll-behavior:contain;animation:u .2s}
+@keyframes u{from{opacity:0;transform:translateY(8px)}}
+.h{display:flex;align-items:center;gap:8px;padding:12px;background:var(--p);color:#fff}
+.h div{flex:1;min-width:0;display:flex;flex-direction:column;align-items:flex-start}
+.av{width:32px;height:32px;border-radius:50%}
+.bd{padding:0 6px;border-radius:8px;background:var(--p);color:#fff;font-size:12px}
+.h .bd,.hu{background:#fff;color:var(--p)}
+.hu{padding:4px 10px;border-radius:16px;font-weight:600}
+.cl{font-size:24px;line-height:1;padding:0 4px}
+.n{padding:8px 12px;background:#fff4e5;color:#5c3b00;font-size:13px}
+.m{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:12px;display:flex;flex-direction:column;gap:10px}
+.g{max-width:85%;display:flex;flex-direction:column;align-items:flex-start;gap:2px}
+.g.v{align-self:flex-end;align-items:flex-end}
+.g .x{padding:8px 12px;border-radius:14px;background:#f1f3f5;white-space:pre-wrap;overflow-wrap:anywhere}
+.v .x{background:var(--p);color:#fff}
+a{color:inherit}
+.t,.e,.y,.ct{font-size:12px;color:#57606a}
+.e{align-self:center;text-align:center}
+.fl{color:#b42318}
+.rt{margin-inline-start:6px;text-decoration:underline;color:#b42318}
+.q{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
+.q button,.q a,.k{padding:4px 12px;border:1px solid var(--p);border-radius:16px;color:var(--p);background:#fff;text-decoration:none}
+.c{width:240px;border:1px solid #d0d7de;border-radius:12px;overflow:hidden}
+.c img{display:block;width:100%;height:140px;object-fit:cover}
+.c div{padding:8px 12px}
+.pr{font-weight:600}
+.y{padding:0 12px;min-height:18px}
+.d:after{content:"•••";animation:b 1s infinite alternate}
+@keyframes b{to{opacity:.2}}
+.f,.o{display:flex;gap:8px;padding:8px 12px;border-top:1px solid #d0d7de;position:relative}
+.f{align-items:flex-end}
+.o{flex-direction:column;align-items:flex-start;padding:12px}
+textarea,input{width:100%;flex:1;resize:none;border:1px solid #8c959f;border-radius:8px;padding:8px;background:#fff}
+.f textarea{max-height:120px;min-height:40px}
+.o .k{font-weight:600}
+.s{width:40px;height:40px;flex:none;border-radius:50%;background:var(--p);color:#fff;display:grid;place-items:center}
+.ct{position:absolute;top:-18px;inset-inline-end:12px}
+.r button:not(.k){font-size:24px;color:#6e7781;padding:0 2px}
+.r .on{color:#9a6700}
+@media (max-width:640px){.w .p,:host([position]) .p{inset:var(--parley-vt,0) 0 auto;width:100%;height:var(--parley-vh,100%);border-radius:0}}
+@media (prefers-reduced-motion:reduce){*,:after{animation:none!important;transition:none!important}}
+`;

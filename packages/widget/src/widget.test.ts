@@ -1,0 +1,411 @@
+// @vitest-environment happy-dom
+import { LIMITS } from '@parley/protocol';
+import { afterEach, describe, expect, test } from 'vitest';
+import { fakeClient, msg, T0, type FakeClient } from '../test/fake-client.js';
+import { mount } from './mount.js';
+import type { MountOptions, WidgetHandle } from './options.js';
+
+let handle: WidgetHandle | undefined;
+afterEach(() => {
+  handle?.destroy();
+  handle = undefined;
+  document.body.innerHTML = '';
+});
+
+function setup(patch: Parameters<typeof fakeClient>[0] = {}, options: Partial<MountOptions> = {}) {
+  const client = fakeClient(patch);
+  handle = mount({ siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', client, locale: 'en-US', open: true, ...options });
+  const host = document.querySelector('parley-chat') as HTMLElement;
+  const root = host.shadowRoot!;
+  const $ = <E extends Element = HTMLElement>(sel: string) => root.querySelector<E>(sel);
+  const $$ = (sel: string) => [...root.querySelectorAll<HTMLElement>(sel)];
+  const text = (sel = '.w') => $(sel)?.textContent ?? '';
+  const button = (label: string) => {
+    const found = $$('button').find((b) => b.textContent === label || b.getAttribute('aria-label') === label);
+    if (!found) throw new Error(`no button "${label}" in: ${text()}`);
+    return found;
+  };
+  return { client, host, root, $, $$, text, button, handle: handle! };
+}
+
+const calls = (client: FakeClient, name: string) => client.calls.filter((c) => c[0] === name);
+
+function type(el: HTMLTextAreaElement | HTMLInputElement, value: string) {
+  el.value = value;
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+}
+const key = (el: Element, key: string, init: KeyboardEventInit = {}) =>
+  el.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true, ...init }));
+
+describe('greeting and who is serving', () => {
+  test('shows the greeting with its quick replies at once, labelled Bot, and a tap sends the postback', () => {
+    const w = setup({ greeting: { text: 'Hi! How can we help?', quickReplies: [{ label: 'Where is my order?', value: 'order' }, { label: 'Returns', value: 'returns' }] } });
+    const bubble = w.$('.m .g')!;
+    expect(bubble.textContent).toContain('Hi! How can we help?');
+    expect(bubble.querySelector('.t')!.textContent).toBe('Bot');
+    expect(w.$$('.m .q button').map((b) => b.textContent)).toEqual(['Where is my order?', 'Returns']);
+    w.button('Returns').click();
+    expect(calls(w.client, 'postback')).toEqual([['postback', { label: 'Returns', value: 'returns' }]]);
+    // The visitor answered, so the greeting's buttons are no longer offered.
+    expect(w.$$('.m .q button')).toEqual([]);
+  });
+
+  test('while the bot serves, the header shows the shop, a Bot badge and a "Talk to a human" button that asks for one', () => {
+    const w = setup();
+    expect(w.text('.h')).toContain('Trailhead Outfitters');
+    expect(w.$('.h .bd')!.textContent).toBe('Bot');
+    w.button('Talk to a human').click();
+    expect(calls(w.client, 'requestHuman')).toHaveLength(1);
+  });
+
+  test('once an agent serves, the header shows their name and avatar instead of the Bot badge', () => {
+    const w = setup({ agent: { role: 'agent', name: 'Mia', avatarUrl: 'https://cdn.shop.example/mia.png' } });
+    expect(w.text('.h')).toContain('Mia');
+    expect(w.$('.h .bd')).toBeNull();
+    expect(w.$<HTMLImageElement>('.h img')!.getAttribute('src')).toBe('https://cdn.shop.example/mia.png');
+    expect(w.$$('button').some((b) => b.textContent === 'Talk to a human')).toBe(false);
+  });
+
+  test('labels every message from others: Bot, the agent by name, the shop for system notes; the visitor unlabelled', () => {
+    const w = setup({
+      timeline: [
+        msg('visitor', 'hello'),
+        msg('bot', 'I am the bot'),
+        msg({ role: 'agent', name: 'Mia' }, 'I am Mia'),
+        msg('system', 'Maintenance tonight'),
+      ],
+    });
+    const labels = w.$$('.m .g').map((g) => (g.classList.contains('v') ? null : g.querySelector('.t')!.textContent));
+    expect(labels).toEqual([null, 'Bot', 'Mia', 'Trailhead Outfitters']);
+  });
+
+  test('shows a localised time for each message', () => {
+    const w = setup({ timeline: [msg('bot', 'hi')] });
+    const time = w.$('time')!;
+    expect(time.getAttribute('datetime')).toBe(new Date(T0).toISOString());
+    expect(time.textContent).toBe(new Intl.DateTimeFormat('en-US', { hour: 'numeric', minute: '2-digit' }).format(T0));
+  });
+});
+
+describe('message content', () => {
+  test('a product card shows its image, linked title, subtitle, price and actions', () => {
+    const w = setup({
+      timeline: [
+        msg('bot', {
+          type: 'card',
+          kind: 'product',
+          title: 'Trail Runner 2',
+          subtitle: 'Light, grippy trail shoe',
+          price: '€129.00',
+          imageUrl: 'https://shop.example/img/runner.png',
+          url: 'https://shop.example/p/runner',
+          actions: [{ label: 'Add to cart', value: 'add:runner' }, { label: 'Size guide', url: 'https://shop.example/sizes' }],
+        }),
+      ],
+    });
+    const card = w.$('.c')!;
+    expect(card.querySelector('img')!.getAttribute('src')).toBe('https://shop.example/img/runner.png');
+    expect(card.querySelector('b a')!.getAttribute('href')).toBe('https://shop.example/p/runner');
+    expect(card.textContent).toContain('Trail Runner 2');
+    expect(card.textContent).toContain('Light, grippy trail shoe');
+    expect(card.textContent).toContain('€129.00');
+    expect(w.$('.c .q a')!.getAttribute('href')).toBe('https://shop.example/sizes');
+    w.button('Add to cart').click();
+    expect(calls(w.client, 'postback')).toEqual([['postback', { label: 'Add to cart', value: 'add:runner' }]]);
+  });
+
+  test('turns http(s) URLs in text into safe links that open in a new tab', () => {
+    const w = setup({ timeline: [msg('bot', 'Track it at https://shop.example/track?id=1001. Thanks!')] });
+    const a = w.$('.m a')!;
+    expect(a.getAttribute('href')).toBe('https://shop.example/track?id=1001');
+    expect(a.getAttribute('rel')).toBe('noopener noreferrer');
+    expect(a.getAttribute('target')).toBe('_blank');
+    expect(w.$('.m .x')!.textContent).toBe('Track it at https://shop.example/track?id=1001. Thanks!');
+  });
+});
+
+describe('conversation states', () => {
+  test('shows who is typing', () => {
+    const w = setup({ typing: { role: 'agent', name: 'Mia' } });
+    expect(w.text('.y')).toContain('Mia is typing…');
+  });
+
+  test('shows the place in the queue', () => {
+    const w = setup({ queue: { position: 3 } });
+    expect(w.text('.y')).toBe('You are #3 in line');
+  });
+
+  test('announces an agent joining and leaving', () => {
+    const mia = { role: 'agent' as const, name: 'Mia' };
+    const w = setup({
+      timeline: [
+        { kind: 'event', id: 'e1', seq: 1, ts: T0, event: { type: 'agent_joined', agent: mia } },
+        { kind: 'event', id: 'e2', seq: 2, ts: T0, event: { type: 'agent_left', agent: mia } },
+      ],
+    });
+    expect(w.$$('.m .e').map((e) => e.textContent)).toEqual(['Mia joined the chat', 'Mia left the chat']);
+  });
+
+  test('asks for a rating with five labelled star buttons and an optional comment', () => {
+    const w = setup({ ratingRequested: { text: 'How was Mia?' } });
+    expect(w.text('.r')).toContain('How was Mia?');
+    expect(w.$$('.r button').map((b) => b.getAttribute('aria-label'))).toEqual(['1 star', '2 stars', '3 stars', '4 stars', '5 stars']);
+    w.button('4 stars').click();
+    expect(w.button('4 stars').getAttribute('aria-pressed')).toBe('true');
+    type(w.$<HTMLTextAreaElement>('.r textarea')!, 'Quick and kind');
+    w.button('Submit').click();
+    expect(calls(w.client, 'rate')).toEqual([['rate', 4, 'Quick and kind']]);
+  });
+
+  test('a closed conversation offers to start a new one instead of the composer', () => {
+    const w = setup({ closed: true });
+    expect(w.text('.p')).toContain('This conversation has ended.');
+    expect(w.$('.f')).toBeNull();
+    w.button('Start a new conversation').click();
+    expect(calls(w.client, 'restart')).toHaveLength(1);
+  });
+
+  test('while disconnected shows an offline banner and keeps the queued messages as "sending"', () => {
+    const w = setup({ state: 'reconnecting', timeline: [msg('visitor', 'first', { status: 'sending' }), msg('visitor', 'second', { status: 'sending' })] });
+    expect(w.$('.n')!.textContent).toMatch(/offline/i);
+    expect(w.$$('.m .v').map((g) => g.textContent)).toEqual([expect.stringContaining('first'), expect.stringContaining('second')]);
+    expect(w.$$('.m .v').every((g) => g.textContent!.includes('Sending…'))).toBe(true);
+    // Messages typed now join the queue too.
+    type(w.$<HTMLTextAreaElement>('.f textarea')!, 'third');
+    key(w.$('.f textarea')!, 'Enter');
+    expect(w.$$('.m .v')).toHaveLength(3);
+    w.client.update({ state: 'open' });
+    expect(w.$('.n')).toBeNull();
+  });
+
+  test('a failed message says so and offers a retry', () => {
+    const failed = msg('visitor', 'hello', { status: 'failed' });
+    const w = setup({ timeline: [failed] });
+    expect(w.text('.v')).toContain('Not sent');
+    w.button('Retry').click();
+    expect(calls(w.client, 'retry')).toEqual([['retry', failed.id]]);
+  });
+
+  test('shows delivery status on the last visitor message', () => {
+    const w = setup({ timeline: [msg('visitor', 'one', { status: 'read' }), msg('visitor', 'two', { status: 'sent' })] });
+    expect(w.$$('.m .v').map((g) => g.querySelector('.t')!.textContent!.includes('Sent'))).toEqual([false, true]);
+  });
+
+  test('when nobody is online, a leave-a-message form sends the email and message', () => {
+    const w = setup({ online: false });
+    expect(w.$('.f')).toBeNull();
+    expect(w.text('.o')).toContain('Leave a message');
+    type(w.$<HTMLInputElement>('.o input')!, 'ana@example.com');
+    type(w.$<HTMLTextAreaElement>('.o textarea')!, 'Do you ship to Iceland?');
+    w.button('Send message').click();
+    expect(calls(w.client, 'leaveMessage')).toEqual([['leaveMessage', 'ana@example.com', 'Do you ship to Iceland?']]);
+    expect(w.text('.p')).toContain('Thanks! We will reply by email.');
+  });
+});
+
+describe('composer', () => {
+  test('Enter sends and clears; Shift+Enter and IME composition do not send', () => {
+    const w = setup();
+    const box = w.$<HTMLTextAreaElement>('.f textarea')!;
+    type(box, 'line one');
+    key(box, 'Enter', { shiftKey: true });
+    key(box, 'Enter', { isComposing: true });
+    expect(calls(w.client, 'send')).toEqual([]);
+    key(box, 'Enter');
+    expect(calls(w.client, 'send')).toEqual([['send', 'line one']]);
+    expect(w.$<HTMLTextAreaElement>('.f textarea')!.value).toBe('');
+    expect(w.text('.m')).toContain('line one');
+  });
+
+  test('the send button is labelled and disabled while the box is empty', () => {
+    const w = setup();
+    expect(w.button('Send').hasAttribute('disabled')).toBe(true);
+    type(w.$<HTMLTextAreaElement>('.f textarea')!, 'hi');
+    expect(w.button('Send').hasAttribute('disabled')).toBe(false);
+    w.button('Send').click();
+    expect(calls(w.client, 'send')).toEqual([['send', 'hi']]);
+  });
+
+  test('shows a length counter only near the limit', () => {
+    const w = setup();
+    const box = w.$<HTMLTextAreaElement>('.f textarea')!;
+    expect(box.getAttribute('maxlength')).toBe(String(LIMITS.maxTextLength));
+    type(box, 'short');
+    expect(w.$('.ct')).toBeNull();
+    type(box, 'x'.repeat(LIMITS.maxTextLength - 10));
+    expect(w.text('.ct')).toBe(`${LIMITS.maxTextLength - 10}/${LIMITS.maxTextLength}`);
+  });
+
+  test('tells the client when the visitor starts and stops typing', () => {
+    const w = setup();
+    const box = w.$<HTMLTextAreaElement>('.f textarea')!;
+    type(box, 'h');
+    type(box, 'he');
+    type(box, '');
+    expect(calls(w.client, 'typing')).toEqual([['typing', true], ['typing', false]]);
+  });
+});
+
+describe('launcher, focus and keyboard', () => {
+  test('the launcher shows the unread count, and opening marks everything read', () => {
+    const w = setup({ unread: 2 }, { open: false });
+    expect(w.$('.p')).toBeNull();
+    const launcher = w.$('.l')!;
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat (2 unread)');
+    expect(w.text('.b')).toBe('2');
+    launcher.click();
+    expect(launcher.getAttribute('aria-expanded')).toBe('true');
+    expect(calls(w.client, 'markRead')).toHaveLength(1);
+    expect(w.$('.b')).toBeNull();
+  });
+
+  test('focus moves into the panel on open, Esc closes it, and focus returns to the launcher', () => {
+    const w = setup({}, { open: false });
+    const events: string[] = [];
+    w.handle.on('open', () => events.push('open'));
+    w.handle.on('close', () => events.push('close'));
+    w.handle.open();
+    expect(w.root.activeElement).toBe(w.$('.f textarea'));
+    key(w.$('.f textarea')!, 'Escape');
+    expect(w.$('.p')).toBeNull();
+    expect(w.root.activeElement).toBe(w.$('.l'));
+    expect(events).toEqual(['open', 'close']);
+  });
+
+  test('every control is a labelled button', () => {
+    const w = setup({
+      greeting: { text: 'Hi', quickReplies: [{ label: 'Returns', value: 'r' }] },
+      ratingRequested: {},
+      timeline: [msg('visitor', 'x', { status: 'failed' })],
+    });
+    for (const b of w.$$('button')) expect((b.getAttribute('aria-label') || b.textContent || '').trim()).not.toBe('');
+    expect(w.$('[role=log]')!.getAttribute('aria-live')).toBe('polite');
+  });
+});
+
+describe('isolation and theme', () => {
+  test('styles come only from an adopted stylesheet: no <style> element, no style attribute', () => {
+    const w = setup({ timeline: [msg('bot', 'hi')] }, { theme: { primary: '#0a7d32', offset: 32, zIndex: 1000, position: 'left' } });
+    expect(w.root.adoptedStyleSheets).toHaveLength(1);
+    expect(w.root.querySelector('style, [style]')).toBeNull();
+    expect(w.host.getAttribute('position')).toBe('left');
+    expect(w.host.style.getPropertyValue('--parley-primary')).toBe('#0a7d32');
+    expect(w.host.style.getPropertyValue('--parley-offset')).toBe('32px');
+    expect(w.host.style.getPropertyValue('--parley-z-index')).toBe('1000');
+  });
+});
+
+describe('locales and direction', () => {
+  test('zh-CN strings, chosen from navigator.language', () => {
+    const language = Object.getOwnPropertyDescriptor(Navigator.prototype, 'language');
+    Object.defineProperty(navigator, 'language', { value: 'zh-CN', configurable: true });
+    try {
+      const w = setup({ queue: { position: 3 }, timeline: [msg('bot', '您好')] }, { locale: undefined });
+      expect(w.text('.y')).toBe('您前面还有 3 位');
+      expect(w.$('.h .bd')!.textContent).toBe('机器人');
+      expect(w.$('.m .t')!.textContent).toBe('机器人');
+      expect(w.$$('button').some((b) => b.textContent === '转人工客服')).toBe(true);
+      expect(w.$('.w')!.getAttribute('lang')).toBe('zh-CN');
+    } finally {
+      delete (navigator as unknown as Record<string, unknown>).language;
+      if (language) Object.defineProperty(Navigator.prototype, 'language', language);
+    }
+  });
+
+  test('the locale option overrides the browser language', () => {
+    const w = setup({}, { locale: 'zh-CN' });
+    expect(w.$$('button').some((b) => b.textContent === '转人工客服')).toBe(true);
+  });
+
+  test('right-to-left: the dir option, or an RTL locale, sets dir and puts the launcher on the left', () => {
+    let w = setup({}, { dir: 'rtl' });
+    expect(w.$('.w')!.getAttribute('dir')).toBe('rtl');
+    handle!.destroy();
+    w = setup({}, { locale: 'ar-EG' });
+    expect(w.$('.w')!.getAttribute('dir')).toBe('rtl');
+    expect(w.host.getAttribute('position')).toBe('left');
+    handle!.destroy();
+    w = setup({}, { locale: 'en-GB' });
+    expect(w.$('.w')!.getAttribute('dir')).toBe('ltr');
+  });
+});
+
+describe('unsafe content shows as text', () => {
+  const nasty = ['<img src=x onerror=alert(1)>', '<script>alert(1)</script>', 'javascript:alert(1)', '<a href="javascript:alert(1)">x</a>'];
+
+  test.each(nasty)('message text %s shows literally, with no element or link made from it', (text) => {
+    const w = setup({ timeline: [msg('bot', text), msg('visitor', text, { status: 'sent' })] });
+    expect(w.$$('.m .x').map((x) => x.textContent)).toEqual([text, text]);
+    expect(w.root.querySelector('.m img, .m script, .m a')).toBeNull();
+  });
+
+  test('card fields with markup or javascript: URLs give no element, no image and no non-http link', () => {
+    const w = setup({
+      timeline: [
+        msg('bot', {
+          type: 'card',
+          kind: 'order',
+          title: '<img src=x onerror=alert(1)>',
+          subtitle: '<script>alert(1)</script>',
+          price: '<b>free</b>',
+          imageUrl: 'javascript:alert(1)',
+          url: 'javascript:alert(1)',
+          actions: [{ label: '<i>go</i>', url: 'javascript:alert(1)' }, { label: 'data', url: 'data:text/html,<script>alert(1)</script>' }],
+        }),
+        msg('bot', { type: 'file', name: 'invoice.pdf', size: 1, mime: 'application/pdf', url: 'javascript:alert(1)' }),
+      ],
+    });
+    expect(w.text('.c')).toContain('<img src=x onerror=alert(1)>');
+    expect(w.text('.c')).toContain('<script>alert(1)</script>');
+    expect(w.root.querySelector('.m img, .m script, .m i, .m b b')).toBeNull();
+    for (const a of w.$$('a[href]')) expect(a.getAttribute('href')).toMatch(/^https?:\/\//);
+  });
+
+  test('a link in text stops at markup and never carries a script', () => {
+    const w = setup({ timeline: [msg('bot', 'see https://shop.example/"><script>alert(1)</script> and javascript://x')] });
+    expect(w.$$('.m a').map((a) => a.getAttribute('href'))).toEqual(['https://shop.example/']);
+    expect(w.root.querySelector('.m script')).toBeNull();
+  });
+});
+
+describe('handle', () => {
+  test('forwards product, context, identify, send and consent to the client', () => {
+    const w = setup();
+    const card = { id: 'runner', title: 'Trail Runner 2', price: '€129.00' };
+    w.handle.product(card);
+    w.handle.context({ url: 'https://shop.example/cart', title: 'Cart' });
+    w.handle.identify({ userId: 'u1', name: 'Ana' });
+    w.handle.send('hello');
+    w.handle.consent();
+    expect(w.client.calls.filter((c) => c[0] !== 'connect' && c[0] !== 'markRead')).toEqual([
+      ['setContext', { product: card }],
+      ['setContext', { url: 'https://shop.example/cart', title: 'Cart' }],
+      ['identify', { userId: 'u1', name: 'Ana' }],
+      ['send', 'hello'],
+      ['consent'],
+    ]);
+  });
+
+  test('on() passes client events through', () => {
+    const w = setup();
+    const seen: number[] = [];
+    const off = w.handle.on('unread', (n) => seen.push(n));
+    w.client.emit('unread', 4);
+    off();
+    w.client.emit('unread', 5);
+    expect(seen).toEqual([4]);
+  });
+
+  test('shutdown makes the client forget and removes the widget; destroy only removes it', () => {
+    const w = setup();
+    w.handle.shutdown();
+    handle = undefined;
+    expect(calls(w.client, 'shutdown')).toHaveLength(1);
+    expect(document.querySelector('parley-chat')).toBeNull();
+  });
+
+  test('connects the client on mount', () => {
+    const w = setup();
+    expect(calls(w.client, 'connect')).toHaveLength(1);
+  });
+});

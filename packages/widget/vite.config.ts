@@ -1,0 +1,22 @@
+import { defineConfig } from 'vite';
+
+// Two builds (package.json runs both):
+// - default: dist/index.js, ESM for npm users. preact and @parley/* stay external: they are
+//   dependencies, so an app that already has Preact (or the client) ships it once.
+// - `--mode iife`: dist/parley.iife.js for the script tag, everything bundled and minified.
+// tsc -b writes the .d.ts files into dist first, so dist is never emptied here.
+export default defineConfig(({ mode }) => {
+  const iife = mode === 'iife';
+  return {
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    build: {
+      emptyOutDir: false,
+      target: 'es2020',
+      minify: iife,
+      lib: iife
+        ? { entry: 'src/iife.ts', formats: ['iife'], name: 'ParleyBundle', fileName: () => 'parley.iife.js' }
+        : { entry: 'src/index.ts', formats: ['es'], fileName: () => 'index.js' },
+      rolldownOptions: { external: iife ? [] : [/^preact(\/|$)/, /^@parley\//] },
+    },
+  };
+});
