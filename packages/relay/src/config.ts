@@ -40,6 +40,8 @@ const webhookSecret = z
 /** One site (one shop) served by the relay. */
 export const SiteConfig = z
   .object({
+    /** A note for humans; ignored. */
+    $comment: z.string().optional(),
     /** Public key the widget sends in `hello`. */
     siteKey: z.string().min(1).max(LIMITS.maxShortLength).regex(/^[\w-]+$/, 'letters, digits, _ and - only'),
     /** Display name sent in `welcome`. */
@@ -119,6 +121,8 @@ export type WebhooksConfig = z.infer<typeof WebhooksConfig>;
 /** The whole relay configuration. */
 export const RelayConfig = z
   .object({
+    /** A note for humans; ignored. */
+    $comment: z.string().optional(),
     /** Address to listen on (env `HOST` wins). */
     host: z.string().min(1).default('0.0.0.0'),
     /** Port to listen on (env `PORT` wins). */
