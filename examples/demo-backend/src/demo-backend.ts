@@ -1,0 +1,325 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RelayError, createRelayClient, signIdentity, verifyWebhook, type Sender } from '@parley/backend';
+import { Desk } from './desk.js';
+import { readBody, sendError, sendJson } from './http.js';
+import { parseOpenHours } from './open-hours.js';
+import type { ConversationRecord, StoreEvent } from './store.js';
+
+export interface DemoBackendOptions {
+  /** Port to listen on; 0 picks a free one. Default 3001. */
+  port?: number;
+  /** Address to listen on. Default 127.0.0.1: the console has no login. */
+  host?: string;
+  /** The relay's base URL. */
+  relayUrl: string;
+  /** The site's `apiSecret` (REST API bearer). */
+  apiSecret: string;
+  /** The site's `webhookSecret` (`whsec_…`): every webhook is verified with it. */
+  webhookSecret: string;
+  /** The site's `identitySecret`, for the demo shopper's identity signature. */
+  identitySecret?: string;
+  /** Opening hours, "09:00-18:00" in local time; null or absent means always open. */
+  openHours?: string | null;
+  /** The shop's base URL, for card images and links. Default http://127.0.0.1:3000. */
+  shopUrl?: string;
+  /** The agent who answers in the console. Default Mia. */
+  agent?: Sender & { role: 'agent' };
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Fetch implementation for the relay client. */
+  fetch?: typeof fetch;
+  /** Log lines (never message text or secrets). Default: stdout. */
+  log?: (line: string) => void;
+  /** How often opening hours are re-checked. Default 30 s. */
+  hoursCheckMs?: number;
+}
+
+export interface DemoBackend {
+  url: string;
+  /** The webhook endpoint to put in the relay config. */
+  webhookUrl: string;
+  /** Resolves when background REST calls (queue positions, availability) are done. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The shopper the demo signs in, to show a verified identity. */
+const DEMO_SHOPPER = { userId: 'u_1001', name: 'Ana Demo', email: 'ana@example.com' };
+
+const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' http: https:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const STATIC: Record<string, [file: string, type: string]> = {
+  '/console': ['console.html', 'text/html; charset=utf-8'],
+  '/console/': ['console.html', 'text/html; charset=utf-8'],
+  '/console/console.js': ['console.js', 'text/javascript; charset=utf-8'],
+  '/console/console.css': ['console.css', 'text/css; charset=utf-8'],
+};
+
+const publicDir = new URL('../public/', import.meta.url);
+
+/** Start the demo merchant backend: the webhook endpoint, the FAQ bot and the agent console. */
+export async function startDemoBackend(options: DemoBackendOptions): Promise<DemoBackend> {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? ((line: string) => console.log(`[demo-backend] ${line}`));
+  const relay = createRelayClient({ url: options.relayUrl, apiSecret: options.apiSecret, fetch: options.fetch });
+  const desk = new Desk({
+    relay,
+    shopUrl: (options.shopUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''),
+    agent: options.agent ?? { role: 'agent', id: 'agent_mia', name: 'Mia' },
+    openHours: options.openHours ? parseOpenHours(options.openHours) : null,
+    now,
+    log,
+  });
+  const assets = Object.fromEntries(Object.entries(STATIC).map(([path, [file, type]]) => [path, { body: readFileSync(new URL(file, publicDir)), type }]));
+  const streams = new Set<ServerResponse>();
+
+  function consoleState() {
+    const list = [...desk.store.conversations.values()];
+    const order = { waiting: 0, agent: 1, bot: 2, closed: 3 } as const;
+    list.sort((a, b) => order[a.status] - order[b.status] || (a.status === 'waiting' ? (a.waitingSince ?? 0) - (b.waitingSince ?? 0) : b.updatedAt - a.updatedAt));
+    return {
+      agent: desk.agent,
+      availability: { online: desk.available, switchOn: desk.switchOn, openHours: options.openHours ?? null, relayKnows: desk.online },
+      conversations: list.map((c) => summary(c, desk.store.positionOf(c))),
+      ratings: desk.store.ratings,
+      contacts: desk.store.contacts,
+    };
+  }
+
+  // Live updates for the console: the whole (small) state after any change, coalesced,
+  // and each new transcript line as it arrives.
+  let statePending = false;
+  const broadcast = (name: string, data: unknown) => {
+    const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const res of streams) res.write(frame);
+  };
+  const unsubscribe = desk.store.subscribe((e: StoreEvent) => {
+    if (e.type === 'entry') return broadcast('entry', { conversationId: e.conversationId, entry: e.entry });
+    if (statePending) return;
+    statePending = true;
+    setImmediate(() => {
+      statePending = false;
+      broadcast('state', consoleState());
+    });
+  });
+
+  async function onWebhook(req: IncomingMessage, res: ServerResponse) {
+    const raw = await readBody(req, 256 * 1024);
+    if (!raw) return sendError(res, 413, 'TOO_LARGE', 'The webhook body is too large.');
+    const result = await verifyWebhook(options.webhookSecret, req.headers, raw, { now: now() });
+    if (!result.ok) {
+      log(`webhook refused: ${result.code}`);
+      return sendError(res, result.status, result.code, result.message);
+    }
+    const event = result.event;
+    log(`webhook ${event.type} ${event.conversationId}`);
+    const messages = desk.handle(event);
+    if (!messages.length) {
+      res.writeHead(204).end();
+      return;
+    }
+    sendJson(res, 200, { messages });
+  }
+
+  async function readJson(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | null> {
+    // JSON only, and same-origin only: a page on another site cannot drive the console.
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+      sendError(res, 415, 'BAD_REQUEST', 'Send JSON.');
+      return null;
+    }
+    const origin = req.headers.origin;
+    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+      sendError(res, 403, 'FORBIDDEN', 'Cross-origin requests are refused.');
+      return null;
+    }
+    const raw = await readBody(req, 64 * 1024);
+    if (!raw) {
+      sendError(res, 413, 'TOO_LARGE', 'The body is too large.');
+      return null;
+    }
+    try {
+      const value: unknown = raw.byteLength ? JSON.parse(raw.toString('utf8')) : {};
+      if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+      // fall through
+    }
+    sendError(res, 400, 'BAD_REQUEST', 'The body must be a JSON object.');
+    return null;
+  }
+
+  async function onConsoleAction(req: IncomingMessage, res: ServerResponse, conv: ConversationRecord, action: string) {
+    const body = await readJson(req, res);
+    if (!body) return;
+    switch (action) {
+      case 'take':
+        await desk.take(conv);
+        return sendJson(res, 200, summary(conv, desk.store.positionOf(conv)));
+      case 'messages': {
+        const text = typeof body.text === 'string' ? body.text.trim() : '';
+        if (!text || text.length > 4000) return sendError(res, 400, 'BAD_REQUEST', 'text must be 1–4000 characters.');
+        if (conv.status === 'closed') return sendError(res, 409, 'CONVERSATION_CLOSED', 'The conversation is closed.');
+        const id = typeof body.id === 'string' && /^[\w-]{1,64}$/.test(body.id) ? body.id : undefined;
+        return sendJson(res, 201, await desk.reply(conv, text, id));
+      }
+      case 'typing':
+        if (conv.status === 'closed') return sendJson(res, 200, { ok: true });
+        await desk.typing(conv, body.on === true);
+        return sendJson(res, 200, { ok: true });
+      case 'close':
+        await desk.closeAndRate(conv);
+        return sendJson(res, 200, summary(conv, undefined));
+      default:
+        return sendError(res, 404, 'NOT_FOUND', 'No such action.');
+    }
+  }
+
+  function onEvents(req: IncomingMessage, res: ServerResponse) {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: 2000\nevent: state\ndata: ${JSON.stringify(consoleState())}\n\n`);
+    streams.add(res);
+    req.on('close', () => streams.delete(res));
+    desk.background('backfill', () => desk.backfill());
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://demo.local');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+
+    if (method === 'POST' && path === '/webhooks/parley') return onWebhook(req, res);
+    if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (method === 'GET' && path === '/') {
+      res.writeHead(302, { location: '/console' }).end();
+      return;
+    }
+    const asset = assets[path];
+    if (method === 'GET' && asset) {
+      const headers: Record<string, string> = { 'content-type': asset.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+      if (asset.type.startsWith('text/html')) headers['content-security-policy'] = CONSOLE_CSP;
+      res.writeHead(200, headers).end(asset.body);
+      return;
+    }
+    if (method === 'GET' && path === '/console/events') return onEvents(req, res);
+    if (method === 'GET' && path === '/console/api/state') return sendJson(res, 200, consoleState());
+    if (method === 'POST' && path === '/console/api/availability') {
+      const body = await readJson(req, res);
+      if (!body) return;
+      if (typeof body.online !== 'boolean') return sendError(res, 400, 'BAD_REQUEST', 'online must be a boolean.');
+      await desk.setSwitch(body.online);
+      return sendJson(res, 200, consoleState().availability);
+    }
+    const m = /^\/console\/api\/conversations\/([\w-]{1,64})(?:\/(take|messages|typing|close))?$/.exec(path);
+    if (m) {
+      const conv = desk.store.conversations.get(m[1]!);
+      if (!conv) return sendError(res, 404, 'NOT_FOUND', 'No such conversation.');
+      if (method === 'GET' && !m[2]) {
+        const { entries, historyError } = await desk.transcript(conv);
+        return sendJson(res, 200, { conversation: summary(conv, desk.store.positionOf(conv)), entries, historyError });
+      }
+      if (method === 'POST' && m[2]) return onConsoleAction(req, res, conv, m[2]);
+    }
+    if (method === 'GET' && path === '/demo/identity') {
+      // How a merchant's server signs a logged-in shopper: the secret never leaves the server.
+      if (!options.identitySecret) return sendError(res, 404, 'NOT_FOUND', 'No identity secret configured.');
+      const signature = await signIdentity(options.identitySecret, DEMO_SHOPPER.userId);
+      res.setHeader('access-control-allow-origin', '*');
+      return sendJson(res, 200, { ...DEMO_SHOPPER, signature });
+    }
+    sendError(res, 404, 'NOT_FOUND', 'Not found.');
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const relayError = err instanceof RelayError ? err : null;
+      log(`request failed: ${req.method} ${req.url?.split('?')[0]}: ${relayError ? relayError.code : String(err)}`);
+      if (res.headersSent) return res.end();
+      if (relayError) sendError(res, 502, relayError.code, relayError.message);
+      else sendError(res, 500, 'INTERNAL', 'The demo backend hit an unexpected error.');
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3001, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  // Tell the relay whether agents are available now, retrying while it starts, then
+  // re-check opening hours periodically.
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const announce = (attempt: number) => {
+    desk.background('availability', async () => {
+      try {
+        await desk.syncAvailability(true);
+      } catch (err) {
+        if (stopped || attempt >= 30) throw err;
+        retry = setTimeout(() => announce(attempt + 1), 1000);
+        retry.unref();
+      }
+    });
+  };
+  announce(1);
+  const hoursTimer = setInterval(() => {
+    if (desk.online !== undefined) desk.background('availability', () => desk.syncAvailability());
+  }, options.hoursCheckMs ?? 30_000);
+  hoursTimer.unref();
+  const keepAlive = setInterval(() => {
+    for (const res of streams) res.write(': ping\n\n');
+  }, 20_000);
+  keepAlive.unref();
+
+  return {
+    url,
+    webhookUrl: `${url}/webhooks/parley`,
+    settled: () => desk.settled(),
+    close: async () => {
+      stopped = true;
+      clearTimeout(retry);
+      clearInterval(hoursTimer);
+      clearInterval(keepAlive);
+      unsubscribe();
+      for (const res of streams) res.end();
+      streams.clear();
+      await desk.settled();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** A conversation as the console's list shows it. */
+function summary(c: ConversationRecord, position: number | undefined) {
+  return {
+    id: c.id,
+    visitorId: c.visitorId,
+    status: c.status,
+    position,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+    waitingSince: c.waitingSince,
+    agent: c.agent?.name,
+    locale: c.locale,
+    context: c.context,
+    identity: c.identity,
+    preview: c.preview,
+  };
+}

@@ -1,0 +1,285 @@
+import {
+  RelayError,
+  newId,
+  type ConversationEvent,
+  type LogEntry,
+  type OutgoingMessage,
+  type RelayClient,
+  type Sender,
+  type WebhookEvent,
+} from '@parley/backend';
+import { BOT, HANDOFF_TEXT, answerPostback, answerText, contactThanks } from './faq-bot.js';
+import { detectLocale, hasChinese } from './locale.js';
+import { isOpen, type OpenHours } from './open-hours.js';
+import { DemoStore, type ConversationRecord, type TranscriptEntry } from './store.js';
+
+export interface DeskOptions {
+  relay: RelayClient;
+  /** Base URL of the shop, for product and order images and links. */
+  shopUrl: string;
+  agent: Sender & { role: 'agent' };
+  openHours: OpenHours | null;
+  now: () => number;
+  log: (line: string) => void;
+}
+
+const RATING_TEXT = { en: 'How did we do? Please rate this conversation.', 'zh-CN': '请为本次服务评分。' } as const;
+
+/**
+ * The merchant's side of every conversation: the bot's answers, the human queue, the agent's
+ * actions and the site's availability. Webhook handling is synchronous (the answer goes back
+ * inline at once); REST calls that can wait run in the background, tracked by `settled()`.
+ */
+export class Desk {
+  readonly store: DemoStore;
+  /** The console's demo switch: agents online or not. */
+  switchOn = true;
+  /** What the relay was last told; undefined until it heard. */
+  online: boolean | undefined;
+  private readonly pending = new Set<Promise<unknown>>();
+  private queueChain: Promise<void> = Promise.resolve();
+  private readonly replies = new Map<string, OutgoingMessage[]>();
+
+  constructor(private readonly options: DeskOptions) {
+    this.store = new DemoStore(options.now);
+  }
+
+  /** Agents are available: the demo switch is on and we are inside opening hours. */
+  get available(): boolean {
+    return this.switchOn && isOpen(this.options.openHours, new Date(this.options.now()));
+  }
+
+  /** Resolves when every background REST call started so far (and those they started) is done. */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  /** The agent who answers in the console. */
+  get agent(): Sender & { role: 'agent' } {
+    return this.options.agent;
+  }
+
+  /** Run a REST call after the webhook was answered; failures are logged by code. */
+  background(what: string, task: () => Promise<unknown>): void {
+    const p = task()
+      .catch((err: unknown) => this.options.log(`${what} failed: ${err instanceof RelayError ? `${err.code} (${err.status})` : String(err)}`))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  // ---- webhooks ----
+
+  /**
+   * Handle one verified webhook event and return the inline reply. A retried delivery
+   * (same `webhook-id`) gets the same reply and causes nothing twice.
+   */
+  handle(event: WebhookEvent): OutgoingMessage[] {
+    const seen = this.replies.get(event.id);
+    if (seen) return seen;
+    const messages = this.dispatch(event);
+    this.replies.set(event.id, messages);
+    if (this.replies.size > 10_000) this.replies.delete(this.replies.keys().next().value!);
+    const conv = this.store.conversations.get(event.conversationId);
+    if (conv) {
+      // The relay names inline replies `<webhook-id>-<index>`; the transcript uses the same ids.
+      messages.forEach((m, i) => this.store.record(conv, { kind: 'msg', id: `${event.id}-${i}`, ts: this.options.now(), from: m.from ?? { role: 'bot' }, body: m.body }));
+    }
+    this.store.changed();
+    return messages;
+  }
+
+  private dispatch(event: WebhookEvent): OutgoingMessage[] {
+    const conv = this.store.upsert(event.conversationId, event.visitor.id);
+    if (event.visitor.identity) conv.identity = event.visitor.identity;
+    switch (event.type) {
+      case 'conversation.started':
+      case 'context.updated':
+        this.store.setContext(conv, event.data.context);
+        return [];
+      default:
+        break;
+    }
+    const message = event.data.message;
+    this.store.record(conv, { kind: 'msg', ...message });
+    const body = message.body;
+    switch (body.type) {
+      case 'rating':
+        this.store.ratings.unshift({ conversationId: conv.id, score: body.score, comment: body.comment, ts: message.ts, agent: conv.agent?.name });
+        return [];
+      case 'contact':
+        this.store.contacts.unshift({
+          conversationId: conv.id,
+          email: body.email,
+          text: body.text,
+          ts: message.ts,
+          userId: conv.identity?.userId,
+          verified: conv.identity?.verified,
+        });
+        return [contactThanks(body.email, detectLocale(body.text, conv.context.page?.locale))];
+      case 'postback': {
+        if (hasChinese(body.label)) conv.locale = 'zh-CN';
+        if (event.type === 'handoff.requested') return this.requestHandoff(conv);
+        if (conv.status !== 'bot') return [];
+        const answer = answerPostback(body.value, conv.locale);
+        return answer.handoff ? this.requestHandoff(conv) : answer.messages;
+      }
+      case 'text': {
+        conv.locale = detectLocale(body.text, conv.context.page?.locale);
+        const answer = answerText(body.text, conv.locale, this.options.shopUrl);
+        if (answer.handoff) return this.requestHandoff(conv);
+        // Once a human is asked for or has joined, the bot stays quiet.
+        return conv.status === 'bot' ? answer.messages : [];
+      }
+      default:
+        return [];
+    }
+  }
+
+  private requestHandoff(conv: ConversationRecord): OutgoingMessage[] {
+    const text = HANDOFF_TEXT[conv.locale];
+    if (conv.status === 'agent') return [];
+    if (conv.status === 'waiting') return [botText(text.queued(this.store.positionOf(conv) ?? 1))];
+    if (!this.available) return [botText(text.offline)];
+    conv.status = 'waiting';
+    conv.waitingSince = this.options.now();
+    const position = this.store.positionOf(conv) ?? 1;
+    this.background('handoff', async () => {
+      await this.sendEvent(conv, { type: 'handoff', state: 'requested' });
+      await this.announceQueue();
+    });
+    return [botText(text.queued(position))];
+  }
+
+  /** Tell every waiting visitor whose place changed their new place in the queue. */
+  private announceQueue(): Promise<void> {
+    const run = async () => {
+      for (const conv of this.store.waiting()) {
+        const position = this.store.positionOf(conv)!;
+        if (conv.announcedPosition === position) continue;
+        conv.announcedPosition = position;
+        await this.sendEvent(conv, { type: 'queue', position, etaSec: position * 90 });
+      }
+    };
+    // One announcement at a time, so positions reach each visitor in order.
+    const next = this.queueChain.then(run);
+    this.queueChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async sendEvent(conv: ConversationRecord, event: ConversationEvent): Promise<void> {
+    const id = newId('ev_');
+    const result = await this.options.relay.sendEvent(conv.id, event, { id });
+    if (result.seq !== undefined) this.store.record(conv, { kind: 'event', id, seq: result.seq, ts: this.options.now(), event });
+  }
+
+  // ---- the agent console ----
+
+  /** The agent takes the conversation: the visitor sees the agent join; the bot goes quiet. */
+  async take(conv: ConversationRecord): Promise<void> {
+    if (conv.status === 'agent') return;
+    const before = { status: conv.status, waitingSince: conv.waitingSince, announcedPosition: conv.announcedPosition };
+    // Quiet the bot before the first await, so a message arriving meanwhile is not answered.
+    conv.status = 'agent';
+    conv.agent = this.options.agent;
+    conv.waitingSince = undefined;
+    conv.announcedPosition = undefined;
+    try {
+      await this.sendEvent(conv, { type: 'agent_joined', agent: this.options.agent });
+      await this.sendEvent(conv, { type: 'handoff', state: 'accepted' });
+    } catch (err) {
+      Object.assign(conv, before, { agent: undefined });
+      throw err;
+    } finally {
+      this.store.changed();
+    }
+    if (before.status === 'waiting') this.background('queue', () => this.announceQueue());
+  }
+
+  /** Send the agent's reply (taking the conversation first if needed). */
+  async reply(conv: ConversationRecord, text: string, id: string = newId('msg_')): Promise<TranscriptEntry> {
+    await this.take(conv);
+    const { message } = await this.options.relay.sendMessage(conv.id, { id, from: this.options.agent, body: { type: 'text', text } });
+    const entry: TranscriptEntry = { kind: 'msg', ...message };
+    this.store.record(conv, entry);
+    this.store.changed();
+    return entry;
+  }
+
+  /** Show or hide "Mia is typing" in the visitor's widget. */
+  async typing(conv: ConversationRecord, on: boolean): Promise<void> {
+    await this.options.relay.sendEvent(conv.id, { type: 'typing', on, from: this.options.agent });
+  }
+
+  /** Ask the visitor for a rating and close the conversation. */
+  async closeAndRate(conv: ConversationRecord): Promise<void> {
+    if (conv.status === 'closed') return;
+    const wasWaiting = conv.status === 'waiting';
+    await this.sendEvent(conv, { type: 'rating_request', text: RATING_TEXT[conv.locale] });
+    await this.sendEvent(conv, { type: 'closed', reason: `Closed by ${this.options.agent.name ?? 'an agent'}` });
+    conv.status = 'closed';
+    conv.waitingSince = undefined;
+    this.store.changed();
+    if (wasWaiting) this.background('queue', () => this.announceQueue());
+  }
+
+  /** The transcript: what this backend saw, completed with the relay's log (the source of truth). */
+  async transcript(conv: ConversationRecord): Promise<{ entries: TranscriptEntry[]; historyError?: string }> {
+    const merged = new Map(conv.transcript.map((e) => [e.id, e] as const));
+    let historyError: string | undefined;
+    try {
+      let after = 0;
+      for (let page = 0; page < 50; page++) {
+        const { entries, hasMore } = await this.options.relay.history(conv.id, { after, limit: 200 });
+        for (const entry of entries) merged.set(entry.id, fromLog(entry));
+        if (!hasMore || !entries.length) break;
+        after = entries[entries.length - 1]!.seq;
+      }
+    } catch (err) {
+      historyError = err instanceof RelayError ? err.code : 'RELAY_UNREACHABLE';
+    }
+    const entries = [...merged.values()].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity) || a.ts - b.ts);
+    return historyError ? { entries, historyError } : { entries };
+  }
+
+  /** Pick up conversations this process has not seen (after a restart) from the relay. */
+  async backfill(): Promise<void> {
+    const items = await this.options.relay.conversations();
+    let added = false;
+    for (const item of items) {
+      if (item.closed || item.lastSeq === 0 || this.store.conversations.has(item.id)) continue;
+      const conv = this.store.upsert(item.id, item.visitorId);
+      conv.createdAt = item.createdAt;
+      this.store.setContext(conv, item.context);
+      if (item.identity) conv.identity = item.identity;
+      added = true;
+    }
+    if (added) this.store.changed();
+  }
+
+  // ---- availability ----
+
+  /** Tell the relay whether agents are available, when that changed (or always with `force`). */
+  async syncAvailability(force = false): Promise<void> {
+    const next = this.available;
+    if (!force && next === this.online) return;
+    await this.options.relay.setAvailability(next);
+    this.online = next;
+    this.store.changed();
+  }
+
+  async setSwitch(on: boolean): Promise<void> {
+    this.switchOn = on;
+    this.store.changed();
+    await this.syncAvailability();
+  }
+}
+
+function botText(text: string): OutgoingMessage {
+  return { from: BOT, body: { type: 'text', text } };
+}
+
+function fromLog(entry: LogEntry): TranscriptEntry {
+  return entry.kind === 'msg'
+    ? { kind: 'msg', id: entry.id, seq: entry.seq, ts: entry.ts, from: entry.from, body: entry.body }
+    : { kind: 'event', id: entry.id, seq: entry.seq, ts: entry.ts, event: entry.event };
+}

@@ -1,0 +1,1 @@
+export { startDemoBackend, type DemoBackend, type DemoBackendOptions } from './demo-backend.js';

@@ -1,0 +1,131 @@
+import type { ConversationEvent, MessageBody, Sender, VisitorContext, VisitorIdentity } from '@parley/backend';
+import { detectLocale, type Locale } from './locale.js';
+
+// The demo's state, in memory: it is gone when the process stops. A merchant keeps the
+// same records in their database (and keys webhook de-duplication on `webhook-id` there).
+
+/** `bot`: the bot answers. `waiting`: queued for a human. `agent`: an agent has it. */
+export type ConversationStatus = 'bot' | 'waiting' | 'agent' | 'closed';
+
+/** One line of a transcript: a message, or a stored event. `seq` is unknown until the relay says. */
+export type TranscriptEntry =
+  | { kind: 'msg'; id: string; seq?: number; ts: number; from: Sender; body: MessageBody }
+  | { kind: 'event'; id: string; seq?: number; ts: number; event: ConversationEvent };
+
+export interface ConversationRecord {
+  id: string;
+  visitorId: string;
+  createdAt: number;
+  updatedAt: number;
+  status: ConversationStatus;
+  /** When the visitor joined the human queue. */
+  waitingSince?: number;
+  /** The queue position last sent to the visitor. */
+  announcedPosition?: number;
+  agent?: Sender;
+  context: VisitorContext;
+  identity?: VisitorIdentity;
+  locale: Locale;
+  /** The latest text, for the conversation list. */
+  preview?: string;
+  transcript: TranscriptEntry[];
+}
+
+export interface RatingRecord {
+  conversationId: string;
+  score: number;
+  comment?: string;
+  ts: number;
+  agent?: string;
+}
+
+export interface ContactRecord {
+  conversationId: string;
+  email: string;
+  text: string;
+  ts: number;
+  userId?: string;
+  verified?: boolean;
+}
+
+/** What the console hears about: the whole state changed, or one transcript line arrived. */
+export type StoreEvent = { type: 'state' } | { type: 'entry'; conversationId: string; entry: TranscriptEntry };
+
+export class DemoStore {
+  readonly conversations = new Map<string, ConversationRecord>();
+  readonly ratings: RatingRecord[] = [];
+  readonly contacts: ContactRecord[] = [];
+  private readonly listeners = new Set<(e: StoreEvent) => void>();
+
+  constructor(private readonly now: () => number) {}
+
+  subscribe(listener: (e: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  changed(): void {
+    for (const l of this.listeners) l({ type: 'state' });
+  }
+
+  /** The conversation, created on first sight. */
+  upsert(id: string, visitorId: string): ConversationRecord {
+    let conv = this.conversations.get(id);
+    if (!conv) {
+      const ts = this.now();
+      conv = { id, visitorId, createdAt: ts, updatedAt: ts, status: 'bot', context: {}, locale: 'en', transcript: [] };
+      this.conversations.set(id, conv);
+    }
+    return conv;
+  }
+
+  setContext(conv: ConversationRecord, context: VisitorContext): void {
+    conv.context = context;
+    const pageLocale = context.page?.locale;
+    if (pageLocale) conv.locale = detectLocale('', pageLocale);
+  }
+
+  /** Add a transcript line once (by id); a later copy with a `seq` fills it in. */
+  record(conv: ConversationRecord, entry: TranscriptEntry): void {
+    const existing = conv.transcript.findIndex((e) => e.id === entry.id);
+    if (existing >= 0) {
+      if (entry.seq !== undefined) conv.transcript[existing] = entry;
+      return;
+    }
+    conv.transcript.push(entry);
+    conv.updatedAt = this.now();
+    if (entry.kind === 'msg') conv.preview = previewOf(entry.body);
+    for (const l of this.listeners) l({ type: 'entry', conversationId: conv.id, entry });
+  }
+
+  /** Conversations waiting for a human, longest wait first. */
+  waiting(): ConversationRecord[] {
+    return [...this.conversations.values()]
+      .filter((c) => c.status === 'waiting')
+      .sort((a, b) => (a.waitingSince ?? 0) - (b.waitingSince ?? 0));
+  }
+
+  /** 1-based place in the human queue, or undefined when not waiting. */
+  positionOf(conv: ConversationRecord): number | undefined {
+    const i = this.waiting().indexOf(conv);
+    return i >= 0 ? i + 1 : undefined;
+  }
+}
+
+export function previewOf(body: MessageBody): string {
+  switch (body.type) {
+    case 'text':
+    case 'quick_replies':
+      return body.text;
+    case 'card':
+      return `[${body.kind}] ${body.title}`;
+    case 'postback':
+      return `[button] ${body.label}`;
+    case 'rating':
+      return `[rating] ${'★'.repeat(body.score)}`;
+    case 'contact':
+      return `[message left] ${body.text}`;
+    case 'file':
+      return `[file] ${body.name}`;
+  }
+}
