@@ -1,0 +1,366 @@
+// The client against a real relay (buildApp on port 0) and a recording merchant backend,
+// over real sockets (`ws`). A shared in-memory storage stands in for tabs and reloads.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import WebSocket from 'ws';
+import { hmacSha256Hex } from '@parley/protocol';
+import { buildApp, createMemoryEngine, type Engine } from '@parley/relay';
+import { createClient } from './client.js';
+import type { ChatMessage, ClientOptions, ParleyClient, SocketLike, StorageLike } from './types.js';
+
+const ORIGIN = 'https://shop.example';
+const API_SECRET = 'api_secret_client_tests_0123';
+const IDENTITY_SECRET = 'identity_secret_client_tests';
+const SITE = 'pk_client';
+
+type Hook = { type: string; conversationId: string; visitor: any; data: any };
+
+/** A merchant backend that records every webhook and answers text messages with an inline bot reply. */
+async function startBackend() {
+  const hooks: Hook[] = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+    req.on('end', () => {
+      const hook = JSON.parse(raw) as Hook;
+      hooks.push(hook);
+      const body = hook.type === 'message.created' && hook.data.message.body.type === 'text' ? hook.data.message.body.text : undefined;
+      if (body === undefined) return res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ messages: [{ body: { type: 'text', text: `echo: ${body}` } }] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const texts = () => hooks.filter((h) => h.type === 'message.created').map((h) => h.data.message.body.text as string);
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    hooks,
+    texts,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+function config(webhookUrl: string) {
+  return {
+    tokenSecret: 'token-secret-for-client-tests-0123456789',
+    logLevel: 'silent' as const,
+    sites: [
+      {
+        siteKey: SITE,
+        name: 'Client Test Shop',
+        allowedOrigins: [ORIGIN],
+        webhookUrl,
+        webhookSecret: 'whsec_' + Buffer.from('client-test-webhook-secret-32by!').toString('base64'),
+        apiSecret: API_SECRET,
+        identitySecret: IDENTITY_SECRET,
+        greeting: { text: 'Hi! How can we help?', quickReplies: [{ label: 'Shipping', value: 'shipping' }] },
+      },
+    ],
+  };
+}
+
+/** A relay listening on 127.0.0.1 (port 0 unless given), optionally over an engine that outlives it. */
+async function startRelay(webhookUrl: string, port = 0, engine?: Engine) {
+  const app = buildApp(config(webhookUrl), { logger: false, webhooks: { pollMs: 20, retryScheduleMs: [50, 50, 50] }, closeGraceMs: 100, ...(engine && { engine }) });
+  await app.listen({ port, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    app,
+    base,
+    port: (app.server.address() as AddressInfo).port,
+    async api(method: string, path: string, body?: unknown) {
+      const res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${API_SECRET}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
+    },
+    close: () => app.close(),
+  };
+}
+
+function memoryStorage() {
+  const map = new Map<string, string>();
+  const storage: StorageLike = {
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => void map.set(k, String(v)),
+    removeItem: (k) => void map.delete(k),
+  };
+  return { map, storage };
+}
+
+const open: Array<{ close(): unknown } | ParleyClient> = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await ('shutdown' in x ? x.disconnect() : x.close());
+});
+
+function client(base: string, options: Partial<ClientOptions> = {}) {
+  let sockets = 0;
+  let last: WebSocket | undefined;
+  const errors: string[] = [];
+  const c = createClient({
+    siteKey: SITE,
+    relayUrl: base,
+    createSocket: (url) => {
+      sockets++;
+      last = new WebSocket(url, { origin: ORIGIN });
+      return last as unknown as SocketLike;
+    },
+    storage: null,
+    backoff: { minMs: 20, maxMs: 100 },
+    page: () => ({ url: 'https://shop.example/products/trail-runner', title: 'Trail runner' }),
+    ...options,
+  });
+  c.on('error', (e) => errors.push(e.code));
+  open.push(c);
+  return Object.assign(c, { errors, sockets: () => sockets, socket: () => last! });
+}
+
+const until = (fn: () => void, timeout = 8000) => vi.waitFor(fn, { timeout, interval: 10 });
+const texts = (c: ParleyClient) =>
+  c.getSnapshot().timeline.flatMap((i) => (i.kind === 'msg' && i.body.type === 'text' ? [i.body.text] : []));
+const ids = (c: ParleyClient) => c.getSnapshot().timeline.map((i) => `${i.seq}:${i.id}`);
+const opened = (c: ParleyClient) => until(() => expect(c.getSnapshot().state).toBe('open'));
+const status = (c: ParleyClient, m: ChatMessage) => c.getSnapshot().timeline.find((i) => i.id === m.id) as ChatMessage | undefined;
+
+async function setup() {
+  const backend = await startBackend();
+  const relay = await startRelay(backend.url);
+  open.push(backend, relay);
+  return { backend, relay };
+}
+
+describe('against a real relay', () => {
+  test('says hello, shows the greeting, and gets the bot reply to a message', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    expect(c.getSnapshot()).toMatchObject({ siteName: 'Client Test Shop', greeting: { text: 'Hi! How can we help?' }, online: true });
+    const m = c.send('hello');
+    expect(status(c, m)?.status).toBe('sending');
+    await until(() => expect(texts(c)).toEqual(['hello', 'echo: hello']));
+    expect(status(c, m)).toMatchObject({ status: 'sent', seq: 1 });
+    expect(backend.texts()).toEqual(['hello']);
+    expect(c.getSnapshot().unread).toBe(1);
+  });
+
+  test('a message sent while the relay is down is delivered exactly once after it comes back', async () => {
+    const backend = await startBackend();
+    open.push(backend);
+    const engine = createMemoryEngine();
+    let relay = await startRelay(backend.url, 0, engine);
+    const port = relay.port;
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    await relay.close();
+    await until(() => expect(c.getSnapshot().state).toBe('reconnecting'));
+    const m = c.send('sent while offline');
+    expect(status(c, m)?.status).toBe('sending');
+
+    relay = await startRelay(backend.url, port, engine);
+    open.push(relay);
+    await until(() => expect(status(c, m)?.status).toBe('sent'));
+    await until(() => expect(texts(c)).toEqual(['sent while offline', 'echo: sent while offline']));
+    // Another drop and a later message: the first is still delivered once, never replayed twice.
+    c.socket().terminate(); // the network drops
+    await until(() => expect(c.getSnapshot().state).toBe('reconnecting'));
+    await opened(c);
+    c.send('after the blip');
+    await until(() => expect(backend.texts()).toContain('after the blip'));
+    expect(backend.texts()).toEqual(['sent while offline', 'after the blip']);
+    await until(() => expect(texts(c)).toHaveLength(4));
+    expect(texts(c)).toEqual(['sent while offline', 'echo: sent while offline', 'after the blip', 'echo: after the blip']);
+    await engine.close();
+  });
+
+  test('a reload (a new client over the same storage) restores history, then tops it up with no duplicates', async () => {
+    const { backend, relay } = await setup();
+    const { storage } = memoryStorage();
+    const first = client(relay.base, { storage });
+    first.connect();
+    await opened(first);
+    first.send('one');
+    await until(() => expect(texts(first)).toEqual(['one', 'echo: one']));
+    first.disconnect();
+    // The backend writes while no tab is open.
+    const conv = backend.hooks[0]!.conversationId;
+    expect((await relay.api('POST', `/v1/conversations/${conv}/messages`, { id: 'later-1', body: { type: 'text', text: 'later' } })).status).toBe(201);
+
+    const reloaded = client(relay.base, { storage });
+    expect(ids(reloaded)).toEqual(ids(first)); // from storage, before any network
+    reloaded.connect();
+    await until(() => expect(texts(reloaded)).toEqual(['one', 'echo: one', 'later']));
+    expect(reloaded.getSnapshot().timeline.map((i) => i.seq)).toEqual([1, 2, 3]);
+    expect(new Set(ids(reloaded)).size).toBe(3);
+    expect(reloaded.getSnapshot().unread).toBe(2);
+  });
+
+  test('two clients sharing storage (two tabs) share one conversation and stay in sync', async () => {
+    const { backend, relay } = await setup();
+    const { storage } = memoryStorage();
+    const a = client(relay.base, { storage });
+    a.connect();
+    await opened(a);
+    const b = client(relay.base, { storage });
+    b.connect();
+    await opened(b);
+    a.send('from tab A');
+    await until(() => expect(texts(b)).toEqual(['from tab A', 'echo: from tab A']));
+    b.send('from tab B');
+    await until(() => expect(texts(a)).toEqual(['from tab A', 'echo: from tab A', 'from tab B', 'echo: from tab B']));
+    await until(() => expect(ids(b)).toEqual(ids(a)));
+    expect(new Set(backend.hooks.map((h) => h.conversationId)).size).toBe(1);
+    expect(a.getSnapshot().unread).toBe(2);
+    expect(b.getSnapshot().unread).toBe(2);
+    a.markRead();
+    await until(() => expect(b.getSnapshot().unread).toBe(0));
+  });
+
+  test('relay events reach the snapshot: queue, agent, typing, rating request, closed, availability', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    c.requestHuman();
+    await until(() => expect(backend.hooks.map((h) => h.type)).toContain('handoff.requested'));
+    const conv = backend.hooks[0]!.conversationId;
+    const event = (event: unknown, id?: string) => relay.api('POST', `/v1/conversations/${conv}/events`, { ...(id && { id }), event });
+    await event({ type: 'queue', position: 2, etaSec: 30 }, 'q1');
+    await until(() => expect(c.getSnapshot().queue).toEqual({ position: 2, etaSec: 30 }));
+    await event({ type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }, 'j1');
+    await until(() => expect(c.getSnapshot()).toMatchObject({ agent: { name: 'Mia' }, queue: null }));
+    await event({ type: 'typing', on: true, from: { role: 'agent', name: 'Mia' } });
+    await until(() => expect(c.getSnapshot().typing).toMatchObject({ name: 'Mia' }));
+    await event({ type: 'rating_request', text: 'How did we do?' }, 'r1');
+    await event({ type: 'closed' }, 'x1');
+    await until(() => expect(c.getSnapshot()).toMatchObject({ ratingRequested: { text: 'How did we do?' }, closed: true }));
+    expect((await relay.api('POST', '/v1/availability', { online: false })).status).toBe(200);
+    await until(() => expect(c.getSnapshot().online).toBe(false));
+    const rating = c.rate(5, 'quick!');
+    await until(() => expect(status(c, rating)?.status).toBe('sent'));
+    await until(() => expect(backend.hooks.map((h) => h.type)).toContain('rating.submitted'));
+    expect(c.getSnapshot().ratingRequested).toBeNull();
+  });
+
+  test('restart after a close starts a new, empty conversation', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    c.send('first conversation');
+    await until(() => expect(backend.texts()).toEqual(['first conversation']));
+    const conv = backend.hooks[0]!.conversationId;
+    await relay.api('POST', `/v1/conversations/${conv}/events`, { id: 'close-1', event: { type: 'closed' } });
+    await until(() => expect(c.getSnapshot().closed).toBe(true));
+    c.restart();
+    await opened(c);
+    expect(c.getSnapshot()).toMatchObject({ closed: false, timeline: [] });
+    c.send('second conversation');
+    await until(() => expect(backend.texts()).toEqual(['first conversation', 'second conversation']));
+    expect(backend.hooks.at(-1)!.conversationId).not.toBe(conv);
+  });
+});
+
+describe('identity against a real relay', () => {
+  test('a valid signature is verified, and the webhook says so', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.identify({ userId: 'user-42', name: 'Ann', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-42') });
+    c.connect();
+    await opened(c);
+    expect(c.getSnapshot().identity).toEqual({ userId: 'user-42', verified: true });
+    c.send('order status?');
+    await until(() => expect(backend.texts()).toEqual(['order status?']));
+    expect(backend.hooks.at(-1)!.visitor.identity).toMatchObject({ userId: 'user-42', name: 'Ann', verified: true });
+  });
+
+  test('an identity without a signature is forwarded, flagged unverified', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.identify({ userId: 'user-7', email: 'ann@shop.example', attrs: { plan: 'gold' } });
+    c.connect();
+    await opened(c);
+    expect(c.getSnapshot().identity).toEqual({ userId: 'user-7', verified: false });
+    c.send('hi');
+    await until(() => expect(backend.texts()).toEqual(['hi']));
+    expect(backend.hooks.at(-1)!.visitor.identity).toMatchObject({ userId: 'user-7', attrs: { plan: 'gold' }, verified: false });
+  });
+
+  test('a bad signature is refused with IDENTITY_INVALID and the client stays closed (no reconnect loop)', async () => {
+    const { relay } = await setup();
+    const c = client(relay.base);
+    c.identify({ userId: 'user-42', signature: await hmacSha256Hex('not-the-identity-secret', 'user-42') });
+    c.connect();
+    await until(() => expect(c.getSnapshot().state).toBe('closed'));
+    expect(c.errors).toEqual(['IDENTITY_INVALID']);
+    expect(c.sockets()).toBe(1);
+  });
+
+  test('identifying an open anonymous client reconnects it as the verified user', async () => {
+    const { relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    expect(c.getSnapshot().identity).toBeNull();
+    c.identify({ userId: 'user-9', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-9') });
+    await until(() => expect(c.getSnapshot().identity).toEqual({ userId: 'user-9', verified: true }));
+    expect(c.getSnapshot().state).toBe('open');
+  });
+
+  test("a verified user sees their conversation from a second device", async () => {
+    const { relay } = await setup();
+    const signature = await hmacSha256Hex(IDENTITY_SECRET, 'user-42');
+    const laptop = client(relay.base, { storage: memoryStorage().storage });
+    laptop.identify({ userId: 'user-42', signature });
+    laptop.connect();
+    await opened(laptop);
+    laptop.send('sent from the laptop');
+    await until(() => expect(texts(laptop)).toEqual(['sent from the laptop', 'echo: sent from the laptop']));
+
+    const phone = client(relay.base, { storage: memoryStorage().storage });
+    phone.identify({ userId: 'user-42', signature });
+    phone.connect();
+    await until(() => expect(texts(phone)).toEqual(['sent from the laptop', 'echo: sent from the laptop']));
+    expect(ids(phone)).toEqual(ids(laptop));
+    // And live: the phone's message shows on the laptop.
+    phone.send('and from the phone');
+    await until(() => expect(texts(laptop)).toContain('and from the phone'));
+
+    // Someone else on a third device (another user) does not.
+    const stranger = client(relay.base, { storage: memoryStorage().storage });
+    stranger.identify({ userId: 'user-43', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-43') });
+    stranger.connect();
+    await opened(stranger);
+    expect(stranger.getSnapshot().timeline).toEqual([]);
+  });
+});
+
+describe('consent against a real relay', () => {
+  test('with requireConsent nothing is stored until consent(); then the conversation survives a reload', async () => {
+    const { relay } = await setup();
+    const { storage, map } = memoryStorage();
+    const c = client(relay.base, { storage, requireConsent: true });
+    c.connect();
+    await opened(c);
+    c.send('no cookies yet');
+    await until(() => expect(texts(c)).toEqual(['no cookies yet', 'echo: no cookies yet']));
+    c.markRead();
+    expect(map.size).toBe(0);
+    c.consent();
+    expect(map.size).toBeGreaterThan(0);
+    c.disconnect();
+    const reloaded = client(relay.base, { storage, requireConsent: true });
+    expect(reloaded.getSnapshot().consented).toBe(true);
+    expect(texts(reloaded)).toEqual(['no cookies yet', 'echo: no cookies yet']);
+    reloaded.shutdown();
+    expect(map.size).toBe(0);
+  });
+});
