@@ -149,7 +149,7 @@ function classify(err: unknown): { code: ErrorCode; message?: string } {
     case 413:
       return { code: 'TOO_LARGE', message: `Request bodies are limited to ${LIMITS.maxBodyBytes} bytes.` };
     case 400:
-      if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { code: 'BAD_JSON' };
+      if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { code: 'BAD_JSON' };
       return { code: 'BAD_REQUEST' };
     case 415:
       return { code: 'BAD_REQUEST', message: 'Send JSON (content-type: application/json).' };

@@ -127,7 +127,7 @@ export class TestClient {
   readonly whenClosed: Promise<{ code: number; reason: string }>;
   readonly ws: WebSocket;
 
-  constructor(url: string, origin: string | undefined = ORIGIN, headers: Record<string, string> = {}) {
+  constructor(url: string, origin: string | null = ORIGIN, headers: Record<string, string> = {}) {
     this.ws = new WebSocket(url, { ...(origin ? { origin } : {}), headers });
     this.ws.on('message', (data) => {
       const r = decodeServerFrame(data.toString());
@@ -149,7 +149,7 @@ export class TestClient {
     for (const w of this.waiters) w();
   }
 
-  static async open(url: string, origin?: string | undefined, headers?: Record<string, string>): Promise<TestClient> {
+  static async open(url: string, origin: string | null = ORIGIN, headers?: Record<string, string>): Promise<TestClient> {
     const c = new TestClient(url, origin, headers);
     await new Promise<void>((resolve, reject) => {
       c.ws.once('open', () => resolve());
