@@ -22,7 +22,7 @@ export interface DemoBackendOptions {
   identitySecret?: string;
   /** Opening hours, "09:00-18:00" in local time; null or absent means always open. */
   openHours?: string | null;
-  /** The shop's base URL, for card images and links. Default http://127.0.0.1:3000. */
+  /** The shop's base URL, for card images and links. Default http://127.0.0.1:5173. */
   shopUrl?: string;
   /** The agent who answers in the console. Default Mia. */
   agent?: Sender & { role: 'agent' };
@@ -75,7 +75,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   const relay = createRelayClient({ url: options.relayUrl, apiSecret: options.apiSecret, fetch: options.fetch });
   const desk = new Desk({
     relay,
-    shopUrl: (options.shopUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''),
+    shopUrl: (options.shopUrl ?? 'http://127.0.0.1:5173').replace(/\/+$/, ''),
     agent: options.agent ?? { role: 'agent', id: 'agent_mia', name: 'Mia' },
     openHours: options.openHours ? parseOpenHours(options.openHours) : null,
     now,

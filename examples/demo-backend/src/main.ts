@@ -38,7 +38,7 @@ try {
     webhookSecret,
     identitySecret: env.PARLEY_IDENTITY_SECRET ?? site?.identitySecret,
     openHours: env.OPEN_HOURS || null,
-    shopUrl: env.SHOP_URL ?? 'http://127.0.0.1:3000',
+    shopUrl: env.SHOP_URL ?? 'http://127.0.0.1:5173',
   });
   console.log(`Demo backend: agent console ${backend.url}/console, webhooks ${backend.webhookUrl}`);
   const stop = () => void backend.close().then(() => process.exit(0));
