@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { LIMITS } from '@parley/protocol';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { fakeClient, msg, T0, type FakeClient } from '../test/fake-client.js';
 import { mount } from './mount.js';
 import type { MountOptions, WidgetHandle } from './options.js';
@@ -292,6 +292,16 @@ describe('isolation and theme', () => {
     expect(w.host.style.getPropertyValue('--parley-primary')).toBe('#0a7d32');
     expect(w.host.style.getPropertyValue('--parley-offset')).toBe('32px');
     expect(w.host.style.getPropertyValue('--parley-z-index')).toBe('1000');
+  });
+
+  test('in development, warns about a primary colour too light for white text', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      setup({}, { theme: { primary: '#7fb3ff' } });
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringContaining('4.5:1')]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 

@@ -1,0 +1,72 @@
+// @vitest-environment happy-dom
+import { afterEach, expect, test } from 'vitest';
+import { install as installLoader } from '../../loader/src/loader.js';
+import { fakeClient } from '../test/fake-client.js';
+import { installGlobal, type Command, type ParleyGlobal } from './global.js';
+
+const w = window as unknown as { Parley?: ParleyGlobal };
+afterEach(() => {
+  w.Parley?.('shutdown');
+  delete w.Parley;
+  document.body.innerHTML = '';
+});
+
+const boot = (client: ReturnType<typeof fakeClient>): Command => ['boot', { siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', locale: 'en', client }];
+const panel = () => document.querySelector('parley-chat')?.shadowRoot?.querySelector('.p') ?? null;
+
+test('replays the queued commands in order, waiting for boot, then replaces window.Parley', () => {
+  const client = fakeClient({ unread: 0 });
+  const opened: string[] = [];
+  const card = { title: 'Trail Runner 2', price: '€129.00' };
+  w.Parley = Object.assign(() => {}, {
+    q: <Command[]>[['product', card], ['on', 'open', () => opened.push('open')], boot(client), ['identify', { userId: 'u1' }], ['open'], ['context', { url: 'https://shop.example/cart', title: 'Cart' }]],
+  });
+  installGlobal(w);
+  expect(client.calls).toEqual([
+    ['connect'],
+    ['setContext', { product: card }],
+    ['identify', { userId: 'u1' }],
+    ['setContext', { url: 'https://shop.example/cart', title: 'Cart' }],
+  ]);
+  expect(opened).toEqual(['open']);
+  expect(panel()).not.toBeNull();
+  expect(w.Parley!.q).toBeUndefined();
+  w.Parley!('close');
+  expect(panel()).toBeNull();
+});
+
+test('with the loader: commands made before and after the bundle arrives run in order', () => {
+  const client = fakeClient();
+  installLoader(window as unknown as Parameters<typeof installLoader>[0], null);
+  const seen: number[] = [];
+  w.Parley!(...boot(client));
+  w.Parley!('on', 'unread', (n: number) => seen.push(n));
+  w.Parley!('toggle');
+  installGlobal(w);
+  w.Parley!('send', 'hello');
+  client.emit('unread', 2);
+  expect(panel()).not.toBeNull();
+  expect(client.calls.filter((c) => c[0] === 'send')).toEqual([['send', 'hello']]);
+  expect(seen).toEqual([2]);
+});
+
+test('shutdown forgets the visitor and removes the widget; a later boot mounts a fresh one', () => {
+  const first = fakeClient();
+  installGlobal(w);
+  w.Parley!(...boot(first));
+  w.Parley!('consent');
+  w.Parley!('shutdown');
+  expect(first.calls.map((c) => c[0])).toEqual(['connect', 'consent', 'shutdown']);
+  expect(document.querySelector('parley-chat')).toBeNull();
+  const second = fakeClient();
+  w.Parley!(...boot(second));
+  expect(document.querySelectorAll('parley-chat')).toHaveLength(1);
+  expect(second.calls).toEqual([['connect']]);
+});
+
+test('a second boot is ignored while a widget is mounted', () => {
+  installGlobal(w);
+  w.Parley!(...boot(fakeClient()));
+  w.Parley!(...boot(fakeClient()));
+  expect(document.querySelectorAll('parley-chat')).toHaveLength(1);
+});
