@@ -1,0 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from './config.js';
+import { testConfig } from './test-support/harness.js';
+
+const example = fileURLToPath(new URL('../../../examples/relay.config.json', import.meta.url));
+
+function keyOf(input: unknown): string {
+  try {
+    parseConfig(input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).key;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config', () => {
+  test('the example config is valid: pk_demo on port 8787 with a human handoff button', () => {
+    const config = loadConfig(example, {});
+    expect(config.port).toBe(8787);
+    const site = config.sites[0]!;
+    expect(site.siteKey).toBe('pk_demo');
+    expect(site.allowedOrigins).toEqual(['http://localhost:5173', 'http://127.0.0.1:5173', 'http://localhost:5174']);
+    expect(site.webhookUrl).toBe('http://127.0.0.1:3001/webhooks/parley');
+    expect(site.greeting.quickReplies).toContainEqual({ label: 'Talk to a human', value: 'parley:human' });
+  });
+
+  test('defaults fill in limits, webhooks, retention and availability', () => {
+    const config = parseConfig(testConfig('http://127.0.0.1:1/hook'));
+    expect(config.limits).toMatchObject({ maxFrameBytes: 16384, helloTimeoutMs: 10_000 });
+    expect(config.webhooks.retryScheduleMs[0]).toBe(5000);
+    expect(config.sites[1]!.retention).toEqual({ maxMessages: 1000, maxAgeHours: 168 });
+    expect(config.sites[1]!.online).toBe(true);
+  });
+
+  test('a bad value is reported by its dotted key', () => {
+    const base = testConfig('http://127.0.0.1:1/hook') as { sites: Record<string, unknown>[] };
+    const site = (patch: Record<string, unknown>) => ({ ...base, sites: [{ ...base.sites[0], ...patch }] });
+    expect(keyOf(site({ webhookUrl: 'ftp://x' }))).toBe('sites.0.webhookUrl');
+    expect(keyOf(site({ webhookSecret: 'plain' }))).toBe('sites.0.webhookSecret');
+    expect(keyOf(site({ allowedOrigins: ['https://shop.example/path'] }))).toBe('sites.0.allowedOrigins.0');
+    expect(keyOf(site({ colour: 'red' }))).toBe('sites.0.colour');
+    expect(keyOf({ ...base, tokenSecret: 'short' })).toBe('tokenSecret');
+    expect(keyOf({ ...base, limits: { maxFrameBytes: 1_000_000 } })).toBe('limits.maxFrameBytes');
+    expect(keyOf({ ...base, sites: [base.sites[0], base.sites[0]] })).toBe('sites.1.siteKey');
+  });
+
+  test('PORT and HOST from the environment win over the file; a bad PORT is named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-'));
+    const file = join(dir, 'relay.json');
+    writeFileSync(file, JSON.stringify(testConfig('http://127.0.0.1:1/hook')));
+    expect(loadConfig(undefined, { PARLEY_CONFIG: file, PORT: '9999', HOST: '127.0.0.1' })).toMatchObject({ port: 9999, host: '127.0.0.1' });
+    expect(() => loadConfig(file, { PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig(undefined, {})).toThrow(ConfigError);
+  });
+});
