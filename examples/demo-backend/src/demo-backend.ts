@@ -199,6 +199,10 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
 
     if (method === 'POST' && path === '/webhooks/parley') return onWebhook(req, res);
     if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (method === 'GET' && path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (method === 'GET' && path === '/') {
       res.writeHead(302, { location: '/console' }).end();
       return;
