@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -95,6 +95,7 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
 }
 
 function safeJoin(dir: string, path: string): string | null {
-  const full = normalize(join(dir, path));
-  return full.startsWith(normalize(dir) + sep) ? full : null;
+  const base = resolve(dir);
+  const full = resolve(join(base, path));
+  return full.startsWith(base + sep) ? full : null;
 }

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { describeBrowser, launchChromium } from './chromium.js';
+import { screenshot, startStack, type Stack } from './stack.js';
+import { widgetOf } from './widget-page.js';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown; failureSummary?: string }[];
+}
+
+/** Run axe-core on the widget's host element; axe walks into its open shadow root. */
+async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document.querySelector('parley-chat'), { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
+  });
+}
+
+/** Press Tab until the focused element (through shadow roots) matches `accessibleName`. */
+async function tabTo(page: Page, name: RegExp, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const label = await page.evaluate(() => {
+      let el: Element | null = document.activeElement;
+      while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+      return el ? `${el.getAttribute('aria-label') ?? ''} ${el.textContent ?? ''}`.trim() : '';
+    });
+    if (name.test(label)) return;
+  }
+  throw new Error(`Tab never reached ${name}`);
+}
+
+describeBrowser('accessibility and small screens', () => {
+  let browser: Browser;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    [browser, stack] = await Promise.all([launchChromium(), startStack()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  test('axe-core finds no violation on the launcher or in the open panel', async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(`${stack.shopUrl}/`);
+    const w = widgetOf(page);
+    await w.launcher.waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await w.open();
+    await page.waitForTimeout(400); // let the opening transition finish: axe measures colours
+    await w.say('order 1001');
+    await w.log.getByText('Order #1001', { exact: true }).waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await context.close();
+  });
+
+  test('at 320×640 the panel is full screen and the journey works by keyboard alone', async () => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, hasTouch: false });
+    const page = await context.newPage();
+    await page.goto(`${stack.shopUrl}/`);
+    const w = widgetOf(page);
+    await w.launcher.waitFor();
+
+    await tabTo(page, /open chat/i);
+    await page.keyboard.press('Enter');
+    await w.panel.getByText('How can we help you today?').waitFor();
+    // Full screen once the opening transition has settled.
+    await expect.poll(() => w.panel.boundingBox()).toMatchObject({ x: 0, y: 0, width: 320, height: 640 });
+    await screenshot(page, '06-mobile');
+
+    // A quick reply, by keyboard.
+    await tabTo(page, /^Returns$/);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => stack.webhooks.some((w) => w.type === 'postback')).toBe(true);
+
+    // Type and send with Enter.
+    await tabTo(page, /^Message/);
+    await page.keyboard.type('order 1001');
+    await page.keyboard.press('Enter');
+    await w.log.getByText('Order #1001', { exact: true }).waitFor();
+
+    // Ask for a human.
+    await tabTo(page, /talk to a human/i);
+    await page.keyboard.press('Enter');
+    await w.panel.getByText(/You are #\d+ in line/).waitFor();
+
+    // Esc closes the panel and gives focus back to the launcher.
+    await page.keyboard.press('Escape');
+    await w.panel.waitFor({ state: 'detached' });
+    const focused = await page.evaluate(() => {
+      const host = document.querySelector('parley-chat');
+      return host?.shadowRoot?.activeElement?.getAttribute('aria-label') ?? '';
+    });
+    expect(focused).toMatch(/open chat/i);
+    await context.close();
+  });
+});

@@ -1,0 +1,80 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { describeBrowser, launchChromium } from './chromium.js';
+import { startStack, type Stack } from './stack.js';
+import { widgetOf } from './widget-page.js';
+
+/** The policy from the widget's isolation promise, exactly. */
+const STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:*";
+
+/** Record CSP violations from the first script on, including inside shadow roots. */
+async function recordViolations(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __violations: string[] }).__violations = seen;
+    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`), true);
+  });
+}
+const violations = (page: Page) => page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
+
+describeBrowser('isolation: strict CSP and hostile host CSS', () => {
+  let browser: Browser;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    [browser, stack] = await Promise.all([launchChromium(), startStack({ csp: STRICT_CSP })]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  test('the widget works under a strict CSP with no violation', async () => {
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    await recordViolations(page);
+    const response = await page.goto(`${stack.shopUrl}/`);
+    expect(response?.headers()['content-security-policy']).toBe(STRICT_CSP);
+    const w = widgetOf(page);
+    await w.open();
+    await w.panel.getByRole('button', { name: 'Shipping' }).click();
+    await w.say('order 1001');
+    await w.log.getByText('Order #1001', { exact: true }).waitFor();
+    // The card's image is loaded from the shop: no violation for it either.
+    await expect.poll(() => w.log.locator('img').first().evaluate((img) => (img as HTMLImageElement).complete)).toBe(true);
+    expect(await violations(page)).toEqual([]);
+    expect(consoleErrors.filter((e) => /content security policy/i.test(e))).toEqual([]);
+    await page.close();
+  });
+
+  test('hostile host CSS cannot break the widget, and the widget leaves the host alone', async () => {
+    const page = await browser.newPage();
+    await recordViolations(page);
+    await page.goto(`${stack.shopUrl}/hostile.html`);
+    const probe = () =>
+      page.evaluate(() =>
+        ['title', 'para', 'host-button', 'host-link', 'banner'].map((id) => {
+          const s = getComputedStyle(document.getElementById(id)!);
+          return [id, s.display, s.color, s.fontSize, s.fontFamily, s.letterSpacing, s.zIndex, s.position].join('|');
+        }),
+      );
+    const before = await probe();
+
+    const w = widgetOf(page);
+    await w.launcher.waitFor();
+    const box = await w.launcher.boundingBox();
+    expect(box && box.width >= 40 && box.height >= 40).toBe(true);
+    // Clicking where the launcher is shown must reach the launcher, not the host's elements.
+    await w.open();
+    await w.say('order 1001');
+    await w.log.getByText('Order #1001', { exact: true }).waitFor();
+    const sendBox = await w.panel.getByRole('button', { name: 'Send' }).boundingBox();
+    expect(sendBox && sendBox.width > 0 && sendBox.height > 0).toBe(true);
+
+    expect(await probe()).toEqual(before);
+    expect(await page.evaluate(() => document.querySelectorAll('style').length)).toBe(0);
+    expect(await violations(page)).toEqual([]);
+    await page.close();
+  });
+});
