@@ -70,8 +70,12 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const closeGraceMs = options.closeGraceMs ?? 1000;
 
-  const logger = options.logger ?? { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
+  let logger = options.logger ?? { level: config.logLevel };
   const isPino = typeof logger === 'object' && logger !== null && 'child' in logger && typeof logger.child === 'function';
+  // Logger options always get the redaction paths.
+  if (!isPino && typeof logger === 'object' && logger !== null) logger = { ...logger, redact };
+  else if (logger === true) logger = { level: config.logLevel, redact };
   const app = Fastify({
     ...(isPino ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: LIMITS.maxBodyBytes,
