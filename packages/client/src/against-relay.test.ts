@@ -301,7 +301,13 @@ describe('identity against a real relay', () => {
     c.connect();
     await until(() => expect(c.getSnapshot().state).toBe('closed'));
     expect(c.errors).toEqual(['IDENTITY_INVALID']);
+    // Let a whole exchange of another visitor pass: the refused client has still not retried.
+    const other = client(relay.base);
+    other.connect();
+    other.send('ping');
+    await until(() => expect(texts(other)).toEqual(['ping', 'echo: ping']));
     expect(c.sockets()).toBe(1);
+    expect(c.getSnapshot().state).toBe('closed');
   });
 
   test('identifying an open anonymous client reconnects it as the verified user', async () => {
