@@ -38,9 +38,24 @@ function hmacKey(raw: Uint8Array<ArrayBuffer>, usage: 'sign' | 'verify'): Promis
   return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
 }
 
+// Importing a key costs more than the HMAC itself; a relay signs with a handful of
+// secrets, so keep their signing keys.
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(secret: string): Promise<CryptoKey> {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    if (signingKeys.size >= 64) signingKeys.clear();
+    key = hmacKey(webhookSecretBytes(secret), 'sign');
+    key.catch(() => signingKeys.delete(secret));
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
+
 /** The `webhook-signature` header value (`v1,<base64>`) for one delivery. */
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  const key = await hmacKey(webhookSecretBytes(secret), 'sign');
+  const key = await signingKey(secret);
   const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(`${id}.${timestamp}.${body}`));
   return `v1,${toBase64(mac)}`;
 }
