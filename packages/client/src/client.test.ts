@@ -106,6 +106,7 @@ beforeEach(() => {
 afterEach(() => {
   clients.splice(0).forEach((c) => c.disconnect());
   vi.useRealTimers();
+  vi.unstubAllGlobals();
 });
 
 describe('connection state machine', () => {
@@ -554,5 +555,61 @@ describe('storage and consent', () => {
     h.accept();
     h.sock().recv(bot(1));
     expect(h.client.getSnapshot().timeline).toHaveLength(1);
+  });
+});
+
+describe('in a browser', () => {
+  test('going offline drops the socket and waits; coming online reconnects at once', () => {
+    const win = new EventTarget();
+    const nav = { onLine: true };
+    vi.stubGlobal('window', win);
+    vi.stubGlobal('navigator', nav);
+    const h = harness({ backoff: { minMs: 60_000, maxMs: 60_000 } });
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('queued while offline');
+    h.sock().recv({ t: 'ack', id: m.id, seq: 1, ts: 1 });
+    nav.onLine = false;
+    win.dispatchEvent(new Event('offline'));
+    expect(h.sock().closed).toBe(true);
+    expect(h.client.getSnapshot().state).toBe('reconnecting');
+    const queued = h.client.send('second');
+    vi.advanceTimersByTime(600_000);
+    expect(h.sockets).toHaveLength(1); // no attempts while offline
+    nav.onLine = true;
+    win.dispatchEvent(new Event('online'));
+    expect(h.sockets).toHaveLength(2); // no backoff wait
+    h.accept();
+    expect(h.sock().frames('send').map((f) => f.id)).toEqual([queued.id]);
+  });
+
+  test('a page becoming visible reconnects at once instead of waiting out the backoff', () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    vi.stubGlobal('document', doc);
+    const h = harness({ backoff: { minMs: 60_000, maxMs: 60_000 } });
+    h.client.connect();
+    h.accept();
+    h.sock().drop(1006);
+    expect(h.sockets).toHaveLength(1);
+    doc.visibilityState = 'visible';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  test('notify fires only while no tab of the site is visible', () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    vi.stubGlobal('document', doc);
+    const h = harness({ storage: memoryStorage().storage });
+    const notified: string[] = [];
+    h.client.on('notify', (m) => notified.push(m.id));
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1));
+    expect(notified).toEqual([]);
+    doc.visibilityState = 'hidden';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    h.sock().recv(bot(2));
+    h.sock().recv({ t: 'msg', seq: 3, id: 'mine', ts: 3, from: { role: 'visitor' }, body: { type: 'text', text: 'from my other tab' } });
+    expect(notified).toEqual(['b2']);
   });
 });

@@ -3,8 +3,6 @@ import {
   HANDOFF_VALUE,
   LIMITS,
   PROTOCOL_VERSION,
-  PageContext,
-  ProductContext,
   SendFrame,
   check,
   decodeServerFrame,
@@ -15,11 +13,12 @@ import {
   type ClientFrame,
   type ConversationEvent,
   type ErrorCode,
+  type PageContext,
+  type ProductContext,
   type ServerFrame,
   type VisitorBody,
   type WelcomeFrame,
 } from '@parley/protocol';
-import { Identity } from '@parley/protocol';
 import { backoff } from './backoff.js';
 import { createEmitter } from './emitter.js';
 import { createOutbox } from './outbox.js';
@@ -79,7 +78,7 @@ function cleanPage(p: PageContext & { product?: unknown }): PageContext | undefi
     locale: p.locale?.slice(0, 35),
   };
   for (const k of Object.keys(page) as (keyof PageContext)[]) if (page[k] === undefined) delete page[k];
-  return check(PageContext, page).ok && Object.keys(page).length ? page : undefined;
+  return Object.keys(page).length ? page : undefined;
 }
 
 const blank = (consented: boolean): Snapshot => ({
@@ -531,13 +530,14 @@ export function createClient(options: ClientOptions): ParleyClient {
     },
     setContext(c) {
       const page = cleanPage({ ...ctx.page, ...(c.url !== undefined && { url: c.url }), ...(c.title !== undefined && { title: c.title }) });
-      const product = c.product && check(ProductContext, c.product).ok ? c.product : undefined;
-      ctx = { page, product };
+      // Each call updates what it names; the product stays until replaced.
+      ctx = { page, product: c.product ?? ctx.product };
       for (const k of ['page', 'product'] as const) if (!ctx[k]) delete ctx[k];
       sendContext();
     },
     identify(id) {
-      if (!check(Identity, id).ok) throw new TypeError('identify: userId is required; signature must be 64 hex characters');
+      if (!id?.userId || typeof id.userId !== 'string' || (id.signature !== undefined && !/^[\da-f]{64}$/i.test(id.signature)))
+        throw new TypeError('identify: userId is required; signature must be 64 hex characters');
       if (JSON.stringify(id) === JSON.stringify(identity)) return;
       identity = id;
       store.set('id', id);
