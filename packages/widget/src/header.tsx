@@ -7,7 +7,8 @@ export function Header({ v }: { v: View }) {
   const agent = s.agent;
   const avatar = safeUrl(agent?.avatarUrl);
   return (
-    <header class="h">
+    // role="none": inside the dialog this is no page banner landmark.
+    <header class="h" role="none">
       {avatar && <img class="av" src={avatar} alt="" />}
       <div>
         <b>{s.siteName}</b>

@@ -20,7 +20,7 @@ button:disabled{cursor:default;opacity:.5}
 svg{width:24px;height:24px;fill:currentColor}
 .b{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 6px;border-radius:10px;background:#b42318;color:#fff;font-size:12px;line-height:20px}
 .p{display:flex;flex-direction:column;width:370px;height:min(600px,calc(100vh - 2*var(--o)));background:#fff;border-radius:12px;box-shadow:0 8px 32px #0004;overflow:hidden;overscroll-behavior:contain;animation:u .2s}
-@keyframes u{from{opacity:0;transform:translateY(8px)}}
+@keyframes u{from{opacity:0}}
 .h{display:flex;align-items:center;gap:8px;padding:12px;background:var(--p);color:#fff}
 .h div{flex:1;min-width:0;display:flex;flex-direction:column;align-items:flex-start}
 .av{width:32px;height:32px;border-radius:50%}
