@@ -558,6 +558,20 @@ describe('storage and consent', () => {
   });
 });
 
+describe('change events', () => {
+  test('a burst of frames yields one change event carrying the latest snapshot', async () => {
+    const h = harness();
+    const changes: number[] = [];
+    h.client.on('change', (s) => changes.push(s.timeline.length));
+    h.client.connect();
+    h.accept();
+    for (let seq = 1; seq <= 50; seq++) h.sock().recv(bot(seq));
+    expect(h.client.getSnapshot().timeline).toHaveLength(50); // the snapshot itself is current at once
+    await Promise.resolve();
+    expect(changes).toEqual([50]);
+  });
+});
+
 describe('in a browser', () => {
   test('going offline drops the socket and waits; coming online reconnects at once', () => {
     const win = new EventTarget();

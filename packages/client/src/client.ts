@@ -111,9 +111,16 @@ export function createClient(options: ClientOptions): ParleyClient {
   const emit = events.emit;
 
   let snap = blank(store.consented());
+  let changed = false;
+  /** Update the snapshot now; `change` fires once per task however many updates a frame makes. */
   const set = (patch: Partial<Snapshot>) => {
     snap = { ...snap, ...patch };
-    emit('change', snap);
+    if (changed) return;
+    changed = true;
+    queueMicrotask(() => {
+      changed = false;
+      emit('change', snap);
+    });
   };
   const state = createState((change) => {
     set({ state: change.to });
@@ -575,8 +582,7 @@ export function createClient(options: ClientOptions): ParleyClient {
       outbox.clear();
       resetConversation(undefined);
       store.clear();
-      snap = { ...blank(store.consented()), state: snap.state, timeline: snap.timeline };
-      emit('change', snap);
+      set({ ...blank(store.consented()), state: snap.state, timeline: snap.timeline });
     },
     getSnapshot: () => snap,
     on: events.on,

@@ -87,7 +87,7 @@ export interface ClientEvents {
   notify(message: ChatMessage): void;
   /** A runtime fault, as `{code, message}` with a code from the registry. */
   error(error: ErrorInfo): void;
-  /** Anything in the snapshot changed. */
+  /** Anything in the snapshot changed. Coalesced: fires once per task (microtask), with the latest snapshot. */
   change(snapshot: Snapshot): void;
 }
 
