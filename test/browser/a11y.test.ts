@@ -67,7 +67,7 @@ describeBrowser('accessibility and small screens', () => {
   });
 
   test('at 320×640 the panel is full screen and the journey works by keyboard alone', async () => {
-    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, hasTouch: false });
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, reducedMotion: 'reduce' });
     const page = await context.newPage();
     await page.goto(`${stack.shopUrl}/`);
     const w = widgetOf(page);

@@ -18,7 +18,7 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
   const widget = (page: Page) => page.locator('parley-chat');
 
   test('a shopper chats with the bot, gets a human, and rates the agent', async () => {
-    const shopContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const shopContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     const shop = await shopContext.newPage();
     await shop.goto(`${stack.shopUrl}/`);
 
