@@ -24,3 +24,33 @@ test('a message notified while the page is hidden flashes the title until the pa
   expect(document.title).toBe('Trail Runner 2');
   handle.destroy();
 });
+
+test('with sound on, a notified message beeps once through Web Audio (no audio file)', () => {
+  const started: number[] = [];
+  class FakeAudioContext {
+    currentTime = 0;
+    destination = {};
+    resume = async () => {};
+    createGain = () => ({ gain: { value: 1 }, connect: (next: unknown) => next });
+    createOscillator = () => ({
+      frequency: { value: 0 },
+      connect: (next: unknown) => next,
+      start: () => started.push(Date.now()),
+      stop: () => {},
+    });
+  }
+  const original = (window as { AudioContext?: unknown }).AudioContext;
+  (window as { AudioContext?: unknown }).AudioContext = FakeAudioContext;
+  try {
+    const client = fakeClient();
+    const handle = mount({ siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', client, locale: 'en', sound: true });
+    handle.open(); // a user gesture unlocks audio
+    handle.close();
+    hidden = true;
+    client.emit('notify', msg('agent', 'Your order shipped'));
+    expect(started).toHaveLength(1);
+    handle.destroy();
+  } finally {
+    (window as { AudioContext?: unknown }).AudioContext = original;
+  }
+});

@@ -7,7 +7,7 @@ import { DEFAULT_PRIMARY } from './contrast.js';
 
 export const CSS = `
 :host{all:initial}
-.w{--p:var(--parley-primary,${DEFAULT_PRIMARY});--o:var(--parley-offset,20px);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;text-align:start}
+.w{--p:var(--parley-primary,${DEFAULT_PRIMARY});--o:var(--parley-offset,20px);font:14px/1.45 system-ui,sans-serif;color:#1f2328}
 *{box-sizing:border-box}
 p{margin:0}
 button,input,textarea{font:inherit;color:inherit;margin:0}
@@ -53,7 +53,6 @@ a{color:inherit}
 .o{flex-direction:column;align-items:flex-start;padding:12px}
 textarea,input{width:100%;flex:1;resize:none;border:1px solid #8c959f;border-radius:8px;padding:8px;background:#fff}
 .f textarea{max-height:120px;min-height:40px}
-.o .k{font-weight:600}
 .s{width:40px;height:40px;flex:none;border-radius:50%;background:var(--p);color:#fff;display:grid;place-items:center}
 .ct{position:absolute;top:-18px;inset-inline-end:12px}
 .r button:not(.k){font-size:24px;color:#6e7781;padding:0 2px}
