@@ -71,7 +71,10 @@ export function mount(options: MountOptions): WidgetHandle {
     setOpen(!ui.open, true);
   }
 
+  // Coming back to the tab with the panel open marks what is now seen as read.
+  document.addEventListener('visibilitychange', draw);
   const offs = [
+    () => document.removeEventListener('visibilitychange', draw),
     c.on('change', draw),
     c.on('notify', () => {
       flasher.flash();

@@ -54,3 +54,16 @@ test('with sound on, a notified message beeps once through Web Audio (no audio f
     (window as { AudioContext?: unknown }).AudioContext = original;
   }
 });
+
+test('coming back to a hidden tab with the panel open marks the new messages read', () => {
+  const client = fakeClient();
+  const handle = mount({ siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', client, locale: 'en', open: true });
+  hidden = true;
+  client.update({ unread: 1, timeline: [msg('agent', 'Your order shipped')] });
+  expect(client.calls.filter((c) => c[0] === 'markRead')).toEqual([]);
+  hidden = false;
+  document.dispatchEvent(new Event('visibilitychange'));
+  expect(client.calls.filter((c) => c[0] === 'markRead')).toHaveLength(1);
+  expect(document.querySelector('parley-chat')!.shadowRoot!.querySelector('.b')).toBeNull();
+  handle.destroy();
+});
