@@ -54,7 +54,7 @@ export function mount(options: MountOptions): WidgetHandle {
   function setOpen(open: boolean, focus: boolean) {
     if (ui.open === open) return;
     ui.open = open;
-    if (open) primeAudio();
+    if (open && options.sound) primeAudio();
     draw();
     if (focus) {
       const $ = (sel: string) => root.querySelector<HTMLElement>(sel);
