@@ -19,7 +19,8 @@ export function mount(options: MountOptions): WidgetHandle {
   const own = !options.client;
   const c: ParleyClient = options.client || createClient(options);
   const { host, root } = createHost({ position: dir === 'rtl' ? 'left' : 'right', ...options.theme });
-  (options.container || document.body).append(host);
+  // Before <body> exists (a bundle run from <head>), the root element hosts the widget.
+  (options.container || document.body || document.documentElement).append(host);
 
   const ui: UiState = { open: false, draft: '', score: 0, comment: '', left: false };
   const listeners: Record<string, Set<() => void>> = { open: new Set(), close: new Set() };
