@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeBrowser, launchChromium } from './chromium.js';
-import { screenshot, startStack, type Stack } from './stack.js';
+import type { Page } from 'playwright-core';
+import { expect, test } from 'vitest';
+import { describeBrowser } from './chromium.js';
+import { screenshot, useBrowserStack } from './stack.js';
 import { widgetOf } from './widget-page.js';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -40,21 +40,12 @@ async function tabTo(page: Page, name: RegExp, max = 40): Promise<void> {
 }
 
 describeBrowser('accessibility and small screens', () => {
-  let browser: Browser;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    [browser, stack] = await Promise.all([launchChromium(), startStack()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = useBrowserStack();
 
   test('axe-core finds no violation on the launcher or in the open panel', async () => {
-    const context = await browser.newContext({ bypassCSP: true });
+    const context = await env.browser.newContext({ bypassCSP: true });
     const page = await context.newPage();
-    await page.goto(`${stack.shopUrl}/`);
+    await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
     await w.launcher.waitFor();
     expect(await axeViolations(page)).toEqual([]);
@@ -67,9 +58,9 @@ describeBrowser('accessibility and small screens', () => {
   });
 
   test('at 320×640 the panel is full screen and the journey works by keyboard alone', async () => {
-    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, reducedMotion: 'reduce' });
+    const context = await env.browser.newContext({ viewport: { width: 320, height: 640 }, reducedMotion: 'reduce' });
     const page = await context.newPage();
-    await page.goto(`${stack.shopUrl}/`);
+    await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
     await w.launcher.waitFor();
 
@@ -83,7 +74,7 @@ describeBrowser('accessibility and small screens', () => {
     // A quick reply, by keyboard.
     await tabTo(page, /^Returns$/);
     await page.keyboard.press('Enter');
-    await expect.poll(() => stack.webhooks.some((w) => w.type === 'postback')).toBe(true);
+    await expect.poll(() => env.stack.webhooks.some((w) => w.type === 'postback')).toBe(true);
 
     // Type and send with Enter.
     await tabTo(page, /^Message/);

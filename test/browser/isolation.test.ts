@@ -1,7 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeBrowser, launchChromium } from './chromium.js';
-import { startStack, type Stack } from './stack.js';
+import type { Page } from 'playwright-core';
+import { expect, test } from 'vitest';
+import { describeBrowser } from './chromium.js';
+import { useBrowserStack } from './stack.js';
 import { widgetOf } from './widget-page.js';
 
 /** The policy from the widget's isolation promise, exactly. */
@@ -18,23 +18,14 @@ async function recordViolations(page: Page): Promise<void> {
 const violations = (page: Page) => page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
 
 describeBrowser('isolation: strict CSP and hostile host CSS', () => {
-  let browser: Browser;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    [browser, stack] = await Promise.all([launchChromium(), startStack({ csp: STRICT_CSP })]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = useBrowserStack({ csp: STRICT_CSP });
 
   test('the widget works under a strict CSP with no violation', async () => {
-    const page = await browser.newPage();
+    const page = await env.browser.newPage();
     const consoleErrors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
     await recordViolations(page);
-    const response = await page.goto(`${stack.shopUrl}/`);
+    const response = await page.goto(`${env.stack.shopUrl}/`);
     expect(response?.headers()['content-security-policy']).toBe(STRICT_CSP);
     const w = widgetOf(page);
     await w.open();
@@ -49,9 +40,9 @@ describeBrowser('isolation: strict CSP and hostile host CSS', () => {
   });
 
   test('hostile host CSS cannot break the widget, and the widget leaves the host alone', async () => {
-    const page = await browser.newPage();
+    const page = await env.browser.newPage();
     await recordViolations(page);
-    await page.goto(`${stack.shopUrl}/hostile.html`);
+    await page.goto(`${env.stack.shopUrl}/hostile.html`);
     const probe = () =>
       page.evaluate(() =>
         ['title', 'para', 'host-button', 'host-link', 'banner'].map((id) => {

@@ -1,26 +1,17 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeBrowser, launchChromium } from './chromium.js';
-import { screenshot, startStack, type Stack } from './stack.js';
+import type { Page } from 'playwright-core';
+import { expect, test } from 'vitest';
+import { describeBrowser } from './chromium.js';
+import { screenshot, useBrowserStack } from './stack.js';
 
 describeBrowser('the visitor and agent journey in real Chromium', () => {
-  let browser: Browser;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    [browser, stack] = await Promise.all([launchChromium(), startStack()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = useBrowserStack();
 
   const widget = (page: Page) => page.locator('parley-chat');
 
   test('a shopper chats with the bot, gets a human, and rates the agent', async () => {
-    const shopContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    const shopContext = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     const shop = await shopContext.newPage();
-    await shop.goto(`${stack.shopUrl}/`);
+    await shop.goto(`${env.stack.shopUrl}/`);
 
     // The widget bundle is fetched only after the page's load event.
     const timing = await shop.evaluate(async () => {
@@ -41,13 +32,13 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
     const panel = widget(shop).getByRole('dialog');
     await panel.getByText('How can we help you today?').waitFor();
     await expect.poll(() => panel.getByRole('button', { name: 'Shipping' }).isVisible()).toBe(true);
-    expect(stack.webhooks).toEqual([]);
+    expect(env.stack.webhooks).toEqual([]);
     await screenshot(shop, '02-open-greeting');
 
     // Tap a button: the bot answers, labelled as the bot.
     await panel.getByRole('button', { name: 'Shipping' }).click();
     const log = panel.getByRole('log');
-    await expect.poll(() => stack.webhooks.map((w) => w.type)).toContain('postback');
+    await expect.poll(() => env.stack.webhooks.map((w) => w.type)).toContain('postback');
     const botReply = log.locator('.g').filter({ hasText: /ship/i }).last();
     await botReply.waitFor();
     await expect.poll(() => log.locator('.g:not(.v)').last().textContent()).toMatch(/Bot/);
@@ -62,11 +53,11 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
     // Talk to a human: the queue position shows.
     await panel.getByRole('button', { name: 'Talk to a human' }).first().click();
     await panel.getByText(/You are #\d+ in line/).waitFor();
-    expect(stack.webhooks.map((w) => w.type)).toContain('handoff.requested');
+    expect(env.stack.webhooks.map((w) => w.type)).toContain('handoff.requested');
 
     // The agent takes the conversation in the console and replies.
-    const consolePage = await (await browser.newContext()).newPage();
-    await consolePage.goto(stack.consoleUrl);
+    const consolePage = await (await env.browser.newContext()).newPage();
+    await consolePage.goto(env.stack.consoleUrl);
     const row = consolePage.locator('#conversations [data-conversation-id]').first();
     await row.waitFor();
     await row.click();
@@ -89,7 +80,7 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
     await stars.getByRole('button', { name: 'Submit' }).click();
     await consolePage.locator('#ratings').getByText('Quick and friendly').waitFor();
     expect(await consolePage.locator('#ratings').textContent()).toMatch(/5/);
-    expect(stack.webhooks.map((w) => w.type)).toContain('rating.submitted');
+    expect(env.stack.webhooks.map((w) => w.type)).toContain('rating.submitted');
     await panel.getByText('This conversation has ended.').first().waitFor();
 
     await shopContext.close();

@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startDemo, type Demo, type DemoOptions } from '@parley/demo-shop';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { launchChromium } from './chromium.js';
 
 /** A webhook as the merchant backend received it, recorded on the way. */
 export interface RecordedWebhook {
@@ -78,4 +80,20 @@ export async function eventually(predicate: () => boolean, what: string, timeout
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Start Chromium and a fresh stack before the tests of the enclosing `describe`, and
+ * stop both after them. Read them through the returned object inside tests.
+ */
+export function useBrowserStack(options: DemoOptions = {}): { browser: Browser; stack: Stack } {
+  const env = {} as { browser: Browser; stack: Stack };
+  beforeAll(async () => {
+    [env.browser, env.stack] = await Promise.all([launchChromium(), startStack(options)]);
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.stack?.close();
+  });
+  return env;
 }

@@ -1,28 +1,18 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeBrowser, launchChromium } from './chromium.js';
-import { startStack, type Stack } from './stack.js';
+import { expect, test } from 'vitest';
+import { describeBrowser } from './chromium.js';
+import { useBrowserStack } from './stack.js';
 import { visitorBubbles, widgetOf } from './widget-page.js';
 
 describeBrowser('state that survives reloads, tabs and lost connections', () => {
-  let browser: Browser;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    [browser, stack] = await Promise.all([launchChromium(), startStack()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = useBrowserStack();
 
   const messagesWith = (text: string) =>
-    stack.webhooks.filter((w) => w.type === 'message.created' && JSON.stringify(w.body).includes(text));
+    env.stack.webhooks.filter((w) => w.type === 'message.created' && JSON.stringify(w.body).includes(text));
 
   test('a reload keeps the history, without duplicates', async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${stack.shopUrl}/`);
+    await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
     await w.open();
     await w.say('reload keeps me');
@@ -38,12 +28,12 @@ describeBrowser('state that survives reloads, tabs and lost connections', () => 
   });
 
   test('two tabs of one browser stay in sync', async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const a = await context.newPage();
-    await a.goto(`${stack.shopUrl}/`);
+    await a.goto(`${env.stack.shopUrl}/`);
     await widgetOf(a).open();
     const b = await context.newPage();
-    await b.goto(`${stack.shopUrl}/cart.html`);
+    await b.goto(`${env.stack.shopUrl}/cart.html`);
     await widgetOf(b).open();
 
     await widgetOf(a).say('sent from tab A');
@@ -56,9 +46,9 @@ describeBrowser('state that survives reloads, tabs and lost connections', () => 
   });
 
   test('a message sent offline is queued and delivered exactly once when back online', async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${stack.shopUrl}/`);
+    await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
     await w.open();
 

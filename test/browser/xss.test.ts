@@ -1,8 +1,7 @@
 import { createRelayClient } from '@parley/backend';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeBrowser, launchChromium } from './chromium.js';
-import { startStack, type Stack } from './stack.js';
+import { expect, test } from 'vitest';
+import { describeBrowser } from './chromium.js';
+import { useBrowserStack } from './stack.js';
 import { widgetOf } from './widget-page.js';
 
 const API_SECRET = 'demo-only-api-secret-change-me';
@@ -18,20 +17,11 @@ const PAYLOADS = [
 ];
 
 describeBrowser('hostile message content', () => {
-  let browser: Browser;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    [browser, stack] = await Promise.all([launchChromium(), startStack()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
+  const env = useBrowserStack();
 
   test('nothing in messages or cards runs; text shows literally; the layout holds', async () => {
-    const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-    await page.goto(`${stack.shopUrl}/`);
+    const page = await env.browser.newPage({ viewport: { width: 1024, height: 768 } });
+    await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
     await w.open();
     const panelBefore = await w.panel.boundingBox();
@@ -40,13 +30,13 @@ describeBrowser('hostile message content', () => {
 
     const conversationId = await (async () => {
       for (let i = 0; i < 100; i++) {
-        const hit = stack.webhooks.find((h) => h.type === 'message.created');
+        const hit = env.stack.webhooks.find((h) => h.type === 'message.created');
         if (hit) return String(hit.body.conversationId);
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error('no webhook');
     })();
-    const relay = createRelayClient({ url: stack.relayUrl, apiSecret: API_SECRET });
+    const relay = createRelayClient({ url: env.stack.relayUrl, apiSecret: API_SECRET });
     let n = 0;
     for (const text of PAYLOADS) await relay.sendMessage(conversationId, { id: `xss-${n++}`, from: { role: 'agent', name: '<b>Eve</b>' }, body: { type: 'text', text } });
     await relay.sendMessage(conversationId, {
