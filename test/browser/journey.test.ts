@@ -81,6 +81,8 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
     await consolePage.locator('#ratings').getByText('Quick and friendly').waitFor();
     expect(await consolePage.locator('#ratings').textContent()).toMatch(/5/);
     expect(env.stack.webhooks.map((w) => w.type)).toContain('rating.submitted');
+    await consolePage.setViewportSize({ width: 1280, height: 800 });
+    await screenshot(consolePage, '07-console');
     await panel.getByText('This conversation has ended.').first().waitFor();
 
     await shopContext.close();
