@@ -44,6 +44,8 @@ export class WebhookWorker {
   private again = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
+  /** A look at the queue is booked for the next turn of the event loop. */
+  private booked: NodeJS.Immediate | undefined;
   private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly o: WebhookWorkerOptions) {}
@@ -53,20 +55,29 @@ export class WebhookWorker {
     this.kick();
   }
 
-  /** Look at the queue now (called after an enqueue). */
+  /**
+   * Look at the queue soon (called after an enqueue). Kicks within one turn of the event loop
+   * (a burst of enqueues, deliveries finishing together) come to one look.
+   */
   kick(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    void this.pump();
+    if (this.stopped || this.booked) return;
+    this.booked = setImmediate(() => {
+      this.booked = undefined;
+      if (this.stopped) return;
+      if (this.pumping) {
+        this.again = true;
+        return;
+      }
+      void this.pump();
+    });
   }
 
   /** Stop claiming and wait for the attempts in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.booked) clearImmediate(this.booked);
+    this.booked = undefined;
     await Promise.allSettled([...this.running]);
   }
 

@@ -9,6 +9,7 @@ import type {
   Retention,
   WebhookJob,
 } from './types.js';
+import { WebhookQueue } from './webhook-queue.js';
 
 export interface MemoryEngineOptions {
   /** Clock (ms). */
@@ -22,7 +23,9 @@ export interface MemoryEngineOptions {
 }
 
 interface Log {
+  /** Kept entries are `entries[head..]`; the slots before `head` were trimmed and await compaction. */
   entries: LogEntry[];
+  head: number;
   /** id → entry, for idempotent appends. */
   byId: Map<string, LogEntry>;
   lastSeq: number;
@@ -50,10 +53,7 @@ export class MemoryEngine implements Engine {
   private readonly logs = new Map<string, Log>();
   private readonly online = new Map<string, boolean>();
   private readonly listeners = new Set<(item: FanoutItem) => void>();
-  /** Pending jobs in enqueue order. */
-  private readonly queue = new Map<string, WebhookJob>();
-  /** Leased job id → lease expiry. */
-  private readonly leases = new Map<string, number>();
+  private readonly webhooks = new WebhookQueue();
   private readonly dead = new Map<string, DeadLetter[]>();
   private ready = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -123,7 +123,7 @@ export class MemoryEngine implements Engine {
   async append(conversationId: string, entry: NewEntry, retention: Retention): Promise<AppendResult> {
     let log = this.logs.get(conversationId);
     if (!log) {
-      log = { entries: [], byId: new Map(), lastSeq: 0, maxAgeMs: retention.maxAgeMs, lastActivityAt: 0 };
+      log = { entries: [], head: 0, byId: new Map(), lastSeq: 0, maxAgeMs: retention.maxAgeMs, lastActivityAt: 0 };
       this.logs.set(conversationId, log);
     }
     const existing = log.byId.get(entry.id);
@@ -140,19 +140,35 @@ export class MemoryEngine implements Engine {
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
     const log = this.logs.get(conversationId);
     if (!log || afterSeq >= log.lastSeq) return { entries: [], lastSeq: log?.lastSeq ?? 0, hasMore: false };
-    const { entries } = log;
+    const { entries, head } = log;
+    const kept = entries.length - head;
     // Seqs are contiguous from the first kept entry, so the start index is arithmetic.
-    const first = entries[0]?.seq ?? log.lastSeq + 1;
+    const first = entries[head]?.seq ?? log.lastSeq + 1;
     const start = Math.max(0, afterSeq + 1 - first);
-    const page = entries.slice(start, start + limit);
-    return { entries: page, lastSeq: log.lastSeq, hasMore: start + limit < entries.length };
+    const page = entries.slice(head + start, head + start + limit);
+    return { entries: page, lastSeq: log.lastSeq, hasMore: start + limit < kept };
   }
 
+  /**
+   * Drop the oldest entries beyond `maxMessages` and those older than `cutoff`. Dropping moves
+   * a start offset; the array is compacted once a quarter of it is dropped slots, so a full log
+   * costs O(1) amortised per append instead of a shift of the whole array.
+   */
   private trim(log: Log, maxMessages: number, cutoff: number): void {
-    let drop = Math.max(0, log.entries.length - maxMessages);
-    while (drop < log.entries.length && log.entries[drop]!.ts < cutoff) drop++;
-    if (drop === 0) return;
-    for (const old of log.entries.splice(0, drop)) log.byId.delete(old.id);
+    const { entries } = log;
+    const end = entries.length;
+    let head = Math.max(log.head, end - maxMessages);
+    while (head < end && entries[head]!.ts < cutoff) head++;
+    if (head === log.head) return;
+    for (let i = log.head; i < head; i++) log.byId.delete(entries[i]!.id);
+    log.head = head;
+    if (head === end) {
+      entries.length = 0;
+      log.head = 0;
+    } else if (head >= 32 && head * 4 >= end) {
+      entries.splice(0, head);
+      log.head = 0;
+    }
   }
 
   /** Drop expired entries and forget idle conversations. */
@@ -199,53 +215,28 @@ export class MemoryEngine implements Engine {
   // ---- webhook queue ----
 
   async enqueueWebhooks(jobs: WebhookJob[]): Promise<void> {
-    for (const job of jobs) if (!this.queue.has(job.id)) this.queue.set(job.id, { ...job });
+    this.webhooks.enqueue(jobs);
   }
 
   async claimWebhooks(now: number, max: number, leaseMs: number): Promise<WebhookJob[]> {
-    const busy = new Set<string>();
-    for (const [id, until] of this.leases) {
-      if (until <= now) this.leases.delete(id);
-      else busy.add(this.queue.get(id)?.conversationId ?? '');
-    }
-    const out: WebhookJob[] = [];
-    for (const job of this.queue.values()) {
-      if (out.length >= max) break;
-      if (this.leases.has(job.id) || busy.has(job.conversationId)) continue;
-      // Order within a conversation: a later job waits while an earlier one is in flight or due.
-      if (job.dueAt > now) continue;
-      busy.add(job.conversationId);
-      this.leases.set(job.id, now + leaseMs);
-      out.push({ ...job });
-    }
-    return out;
+    return this.webhooks.claim(now, max, leaseMs);
   }
 
   async nextWebhookAt(): Promise<number | null> {
-    let next: number | null = null;
-    for (const job of this.queue.values()) {
-      const at = this.leases.has(job.id) ? this.leases.get(job.id)! : job.dueAt;
-      if (next === null || at < next) next = at;
-    }
-    return next;
+    return this.webhooks.nextAt();
   }
 
   async completeWebhook(id: string): Promise<void> {
-    this.queue.delete(id);
-    this.leases.delete(id);
+    this.webhooks.remove(id);
   }
 
   async retryWebhook(job: WebhookJob): Promise<void> {
-    if (!this.queue.has(job.id)) return;
-    // Re-insert at the end: a failing job does not hold back the jobs queued after it.
-    this.queue.delete(job.id);
-    this.queue.set(job.id, { ...job });
-    this.leases.delete(job.id);
+    // To the end of the queue: a failing job does not hold back the jobs queued after it.
+    this.webhooks.retry(job);
   }
 
   async deadLetter(job: WebhookJob): Promise<void> {
-    this.queue.delete(job.id);
-    this.leases.delete(job.id);
+    this.webhooks.remove(job.id);
     const list = this.dead.get(job.siteKey) ?? [];
     list.push({
       event: job.event,

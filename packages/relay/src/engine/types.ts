@@ -54,12 +54,19 @@ export interface Engine {
   enqueueWebhooks(jobs: WebhookJob[]): Promise<void>;
   /**
    * Lease up to `max` jobs due at `now`, oldest first, at most one in flight per
-   * conversation (so a conversation's events go out in order while nothing fails). A lease
-   * that is neither completed nor rescheduled within `leaseMs` makes the job claimable
-   * again (by any instance).
+   * conversation (so a conversation's events go out in order while nothing fails). A job
+   * waiting for its retry holds back neither other conversations nor the later jobs of its
+   * own (a retried job goes to the end of the queue). A lease that is neither completed nor
+   * rescheduled within `leaseMs` makes the job claimable again (by any instance).
    */
   claimWebhooks(now: number, max: number, leaseMs: number): Promise<WebhookJob[]>;
-  /** When the next job becomes due (now or later), or null when the queue is empty. */
+  /**
+   * When a claim can next return a job: the earliest due time among conversations with
+   * nothing in flight, or the earliest lease expiry (now or in the past when something is
+   * claimable already); null when the queue is empty. The worker sleeps until then (or until
+   * a kick or its poll interval), so the answer may be early, never late; a conversation's
+   * backlog behind a job in flight need not count, as finishing that job kicks the worker.
+   */
   nextWebhookAt(): Promise<number | null>;
   /** The delivery succeeded: drop the job. */
   completeWebhook(id: string): Promise<void>;
