@@ -1,5 +1,6 @@
 import { z } from 'zod/mini';
 import { LIMITS } from './limits.js';
+import { EMAIL_RE } from './patterns.js';
 import { HttpUrl, Id, Seq, Timestamp, str, text } from './schemas.js';
 
 /** Who wrote a message. Every non-visitor message is labelled with its role in the UI. */
@@ -80,7 +81,7 @@ export const FileBody = z.object({
 /** The leave-a-message form shown while the site is offline. */
 export const ContactBody = z.object({
   type: z.literal('contact'),
-  email: z.string().check(z.maxLength(LIMITS.maxShortLength), z.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/)),
+  email: z.string().check(z.maxLength(LIMITS.maxShortLength), z.regex(EMAIL_RE)),
   text: str(LIMITS.maxTextLength),
 });
 
@@ -111,11 +112,7 @@ export type VisitorBody = z.infer<typeof VisitorBody>;
 export const BackendBody = z.discriminatedUnion('type', [TextBody, QuickRepliesBody, CardBody, FileBody]);
 export type BackendBody = z.infer<typeof BackendBody>;
 
-/**
- * The postback value of the "Talk to a human" button. The relay turns a postback with
- * this value into a `handoff.requested` webhook.
- */
-export const HANDOFF_VALUE = 'parley:human';
+export { HANDOFF_VALUE } from './handoff.js';
 
 /** A message as stored in the conversation log and pushed to sockets. */
 export const Message = z.object({

@@ -1,0 +1,103 @@
+/**
+ * The relay → widget frames, checked without zod.
+ *
+ * The zod schemas (frames.ts, messages.ts, events.ts) are the source of truth: the relay
+ * validates with them. This file repeats the same rules with the combinators of
+ * guard.ts only so that the browser bundle, which must check every frame it receives,
+ * does not ship zod. server-guard.test.ts is a property test that keeps the two equal:
+ * same accepted inputs, same output. Change a schema, change this file in the same commit.
+ */
+import type { ServerFrame } from './frames.js';
+import { arr, bool, int, num, obj, oneOf, opt, parse, str, union, type Infer } from './guard.js';
+import { LIMITS as L } from './limits.js';
+import type { VisitorBody } from './messages.js';
+import { EMAIL_RE, HTTP_URL_RE, ID_RE } from './patterns.js';
+
+const S = L.maxShortLength;
+const text = str(L.maxTextLength, 1);
+const label = str(L.maxLabelLength, 1);
+const value = str(L.maxValueLength, 1);
+const id = str(L.maxIdLength, 1, ID_RE);
+const url = str(L.maxUrlLength, 0, HTTP_URL_RE);
+const seq = int();
+
+const sender = obj({
+  role: oneOf('visitor', 'bot', 'agent', 'system'),
+  id: opt(id),
+  name: opt(str(S, 1)),
+  avatarUrl: opt(url),
+});
+const button = obj({ label, value });
+
+const textBody = obj({ type: oneOf('text'), text });
+const postbackBody = obj({ type: oneOf('postback'), value, label });
+const ratingBody = obj({ type: oneOf('rating'), score: int(1, 5), comment: opt(str(L.maxCommentLength)) });
+const contactBody = obj({ type: oneOf('contact'), email: str(S, 0, EMAIL_RE), text });
+
+const visitorBody = union(textBody, postbackBody, ratingBody, contactBody);
+
+const body = union(
+  textBody,
+  obj({ type: oneOf('quick_replies'), text, replies: arr(button, L.maxQuickReplies, 1) }),
+  obj({
+    type: oneOf('card'),
+    kind: oneOf('product', 'order'),
+    title: str(S, 1),
+    subtitle: opt(str(S * 2)),
+    price: opt(str(S)),
+    imageUrl: opt(url),
+    url: opt(url),
+    actions: opt(arr(obj({ label, value: opt(value), url: opt(url) }), L.maxCardActions)),
+  }),
+  postbackBody,
+  ratingBody,
+  obj({ type: oneOf('file'), name: str(S, 1), size: int(), mime: str(S, 1), url }),
+  contactBody,
+);
+
+const event = union(
+  obj({ type: oneOf('typing'), on: bool, from: opt(sender) }),
+  obj({ type: oneOf('read'), seq, from: opt(sender) }),
+  obj({ type: oneOf('queue'), position: int(0, 100_000), etaSec: opt(int()) }),
+  obj({ type: oneOf('agent_joined'), agent: sender }),
+  obj({ type: oneOf('agent_left'), agent: sender }),
+  obj({ type: oneOf('handoff'), state: oneOf('requested', 'accepted') }),
+  obj({ type: oneOf('rating_request'), text: opt(str(L.maxTextLength)) }),
+  obj({ type: oneOf('availability'), online: bool }),
+  obj({ type: oneOf('closed'), reason: opt(str(S)) }),
+);
+
+const serverFrame = union(
+  obj({
+    t: oneOf('welcome'),
+    v: int(-Infinity),
+    conversationId: id,
+    visitorId: id,
+    token: str(1024, 1),
+    lastSeq: seq,
+    greeting: obj({ text, quickReplies: arr(button, L.maxQuickReplies) }),
+    site: obj({ name: str(S, 1) }),
+    online: bool,
+    identity: opt(obj({ userId: str(S, 1), verified: bool })),
+    limits: obj({ maxFrameBytes: num, maxTextLength: num, maxQuickReplies: num }),
+  }),
+  obj({ t: oneOf('ack'), id, seq, ts: seq }),
+  obj({ t: oneOf('msg'), seq, id, ts: seq, from: sender, body }),
+  obj({ t: oneOf('event'), seq: opt(seq), id: opt(id), ts: seq, event }),
+  obj({ t: oneOf('error'), code: str(64, 1), message: str(S * 2), id: opt(id) }),
+  obj({ t: oneOf('pong'), ts: seq }),
+);
+
+// The guards' types must be identical to the schemas' types: a key added to a schema and not here fails to compile.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+type GuardTypesMatchSchemas = [
+  Assert<Same<Infer<typeof serverFrame>, ServerFrame>>,
+  Assert<Same<Infer<typeof visitorBody>, VisitorBody>>,
+];
+
+/** A relay → widget frame, checked and stripped of unknown keys exactly as `ServerFrame.safeParse` would; `undefined` when invalid. */
+export const parseServerFrame = (value: unknown): ServerFrame | undefined => parse(serverFrame, value);
+
+/** True when a visitor may send this body (the same rules as the `VisitorBody` schema). */
+export const isVisitorBody = (value: unknown): value is VisitorBody => parse(visitorBody, value) !== undefined;
