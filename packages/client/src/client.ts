@@ -3,11 +3,10 @@ import {
   HANDOFF_VALUE,
   LIMITS,
   PROTOCOL_VERSION,
-  SendFrame,
-  check,
   decodeServerFrame,
   errorInfo,
   isErrorCode,
+  isVisitorBody,
   shouldReconnect,
   type Button,
   type ClientFrame,
@@ -483,7 +482,7 @@ export function createClient(options: ClientOptions): ParleyClient {
   // ---- public API ----
 
   const post = (body: VisitorBody): ChatMessage => {
-    const bad = !check(SendFrame, { t: 'send', id: 'x', body }).ok || JSON.stringify(body).length > LIMITS.maxFrameBytes - 100;
+    const bad = !isVisitorBody(body) || JSON.stringify(body).length > LIMITS.maxFrameBytes - 100;
     const m = outbox.add(body, Date.now(), bad);
     emit('message', m);
     if (bad) fault('BAD_FRAME', 'The message does not fit the protocol limits.');
