@@ -99,6 +99,37 @@ describe('loading the widget bundle', () => {
     expect(p.requested()).toHaveLength(1);
   });
 
+  // The README's snippet: an inline stub, then loader.js with `async`.
+  const inlineStub = (...commands: unknown[][]) => (w: Window) => {
+    const win = w as unknown as { Parley?: ((...a: unknown[]) => void) & { q?: unknown[][] } };
+    const Parley = (win.Parley = function (...args: unknown[]) {
+      (Parley.q = Parley.q || []).push([].slice.call(args));
+    } as NonNullable<typeof win.Parley>);
+    for (const c of commands) Parley(...c);
+  };
+
+  test('loads at once when an inline stub queued open before the loader ran', () => {
+    const p = page({}, inlineStub(['boot', { siteKey: 'pk_test' }], ['open']));
+    expect(p.requested()).toEqual(['https://cdn.shop.example/parley/parley.iife.js']);
+    expect(p.queue()).toEqual([['boot', { siteKey: 'pk_test' }], ['open']]);
+    p.loaded();
+    p.idle();
+    expect(p.requested()).toHaveLength(1);
+  });
+
+  test('an early inline open loads from the src of a boot queued after it', () => {
+    const p = page({}, inlineStub(['toggle'], ['boot', { siteKey: 'pk_test', src: 'https://static.shop.example/parley.iife.js' }]));
+    expect(p.requested()).toEqual(['https://static.shop.example/parley.iife.js']);
+  });
+
+  test('an inline stub with no intent still waits for load and idle', () => {
+    const p = page({}, inlineStub(['boot', { siteKey: 'pk_test', src: 'https://static.shop.example/parley.iife.js' }]));
+    expect(p.requested()).toEqual([]);
+    p.loaded();
+    p.idle();
+    expect(p.requested()).toEqual(['https://static.shop.example/parley.iife.js']);
+  });
+
   test('takes the bundle URL from data-src, or from boot {src}', () => {
     const a = page({ 'data-src': 'https://static.shop.example/chat/parley.iife.js' });
     a.Parley('open');

@@ -14,7 +14,8 @@ type Win = Window & typeof globalThis & { Parley?: ((...command: unknown[]) => u
  * - Bundle URL: `Parley('boot', {src})` if given, else the loader tag's `data-src`, else
  *   `parley.iife.js` next to the loader.
  * - Nothing is fetched before the page's `load` event; then the bundle loads when the
- *   browser is idle — or at once when the visitor shows intent (`open`/`toggle`).
+ *   browser is idle — or at once when the visitor shows intent (`open`/`toggle`), also
+ *   when an inline stub queued it before the loader ran.
  * - History changes (`pushState`, `replaceState`, `popstate`) become
  *   `Parley('context', {url, title})`, sent once per new URL.
  */
@@ -32,14 +33,22 @@ export function install(w: Win, me: HTMLScriptElement | null): void {
     s.async = true;
     d.head.append(s);
   };
-  const stub = ((...command: unknown[]) => {
-    stub.q.push(command);
+  /** Takes a bundle URL from `boot {src}`; true for intent (`open`/`toggle`). */
+  const see = (command: unknown[]) => {
     const [name, options] = command as [string, { src?: string } | undefined];
     if (name == 'boot' && options && options.src) src = options.src;
-    if (name == 'open' || name == 'toggle') load();
+    return name == 'open' || name == 'toggle';
+  };
+  const stub = ((...command: unknown[]) => {
+    stub.q.push(command);
+    if (see(command)) load();
   }) as ParleyStub;
   stub.q = (prev && prev.q) || [];
   w.Parley = stub;
+  // Commands an inline stub queued before this script ran count too: an early
+  // `Parley('open')` (a visitor who tapped "chat" while the page loaded) loads at once,
+  // from the `src` of a `boot` queued after it if there is one (filter sees every command).
+  if (stub.q.filter(see).length) load();
 
   const idle = () => (w.requestIdleCallback ? w.requestIdleCallback(load, { timeout: 5000 }) : w.setTimeout(load, 1));
   if (d.readyState == 'complete') idle();
