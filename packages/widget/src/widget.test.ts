@@ -2,6 +2,7 @@
 import { LIMITS } from '@parley/protocol';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { fakeClient, msg, T0, type FakeClient } from '../test/fake-client.js';
+import { luminance } from './contrast.js';
 import { mount } from './mount.js';
 import type { MountOptions, WidgetHandle } from './options.js';
 
@@ -270,6 +271,42 @@ describe('launcher, focus and keyboard', () => {
     expect(w.$('.p')).toBeNull();
     expect(w.root.activeElement).toBe(w.$('.l'));
     expect(events).toEqual(['open', 'close']);
+  });
+
+  test('every focus ring stands out at least 3:1 from what surrounds the control, on the coloured header and bubbles too', () => {
+    const w = setup({
+      greeting: { text: 'Hi', quickReplies: [{ label: 'Returns', value: 'r' }] },
+      timeline: [msg('bot', 'See https://shop.example/a'), msg('visitor', 'Is https://shop.example/b in stock?', { status: 'failed' })],
+    });
+    const contrast = (a: string, b: string) => {
+      const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p) as [number, number];
+      return (x + 0.05) / (y + 0.05);
+    };
+    const primary = getComputedStyle(w.$('.w')!).getPropertyValue('--p').trim();
+    const hex = (c: string) => (c.includes('var(--p)') ? primary : c);
+    const rings = [...w.root.adoptedStyleSheets[0]!.cssRules].filter(
+      (r): r is CSSStyleRule => r instanceof CSSStyleRule && r.selectorText.includes(':focus-visible'),
+    );
+    /** The ring colour of the last :focus-visible rule that matches `el` (the overrides come last and are more specific). */
+    const ring = (el: Element) => {
+      let colour = '';
+      for (const r of rings)
+        for (const sel of r.selectorText.split(','))
+          if (sel.includes(':focus-visible') && el.matches(sel.trim().replace(/(^|\s):focus-visible/, '$1*').replace(':focus-visible', ''))) colour = r.style.outlineColor;
+      return hex(colour);
+    };
+    /** The ring sits just outside the control: the first painted background around it (the page is white). */
+    const around = (el: Element) => {
+      for (let p = el.parentElement; p; p = p.parentElement) {
+        const bg = getComputedStyle(p).backgroundColor;
+        if (bg && bg !== 'transparent') return hex(bg);
+      }
+      return '#ffffff';
+    };
+    const controls = w.$$('button, a, textarea, input');
+    expect(controls.length).toBeGreaterThanOrEqual(8); // launcher, header buttons, two links, retry, text box, send
+    const weak = controls.filter((el) => !(contrast(ring(el), around(el)) >= 3)).map((el) => el.outerHTML.slice(0, 60));
+    expect(weak).toEqual([]);
   });
 
   test('every control is a labelled button', () => {
