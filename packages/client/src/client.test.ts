@@ -169,6 +169,20 @@ describe('connection state machine', () => {
     expect(h.sockets).toHaveLength(1);
   });
 
+  test('a refusing close code this client does not know still ends in closed with an error event', () => {
+    const h = harness();
+    const seen: string[] = [];
+    h.client.on('error', (e) => seen.push(e.message));
+    h.client.connect();
+    h.sock().open();
+    h.sock().drop(4499, 'site suspended');
+    expect(h.client.getSnapshot().state).toBe('closed');
+    expect(h.errors).toEqual(['FORBIDDEN']);
+    expect(seen).toEqual(['The relay refused the connection (4499 site suspended).']);
+    vi.advanceTimersByTime(120_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+
   test('an error frame before the refusing close is reported once', () => {
     const h = harness();
     h.client.connect();

@@ -44,10 +44,13 @@ const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
 const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
 const httpUrl = (u: unknown) => (typeof u === 'string' && /^https?:\/\/\S+$/i.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
 
-/** Reverse map of the do-not-reconnect close codes to error codes of the same name. */
-function closeError(code: number): ErrorCode | undefined {
+/**
+ * The error for a do-not-reconnect close: the error code of the same name, or — for a
+ * refusal code this client does not know (the range decides, not a list) — FORBIDDEN.
+ */
+function closeError(code: number): ErrorCode {
   const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code);
-  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : undefined;
+  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : 'FORBIDDEN';
 }
 
 function defaultStorage(): StorageLike | null {
@@ -337,7 +340,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     if (stopped || !shouldReconnect(code)) {
       state.set('closed');
       const err = stopped ? undefined : closeError(code);
-      if (err && err !== lastError) fault(err);
+      if (err && err !== lastError) fault(err, err == 'FORBIDDEN' ? `The relay refused the connection (${code} ${reason}).` : undefined);
       return;
     }
     state.set('reconnecting');
