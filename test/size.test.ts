@@ -8,7 +8,8 @@ import { expect, test } from 'vitest';
 const CEILINGS = [
   // The snippet every page pays for before the visitor does anything.
   { file: 'packages/loader/dist/loader.js', brotli: 1024 },
-  // The whole widget for the script tag: Preact, zod/mini, the client and the UI.
+  // The whole widget for the script tag: Preact, the client (with the protocol's zod-free
+  // frame guard) and the UI.
   { file: 'packages/widget/dist/parley.iife.js', brotli: 16384 },
 ];
 
