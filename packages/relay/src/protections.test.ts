@@ -25,15 +25,26 @@ async function setup(options: BuildAppOptions) {
 }
 
 describe('protections', () => {
-  test('a flood gets RATE_LIMITED first, then CLOSE.RATE_LIMITED if it goes on', async () => {
-    const { open } = await setup({ limits: { rateLimit: { perSecond: 1, burst: 5 }, rateLimitStrikes: 10 } });
+  test('a flood gets a RATE_LIMITED error frame and the socket stays open; if it goes on, CLOSE.RATE_LIMITED', async () => {
+    let clock = 1_000_000;
+    const { open } = await setup({ now: () => clock, limits: { rateLimit: { perSecond: 1, burst: 5 }, rateLimitStrikes: 3 } });
     const c = await open();
-    await c.hello();
-    for (let i = 0; i < 30; i++) c.send({ t: 'ping' });
+    await c.hello(); // hello takes one of the 5 tokens
+    for (let i = 0; i < 5; i++) c.send({ t: 'ping', ts: i });
+    expect(await c.take('error')).toMatchObject({ code: 'RATE_LIMITED' });
+    // One second later the bucket holds a token again: the same socket is served.
+    clock += 1000;
+    c.send({ t: 'ping', ts: 99 });
+    await c.take((f) => f.t === 'pong' && c.frames.filter((x) => x.t === 'pong').length === 5);
+    expect(c.closed).toBeUndefined();
+    expect(c.frames.map((f) => f.t)).toEqual(['welcome', 'pong', 'pong', 'pong', 'pong', 'error', 'pong']);
+
+    // The abuse goes on: a fresh error frame, then the close.
+    for (let i = 0; i < 10; i++) c.send({ t: 'ping', ts: 100 + i });
     expect((await c.waitClosed()).code).toBe(CLOSE.RATE_LIMITED);
-    const errors = c.frames.filter((f) => f.t === 'error').map((f) => (f as { code: string }).code);
-    expect(errors[0]).toBe('RATE_LIMITED');
-    expect(c.frames.filter((f) => f.t === 'pong').length).toBeLessThanOrEqual(5);
+    const after = c.frames.slice(7);
+    expect(after.every((f) => f.t === 'error' && f.code === 'RATE_LIMITED')).toBe(true);
+    expect(after.length).toBeGreaterThanOrEqual(1);
   });
 
   test('connections over the per-IP cap get TOO_MANY_CONNECTIONS and CLOSE.TOO_MANY_CONNECTIONS', async () => {

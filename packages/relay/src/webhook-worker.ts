@@ -223,7 +223,11 @@ export class WebhookWorker {
       if (length > LIMITS.maxBodyBytes) this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
       return undefined;
     }
-    const text = await res.text();
+    const text = await readCapped(res, LIMITS.maxBodyBytes);
+    if (text === null) {
+      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
+      return undefined;
+    }
     if (text.trim() === '') return undefined;
     let value: unknown;
     try {
@@ -239,4 +243,26 @@ export class WebhookWorker {
     }
     return parsed.value;
   }
+}
+
+/**
+ * The body of a response as text, or null once it passes `maxBytes` (the rest is not read).
+ * A reply without a content-length is read only up to the cap.
+ */
+async function readCapped(res: Response, maxBytes: number): Promise<string | null> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

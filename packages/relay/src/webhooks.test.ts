@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '@parley/backend';
+import { LIMITS } from '@parley/protocol';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './config.js';
 import { TestClient, WEBHOOK_SECRET, eventually, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import { jitter } from './webhook-worker.js';
@@ -36,8 +37,10 @@ describe('webhook retries', () => {
     const metrics = await (await fetch(`${relay.base}/metrics`)).text();
     expect(metrics).toMatch(/parley_webhook_deliveries_total\{result="http_error"\} 3/);
     expect(metrics).toMatch(/parley_webhook_retries_total 3/);
-    // Nothing is left to deliver.
+    // Nothing is left to deliver, and nothing more arrived: the event was accepted once.
     await eventually(async () => (await relay.app.parley.engine.nextWebhookAt()) === null);
+    expect(backend.received.filter((r) => r.json.type === 'message.created')).toHaveLength(4);
+    expect(await (await fetch(`${relay.base}/metrics`)).text()).toMatch(/parley_webhook_deliveries_total\{result="delivered"\} 2/);
   });
 
   test('a backend down past the schedule leaves the event in the dead-letter list, counted in /metrics', async () => {
@@ -81,6 +84,46 @@ describe('webhook retries', () => {
     const started = backend.received.filter((r) => r.json.type === 'conversation.started');
     expect(started).toHaveLength(2);
     expect(started[0]!.headers['webhook-id']).toBe(started[1]!.headers['webhook-id']);
+  });
+
+  test('deliveries reuse one keep-alive connection, whatever the backend answers carry', async () => {
+    let started = 0;
+    const backend = await startBackend((rec) => {
+      if (rec.json.type === 'conversation.started') {
+        return started++ === 0 ? { status: 500, raw: '<html>Internal Server Error</html>', contentType: 'text/html' } : { status: 200, raw: 'ok' };
+      }
+      return rec.json.data.message.id === 'm1' ? { status: 200, body: { messages: [] } } : { status: 204 };
+    });
+    cleanups.push(backend.close);
+    const relay = await startRelay(testConfig(backend.url), { webhooks: { retryScheduleMs: [0] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'one' } });
+    await backend.waitFor(3);
+    c.send({ t: 'send', id: 'm2', body: { type: 'text', text: 'two' } });
+    await backend.waitFor(4);
+    await eventually(async () => /result="delivered"\} 3/.test(await (await fetch(`${relay.base}/metrics`)).text()));
+    expect(backend.received.map((r) => r.json.type).sort()).toEqual(['conversation.started', 'conversation.started', 'message.created', 'message.created']);
+    expect(backend.connections()).toBe(1);
+  });
+
+  test('a 2xx reply over 64 KiB without a content-length is ignored: delivered once, nothing appended', async () => {
+    // Valid JSON and a valid reply, padded past the limit with whitespace.
+    const huge = `{"messages":[{"id":"padded","body":{"type":"text","text":"padded"}}]${' '.repeat(LIMITS.maxBodyBytes)}}`;
+    const backend = await startBackend((rec) => (rec.json.type === 'message.created' ? { status: 200, raw: huge, contentType: 'application/json' } : { status: 204 }));
+    cleanups.push(backend.close);
+    const relay = await startRelay(testConfig(backend.url), { webhooks: { retryScheduleMs: [0] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    const welcome = await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hi' } });
+    await eventually(async () => /result="delivered"\} 2/.test(await (await fetch(`${relay.base}/metrics`)).text()));
+    expect(backend.received).toHaveLength(2);
+    const history = await relay.api('GET', `/v1/conversations/${welcome.conversationId}/messages`);
+    expect(history.json.entries.map((e: { id: string }) => e.id)).toEqual(['m1']);
   });
 
   test('the default schedule starts at 5 s and spans about 24 h; jitter is full and centred on each step', () => {

@@ -20,7 +20,8 @@ export interface Recorded {
   json: any;
 }
 
-export type BackendAnswer = { status: number; body?: unknown; delayMs?: number };
+/** `body` is sent as JSON; `raw` is sent as is, with `contentType` (default text/plain) and no content-length. */
+export type BackendAnswer = { status: number; body?: unknown; raw?: string; contentType?: string; delayMs?: number };
 
 /** A merchant backend that records every webhook; `answer` decides each response. */
 export async function startBackend(answer: (req: Recorded, index: number) => BackendAnswer = () => ({ status: 204 })) {
@@ -35,7 +36,11 @@ export async function startBackend(answer: (req: Recorded, index: number) => Bac
       const index = received.push(rec) - 1;
       const a = answer(rec, index);
       const respond = () => {
-        if (a.body === undefined) res.writeHead(a.status).end();
+        if (a.raw !== undefined) {
+          res.writeHead(a.status, { 'content-type': a.contentType ?? 'text/plain', 'transfer-encoding': 'chunked' });
+          res.write(a.raw);
+          res.end();
+        } else if (a.body === undefined) res.writeHead(a.status).end();
         else res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
       };
       if (a.delayMs) setTimeout(respond, a.delayMs);
@@ -43,11 +48,15 @@ export async function startBackend(answer: (req: Recorded, index: number) => Bac
       for (const w of waiters.splice(0)) w();
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/parley`;
   return {
     url,
     received,
+    /** TCP connections the relay opened to this backend so far. */
+    connections: () => connections,
     /** Resolves once `n` requests (or one matching `pred`) have arrived. */
     async waitFor(pred: number | ((r: Recorded[]) => boolean), timeoutMs = 8000): Promise<Recorded[]> {
       const ok = typeof pred === 'number' ? (r: Recorded[]) => r.length >= pred : pred;
