@@ -40,6 +40,15 @@ describe('decode', () => {
     expect(send({ type: 'card', kind: 'product', title: 'x' })).toMatchObject({ ok: false, code: 'BAD_FRAME' });
   });
 
+  test('caps attribute maps at LIMITS.maxAttrs keys', () => {
+    const attrs = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const context = (n: number) => decode(JSON.stringify({ t: 'context', attrs: attrs(n) }));
+    expect(context(LIMITS.maxAttrs)).toMatchObject({ ok: true });
+    expect(context(LIMITS.maxAttrs + 1)).toMatchObject({ ok: false, code: 'BAD_FRAME', message: expect.stringContaining('attrs') });
+    const hello = decode(JSON.stringify({ t: 'hello', v: 1, siteKey: 'pk', identity: { userId: 'u', attrs: attrs(LIMITS.maxAttrs + 1) } }));
+    expect(hello).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
   test('refuses javascript: links in server frames', () => {
     const msg = (url: string) =>
       decodeServerFrame(

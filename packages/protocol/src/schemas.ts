@@ -25,5 +25,7 @@ export const Seq = z.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INT
 /** Milliseconds since the epoch. */
 export const Timestamp = z.number().check(z.int(), z.gte(0));
 
-/** A small free-form map of string attributes (CRM fields, cart value, …). */
-export const Attrs = z.record(z.string().check(z.maxLength(64)), z.union([text(LIMITS.maxShortLength * 5), z.number(), z.boolean(), z.null()]));
+/** A small free-form map of attributes (CRM fields, cart value, …): at most `LIMITS.maxAttrs` keys. */
+export const Attrs = z
+  .record(z.string().check(z.maxLength(64)), z.union([text(LIMITS.maxShortLength * 5), z.number(), z.boolean(), z.null()]))
+  .check(z.refine((attrs) => Object.keys(attrs).length <= LIMITS.maxAttrs, { message: `At most ${LIMITS.maxAttrs} attributes.` }));
