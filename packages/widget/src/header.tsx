@@ -19,7 +19,7 @@ export function Header({ v }: { v: View }) {
           class="hu"
           onClick={(e) => {
             // With nobody online the leave-a-message form is the way to a human.
-            if (s.online) v.c.requestHuman();
+            if (s.online) v.c.requestHuman(t.human);
             else (e.currentTarget as HTMLElement).closest('.p')?.querySelector('input')?.focus();
           }}
         >

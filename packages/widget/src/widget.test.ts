@@ -364,6 +364,12 @@ describe('locales and direction', () => {
     expect(w.$$('button').some((b) => b.textContent === '转人工客服')).toBe(true);
   });
 
+  test('asking for a human in zh-CN shows the request in Chinese in the conversation', () => {
+    const w = setup({}, { locale: 'zh-CN' });
+    w.button('转人工客服').click();
+    expect(w.$$('.m .v .x').map((x) => x.textContent)).toEqual(['转人工客服']);
+  });
+
   test('right-to-left: the dir option, or an RTL locale, sets dir and puts the launcher on the left', () => {
     let w = setup({}, { dir: 'rtl' });
     expect(w.$('.w')!.getAttribute('dir')).toBe('rtl');

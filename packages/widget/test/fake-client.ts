@@ -80,9 +80,9 @@ export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
       calls.push(['rate', score, comment]);
       return outgoing({ type: 'rating', score, ...(comment ? { comment } : {}) });
     },
-    requestHuman() {
-      calls.push(['requestHuman']);
-      return outgoing({ type: 'postback', label: 'Talk to a human', value: 'parley:human' });
+    requestHuman(label = 'Talk to a human') {
+      calls.push(['requestHuman', label]);
+      return outgoing({ type: 'postback', label, value: 'parley:human' });
     },
     leaveMessage(email, text) {
       calls.push(['leaveMessage', email, text]);
