@@ -395,6 +395,32 @@ describe('outbox', () => {
     ]);
   });
 
+  test('messages queued offline in two tabs both survive when one tab closes, and are sent after a reload', () => {
+    const { storage } = memoryStorage();
+    const a = harness({ storage });
+    const b = harness({ storage });
+    a.client.connect();
+    b.client.connect(); // neither socket ever opens: offline
+    const one = a.client.send('from tab A');
+    const two = b.client.send('from tab B');
+    a.client.disconnect(); // tab A is closed
+    b.client.disconnect();
+    const c = harness({ storage });
+    c.client.connect();
+    c.accept();
+    expect(c.sock().frames('send').map((f) => f.id).sort()).toEqual([one.id, two.id].sort());
+    // Acked, they leave the shared outbox: not even a new conversation after a reload sends them again.
+    c.sock().recv({ t: 'ack', id: one.id, seq: 1, ts: 1 });
+    c.sock().recv({ t: 'ack', id: two.id, seq: 2, ts: 2 });
+    c.client.restart();
+    c.client.disconnect();
+    const d = harness({ storage });
+    d.client.connect();
+    d.accept({ conversationId: 'c2' });
+    expect(d.sock().frames('send')).toEqual([]);
+    expect(d.client.getSnapshot().timeline).toEqual([]);
+  });
+
   test("the agent's read event marks the visitor's sent messages read", () => {
     const h = harness();
     h.client.connect();

@@ -154,9 +154,12 @@ export function createClient(options: ClientOptions): ParleyClient {
   let tabs: Tabs | undefined;
   let unlisten = noop;
 
-  const outbox = createOutbox([], (items) => {
+  const outbox = createOutbox([], (items, acked) => {
     set({ timeline: [...log, ...items] });
-    store.set('out', items);
+    // Other tabs share this key: keep what they queued (and this tab has not seen acked),
+    // so a message queued offline in a tab that is then closed still survives.
+    const theirs = (store.get('out') ?? []).filter((m) => !acked.has(m.id) && !items.some((x) => x.id === m.id));
+    store.set('out', [...items, ...theirs]);
   });
 
   const fault = (code: ErrorCode | string, message?: string) => {

@@ -7,12 +7,14 @@ export const MAX_TRIES = 5;
 
 /**
  * The visitor's unacked messages, in send order. Items are replaced, never mutated, so a
- * UI can compare them by identity. `onChange` gets the new list after every change.
+ * UI can compare them by identity. `onChange` gets the new list after every change, and
+ * the ids this outbox saw acked.
  */
-export function createOutbox(initial: ChatMessage[], onChange: (items: ChatMessage[]) => void) {
+export function createOutbox(initial: ChatMessage[], onChange: (items: ChatMessage[], acked: Set<string>) => void) {
   let items = initial;
   const tries = new Map<string, number>();
-  const put = (next: ChatMessage[]) => onChange((items = next));
+  const acked = new Set<string>();
+  const put = (next: ChatMessage[]) => onChange((items = next), acked);
   const setStatus = (id: string, status: MessageStatus, from?: MessageStatus): ChatMessage | undefined => {
     const old = items.find((m) => m.id === id);
     if (!old || old.status === status || (from && old.status !== from)) return undefined;
@@ -33,6 +35,7 @@ export function createOutbox(initial: ChatMessage[], onChange: (items: ChatMessa
       const m = items.find((x) => x.id === id);
       if (!m) return undefined;
       tries.delete(id);
+      acked.add(id);
       put(items.filter((x) => x !== m));
       return { ...m, seq, ts, status: 'sent' };
     },
