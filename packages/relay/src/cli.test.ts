@@ -1,6 +1,6 @@
 // Starts the built CLI the ways operators do. `npm test` builds before testing.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,24 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<{ code: number |
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
 }
 
+/** The runtime stage of packages/relay/Dockerfile: WORKDIR, ENV, CMD and the HEALTHCHECK command. */
+function dockerfile(): { workdir: string; env: Record<string, string>; cmd: string[]; healthcheck: string[] } {
+  const text = readFileSync(join(root, 'packages/relay/Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const stages = text.split(/^FROM /m);
+  const lines = stages[stages.length - 1]!.split('\n').map((l) => l.trim());
+  const env: Record<string, string> = {};
+  let workdir = '';
+  let cmd: string[] = [];
+  let healthcheck: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith('WORKDIR ')) workdir = line.slice(8).trim();
+    if (line.startsWith('ENV ')) for (const m of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
+    if (line.startsWith('CMD ')) cmd = JSON.parse(line.slice(4)) as string[];
+    if (line.startsWith('HEALTHCHECK ')) healthcheck = JSON.parse(line.slice(line.indexOf(' CMD ') + 5)) as string[];
+  }
+  return { workdir, env, cmd, healthcheck };
+}
+
 describe('parley-relay CLI', () => {
   test('`npx parley-relay --config examples/relay.config.json` starts and GET /healthz answers 200', async () => {
     const child = start('npx', ['parley-relay', '--config', example], { PORT: '0', HOST: '127.0.0.1' });
@@ -58,10 +76,19 @@ describe('parley-relay CLI', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
-  test('starts as the container does (node dist/cli.js, PARLEY_CONFIG) and SIGTERM closes sockets with GOING_AWAY', async () => {
-    const child = start('node', [cli], { PARLEY_CONFIG: example, PORT: '0', HOST: '127.0.0.1' });
+  test('starts with the image\'s CMD and ENV, passes its HEALTHCHECK, and SIGTERM closes sockets with GOING_AWAY', async () => {
+    const image = dockerfile();
+    // The image's WORKDIR is the repository root; only the config path and the address differ here.
+    expect(image.workdir).toBe('/app');
+    expect(image.env).toMatchObject({ PARLEY_CONFIG: '/config/relay.json', HOST: '0.0.0.0' });
+    const [cmd, ...args] = image.cmd;
+    const child = start(cmd!, args, { ...image.env, PARLEY_CONFIG: example, PORT: '0', HOST: '127.0.0.1' });
     const base = await listening(child);
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const port = new URL(base).port;
+    const [hcCmd, ...hcArgs] = image.healthcheck;
+    const health = await exited(start(hcCmd!, hcArgs, { PORT: port }));
+    expect(health.code).toBe(0);
+
     const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/widget`, { origin: 'http://localhost:5173' });
     const frames: string[] = [];
     ws.on('message', (d) => frames.push(d.toString()));
@@ -74,6 +101,24 @@ describe('parley-relay CLI', () => {
     child.kill('SIGTERM');
     expect(await closed).toBe(CLOSE.GOING_AWAY);
     expect((await done).code).toBe(0);
+
+    // The same HEALTHCHECK fails once nothing answers.
+    expect((await exited(start(hcCmd!, hcArgs, { PORT: port }))).code).not.toBe(0);
+  });
+
+  test('the image copies every workspace package the relay imports, and the lockfile nests none of their dependencies', () => {
+    const image = readFileSync(join(root, 'packages/relay/Dockerfile'), 'utf8');
+    const pkg = JSON.parse(readFileSync(join(root, 'packages/relay/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const workspaces = ['relay', ...Object.keys(pkg.dependencies).filter((d) => d.startsWith('@parley/')).map((d) => d.slice('@parley/'.length))];
+    for (const name of workspaces) {
+      expect(image, name).toContain(`COPY --from=build /app/packages/${name}/package.json ./packages/${name}/package.json`);
+      expect(image, name).toContain(`COPY --from=build /app/packages/${name}/dist ./packages/${name}/dist`);
+    }
+    // The runtime stage copies only the root node_modules; a dependency npm had to nest under a
+    // package would be missing from the image.
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    const nested = Object.keys(lock.packages).filter((p) => workspaces.some((name) => p.startsWith(`packages/${name}/node_modules/`)));
+    expect(nested).toEqual([]);
   });
 
   test('a bad config exits non-zero and names the bad key', async () => {
