@@ -59,21 +59,35 @@ describe('protections', () => {
   });
 
   test('a socket that sends no hello in time gets HELLO_TIMEOUT and CLOSE.HELLO_TIMEOUT', async () => {
-    const { open } = await setup({ limits: { helloTimeoutMs: 80 } });
+    let clock = 1_000_000;
+    const { open } = await setup({ now: () => clock, limits: { helloTimeoutMs: 100 } });
     const c = await open();
+    const greeted = await open();
+    clock += 60;
+    await greeted.hello();
+    clock += 60;
     expect((await c.waitClosed()).code).toBe(CLOSE.HELLO_TIMEOUT);
     expect(c.frames).toEqual([{ t: 'error', code: 'HELLO_TIMEOUT', message: expect.any(String) }]);
+    greeted.send({ t: 'ping' });
+    await greeted.take('pong');
+    expect(greeted.closed).toBeUndefined();
   });
 
   test('an idle socket is closed with CLOSE.IDLE_TIMEOUT; pings keep it open', async () => {
-    const { open } = await setup({ limits: { idleTimeoutMs: 150 } });
+    let clock = 1_000_000;
+    const { open } = await setup({ now: () => clock, limits: { idleTimeoutMs: 100 } });
     const idle = await open();
     await idle.hello();
     const busy = await open();
     await busy.hello();
-    const timer = setInterval(() => busy.send({ t: 'ping' }), 30);
-    cleanups.push(() => clearInterval(timer));
+    clock += 60;
+    busy.send({ t: 'ping' });
+    await busy.take('pong');
+    clock += 60;
     expect((await idle.waitClosed()).code).toBe(CLOSE.IDLE_TIMEOUT);
+    expect(idle.frames.at(-1)).toMatchObject({ t: 'error', code: 'IDLE_TIMEOUT' });
+    busy.send({ t: 'ping' });
+    await busy.take('pong');
     expect(busy.closed).toBeUndefined();
   });
 
