@@ -135,6 +135,6 @@ describe('end to end: widget → relay → backend → relay → widget', () => 
     c.send({ t: 'context', product: { title: 'Red boots', price: '€49' } });
     const got = await backend.waitFor(5);
     expect(got.map((r) => r.json.type)).toEqual(['conversation.started', 'postback', 'handoff.requested', 'rating.submitted', 'context.updated']);
-    expect(got[4]!.json.data.context).toMatchObject({ product: { title: 'Red boots' } });
+    expect(got[4]!.json.data).toMatchObject({ context: { product: { title: 'Red boots' } } });
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { TestClient, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { TestClient, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -71,8 +71,8 @@ describe('resume', () => {
     d.send({ t: 'send', id: 'next', body: { type: 'text', text: 'second' } });
     expect((await d.take('ack')).seq).toBe(ack1.seq + 1);
 
-    await backend.waitFor((r) => r.some((x) => x.json.data?.message?.id === 'next'));
-    const created = backend.received.filter((r) => r.json.type === 'message.created').map((r) => r.json.data.message.id);
+    await backend.waitFor((r) => r.some((x) => messageOf(x.json)?.id === 'next'));
+    const created = backend.received.filter((r) => r.json.type === 'message.created').map((r) => messageOf(r.json)?.id);
     expect(created).toEqual(['dup', 'next']);
     // The replay carried the message once, and the resend did not push it again.
     expect(d.msgs().filter((m) => m.id === 'dup')).toHaveLength(1);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '@parley/backend';
 import { LIMITS } from '@parley/protocol';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './config.js';
-import { TestClient, WEBHOOK_SECRET, eventually, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { TestClient, WEBHOOK_SECRET, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import { jitter } from './webhook-worker.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -92,7 +92,7 @@ describe('webhook retries', () => {
       if (rec.json.type === 'conversation.started') {
         return started++ === 0 ? { status: 500, raw: '<html>Internal Server Error</html>', contentType: 'text/html' } : { status: 200, raw: 'ok' };
       }
-      return rec.json.data.message.id === 'm1' ? { status: 200, body: { messages: [] } } : { status: 204 };
+      return messageOf(rec.json)?.id === 'm1' ? { status: 200, body: { messages: [] } } : { status: 204 };
     });
     cleanups.push(backend.close);
     const relay = await startRelay(testConfig(backend.url), { webhooks: { retryScheduleMs: [0] } });

@@ -3,7 +3,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, decodeServerFrame, type ServerFrame } from '@parley/protocol';
+import { PROTOCOL_VERSION, WebhookEvent, check, decodeServerFrame, type Message, type ServerFrame } from '@parley/protocol';
 import { buildApp, type BuildAppOptions } from '../app.js';
 import type { RelayConfigInput } from '../config.js';
 
@@ -17,7 +17,7 @@ export const IDENTITY_SECRET = 'identity_secret_0123456789';
 export interface Recorded {
   headers: IncomingHttpHeaders;
   raw: string;
-  json: any;
+  json: WebhookEvent;
 }
 
 /** `body` is sent as JSON; `raw` is sent as is, with `contentType` (default text/plain) and no content-length. */
@@ -32,7 +32,13 @@ export async function startBackend(answer: (req: Recorded, index: number) => Bac
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const rec: Recorded = { headers: req.headers, raw, json: raw ? JSON.parse(raw) : undefined };
+      // Every delivery must be a valid webhook event; anything else is an unhandled error that fails the run.
+      const parsed = check(WebhookEvent, raw ? JSON.parse(raw) : undefined);
+      if (!parsed.ok) {
+        res.writeHead(400).end();
+        throw new Error(`relay sent an invalid webhook: ${parsed.message}`);
+      }
+      const rec: Recorded = { headers: req.headers, raw, json: parsed.value };
       const index = received.push(rec) - 1;
       const a = answer(rec, index);
       const respond = () => {
@@ -72,6 +78,11 @@ export async function startBackend(answer: (req: Recorded, index: number) => Bac
     },
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
+}
+
+/** The message a webhook event carries, if it carries one. */
+export function messageOf(event: WebhookEvent): Message | undefined {
+  return 'message' in event.data ? event.data.message : undefined;
 }
 
 export function testConfig(webhookUrl: string, overrides: Partial<RelayConfigInput> = {}): RelayConfigInput {
@@ -180,14 +191,16 @@ export class TestClient {
   }
 
   /** The first unconsumed frame matching `pred`, waiting up to `timeoutMs`. */
-  async take<T extends ServerFrame['t']>(pred: T | ((f: ServerFrame) => boolean), timeoutMs = 5000): Promise<any> {
+  async take<T extends ServerFrame['t']>(pred: T, timeoutMs?: number): Promise<Extract<ServerFrame, { t: T }>>;
+  async take(pred: (f: ServerFrame) => boolean, timeoutMs?: number): Promise<ServerFrame>;
+  async take(pred: ServerFrame['t'] | ((f: ServerFrame) => boolean), timeoutMs = 5000): Promise<ServerFrame> {
     const match = typeof pred === 'string' ? (f: ServerFrame) => f.t === pred : pred;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = this.frames.findIndex((f, i) => !this.consumed.has(i) && match(f));
       if (i >= 0) {
         this.consumed.add(i);
-        return this.frames[i];
+        return this.frames[i]!;
       }
       if (this.closed) throw new Error(`socket closed (${this.closed.code}) before the expected frame; got ${JSON.stringify(this.frames)}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames)}`);
