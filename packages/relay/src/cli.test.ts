@@ -18,11 +18,19 @@ beforeAll(() => {
 });
 
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  // Each child leads its own process group: `npx` runs the relay as a grandchild, which
+  // killing `npx` alone would leave running.
+  for (const c of children.splice(0)) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 });
 
 function start(cmd: string, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, detached: true });
   children.push(child);
   return child;
 }
@@ -74,6 +82,17 @@ describe('parley-relay CLI', () => {
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    // SIGTERM to the whole group stops the relay itself, not only `npx`.
+    process.kill(-child.pid!, 'SIGTERM');
+    let stopped = false;
+    for (let i = 0; i < 100 && !stopped; i++) {
+      stopped = await fetch(`${base}/healthz`).then(
+        () => false,
+        () => true,
+      );
+      if (!stopped) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stopped).toBe(true);
   });
 
   test('starts with the image\'s CMD and ENV, passes its HEALTHCHECK, and SIGTERM closes sockets with GOING_AWAY', async () => {
