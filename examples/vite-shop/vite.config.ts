@@ -1,6 +1,7 @@
 import { defineConfig } from 'vite';
 
+// localhost, not 127.0.0.1: the demo relay config allows the origin http://localhost:5174.
 export default defineConfig({
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  server: { host: 'localhost' },
+  preview: { host: 'localhost' },
 });

@@ -57,7 +57,7 @@ describeBrowser('accessibility and small screens', () => {
     await context.close();
   });
 
-  test('at 320×640 the panel is full screen and the journey works by keyboard alone', async () => {
+  test('at 320×640 the panel is full screen and the journey works by keyboard alone', { timeout: 60_000 }, async () => {
     const context = await env.browser.newContext({ viewport: { width: 320, height: 640 }, reducedMotion: 'reduce' });
     const page = await context.newPage();
     await page.goto(`${env.stack.shopUrl}/`);
@@ -86,6 +86,30 @@ describeBrowser('accessibility and small screens', () => {
     await tabTo(page, /talk to a human/i);
     await page.keyboard.press('Enter');
     await w.panel.getByText(/You are #\d+ in line/).waitFor();
+
+    // An agent answers from the console; the visitor reads it with the agent's name.
+    const agent = await (await env.browser.newContext()).newPage();
+    await agent.goto(env.stack.consoleUrl);
+    await agent.locator('#conversations [data-status="waiting"]').first().click();
+    await agent.locator('#reply').fill('Mia here: your order ships tomorrow.');
+    await agent.locator('#reply').press('Enter');
+    await w.log.getByText('Mia here: your order ships tomorrow.').waitFor();
+    await expect.poll(() => w.panel.locator('header').textContent()).toContain('Mia');
+
+    // The agent closes and asks for a rating; the visitor rates by keyboard alone.
+    await agent.locator('#close-rate').click();
+    await w.panel.getByRole('group', { name: 'How did we do?' }).waitFor();
+    await tabTo(page, /^4 stars/);
+    await page.keyboard.press('Enter');
+    await tabTo(page, /^Comment/);
+    await page.keyboard.type('Rated by keyboard');
+    await tabTo(page, /^Submit$/);
+    await page.keyboard.press('Enter');
+    await agent.locator('#ratings').getByText('Rated by keyboard').waitFor();
+    expect(await agent.locator('#ratings li').filter({ hasText: 'Rated by keyboard' }).textContent()).toContain('4/5');
+    await agent.context().close();
+    // The thanks replaces the form; the keyboard reaches the panel's next step.
+    await tabTo(page, /start a new conversation/i);
 
     // Esc closes the panel and gives focus back to the launcher.
     await page.keyboard.press('Escape');

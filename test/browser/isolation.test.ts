@@ -42,20 +42,34 @@ describeBrowser('isolation: strict CSP and hostile host CSS', () => {
   test('hostile host CSS cannot break the widget, and the widget leaves the host alone', async () => {
     const page = await env.browser.newPage();
     await recordViolations(page);
+    // Hold the widget bundle back until the host page's own look is recorded.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/parley/parley.iife.js', async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.goto(`${env.stack.shopUrl}/hostile.html`);
     const probe = () =>
       page.evaluate(() =>
-        ['title', 'para', 'host-button', 'host-link', 'banner'].map((id) => {
-          const s = getComputedStyle(document.getElementById(id)!);
-          return [id, s.display, s.color, s.fontSize, s.fontFamily, s.letterSpacing, s.zIndex, s.position].join('|');
+        ['html', 'body', 'title', 'para', 'host-button', 'host-link', 'banner', 'floor'].map((id) => {
+          const el = id === 'html' ? document.documentElement : id === 'body' ? document.body : document.getElementById(id)!;
+          const s = getComputedStyle(el);
+          const r = el.getBoundingClientRect();
+          return [id, s.display, s.color, s.backgroundColor, s.fontSize, s.fontFamily, s.letterSpacing, s.zIndex, s.position, s.overflow, r.x, r.y, r.width, r.height].join('|');
         }),
       );
+    expect(await page.locator('parley-chat').count()).toBe(0);
     const before = await probe();
+    release();
 
     const w = widgetOf(page);
     await w.launcher.waitFor();
     const box = await w.launcher.boundingBox();
     expect(box && box.width >= 40 && box.height >= 40).toBe(true);
+    // Nothing of the host's (position reset, max z-index elements) covers the launcher.
+    const onTop = await page.evaluate(([x, y]) => document.elementFromPoint(x!, y!)?.tagName.toLowerCase(), [box!.x + box!.width / 2, box!.y + box!.height / 2]);
+    expect(onTop).toBe('parley-chat');
     // Clicking where the launcher is shown must reach the launcher, not the host's elements.
     await w.open();
     await w.say('order 1001');
@@ -64,7 +78,7 @@ describeBrowser('isolation: strict CSP and hostile host CSS', () => {
     expect(sendBox && sendBox.width > 0 && sendBox.height > 0).toBe(true);
 
     expect(await probe()).toEqual(before);
-    expect(await page.evaluate(() => document.querySelectorAll('style').length)).toBe(0);
+    expect(await page.evaluate(() => document.querySelectorAll('style').length + document.adoptedStyleSheets.length)).toBe(0);
     expect(await violations(page)).toEqual([]);
     await page.close();
   });

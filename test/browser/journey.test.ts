@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import { describeBrowser } from './chromium.js';
 import { screenshot, useBrowserStack } from './stack.js';
+import { widgetOf } from './widget-page.js';
 
 describeBrowser('the visitor and agent journey in real Chromium', () => {
   const env = useBrowserStack();
@@ -86,5 +87,28 @@ describeBrowser('the visitor and agent journey in real Chromium', () => {
     await panel.getByText('This conversation has ended.').first().waitFor();
 
     await shopContext.close();
+  });
+
+  test('a signed-in shopper shows in the console as a verified customer', async () => {
+    const context = await env.browser.newContext();
+    const shop = await context.newPage();
+    await shop.goto(`${env.stack.shopUrl}/`);
+    await shop.getByRole('link', { name: 'Sign in (demo)' }).click();
+    await shop.getByRole('link', { name: 'Signed in as Ana Demo' }).waitFor();
+    const w = widgetOf(shop);
+    await w.open();
+    await w.say('hello, signed in');
+    await expect
+      .poll(() => env.stack.webhooks.some((h) => h.type === 'message.created' && JSON.stringify(h.body).includes('hello, signed in')))
+      .toBe(true);
+    const hook = env.stack.webhooks.find((h) => JSON.stringify(h.body).includes('hello, signed in'))!;
+    expect(hook.body.visitor).toMatchObject({ identity: { userId: 'u_1001', verified: true } });
+
+    const agent = await context.newPage();
+    await agent.goto(env.stack.consoleUrl);
+    const row = agent.locator('#conversations [data-conversation-id]').filter({ hasText: 'Ana Demo' });
+    await row.click();
+    await expect.poll(() => agent.locator('#context').textContent()).toMatch(/Ana Demo.*u_1001 verified/);
+    await context.close();
   });
 });

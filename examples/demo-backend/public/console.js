@@ -131,7 +131,8 @@
     $('conversation').hidden = !c;
     if (!c) return;
     $('conversation-title').textContent = visitorName(c);
-    $('conversation-status').textContent = statusText(c) + ' · started ' + time(c.createdAt) + ' · ' + c.id;
+    $('conversation-status').textContent = statusText(c) + ' · started ' + time(c.createdAt);
+    $('conversation-id').textContent = c.id;
     $('agent-name').textContent = state.agent.name || 'the agent';
     $('take').disabled = c.status === 'agent' || c.status === 'closed';
     $('close-rate').disabled = c.status === 'closed';
@@ -151,8 +152,7 @@
       case 'card':
         return [el('div', { className: 'card' }, [
           el('strong', { text: body.title }),
-          body.subtitle ? el('span', { text: body.subtitle + ' ' }) : null,
-          body.price ? el('span', { text: body.price }) : null,
+          el('span', { text: [body.subtitle, body.price].filter(Boolean).join(' · ') }),
           body.url ? el('div', null, [safeLink(body.url, 'Open link')]) : null,
         ])];
       case 'postback':

@@ -39,6 +39,28 @@
       render();
     });
   }
+  // Sign-in, demo style: the shop's server signs the shopper's id (never the page), and
+  // the page hands the signed identity to the chat, so agents see a verified customer.
+  var USER = 'trailhead-user';
+  var signIn = document.getElementById('sign-in');
+  function identify(user) {
+    Parley('identify', user);
+    signIn.textContent = 'Signed in as ' + user.name;
+  }
+  try {
+    var saved = JSON.parse(sessionStorage.getItem(USER) || 'null');
+    if (saved) identify(saved);
+  } catch (e) { /* storage off: stay signed out */ }
+  signIn.addEventListener('click', function (e) {
+    e.preventDefault();
+    fetch('/account/identity').then(function (res) {
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      return res.json();
+    }).then(function (user) {
+      try { sessionStorage.setItem(USER, JSON.stringify(user)); } catch (err) { /* fine */ }
+      identify(user);
+    }).catch(function () { signIn.textContent = 'Sign-in unavailable'; });
+  });
   document.getElementById('chat-link').addEventListener('click', function (e) {
     e.preventDefault();
     Parley('open');

@@ -46,6 +46,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const config = loadConfig(CONFIG, {});
   const site = config.sites[0]!;
   let relayUrl = '';
+  let backendUrl = '';
 
   const shop = await startShop({
     port: options.shopPort ?? 5173,
@@ -54,6 +55,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     siteKey: site.siteKey,
     ...(options.csp !== undefined ? { csp: options.csp } : {}),
     ...(options.staticDirs ? { staticDirs: options.staticDirs } : {}),
+    // The demo backend signs the demo shopper, as a merchant's server would.
+    identity: async () => {
+      const res = await fetch(`${backendUrl}/demo/identity`);
+      if (!res.ok) throw new Error(`identity: HTTP ${res.status}`);
+      return res.json();
+    },
   });
 
   // The relay must know the backend's URL and the backend the relay's: fix the relay's
@@ -72,6 +79,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     ...(options.logLevel === 'silent' ? { log: () => {} } : {}),
   });
 
+  backendUrl = backend.url;
   const origins = new Set(site.allowedOrigins);
   origins.add(shop.url);
   origins.add(shop.url.replace('127.0.0.1', 'localhost'));

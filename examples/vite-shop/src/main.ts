@@ -2,9 +2,12 @@
 // page and product the visitor is on, so agents see it in their console.
 import { mount } from '@parley/widget';
 
+/** `<meta name="parley-site-key" content="…">` in the served page wins over the build-time env. */
+const meta = (name: string) => document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content || undefined;
+
 const chat = mount({
-  siteKey: import.meta.env.VITE_PARLEY_SITE_KEY ?? 'pk_demo',
-  relayUrl: import.meta.env.VITE_PARLEY_RELAY_URL ?? 'http://127.0.0.1:8787',
+  siteKey: meta('parley-site-key') ?? import.meta.env.VITE_PARLEY_SITE_KEY ?? 'pk_demo',
+  relayUrl: meta('parley-relay-url') ?? import.meta.env.VITE_PARLEY_RELAY_URL ?? 'http://127.0.0.1:8787',
   theme: { primary: '#1d3b2a' },
 });
 
