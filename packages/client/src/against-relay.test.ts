@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
 import { hmacSha256Hex } from '@parley/protocol';
-import { buildApp, createMemoryEngine, type Engine } from '@parley/relay';
+import { buildApp, createMemoryEngine, type Engine, type LimitsConfig } from '@parley/relay';
 import { createClient } from './client.js';
 import type { ChatMessage, ClientOptions, ParleyClient, SocketLike, StorageLike } from './types.js';
 
@@ -65,8 +65,8 @@ function config(webhookUrl: string) {
 }
 
 /** A relay listening on 127.0.0.1 (port 0 unless given), optionally over an engine that outlives it. */
-async function startRelay(webhookUrl: string, port = 0, engine?: Engine) {
-  const app = buildApp(config(webhookUrl), { logger: false, webhooks: { pollMs: 20, retryScheduleMs: [50, 50, 50] }, closeGraceMs: 100, ...(engine && { engine }) });
+async function startRelay(webhookUrl: string, port = 0, engine?: Engine, limits?: Partial<LimitsConfig>) {
+  const app = buildApp(config(webhookUrl), { logger: false, webhooks: { pollMs: 20, retryScheduleMs: [50, 50, 50] }, closeGraceMs: 100, ...(engine && { engine }), ...(limits && { limits }) });
   await app.listen({ port, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
@@ -149,6 +149,21 @@ describe('against a real relay', () => {
     expect(status(c, m)).toMatchObject({ status: 'sent', seq: 1 });
     expect(backend.texts()).toEqual(['hello']);
     expect(c.getSnapshot().unread).toBe(1);
+  });
+
+  test('messages the relay drops while rate limiting are sent again and delivered once each', async () => {
+    const backend = await startBackend();
+    const relay = await startRelay(backend.url, 0, undefined, { rateLimit: { perSecond: 4, burst: 3 }, rateLimitStrikes: 50 });
+    open.push(backend, relay);
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    const sent = ['one', 'two', 'three', 'four', 'five', 'six'].map((t) => c.send(t));
+    await until(() => expect(c.errors).toContain('RATE_LIMITED'));
+    await until(() => expect(sent.map((m) => status(c, m)?.status)).toEqual(Array(6).fill('sent')), 10_000);
+    expect(backend.texts().sort()).toEqual(['five', 'four', 'one', 'six', 'three', 'two']);
+    expect(c.getSnapshot().state).toBe('open');
+    expect(c.sockets()).toBe(1);
   });
 
   test('a message sent while the relay is down is delivered exactly once after it comes back', async () => {
@@ -319,6 +334,21 @@ describe('identity against a real relay', () => {
     c.identify({ userId: 'user-9', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-9') });
     await until(() => expect(c.getSnapshot().identity).toEqual({ userId: 'user-9', verified: true }));
     expect(c.getSnapshot().state).toBe('open');
+  });
+
+  test('the product on screen follows the visitor into the conversation identify() switches to', async () => {
+    const { relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    c.setContext({ product: { id: 'sku-1', title: 'Trail Runner 2', price: '€129.00' } });
+    c.identify({ userId: 'user-11', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-11') });
+    await until(() => expect(c.getSnapshot().identity).toEqual({ userId: 'user-11', verified: true }));
+    await until(async () => {
+      const { json } = await relay.api('GET', '/v1/conversations');
+      const mine = (json.items as { identity?: { userId: string }; context?: { product?: { title: string } } }[]).find((i) => i.identity?.userId === 'user-11');
+      expect(mine?.context?.product?.title).toBe('Trail Runner 2');
+    });
   });
 
   test("a verified user sees their conversation from a second device", async () => {

@@ -40,6 +40,8 @@ import type {
 
 const OPEN = 1;
 const noop = () => {};
+/** Wait before resending what the relay dropped while rate limiting. */
+const RESEND_AFTER_MS = 1000;
 const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
 const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
 const httpUrl = (u: unknown) => (typeof u === 'string' && /^https?:\/\/\S+$/i.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
@@ -146,6 +148,7 @@ export function createClient(options: ClientOptions): ParleyClient {
   let stopped = true;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let resend: ReturnType<typeof setTimeout> | undefined;
   let beat: ReturnType<typeof setInterval> | undefined;
   let waiting = false; // a heartbeat tick passed with no frame from the relay
   let sentSeq = 0; // lastSeq sent in the current hello
@@ -315,8 +318,9 @@ export function createClient(options: ClientOptions): ParleyClient {
   /** Every disconnect goes through here. `code` decides whether to reconnect; `delay` overrides the backoff. */
   const drop = (code: number, reason: string, delay?: number) => {
     clearTimeout(retryTimer);
+    clearTimeout(resend);
     clearInterval(beat);
-    retryTimer = beat = undefined;
+    retryTimer = beat = resend = undefined;
     const s = ws;
     ws = undefined;
     welcomed = false;
@@ -395,7 +399,8 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const welcome = (w: WelcomeFrame) => {
     store.set('token', w.token);
-    if (w.conversationId !== conv) {
+    const moved = w.conversationId !== conv;
+    if (moved) {
       const replayedTooLittle = sentSeq > 0;
       resetConversation(w.conversationId);
       persist(true);
@@ -412,7 +417,9 @@ export function createClient(options: ClientOptions): ParleyClient {
     const stored = store.get('out');
     if (Array.isArray(stored)) outbox.adopt(stored, (id) => log.some((i) => i.id === id));
     flush();
-    if (ctxPending) sendContext();
+    // The hello carried the page; a product goes in a context frame, again whenever the
+    // conversation changed under us (identify(), restart()).
+    if (ctxPending || (moved && ctx.product)) sendContext();
   };
 
   const receive = (data: unknown) => {
@@ -450,6 +457,8 @@ export function createClient(options: ClientOptions): ParleyClient {
         return persist();
       }
       case 'error':
+        // Frames the relay dropped while rate limiting go again once the bucket refills.
+        if (f.code === 'RATE_LIMITED' && !resend) resend = setTimeout(() => ((resend = undefined), flush()), RESEND_AFTER_MS);
         if (f.id && f.code !== 'RATE_LIMITED') {
           const m = outbox.fail(f.id);
           if (m) emit('message', m);

@@ -9,7 +9,7 @@ export interface Theme {
   position?: 'left' | 'right';
   /** Distance from the corner: a number in px or any CSS length. Default 20px. */
   offset?: number | string;
-  /** Stacking order. Default 2147483000. */
+  /** Stacking order. Default 2147483647, the highest there is: the widget is appended last, so it wins ties. */
   zIndex?: number;
 }
 

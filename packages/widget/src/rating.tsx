@@ -31,9 +31,12 @@ export function Rating({ v }: { v: View }) {
           />
           <button
             class="k"
-            onClick={() => {
+            onClick={(e) => {
+              const panel = e.currentTarget.closest('section');
               v.c.rate(ui.score, ui.comment.trim() || undefined);
               v.set({ score: 0, comment: '' });
+              // The prompt goes away with its button: keep focus in the panel (Esc still closes it).
+              setTimeout(() => panel?.querySelector<HTMLElement>('.o .k, textarea')?.focus());
             }}
           >
             {t.submit}

@@ -15,7 +15,7 @@ button{cursor:pointer;border:0;background:none;padding:0}
 button:disabled{cursor:default;opacity:.5}
 :focus-visible{outline:2px solid var(--p);outline-offset:2px}
 .h :focus-visible,.v .x :focus-visible{outline-color:#fff}
-.l,.p{position:fixed;bottom:var(--o);right:var(--o);z-index:var(--parley-z-index,2147483000)}
+.l,.p{position:fixed;bottom:var(--o);right:var(--o);z-index:var(--parley-z-index,2147483647)}
 :host([position=left]) .l,:host([position=left]) .p{right:auto;left:var(--o)}
 .l{width:56px;height:56px;border-radius:50%;background:var(--p);color:#fff;display:grid;place-items:center;box-shadow:0 4px 12px #0003}
 svg{width:24px;height:24px;fill:currentColor}
