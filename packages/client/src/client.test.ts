@@ -177,7 +177,7 @@ describe('connection state machine', () => {
     h.sock().open();
     h.sock().drop(4499, 'site suspended');
     expect(h.client.getSnapshot().state).toBe('closed');
-    expect(h.errors).toEqual(['FORBIDDEN']);
+    expect(h.errors).toEqual(['CONNECTION_REFUSED']);
     expect(seen).toEqual(['The relay refused the connection (4499 site suspended).']);
     vi.advanceTimersByTime(120_000);
     expect(h.sockets).toHaveLength(1);

@@ -48,11 +48,11 @@ const httpUrl = (u: unknown) => (typeof u === 'string' && /^https?:\/\/\S+$/i.te
 
 /**
  * The error for a do-not-reconnect close: the error code of the same name, or — for a
- * refusal code this client does not know (the range decides, not a list) — FORBIDDEN.
+ * refusal code this client does not know (the range decides, not a list) — CONNECTION_REFUSED.
  */
 function closeError(code: number): ErrorCode {
   const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code);
-  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : 'FORBIDDEN';
+  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : 'CONNECTION_REFUSED';
 }
 
 function defaultStorage(): StorageLike | null {
@@ -347,7 +347,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     if (stopped || !shouldReconnect(code)) {
       state.set('closed');
       const err = stopped ? undefined : closeError(code);
-      if (err && err !== lastError) fault(err, err == 'FORBIDDEN' ? `The relay refused the connection (${code} ${reason}).` : undefined);
+      if (err && err !== lastError) fault(err, err == 'CONNECTION_REFUSED' ? `The relay refused the connection (${code} ${reason}).` : undefined);
       return;
     }
     state.set('reconnecting');

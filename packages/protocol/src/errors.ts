@@ -28,6 +28,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is not valid.' },
   INTERNAL: { status: 500, message: 'The relay hit an unexpected error.' },
   NOT_READY: { status: 503, message: 'The relay is not ready to serve.' },
+  CONNECTION_REFUSED: { status: 403, message: 'The relay refused the connection and asked not to reconnect.' },
   WEBHOOK_FAILED: { status: 502, message: 'The backend did not accept the webhook.' },
   WEBHOOK_TIMEOUT: { status: 504, message: 'The backend did not answer the webhook in time.' },
   WEBHOOK_BAD_REPLY: { status: 502, message: 'The backend answered the webhook with an invalid body.' },
