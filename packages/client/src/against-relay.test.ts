@@ -7,7 +7,8 @@ import WebSocket from 'ws';
 import { hmacSha256Hex } from '@parley/protocol';
 import { buildApp, createMemoryEngine, type Engine, type LimitsConfig } from '@parley/relay';
 import { createClient } from './client.js';
-import type { ChatMessage, ClientOptions, ParleyClient, SocketLike, StorageLike } from './types.js';
+import type { ChatMessage, ClientOptions, ParleyClient, SocketLike } from './types.js';
+import { memoryStorage } from '../test/memory-storage.js';
 
 const ORIGIN = 'https://shop.example';
 const API_SECRET = 'api_secret_client_tests_0123';
@@ -85,15 +86,6 @@ async function startRelay(webhookUrl: string, port = 0, engine?: Engine, limits?
   };
 }
 
-function memoryStorage() {
-  const map = new Map<string, string>();
-  const storage: StorageLike = {
-    getItem: (k) => map.get(k) ?? null,
-    setItem: (k, v) => void map.set(k, String(v)),
-    removeItem: (k) => void map.delete(k),
-  };
-  return { map, storage };
-}
 
 const open: Array<{ close(): unknown } | ParleyClient> = [];
 afterEach(async () => {

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { CLOSE, HANDOFF_VALUE, type ServerFrame } from '@parley/protocol';
 import { createClient } from './client.js';
-import type { ChatMessage, ClientOptions, ConnectionState, ParleyClient, SocketLike, StorageLike } from './types.js';
+import type { ChatMessage, ClientOptions, ConnectionState, ParleyClient, SocketLike } from './types.js';
+import { memoryStorage } from '../test/memory-storage.js';
 
 // A socket the test drives by hand: it stands in for the relay's side of the wire.
 class FakeSocket implements SocketLike {
@@ -36,15 +37,6 @@ class FakeSocket implements SocketLike {
   }
 }
 
-function memoryStorage() {
-  const map = new Map<string, string>();
-  const storage: StorageLike = {
-    getItem: (k) => map.get(k) ?? null,
-    setItem: (k, v) => void map.set(k, String(v)),
-    removeItem: (k) => void map.delete(k),
-  };
-  return { map, storage };
-}
 
 let siteN = 0;
 const clients: ParleyClient[] = [];

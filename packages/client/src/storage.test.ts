@@ -1,16 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { MAX_STORED_ITEMS, createStore, type ConversationRecord } from './storage.js';
 import type { StorageLike, TimelineItem } from './types.js';
+import { memoryStorage } from '../test/memory-storage.js';
 
-function memoryStorage() {
-  const map = new Map<string, string>();
-  const storage: StorageLike = {
-    getItem: (k) => map.get(k) ?? null,
-    setItem: (k, v) => void map.set(k, String(v)),
-    removeItem: (k) => void map.delete(k),
-  };
-  return { map, storage };
-}
 
 const item = (seq: number): TimelineItem => ({ kind: 'msg', id: `m${seq}`, seq, ts: seq, from: { role: 'bot' }, body: { type: 'text', text: `#${seq}` } });
 const rec = (conv: string, seqs: number[], extra: Partial<ConversationRecord> = {}): ConversationRecord => ({
