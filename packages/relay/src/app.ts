@@ -10,6 +10,7 @@ import { Hub } from './hub.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
 import { healthPlugin } from './plugins/health.js';
 import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
+import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
 import { WebhookWorker } from './webhook-worker.js';
 
@@ -56,11 +57,13 @@ declare module 'fastify' {
 
 /**
  * Build the relay: a Fastify instance with the widget socket, the backend REST API,
- * `/metrics`, `/healthz` and `/readyz`. It does not listen; call `app.listen()`.
- * Throws `ConfigError` when the config is invalid.
+ * `/metrics`, `/healthz`, `/readyz` and, when the config names `assets`, the widget's
+ * `/parley/loader.js` and `/parley/parley.iife.js` (read here, once). It does not listen;
+ * call `app.listen()`. Throws `ConfigError` when the config is invalid or an asset is missing.
  */
 export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAppOptions = {}): FastifyInstance {
   const config = parseConfig(input);
+  const assets = config.assets ? loadWidgetAssets(config.assets) : undefined;
   const limits: LimitsConfig = { ...config.limits, ...options.limits };
   const webhooks = { ...config.webhooks, ...options.webhooks };
   const now = options.now ?? Date.now;
@@ -140,6 +143,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   void app.register(widgetSocketPlugin, {
     ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, metrics, log: app.log, now, closeGraceMs },
   });
+  if (assets) void app.register(widgetAssetsPlugin, { assets });
   void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit });
   return app;
 }

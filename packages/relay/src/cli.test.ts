@@ -1,8 +1,8 @@
 // Starts the built CLI the ways operators do. `npm test` builds before testing.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
@@ -57,8 +57,14 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<{ code: number |
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
 }
 
-/** The runtime stage of packages/relay/Dockerfile: WORKDIR, ENV, CMD and the HEALTHCHECK command. */
-function dockerfile(): { workdir: string; env: Record<string, string>; cmd: string[]; healthcheck: string[] } {
+/** What one `COPY --from=build` of the runtime stage copies: build-stage paths to a destination. */
+interface Copy {
+  sources: string[];
+  dest: string;
+}
+
+/** The runtime stage of packages/relay/Dockerfile: WORKDIR, ENV, CMD, the HEALTHCHECK command and its copies from the build stage. */
+function dockerfile(): { workdir: string; env: Record<string, string>; cmd: string[]; healthcheck: string[]; copies: Copy[] } {
   const text = readFileSync(join(root, 'packages/relay/Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const stages = text.split(/^FROM /m);
   const lines = stages[stages.length - 1]!.split('\n').map((l) => l.trim());
@@ -66,13 +72,28 @@ function dockerfile(): { workdir: string; env: Record<string, string>; cmd: stri
   let workdir = '';
   let cmd: string[] = [];
   let healthcheck: string[] = [];
+  const copies: Copy[] = [];
   for (const line of lines) {
+    if (line.startsWith('COPY --from=build ')) {
+      const paths = line.slice('COPY --from=build '.length).trim().split(/\s+/);
+      copies.push({ sources: paths.slice(0, -1), dest: paths[paths.length - 1]! });
+    }
     if (line.startsWith('WORKDIR ')) workdir = line.slice(8).trim();
     if (line.startsWith('ENV ')) for (const m of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
     if (line.startsWith('CMD ')) cmd = JSON.parse(line.slice(4)) as string[];
     if (line.startsWith('HEALTHCHECK ')) healthcheck = JSON.parse(line.slice(line.indexOf(' CMD ') + 5)) as string[];
   }
-  return { workdir, env, cmd, healthcheck };
+  return { workdir, env, cmd, healthcheck, copies };
+}
+
+/** The bytes the relay at `base` serves for both widget files, checked against the files it should hold. */
+async function expectAssets(base: string, files: { loader: string; bundle: string }): Promise<void> {
+  for (const [name, file] of [['loader.js', files.loader], ['parley.iife.js', files.bundle]] as const) {
+    const res = await fetch(`${base}/parley/${name}`);
+    expect(res.status, name).toBe(200);
+    expect(res.headers.get('content-type'), name).toBe('text/javascript; charset=utf-8');
+    expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(file)), name).toBe(true);
+  }
 }
 
 describe('parley-relay CLI', () => {
@@ -82,6 +103,8 @@ describe('parley-relay CLI', () => {
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    // The example's `assets` (relative to examples/) serve the built loader and widget bundle.
+    await expectAssets(base, { loader: join(root, 'packages/loader/dist/loader.js'), bundle: join(root, 'packages/widget/dist/parley.iife.js') });
     // SIGTERM to the whole group stops the relay itself, not only `npx`.
     process.kill(-child.pid!, 'SIGTERM');
     let stopped = false;
@@ -95,14 +118,28 @@ describe('parley-relay CLI', () => {
     expect(stopped).toBe(true);
   });
 
-  test('starts with the image\'s CMD and ENV, passes its HEALTHCHECK, and SIGTERM closes sockets with GOING_AWAY', async () => {
+  test('starts with the image\'s CMD and ENV, passes its HEALTHCHECK, serves the widget files it copies, and SIGTERM closes sockets with GOING_AWAY', async () => {
     const image = dockerfile();
-    // The image's WORKDIR is the repository root; only the config path and the address differ here.
+    // The image's WORKDIR is the repository root; only the config path, the address and where
+    // /app/public sits differ here.
     expect(image.workdir).toBe('/app');
-    expect(image.env).toMatchObject({ PARLEY_CONFIG: '/config/relay.json', HOST: '0.0.0.0' });
+    expect(image.env).toMatchObject({ PARLEY_CONFIG: '/config/relay.json', HOST: '0.0.0.0', PARLEY_ASSETS: '/app/public' });
+    // Lay out /app/public as the image does, from the build output its COPY lines name.
+    const publicCopies = image.copies.filter((c) => c.dest === './public/' || c.dest === '/app/public/');
+    const sources = publicCopies.flatMap((c) => c.sources);
+    expect(sources.map((s) => basename(s)).sort()).toEqual(['loader.js', 'parley.iife.js']);
+    const publicDir = join(mkdtempSync(join(tmpdir(), 'parley-image-')), 'public');
+    mkdirSync(publicDir);
+    for (const source of sources) {
+      expect(source.startsWith('/app/'), source).toBe(true);
+      const built = join(root, source.slice('/app/'.length));
+      expect(existsSync(built), `${source} is missing from the build output (npm test builds it)`).toBe(true);
+      copyFileSync(built, join(publicDir, basename(source)));
+    }
     const [cmd, ...args] = image.cmd;
-    const child = start(cmd!, args, { ...image.env, PARLEY_CONFIG: example, PORT: '0', HOST: '127.0.0.1' });
+    const child = start(cmd!, args, { ...image.env, PARLEY_ASSETS: publicDir, PARLEY_CONFIG: example, PORT: '0', HOST: '127.0.0.1' });
     const base = await listening(child);
+    await expectAssets(base, { loader: join(publicDir, 'loader.js'), bundle: join(publicDir, 'parley.iife.js') });
     const port = new URL(base).port;
     const [hcCmd, ...hcArgs] = image.healthcheck;
     const health = await exited(start(hcCmd!, hcArgs, { PORT: port }));
@@ -125,7 +162,7 @@ describe('parley-relay CLI', () => {
     expect((await exited(start(hcCmd!, hcArgs, { PORT: port }))).code).not.toBe(0);
   });
 
-  test('the image copies every workspace package the relay imports, and the lockfile nests none of their dependencies', () => {
+  test('the image copies every workspace package the relay imports, builds the widget files it serves, and the lockfile nests none of their dependencies', () => {
     const image = readFileSync(join(root, 'packages/relay/Dockerfile'), 'utf8');
     const pkg = JSON.parse(readFileSync(join(root, 'packages/relay/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const workspaces = ['relay', ...Object.keys(pkg.dependencies).filter((d) => d.startsWith('@parley/')).map((d) => d.slice('@parley/'.length))];
@@ -138,6 +175,16 @@ describe('parley-relay CLI', () => {
     const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     const nested = Object.keys(lock.packages).filter((p) => workspaces.some((name) => p.startsWith(`packages/${name}/node_modules/`)));
     expect(nested).toEqual([]);
+
+    // The widget files the image serves are built in the build stage by their own workspaces.
+    const buildStage = image.replace(/\\\n/g, ' ').split(/^FROM /m)[1]!;
+    const served = dockerfile().copies.flatMap((c) => c.sources).filter((s) => s.endsWith('.js'));
+    expect(served.length).toBe(2);
+    for (const source of served) {
+      const name = /^\/app\/packages\/([\w-]+)\/dist\//.exec(source)?.[1];
+      expect(name, source).toBeDefined();
+      expect(buildStage, source).toMatch(new RegExp(`npm run build( --workspace @parley/[\\w-]+)* --workspace @parley/${name}\\b|npm run build(?! --workspace)`));
+    }
   });
 
   test('a bad config exits non-zero and names the bad key', async () => {
@@ -153,5 +200,14 @@ describe('parley-relay CLI', () => {
     const { code, output } = await exited(start('node', [cli, '--config', file], {}));
     expect(code).not.toBe(0);
     expect(output).toContain('sites.0.webhookUrl');
+  });
+
+  test('`assets` without the widget files exits non-zero and names `assets`', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-'));
+    writeFileSync(join(dir, 'loader.js'), '/* loader */');
+    const { code, output } = await exited(start('node', [cli, '--config', example], { PARLEY_ASSETS: dir, PORT: '0', HOST: '127.0.0.1' }));
+    expect(code).not.toBe(0);
+    expect(output).toContain('Invalid relay config: assets: parley.iife.js not found in');
+    expect(output).not.toContain('Server listening');
   });
 });

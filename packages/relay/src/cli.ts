@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// parley-relay --config FILE: start the relay. Env: PARLEY_CONFIG (config file), PORT, HOST.
+// parley-relay --config FILE: start the relay. Env: PARLEY_CONFIG (config file), PORT, HOST, PARLEY_ASSETS.
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -7,7 +7,8 @@ import { ConfigError, loadConfig } from './config.js';
 const USAGE = `Usage: parley-relay --config FILE
 
 Starts the Parley relay. The config file is JSON (see docs/configuration.md).
-Environment: PARLEY_CONFIG (config file when --config is not given), PORT, HOST.`;
+Environment: PARLEY_CONFIG (config file when --config is not given), PORT, HOST,
+PARLEY_ASSETS (colon-separated directories holding loader.js and parley.iife.js).`;
 
 async function main(): Promise<void> {
   let args;
@@ -22,8 +23,10 @@ async function main(): Promise<void> {
     return;
   }
   let config;
+  let app;
   try {
     config = loadConfig(args.values.config);
+    app = buildApp(config, { defaultMetrics: true });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -31,7 +34,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = buildApp(config, { defaultMetrics: true });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { engine: app.parley.engine.name, sites: config.sites.map((s) => s.siteKey) },
+    { engine: app.parley.engine.name, sites: config.sites.map((s) => s.siteKey), assets: config.assets ?? [] },
     'parley relay ready',
   );
 }

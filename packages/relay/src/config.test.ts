@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from './config.js';
@@ -27,6 +27,9 @@ describe('config', () => {
     expect(site.allowedOrigins).toEqual(['http://localhost:5173', 'http://127.0.0.1:5173', 'http://localhost:5174']);
     expect(site.webhookUrl).toBe('http://127.0.0.1:3001/webhooks/parley');
     expect(site.greeting.quickReplies).toContainEqual({ label: 'Talk to a human', value: 'parley:human' });
+    // Its asset directories resolve against examples/, whatever the working directory.
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    expect(config.assets).toEqual([join(root, 'packages/loader/dist'), join(root, 'packages/widget/dist')]);
   });
 
   test('defaults fill in limits, webhooks, retention and availability', () => {
@@ -56,5 +59,26 @@ describe('config', () => {
     expect(loadConfig(undefined, { PARLEY_CONFIG: file, PORT: '9999', HOST: '127.0.0.1' })).toMatchObject({ port: 9999, host: '127.0.0.1' });
     expect(() => loadConfig(file, { PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig(undefined, {})).toThrow(ConfigError);
+  });
+
+  test('relative `assets` resolve against the config file\'s directory; absolute ones stay', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-'));
+    const file = join(dir, 'relay.json');
+    writeFileSync(file, JSON.stringify(testConfig('http://127.0.0.1:1/hook', { assets: ['public', '../shared/dist', '/srv/parley'] })));
+    expect(loadConfig(file, {}).assets).toEqual([join(dir, 'public'), resolve(dir, '../shared/dist'), '/srv/parley']);
+  });
+
+  test('PARLEY_ASSETS (colon-separated) wins over the file; its relative dirs resolve against the working directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-'));
+    const file = join(dir, 'relay.json');
+    writeFileSync(file, JSON.stringify(testConfig('http://127.0.0.1:1/hook', { assets: ['public'] })));
+    expect(loadConfig(file, { PARLEY_ASSETS: '/app/public:rel/dist' }).assets).toEqual(['/app/public', resolve('rel/dist')]);
+    expect(loadConfig(file, { PARLEY_ASSETS: '' }).assets).toEqual([join(dir, 'public')]);
+    const plain = join(dir, 'plain.json');
+    writeFileSync(plain, JSON.stringify(testConfig('http://127.0.0.1:1/hook')));
+    expect(loadConfig(plain, {}).assets).toBeUndefined();
+    expect(loadConfig(plain, { PARLEY_ASSETS: '/app/public' }).assets).toEqual(['/app/public']);
+    expect(() => loadConfig(plain, { PARLEY_ASSETS: ':' })).toThrow(expect.objectContaining({ key: 'assets' }));
+    expect(keyOf(testConfig('http://127.0.0.1:1/hook', { assets: [''] }))).toBe('assets.0');
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { LIMITS, webhookSecretBytes } from '@parley/protocol';
 
@@ -137,6 +138,12 @@ export const RelayConfig = z
     engine: z.object({ type: z.literal('memory') }).strict().default({ type: 'memory' }),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     webhooks: WebhooksConfig.default(WebhooksConfig.parse({})),
+    /**
+     * Directories searched in order for the widget's `loader.js` and `parley.iife.js`, served at
+     * `/parley/loader.js` and `/parley/parley.iife.js`. Unset: not served. In a config file,
+     * relative paths resolve against the file's directory (env `PARLEY_ASSETS` wins).
+     */
+    assets: z.array(z.string().min(1)).min(1).optional(),
     sites: z.array(SiteConfig).min(1),
   })
   .strict()
@@ -180,7 +187,9 @@ export function parseConfig(input: unknown): RelayConfig {
 
 /**
  * Load the configuration: the file named by `file` (or env `PARLEY_CONFIG`), then env
- * `PORT` and `HOST` on top. Throws `ConfigError` naming the bad key.
+ * `PORT`, `HOST` and `PARLEY_ASSETS` (colon-separated directories) on top. Relative `assets`
+ * directories resolve against the file's directory, those of `PARLEY_ASSETS` against the
+ * working directory. Throws `ConfigError` naming the bad key.
  */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const path = file ?? env.PARLEY_CONFIG;
@@ -198,6 +207,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       obj.port = Number(env.PORT);
     }
     if (env.HOST) obj.host = env.HOST;
+    if (env.PARLEY_ASSETS) obj.assets = env.PARLEY_ASSETS.split(':').filter(Boolean).map((dir) => resolve(dir));
+    else if (Array.isArray(obj.assets)) obj.assets = obj.assets.map((dir: unknown) => (typeof dir === 'string' && dir ? resolve(dirname(path), dir) : dir));
   }
   return parseConfig(raw);
 }

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError } from '../config.js';
+
+/**
+ * The files the relay serves under `/parley/`, with their cache lifetimes. A fixed list: no
+ * other name is ever looked up, so no request path reaches the file system. The loader is
+ * cached briefly because merchants' pages point at it by a stable URL; the bundle it loads
+ * may be cached longer.
+ */
+export const WIDGET_ASSETS = {
+  'loader.js': 'public, max-age=300',
+  'parley.iife.js': 'public, max-age=3600',
+} as const;
+export type WidgetAssetName = keyof typeof WIDGET_ASSETS;
+
+/** One served file, held in memory. */
+export interface WidgetAsset {
+  body: Buffer;
+  /** Strong ETag: a hash of the body. */
+  etag: string;
+  cacheControl: string;
+  /** The file it was read from. */
+  path: string;
+}
+
+/**
+ * Read every file of `WIDGET_ASSETS` from the first of `dirs` that holds it (relative dirs
+ * resolve against the working directory). Throws `ConfigError` naming `assets` when a file is
+ * in none of them.
+ */
+export function loadWidgetAssets(dirs: readonly string[]): Map<WidgetAssetName, WidgetAsset> {
+  const assets = new Map<WidgetAssetName, WidgetAsset>();
+  const missing: string[] = [];
+  for (const [name, cacheControl] of Object.entries(WIDGET_ASSETS) as [WidgetAssetName, string][]) {
+    const found = findFile(dirs, name);
+    if (!found) {
+      missing.push(name);
+      continue;
+    }
+    const etag = `"${createHash('sha256').update(found.body).digest('base64url').slice(0, 32)}"`;
+    assets.set(name, { body: found.body, etag, cacheControl, path: found.path });
+  }
+  if (missing.length) {
+    const searched = dirs.map((d) => resolve(d)).join(', ');
+    throw new ConfigError(`Invalid relay config: assets: ${missing.join(' and ')} not found in ${searched}`, 'assets');
+  }
+  return assets;
+}
+
+function findFile(dirs: readonly string[], name: string): { body: Buffer; path: string } | undefined {
+  for (const dir of dirs) {
+    const path = resolve(join(dir, name));
+    try {
+      return { body: readFileSync(path), path };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
+      throw new ConfigError(`Invalid relay config: assets: cannot read ${path}: ${(err as Error).message}`, 'assets');
+    }
+  }
+  return undefined;
+}
+
+/** Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t.replace(/^W\//, '') === etag;
+  });
+}
+
+/**
+ * `GET /parley/loader.js` and `GET /parley/parley.iife.js` (and HEAD): the widget's script-tag
+ * files from memory, loadable from any shop's page.
+ */
+export async function widgetAssetsPlugin(app: FastifyInstance, opts: { assets: Map<WidgetAssetName, WidgetAsset> }): Promise<void> {
+  for (const [name, asset] of opts.assets) {
+    app.get(`/parley/${name}`, async (req, reply) => {
+      reply.headers({
+        etag: asset.etag,
+        'cache-control': asset.cacheControl,
+        'cross-origin-resource-policy': 'cross-origin',
+        'access-control-allow-origin': '*',
+        'x-content-type-options': 'nosniff',
+      });
+      if (matches(req.headers['if-none-match'], asset.etag)) return reply.code(304).send();
+      return reply.type('text/javascript; charset=utf-8').send(asset.body);
+    });
+  }
+}
