@@ -5,7 +5,7 @@ import type { SiteRuntime } from './connection.js';
 import { ConversationService } from './conversation-service.js';
 import { MemoryEngine } from './engine/memory.js';
 import type { Engine } from './engine/types.js';
-import { errorBody, RelayError } from './errors.js';
+import { errorBody, RelayError, statusOf } from './errors.js';
 import { Hub } from './hub.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
 import { healthPlugin } from './plugins/health.js';
@@ -120,7 +120,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   app.setErrorHandler((err, req, reply) => {
     const { code, message } = classify(err);
     if (code === 'INTERNAL') req.log.error({ err }, 'request failed');
-    return reply.code(new RelayError(code).statusCode).send(errorBody(code, message));
+    return reply.code(statusOf(code)).send(errorBody(code, message));
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('NOT_FOUND')));
 

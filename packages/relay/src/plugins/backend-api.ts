@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod/mini';
 import {
   HistoryQuery,
@@ -8,7 +8,6 @@ import {
   PostEventRequest,
   PostMessageRequest,
   check,
-  type ErrorCode,
   type HistoryResponse,
   type LogEntry,
   type PostEventResponse,
@@ -17,7 +16,7 @@ import {
 import type { SiteConfig } from '../config.js';
 import { toMessage, type ConversationService } from '../conversation-service.js';
 import type { Conversation, Engine } from '../engine/types.js';
-import { errorBody, httpError } from '../errors.js';
+import { httpError } from '../errors.js';
 import type { RelayMetrics } from './metrics.js';
 
 export interface BackendApiOptions {
@@ -171,9 +170,4 @@ function sameJson(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (ka.length !== kb.length) return false;
   return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-/** Map any error to `{error:{code,message}}` with the registry status. */
-export function replyError(reply: FastifyReply, code: ErrorCode, message?: string): FastifyReply {
-  return reply.code(httpError(code).statusCode).send(errorBody(code, message));
 }
