@@ -1,6 +1,7 @@
 import {
   CLOSE,
   HANDOFF_VALUE,
+  HTTP_URL_RE,
   LIMITS,
   PROTOCOL_VERSION,
   decodeServerFrame,
@@ -44,7 +45,7 @@ const noop = () => {};
 const RESEND_AFTER_MS = 1000;
 const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
 const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
-const httpUrl = (u: unknown) => (typeof u === 'string' && /^https?:\/\/\S+$/i.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
+const httpUrl = (u: unknown) => (typeof u === 'string' && HTTP_URL_RE.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
 
 /**
  * The error for a do-not-reconnect close: the error code of the same name, or — for a
