@@ -22,6 +22,7 @@ import { errorFrame } from './errors.js';
 import { entryFrame, type Hub, type HubMember } from './hub.js';
 import { newId } from './ids.js';
 import type { RelayMetrics } from './plugins/metrics.js';
+import { takeToken, type TokenBucket } from './token-bucket.js';
 import { signVisitorToken, verifyVisitorToken, type VisitorClaims } from './visitor-token.js';
 
 /** A configured site with its origin allow-list ready for lookups. */
@@ -63,8 +64,7 @@ export class Connection implements HubMember {
   private state: State = 'new';
   private site: SiteRuntime | undefined;
   private conversation: Conversation | undefined;
-  private tokens: number;
-  private refilledAt: number;
+  private readonly bucket: TokenBucket;
   private strikes = 0;
   private invalid = 0;
   /** Highest seq sent to this socket. */
@@ -82,8 +82,8 @@ export class Connection implements HubMember {
     readonly ip: string,
     private readonly origin: string | undefined,
   ) {
-    this.openedAt = this.lastFrameAt = this.refilledAt = ctx.now();
-    this.tokens = ctx.limits.rateLimit.burst;
+    this.openedAt = this.lastFrameAt = ctx.now();
+    this.bucket = { tokens: ctx.limits.rateLimit.burst, at: this.openedAt };
   }
 
   get isOpen(): boolean {
@@ -140,11 +140,7 @@ export class Connection implements HubMember {
   }
 
   private takeToken(now: number): boolean {
-    const { perSecond, burst } = this.ctx.limits.rateLimit;
-    this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * perSecond) / 1000);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (takeToken(this.bucket, now, this.ctx.limits.rateLimit)) {
       this.strikes = 0;
       return true;
     }

@@ -17,6 +17,7 @@ import type { SiteConfig } from '../config.js';
 import { toMessage, type ConversationService } from '../conversation-service.js';
 import type { Conversation, Engine } from '../engine/types.js';
 import { httpError } from '../errors.js';
+import { takeToken, type Rate, type TokenBucket } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
 export interface BackendApiOptions {
@@ -26,7 +27,7 @@ export interface BackendApiOptions {
   metrics: RelayMetrics;
   now: () => number;
   /** Token bucket per site. */
-  rateLimit: { perSecond: number; burst: number };
+  rateLimit: Rate;
 }
 
 const AvailabilityRequest = z.object({ online: z.boolean() });
@@ -44,7 +45,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOptions): Promise<void> {
   const { engine, service, metrics } = opts;
   const secrets = opts.sites.map((site) => ({ site, digest: digest(site.apiSecret) }));
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = new Map<string, TokenBucket>();
 
   function authenticate(req: FastifyRequest): SiteConfig {
     const header = req.headers.authorization;
@@ -60,13 +61,9 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   function limit(site: SiteConfig): void {
     const now = opts.now();
-    const { perSecond, burst } = opts.rateLimit;
-    const b = buckets.get(site.siteKey) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) * perSecond) / 1000);
-    b.at = now;
-    buckets.set(site.siteKey, b);
-    if (b.tokens < 1) throw httpError('RATE_LIMITED');
-    b.tokens -= 1;
+    let bucket = buckets.get(site.siteKey);
+    if (!bucket) buckets.set(site.siteKey, (bucket = { tokens: opts.rateLimit.burst, at: now }));
+    if (!takeToken(bucket, now, opts.rateLimit)) throw httpError('RATE_LIMITED');
   }
 
   app.addHook('onRequest', async (req) => {
