@@ -34,28 +34,30 @@ export function webhookSecretBytes(secret: string): Uint8Array<ArrayBuffer> {
   return fromBase64(b64);
 }
 
-function hmacKey(raw: Uint8Array<ArrayBuffer>, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
-}
+// Importing a key costs more than the HMAC itself, and a relay or a merchant's server
+// signs and verifies with a handful of secrets, so keep their keys.
+const keys = new Map<string, Promise<CryptoKey>>();
 
-// Importing a key costs more than the HMAC itself; a relay signs with a handful of
-// secrets, so keep their signing keys.
-const signingKeys = new Map<string, Promise<CryptoKey>>();
-
-function signingKey(secret: string): Promise<CryptoKey> {
-  let key = signingKeys.get(secret);
+/**
+ * The HMAC-SHA256 key of `secret`, imported once: a Standard Webhooks secret when `webhook`
+ * (throws when it is not base64), else the secret's UTF-8 bytes.
+ */
+function hmacKey(secret: string, webhook: boolean, usage: 'sign' | 'verify'): Promise<CryptoKey> {
+  const id = `${webhook ? 'w' : 'u'}${usage}:${secret}`;
+  let key = keys.get(id);
   if (!key) {
-    if (signingKeys.size >= 64) signingKeys.clear();
-    key = hmacKey(webhookSecretBytes(secret), 'sign');
-    key.catch(() => signingKeys.delete(secret));
-    signingKeys.set(secret, key);
+    const raw = webhook ? webhookSecretBytes(secret) : encoder.encode(secret);
+    if (keys.size >= 64) keys.clear();
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    key.catch(() => keys.delete(id));
+    keys.set(id, key);
   }
   return key;
 }
 
 /** The `webhook-signature` header value (`v1,<base64>`) for one delivery. */
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  const key = await signingKey(secret);
+  const key = await hmacKey(secret, true, 'sign');
   const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(`${id}.${timestamp}.${body}`));
   return `v1,${toBase64(mac)}`;
 }
@@ -82,7 +84,7 @@ export async function verifyWebhookSignature(
   if (Math.abs(nowSec - Number(ts)) > (options.toleranceSec ?? 300)) return { ok: false, reason: 'STALE_TIMESTAMP' };
   let key: CryptoKey;
   try {
-    key = await hmacKey(webhookSecretBytes(secret), 'verify');
+    key = await hmacKey(secret, true, 'verify');
   } catch {
     return { ok: false, reason: 'BAD_SIGNATURE' };
   }
@@ -98,7 +100,7 @@ export async function verifyWebhookSignature(
 
 /** hex(HMAC-SHA256(secret, data)): the identity signature a merchant's server computes. */
 export async function hmacSha256Hex(secret: string, data: string): Promise<string> {
-  const key = await hmacKey(encoder.encode(secret), 'sign');
+  const key = await hmacKey(secret, false, 'sign');
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(data)));
   return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -106,7 +108,7 @@ export async function hmacSha256Hex(secret: string, data: string): Promise<strin
 /** Constant-time check of a hex HMAC-SHA256 (Web Crypto `verify`). Never throws. */
 export async function verifyHmacSha256Hex(secret: string, data: string, hex: string): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/i.test(hex)) return false;
-  const key = await hmacKey(encoder.encode(secret), 'verify');
+  const key = await hmacKey(secret, false, 'verify');
   const sig = new Uint8Array(32);
   for (let i = 0; i < 32; i++) sig[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return crypto.subtle.verify('HMAC', key, sig, encoder.encode(data));
