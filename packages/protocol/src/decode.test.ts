@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { decode, decodeServerFrame, encode } from './decode.js';
+import { decode, encode } from './decode.js';
+import { decodeServerFrame } from './decode-server-frame.js';
 import { LIMITS, PROTOCOL_VERSION } from './limits.js';
 import { CLOSE, shouldReconnect } from './close-codes.js';
 

@@ -4,7 +4,6 @@ import { ClientFrame, type ServerFrame } from './frames.js';
 import { LIMITS } from './limits.js';
 
 export type { DecodeErrorCode, DecodeResult, RawFrame } from './frame-text.js';
-export { decodeServerFrame } from './decode-server-frame.js';
 
 /** Decode a widget → relay frame. Never throws. */
 export function decode(raw: unknown, maxBytes: number = LIMITS.maxFrameBytes): DecodeResult<ClientFrame> {

@@ -332,7 +332,7 @@ export class Connection implements HubMember {
 
   deliverEntry(entry: LogEntry, text: string): void {
     if (this.state === 'closed') return;
-    if (entry.kind === 'event' && entry.event.type === 'closed' && this.conversation) this.conversation.closed = true;
+    this.noteClosed(entry);
     if (entry.seq <= this.sent) return;
     if (this.catching || entry.seq !== this.sent + 1) {
       (this.pending ??= new Map()).set(entry.seq, text);
@@ -384,9 +384,14 @@ export class Connection implements HubMember {
     for (const entry of entries) {
       if (entry.seq <= this.sent) continue;
       this.sent = entry.seq;
-      if (entry.kind === 'event' && entry.event.type === 'closed' && this.conversation) this.conversation.closed = true;
+      this.noteClosed(entry);
       this.sendText(encode(entryFrame(entry)));
     }
+  }
+
+  /** A `closed` event in the log closes the conversation for this socket's later sends. */
+  private noteClosed(entry: LogEntry): void {
+    if (entry.kind === 'event' && entry.event.type === 'closed' && this.conversation) this.conversation.closed = true;
   }
 
   sendFrame(frame: ServerFrame): void {
