@@ -69,6 +69,7 @@ async function child(kind, webhookUrl) {
 function benchConfig(webhookUrl) {
   return {
     tokenSecret: 'bench-token-secret-0123456789abcdef0123',
+    engine: { type: 'memory' },
     logLevel: 'silent',
     host: '127.0.0.1',
     port: 0,

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm start`: build what is needed, then run the whole demo — the relay (memory engine),
-// the demo merchant backend with its agent console, and the demo shop — in one process.
+// `npm start`: build what is needed, then run the whole demo — the relay, the demo merchant
+// backend with its agent console, and the demo shop — in one process. Chats are kept in
+// data/demo (git-ignored) across restarts; `rm -rf data/demo` starts over.
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 if (!process.argv.includes('--no-build')) {
   console.log('Building Parley…');
@@ -11,6 +13,7 @@ if (!process.argv.includes('--no-build')) {
 }
 
 const { startDemo } = await import('../examples/shop/dist/index.js');
+const dataDir = fileURLToPath(new URL('../data/demo', import.meta.url));
 const env = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
 const demo = await startDemo({
   relayPort: env('RELAY_PORT', 8787),
@@ -18,6 +21,7 @@ const demo = await startDemo({
   shopPort: env('SHOP_PORT', 5173),
   logLevel: process.env.LOG_LEVEL ?? 'warn',
   openHours: process.env.OPEN_HOURS ?? null,
+  dataDir,
 });
 
 console.log(`
@@ -26,6 +30,7 @@ Parley demo is running.
   Shop (visitor):         ${demo.shopUrl}/
   Agent console:          ${demo.consoleUrl}
   Relay:                  ${demo.relayUrl}  (health: ${demo.relayUrl}/healthz, metrics: ${demo.relayUrl}/metrics)
+  Data:                   ${dataDir}  (kept across restarts; delete it to start over)
 
 Open the shop, click the chat button, tap a choice or type "order 1001".
 Tap "Talk to a human", then answer from the agent console. Ctrl+C stops everything.

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { RelayError, createRelayClient, signIdentity, verifyWebhook, type Sender } from '@parley/backend';
-import { Desk } from './desk.js';
+import { Desk, isGone } from './desk.js';
+import { createDeskFileWriter, readDeskFile } from './desk-file.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { parseOpenHours } from './open-hours.js';
 import type { ConversationRecord, StoreEvent } from './store.js';
@@ -34,6 +36,12 @@ export interface DemoBackendOptions {
   log?: (line: string) => void;
   /** How often opening hours are re-checked. Default 30 s. */
   hoursCheckMs?: number;
+  /**
+   * A folder for the desk's state (conversations with their status and transcript, ratings,
+   * left messages, handled webhook ids): `desk.json` there is loaded at start and saved after
+   * every change. Null or absent: memory only, gone when the process stops.
+   */
+  dataDir?: string | null;
 }
 
 export interface DemoBackend {
@@ -73,6 +81,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   const now = options.now ?? Date.now;
   const log = options.log ?? ((line: string) => console.log(`[demo-backend] ${line}`));
   const relay = createRelayClient({ url: options.relayUrl, apiSecret: options.apiSecret, fetch: options.fetch });
+  const stateFile = options.dataDir ? join(options.dataDir, 'desk.json') : null;
   const desk = new Desk({
     relay,
     shopUrl: (options.shopUrl ?? 'http://127.0.0.1:5173').replace(/\/+$/, ''),
@@ -80,7 +89,11 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     openHours: options.openHours ? parseOpenHours(options.openHours) : null,
     now,
     log,
+    saved: stateFile ? readDeskFile(stateFile) : null,
   });
+  const saver = stateFile
+    ? createDeskFileWriter(stateFile, () => desk.snapshot(), { onError: (err) => log(`saving ${stateFile} failed: ${err.message}`) })
+    : null;
   const assets = Object.fromEntries(Object.entries(STATIC).map(([path, [file, type]]) => [path, { body: readFileSync(new URL(file, publicDir)), type }]));
   const streams = new Set<ServerResponse>();
 
@@ -105,6 +118,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     for (const res of streams) res.write(frame);
   };
   const unsubscribe = desk.store.subscribe((e: StoreEvent) => {
+    saver?.schedule();
     if (e.type === 'entry') return broadcast('entry', { conversationId: e.conversationId, entry: e.entry });
     if (statePending) return;
     statePending = true;
@@ -227,11 +241,17 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     if (m) {
       const conv = desk.store.conversations.get(m[1]!);
       if (!conv) return sendError(res, 404, 'NOT_FOUND', 'No such conversation.');
-      if (method === 'GET' && !m[2]) {
-        const { entries, historyError } = await desk.transcript(conv);
-        return sendJson(res, 200, { conversation: summary(conv, desk.store.positionOf(conv)), entries, historyError });
+      try {
+        if (method === 'GET' && !m[2]) {
+          const { entries, historyError } = await desk.transcript(conv);
+          return sendJson(res, 200, { conversation: summary(conv, desk.store.positionOf(conv)), entries, historyError });
+        }
+        if (method === 'POST' && m[2]) return await onConsoleAction(req, res, conv, m[2]);
+      } catch (err) {
+        // The desk has dropped it; the console's list loses it with the next state.
+        if (isGone(err)) return sendError(res, 404, 'NOT_FOUND', 'The relay no longer has this conversation; it was removed from the console.');
+        throw err;
       }
-      if (method === 'POST' && m[2]) return onConsoleAction(req, res, conv, m[2]);
     }
     if (method === 'GET' && path === '/demo/identity') {
       // How a merchant's server signs a logged-in shopper: the secret never leaves the server.
@@ -276,7 +296,10 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
         if (stopped || attempt >= 30) throw err;
         retry = setTimeout(() => announce(attempt + 1), 1000);
         retry.unref();
+        return;
       }
+      // The relay is up: pick up what it has that the desk has not seen, drop what it lost.
+      desk.background('backfill', () => desk.backfill());
     });
   };
   announce(1);
@@ -306,6 +329,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await saver?.flush();
     },
   };
 }

@@ -11,7 +11,7 @@ import {
 import { BOT, HANDOFF_TEXT, answerPostback, answerText, contactThanks } from './faq-bot.js';
 import { detectLocale, hasChinese } from './locale.js';
 import { isOpen, type OpenHours } from './open-hours.js';
-import { DemoStore, type ConversationRecord, type TranscriptEntry } from './store.js';
+import { DemoStore, type ContactRecord, type ConversationRecord, type RatingRecord, type TranscriptEntry } from './store.js';
 
 export interface DeskOptions {
   relay: RelayClient;
@@ -21,7 +21,23 @@ export interface DeskOptions {
   openHours: OpenHours | null;
   now: () => number;
   log: (line: string) => void;
+  /** State saved by an earlier run (see desk-file.ts). */
+  saved?: DeskState | null;
 }
+
+/** What the desk keeps across a restart. */
+export interface DeskState {
+  switchOn: boolean;
+  conversations: ConversationRecord[];
+  ratings: RatingRecord[];
+  contacts: ContactRecord[];
+  /** The latest inline replies by webhook id, oldest first: a delivery retried after a restart still gets the same answer. */
+  replies: [webhookId: string, messages: OutgoingMessage[]][];
+}
+
+/** Inline replies remembered per webhook id in memory, and in a saved state. */
+const MAX_REPLIES = 10_000;
+const MAX_SAVED_REPLIES = 1_000;
 
 const RATING_TEXT = { en: 'How did we do? Please rate this conversation.', 'zh-CN': '请为本次服务评分。' } as const;
 
@@ -42,6 +58,25 @@ export class Desk {
 
   constructor(private readonly options: DeskOptions) {
     this.store = new DemoStore(options.now);
+    const saved = options.saved;
+    if (saved) {
+      this.switchOn = saved.switchOn;
+      for (const conv of saved.conversations) this.store.conversations.set(conv.id, conv);
+      this.store.ratings.push(...saved.ratings);
+      this.store.contacts.push(...saved.contacts);
+      for (const [id, messages] of saved.replies) this.replies.set(id, messages);
+    }
+  }
+
+  /** The state to save; `options.saved` of the next run. */
+  snapshot(): DeskState {
+    return {
+      switchOn: this.switchOn,
+      conversations: [...this.store.conversations.values()],
+      ratings: this.store.ratings,
+      contacts: this.store.contacts,
+      replies: [...this.replies].slice(-MAX_SAVED_REPLIES),
+    };
   }
 
   /** Agents are available: the demo switch is on and we are inside opening hours. */
@@ -78,7 +113,7 @@ export class Desk {
     if (seen) return seen;
     const messages = this.dispatch(event);
     this.replies.set(event.id, messages);
-    if (this.replies.size > 10_000) this.replies.delete(this.replies.keys().next().value!);
+    if (this.replies.size > MAX_REPLIES) this.replies.delete(this.replies.keys().next().value!);
     const conv = this.store.conversations.get(event.conversationId);
     if (conv) {
       // The relay names inline replies `<webhook-id>-<index>`; the transcript uses the same ids.
@@ -168,7 +203,7 @@ export class Desk {
 
   private async sendEvent(conv: ConversationRecord, event: ConversationEvent): Promise<void> {
     const id = newId('ev_');
-    const result = await this.options.relay.sendEvent(conv.id, event, { id });
+    const result = await this.about(conv, () => this.options.relay.sendEvent(conv.id, event, { id }));
     if (result.seq !== undefined) this.store.record(conv, { kind: 'event', id, seq: result.seq, ts: this.options.now(), event });
   }
 
@@ -198,7 +233,7 @@ export class Desk {
   /** Send the agent's reply (taking the conversation first if needed). */
   async reply(conv: ConversationRecord, text: string, id: string = newId('msg_')): Promise<TranscriptEntry> {
     await this.take(conv);
-    const { message } = await this.options.relay.sendMessage(conv.id, { id, from: this.options.agent, body: { type: 'text', text } });
+    const { message } = await this.about(conv, () => this.options.relay.sendMessage(conv.id, { id, from: this.options.agent, body: { type: 'text', text } }));
     const entry: TranscriptEntry = { kind: 'msg', ...message };
     this.store.record(conv, entry);
     this.store.changed();
@@ -207,7 +242,7 @@ export class Desk {
 
   /** Show or hide "Mia is typing" in the visitor's widget. */
   async typing(conv: ConversationRecord, on: boolean): Promise<void> {
-    await this.options.relay.sendEvent(conv.id, { type: 'typing', on, from: this.options.agent });
+    await this.about(conv, () => this.options.relay.sendEvent(conv.id, { type: 'typing', on, from: this.options.agent }));
   }
 
   /** Ask the visitor for a rating and close the conversation. */
@@ -222,28 +257,44 @@ export class Desk {
     if (wasWaiting) this.background('queue', () => this.announceQueue());
   }
 
-  /** The transcript: what this backend saw, completed with the relay's log (the source of truth). */
+  /**
+   * The transcript: what this backend saw, completed with the relay's log (the source of truth).
+   * Throws `NOT_FOUND` (and forgets the conversation) when the relay no longer has it.
+   */
   async transcript(conv: ConversationRecord): Promise<{ entries: TranscriptEntry[]; historyError?: string }> {
     const merged = new Map(conv.transcript.map((e) => [e.id, e] as const));
     let historyError: string | undefined;
     try {
       let after = 0;
       for (let page = 0; page < 50; page++) {
-        const { entries, hasMore } = await this.options.relay.history(conv.id, { after, limit: 200 });
+        const { entries, hasMore } = await this.about(conv, () => this.options.relay.history(conv.id, { after, limit: 200 }));
         for (const entry of entries) merged.set(entry.id, fromLog(entry));
         if (!hasMore || !entries.length) break;
         after = entries[entries.length - 1]!.seq;
       }
     } catch (err) {
+      if (isGone(err)) throw err;
       historyError = err instanceof RelayError ? err.code : 'RELAY_UNREACHABLE';
     }
     const entries = [...merged.values()].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity) || a.ts - b.ts);
     return historyError ? { entries, historyError } : { entries };
   }
 
-  /** Pick up conversations this process has not seen (after a restart) from the relay. */
+  /**
+   * Pick up conversations this process has not seen (while it was down) from the relay, and
+   * drop those the relay no longer has. The list is capped and may be older than a webhook
+   * that arrived meanwhile, so a conversation it leaves out is only dropped when a call about
+   * that conversation answers `NOT_FOUND`.
+   */
   async backfill(): Promise<void> {
     const items = await this.options.relay.conversations();
+    const listed = new Set(items.map((item) => item.id));
+    for (const conv of [...this.store.conversations.values()]) {
+      if (listed.has(conv.id)) continue;
+      await this.about(conv, () => this.options.relay.history(conv.id, { limit: 1 })).catch((err: unknown) => {
+        if (!isGone(err)) throw err;
+      });
+    }
     let added = false;
     for (const item of items) {
       if (item.closed || item.lastSeq === 0 || this.store.conversations.has(item.id)) continue;
@@ -254,6 +305,25 @@ export class Desk {
       added = true;
     }
     if (added) this.store.changed();
+  }
+
+  /**
+   * Run a REST call about one conversation. `NOT_FOUND` means the relay no longer has it (a
+   * memory engine restarted, retention, a wiped store): the desk forgets it too, instead of
+   * keeping a conversation every action on which fails. The error is passed on.
+   */
+  private async about<T>(conv: ConversationRecord, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isGone(err) && this.store.conversations.get(conv.id) === conv) {
+        const wasWaiting = conv.status === 'waiting';
+        this.store.forget(conv.id);
+        this.options.log(`conversation ${conv.id} is gone from the relay: removed`);
+        if (wasWaiting) this.background('queue', () => this.announceQueue());
+      }
+      throw err;
+    }
   }
 
   // ---- availability ----
@@ -272,6 +342,11 @@ export class Desk {
     this.store.changed();
     await this.syncAvailability();
   }
+}
+
+/** The relay answered `NOT_FOUND` about a conversation: it no longer has it. */
+export function isGone(err: unknown): err is RelayError {
+  return err instanceof RelayError && err.code === 'NOT_FOUND';
 }
 
 function botText(text: string): OutgoingMessage {

@@ -78,6 +78,7 @@ test('a visitor chats with the bot, is handed to an agent in the console and rat
   const app = buildApp(
     {
       tokenSecret: 'token-secret-for-the-e2e-test-0123456789',
+      engine: { type: 'memory' },
       logLevel: 'silent',
       sites: [
         {

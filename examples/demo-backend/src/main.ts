@@ -39,6 +39,7 @@ try {
     identitySecret: env.PARLEY_IDENTITY_SECRET ?? site?.identitySecret,
     openHours: env.OPEN_HOURS || null,
     shopUrl: env.SHOP_URL ?? 'http://127.0.0.1:5173',
+    dataDir: env.DATA_DIR || null,
   });
   console.log(`Demo backend: agent console ${backend.url}/console, webhooks ${backend.webhookUrl}`);
   const stop = () => void backend.close().then(() => process.exit(0));

@@ -1,8 +1,9 @@
 import type { ConversationEvent, MessageBody, Sender, VisitorContext, VisitorIdentity } from '@parley/backend';
 import { detectLocale, type Locale } from './locale.js';
 
-// The demo's state, in memory: it is gone when the process stops. A merchant keeps the
-// same records in their database (and keys webhook de-duplication on `webhook-id` there).
+// The demo's state, in memory; given a data folder, the demo backend saves it to a file
+// (desk-file.ts) and loads it at start. A merchant keeps the same records in their database
+// (and keys webhook de-duplication on `webhook-id` there).
 
 /** `bot`: the bot answers. `waiting`: queued for a human. `agent`: an agent has it. */
 export type ConversationStatus = 'bot' | 'waiting' | 'agent' | 'closed';
@@ -83,6 +84,13 @@ export class DemoStore {
     conv.context = context;
     const pageLocale = context.page?.locale;
     if (pageLocale) conv.locale = detectLocale('', pageLocale);
+  }
+
+  /** Drop a conversation (the relay no longer has it). Its ratings and left messages stay. */
+  forget(id: string): boolean {
+    if (!this.conversations.delete(id)) return false;
+    this.changed();
+    return true;
   }
 
   /** Add a transcript line once (by id); a later copy with a `seq` fills it in. */

@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDemoBackend, type DemoBackend } from '@parley/demo-backend';
-import { buildApp, loadConfig } from '@parley/relay';
+import { buildApp, loadConfig, type EngineConfig } from '@parley/relay';
 import { startShop, type Shop } from './server.js';
 
 const CONFIG = fileURLToPath(new URL('../../relay.config.json', import.meta.url));
@@ -24,6 +25,12 @@ export interface DemoOptions {
   retryScheduleMs?: number[];
   /** Opening hours for the demo backend ("09:00-18:00"); absent means always open. */
   openHours?: string | null;
+  /**
+   * Where the demo keeps its data, so a restart keeps the chats: the relay's SQLite file
+   * (`relay.db`) and the demo backend's state (`desk.json`). Null or absent: the relay's
+   * memory engine and a backend in memory, nothing written to disk (tests).
+   */
+  dataDir?: string | null;
 }
 
 export interface Demo {
@@ -37,14 +44,16 @@ export interface Demo {
 }
 
 /**
- * Start the whole demo in one process: the relay (memory engine) with
- * examples/relay.config.json, the demo merchant backend with its agent console, and the
- * demo shop.
+ * Start the whole demo in one process: the relay with examples/relay.config.json (SQLite in
+ * `dataDir`, else the memory engine), the demo merchant backend with its agent console, and
+ * the demo shop.
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
   const config = loadConfig(CONFIG, {});
+  const dataDir = options.dataDir ?? null;
   const site = config.sites[0]!;
+  const engine: EngineConfig = dataDir ? { type: 'sqlite', path: join(dataDir, 'relay.db'), synchronous: 'FULL' } : { type: 'memory' };
   let relayUrl = '';
   let backendUrl = '';
 
@@ -76,6 +85,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     ...(site.identitySecret ? { identitySecret: site.identitySecret } : {}),
     shopUrl: shop.url,
     openHours: options.openHours ?? null,
+    dataDir,
     ...(options.logLevel === 'silent' ? { log: () => {} } : {}),
   });
 
@@ -85,7 +95,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   origins.add(shop.url.replace('127.0.0.1', 'localhost'));
   const webhookUrl = options.webhookUrl ? await options.webhookUrl(backend) : backend.webhookUrl;
   const app = buildApp(
-    { ...config, logLevel: options.logLevel ?? config.logLevel, sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }] },
+    { ...config, engine, logLevel: options.logLevel ?? config.logLevel, sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }] },
     options.retryScheduleMs ? { webhooks: { retryScheduleMs: options.retryScheduleMs } } : {},
   );
   await app.listen({ port: relayPort, host });

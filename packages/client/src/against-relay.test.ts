@@ -49,6 +49,7 @@ async function startBackend() {
 function config(webhookUrl: string) {
   return {
     tokenSecret: 'token-secret-for-client-tests-0123456789',
+    engine: { type: 'memory' as const },
     logLevel: 'silent' as const,
     sites: [
       {
@@ -153,7 +154,12 @@ describe('against a real relay', () => {
     const sent = ['one', 'two', 'three', 'four', 'five', 'six'].map((t) => c.send(t));
     await until(() => expect(c.errors).toContain('RATE_LIMITED'));
     await until(() => expect(sent.map((m) => status(c, m)?.status)).toEqual(Array(6).fill('sent')), 10_000);
-    expect(backend.texts().sort()).toEqual(['five', 'four', 'one', 'six', 'three', 'two']);
+    // Webhooks follow the acks: wait for them, then check they came once each, in seq order.
+    const bySeq = sent.map((m) => status(c, m)!).sort((a, b) => a.seq! - b.seq!).map((m) => (m.body as { text: string }).text);
+    await until(() => expect(backend.texts()).toHaveLength(6), 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(backend.texts()).toEqual(bySeq);
+    expect([...bySeq].sort()).toEqual(['five', 'four', 'one', 'six', 'three', 'two']);
     expect(c.getSnapshot().state).toBe('open');
     expect(c.sockets()).toBe(1);
   });
@@ -186,6 +192,30 @@ describe('against a real relay', () => {
     await until(() => expect(texts(c)).toHaveLength(4));
     expect(texts(c)).toEqual(['sent while offline', 'echo: sent while offline', 'after the blip', 'echo: after the blip']);
     await engine.close();
+  });
+
+  test('a relay that lost the conversation (memory engine restarted) resets the timeline; new messages are not hidden', async () => {
+    const backend = await startBackend();
+    open.push(backend);
+    let relay = await startRelay(backend.url, 0, createMemoryEngine());
+    const port = relay.port;
+    const c = client(relay.base, { storage: memoryStorage().storage });
+    c.connect();
+    await opened(c);
+    for (const t of ['one', 'two', 'three']) c.send(t);
+    await until(() => expect(texts(c)).toHaveLength(6));
+    await relay.close();
+    await until(() => expect(c.getSnapshot().state).toBe('reconnecting'));
+
+    // Everything the relay held is gone; the client still holds lastSeq 6.
+    relay = await startRelay(backend.url, port, createMemoryEngine());
+    open.push(relay);
+    await opened(c);
+    expect(c.getSnapshot().timeline).toEqual([]);
+    c.send('after the restart');
+    // seq 1 and 2 of the new conversation show, though the client had seen seq 6 of the old one.
+    await until(() => expect(texts(c)).toEqual(['after the restart', 'echo: after the restart']));
+    expect(ids(c).map((i) => Number(i.split(':')[0]))).toEqual([1, 2]);
   });
 
   test('a reload (a new client over the same storage) restores history, then tops it up with no duplicates', async () => {
@@ -336,6 +366,8 @@ describe('identity against a real relay', () => {
     c.setContext({ product: { id: 'sku-1', title: 'Trail Runner 2', price: '€129.00' } });
     c.identify({ userId: 'user-11', signature: await hmacSha256Hex(IDENTITY_SECRET, 'user-11') });
     await until(() => expect(c.getSnapshot().identity).toEqual({ userId: 'user-11', verified: true }));
+    // The conversation is stored with the visitor's first message, carrying the product.
+    c.send('is this in stock?');
     await until(async () => {
       const { json } = await relay.api('GET', '/v1/conversations');
       const mine = (json.items as { identity?: { userId: string }; context?: { product?: { title: string } } }[]).find((i) => i.identity?.userId === 'user-11');

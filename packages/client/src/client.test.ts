@@ -305,6 +305,29 @@ describe('resume', () => {
   });
 });
 
+describe('reset', () => {
+  test('a welcome with reset drops the timeline and lastSeq and shows the replay from seq 1, without reconnecting', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    for (let seq = 1; seq <= 5; seq++) h.sock().recv(bot(seq));
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    expect(h.sock().sent[0].lastSeq).toBe(5);
+    const sockets = h.sockets.length;
+    // The relay lost the log past seq 1 (same conversation id): it replays from 0.
+    h.sock().recv(welcome({ reset: true, lastSeq: 1 }));
+    expect(h.client.getSnapshot().timeline).toEqual([]);
+    h.sock().recv({ t: 'msg', seq: 1, id: 'n1', ts: 1, from: { role: 'bot' }, body: { type: 'text', text: 'new first' } });
+    h.sock().recv(bot(2, 'new second'));
+    expect(h.client.getSnapshot().timeline.map((i) => i.id)).toEqual(['n1', 'b2']);
+    vi.advanceTimersByTime(1000);
+    expect(h.sockets.length).toBe(sockets);
+    expect(h.client.getSnapshot().state).toBe('open');
+  });
+});
+
 describe('outbox', () => {
   test('a message sent before the relay answers shows as sending, goes out after welcome and turns sent on ack', () => {
     const h = harness();

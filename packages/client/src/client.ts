@@ -400,9 +400,10 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const welcome = (w: WelcomeFrame) => {
     store.set('token', w.token);
-    const moved = w.conversationId !== conv;
+    const moved = w.conversationId !== conv || w.reset === true;
     if (moved) {
-      const replayedTooLittle = sentSeq > 0;
+      // After a reset the relay replays from 0; a plain move replayed after our seq of another conversation.
+      const replayedTooLittle = sentSeq > 0 && !w.reset;
       resetConversation(w.conversationId);
       persist(true);
       // The relay replayed after a sequence number of another conversation: ask again from 0.

@@ -93,6 +93,11 @@ export const WelcomeFrame = z.object({
   token: str(1024),
   /** Highest sequence number in the conversation log. */
   lastSeq: Seq,
+  /**
+   * The conversation the client held is gone (a memory-engine restart, retention) and this is a
+   * new one: drop the stored lastSeq and timeline. The relay replays the new one from seq 0.
+   */
+  reset: z.optional(z.boolean()),
   greeting: Greeting,
   site: z.object({ name: str(LIMITS.maxShortLength) }),
   /** Whether human agents are available now. */

@@ -110,6 +110,7 @@ const frames = {
       visitorId: id,
       token: free(1024, 1),
       lastSeq: seq,
+      reset: fc.boolean(),
       greeting: fc.record({ text: free(L.maxTextLength, 1), quickReplies: list(button, L.maxQuickReplies) }),
       site: fc.record({ name: free(S, 1) }),
       online: fc.boolean(),

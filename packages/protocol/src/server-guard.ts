@@ -75,6 +75,7 @@ const serverFrame = union(
     visitorId: id,
     token: str(1024, 1),
     lastSeq: seq,
+    reset: opt(bool),
     greeting: obj({ text, quickReplies: arr(button, L.maxQuickReplies) }),
     site: obj({ name: str(S, 1) }),
     online: bool,

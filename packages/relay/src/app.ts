@@ -3,7 +3,7 @@ import { LIMITS, isErrorCode, type ErrorCode } from '@parley/protocol';
 import { parseConfig, type LimitsConfig, type RelayConfig, type RelayConfigInput, type WebhooksConfig } from './config.js';
 import type { SiteRuntime } from './connection.js';
 import { ConversationService } from './conversation-service.js';
-import { MemoryEngine } from './engine/memory.js';
+import { createEngine } from './engine/create.js';
 import type { Engine } from './engine/types.js';
 import { errorBody, RelayError, statusOf } from './errors.js';
 import { Hub } from './hub.js';
@@ -12,11 +12,12 @@ import { healthPlugin } from './plugins/health.js';
 import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
 import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
+import { PerIpLimiter, newVisitorRate } from './protections.js';
 import { WebhookWorker } from './webhook-worker.js';
 
 /** Options for `buildApp`; everything here is for embedding and tests, the config file covers operators. */
 export interface BuildAppOptions {
-  /** The engine to use. Default: a new memory engine (closed with the app). An injected engine is started but not closed. */
+  /** The engine to use. Default: the config's `engine` (closed with the app). An injected engine is started but not closed. */
   engine?: Engine;
   /** Clock in ms (timestamps, timeouts, rate limits). Default `Date.now`. */
   now?: () => number;
@@ -69,7 +70,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const ownEngine = !options.engine;
-  const engine = options.engine ?? new MemoryEngine({ now });
+  const engine = options.engine ?? createEngine(config.engine, now);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const closeGraceMs = options.closeGraceMs ?? 1000;
 
@@ -89,7 +90,8 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const runtimes = new Map<string, SiteRuntime>(
     config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
   );
-  let service: ConversationService;
+  // The service kicks the worker after an append that queued webhooks; the worker appends inline replies through the service.
+  const service: ConversationService = new ConversationService(engine, () => worker.kick());
   const worker = new WebhookWorker({
     engine,
     sites,
@@ -106,14 +108,15 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
       const messages = reply.messages ?? [];
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
+        // Ids derive from the webhook id, so a redelivered webhook's replies are appended once.
         await service.appendBackendMessage(site, job.conversationId, { ...m, id: m.id ?? `${job.id}-${i}` });
       }
     },
   });
-  service = new ConversationService(engine, worker, now);
-  const hub = new Hub();
+  const hub = new Hub(engine);
+  const newVisitors = new PerIpLimiter(newVisitorRate(limits));
+  let sweeper: NodeJS.Timeout | undefined;
   let closing = false;
-  let unsubscribe: (() => void) | undefined;
 
   app.decorate('parley', { engine, metrics, config });
 
@@ -126,22 +129,25 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
 
   app.addHook('onReady', async () => {
     await engine.start();
-    unsubscribe = engine.subscribe(hub.dispatch);
     worker.start();
+    sweeper = setInterval(() => newVisitors.sweep(now()), 60_000);
+    sweeper.unref();
   });
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Fastify stops accepting first; the widget socket plugin's preClose closes every socket with
+  // GOING_AWAY; then deliveries in flight get `drainMs` to finish, and the engine closes last.
   app.addHook('onClose', async () => {
-    await worker.stop();
-    unsubscribe?.();
+    clearInterval(sweeper);
+    await worker.stop(webhooks.drainMs);
     if (ownEngine) await engine.close();
   });
 
   void app.register(healthPlugin, { engine, isClosing: () => closing });
   void app.register(metricsPlugin, { metrics });
   void app.register(widgetSocketPlugin, {
-    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, metrics, log: app.log, now, closeGraceMs },
+    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, newVisitors, metrics, log: app.log, now, closeGraceMs },
   });
   if (assets) void app.register(widgetAssetsPlugin, { assets });
   void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit });

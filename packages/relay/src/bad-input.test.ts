@@ -16,6 +16,9 @@ beforeEach(async () => {
   cleanups.push(relay.close);
   bystander = await TestClient.open(relay.wsUrl);
   bystanderConversation = (await bystander.hello()).conversationId;
+  // The bystander's conversation is stored with its first message.
+  bystander.send({ t: 'send', id: 'bystander-hi', body: { type: 'text', text: 'hi' } });
+  await bystander.take('ack');
 });
 
 afterEach(async () => {
@@ -61,8 +64,9 @@ describe('bad frames after hello', () => {
     expect(await c.take('error')).toMatchObject({ code: 'BAD_FRAME' });
     c.send({ t: 'send', id: 'x2', body: { type: 'card', kind: 'product', title: 'visitors cannot send cards' } });
     expect(await c.take('error')).toMatchObject({ code: 'BAD_FRAME' });
+    // Nothing was written: not even the conversation, which the first valid action would store.
     const history = await relay.api('GET', `/v1/conversations/${welcome.conversationId}/messages`);
-    expect(history.json).toEqual({ entries: [], lastSeq: 0, hasMore: false });
+    expect(history).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
   });
 
   test('an oversize frame gets TOO_LARGE and CLOSE.FRAME_TOO_LARGE', async () => {
@@ -116,7 +120,7 @@ describe('refused hellos', () => {
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
     const bent = `${v}.${Buffer.from(JSON.stringify({ ...claims, c: bystanderConversation })).toString('base64url')}.${sig}`;
     expect(await refusedHello(await opened(), { token: bent })).toEqual({ error: 'TOKEN_INVALID', close: CLOSE.TOKEN_INVALID });
-    expect(bystander.msgs()).toHaveLength(0);
+    expect(bystander.msgs().map((m) => m.id)).toEqual(['bystander-hi']);
   });
 
   test("another site's visitor token gets TOKEN_INVALID", async () => {
@@ -128,11 +132,13 @@ describe('refused hellos', () => {
 });
 
 describe('REST refusals', () => {
-  test("another site's secret gets 403 FORBIDDEN on this site's conversation; no secret gets 401", async () => {
+  test("another site's secret gets 404 NOT_FOUND on this site's conversation, as an unknown id does; no secret gets 401", async () => {
     const post = await relay.api('POST', `/v1/conversations/${bystanderConversation}/messages`, { id: 'x', body: { type: 'text', text: 'hi' } }, API_SECRET_2);
-    expect(post).toEqual({ status: 403, json: { error: { code: 'FORBIDDEN', message: expect.any(String) } } });
+    expect(post).toEqual({ status: 404, json: { error: { code: 'NOT_FOUND', message: expect.any(String) } } });
+    const unknown = await relay.api('POST', `/v1/conversations/c_doesnotexist/messages`, { id: 'x', body: { type: 'text', text: 'hi' } }, API_SECRET_2);
+    expect(unknown).toEqual(post);
     const read = await relay.api('GET', `/v1/conversations/${bystanderConversation}/messages`, undefined, API_SECRET_2);
-    expect(read.status).toBe(403);
+    expect(read.status).toBe(404);
     const wrong = await relay.api('GET', `/v1/conversations/${bystanderConversation}/messages`, undefined, 'wrong-secret-0123456789');
     expect(wrong).toMatchObject({ status: 401, json: { error: { code: 'UNAUTHORIZED' } } });
     const none = await fetch(`${relay.base}/v1/conversations`);

@@ -29,8 +29,11 @@ afterEach(() => {
   }
 });
 
+/** A fresh SQLite file for one relay, so no test writes into the repository (or the image's `/data`). */
+const dataFile = () => join(mkdtempSync(join(tmpdir(), 'parley-data-')), 'parley.db');
+
 function start(cmd: string, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, detached: true });
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, PARLEY_DATA: dataFile(), ...env }, detached: true });
   children.push(child);
   return child;
 }
@@ -123,7 +126,11 @@ describe('parley-relay CLI', () => {
     // The image's WORKDIR is the repository root; only the config path, the address and where
     // /app/public sits differ here.
     expect(image.workdir).toBe('/app');
-    expect(image.env).toMatchObject({ PARLEY_CONFIG: '/config/relay.json', HOST: '0.0.0.0', PARLEY_ASSETS: '/app/public' });
+    expect(image.env).toMatchObject({ PARLEY_CONFIG: '/config/relay.json', HOST: '0.0.0.0', PARLEY_ASSETS: '/app/public', PARLEY_DATA: '/data/parley.db' });
+    // The SQLite file sits on a volume the unprivileged user can write.
+    const text = readFileSync(join(root, 'packages/relay/Dockerfile'), 'utf8');
+    expect(text).toMatch(/^VOLUME \/data$/m);
+    expect(text).toMatch(/chown node:node \/data/);
     // Lay out /app/public as the image does, from the build output its COPY lines name.
     const publicCopies = image.copies.filter((c) => c.dest === './public/' || c.dest === '/app/public/');
     const sources = publicCopies.flatMap((c) => c.sources);
@@ -137,8 +144,10 @@ describe('parley-relay CLI', () => {
       copyFileSync(built, join(publicDir, basename(source)));
     }
     const [cmd, ...args] = image.cmd;
-    const child = start(cmd!, args, { ...image.env, PARLEY_ASSETS: publicDir, PARLEY_CONFIG: example, PORT: '0', HOST: '127.0.0.1' });
+    const data = dataFile();
+    const child = start(cmd!, args, { ...image.env, PARLEY_ASSETS: publicDir, PARLEY_CONFIG: example, PARLEY_DATA: data, PORT: '0', HOST: '127.0.0.1' });
     const base = await listening(child);
+    expect(existsSync(data), 'the relay keeps its SQLite file where PARLEY_DATA says').toBe(true);
     await expectAssets(base, { loader: join(publicDir, 'loader.js'), bundle: join(publicDir, 'parley.iife.js') });
     const port = new URL(base).port;
     const [hcCmd, ...hcArgs] = image.healthcheck;

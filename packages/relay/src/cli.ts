@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// parley-relay --config FILE: start the relay. Env: PARLEY_CONFIG (config file), PORT, HOST, PARLEY_ASSETS.
+// parley-relay --config FILE: start the relay. Env: PARLEY_CONFIG (config file), PORT, HOST, PARLEY_DATA, PARLEY_ASSETS.
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -8,7 +8,8 @@ const USAGE = `Usage: parley-relay --config FILE
 
 Starts the Parley relay. The config file is JSON (see docs/configuration.md).
 Environment: PARLEY_CONFIG (config file when --config is not given), PORT, HOST,
-PARLEY_ASSETS (colon-separated directories holding loader.js and parley.iife.js).`;
+PARLEY_DATA (the SQLite database file), PARLEY_ASSETS (colon-separated directories
+holding loader.js and parley.iife.js).`;
 
 async function main(): Promise<void> {
   let args;
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { engine: app.parley.engine.name, sites: config.sites.map((s) => s.siteKey), assets: config.assets ?? [] },
+    { engine: app.parley.engine.name, ...(config.engine.type === 'sqlite' ? { path: config.engine.path, synchronous: config.engine.synchronous } : {}), sites: config.sites.map((s) => s.siteKey), assets: config.assets ?? [] },
     'parley relay ready',
   );
 }

@@ -102,9 +102,34 @@ export const LimitsConfig = z
     maxBufferedBytes: z.number().int().min(1024).default(1024 * 1024),
     /** Token bucket per site for the backend REST API. */
     restRateLimit: rate.default({ perSecond: 100, burst: 200 }),
+    /** New visitors (a `hello` without a visitor token) accepted per client address per minute. */
+    newVisitorsPerIpPerMinute: z.number().int().min(1).default(120),
+    /** Largest stored visitor context (page, product and attributes), in bytes of JSON. */
+    maxContextBytes: z.number().int().min(1024).max(64 * 1024).default(16 * 1024),
   })
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfig>;
+
+/** Where the SQLite engine keeps its file when the config names none: beside the config file (or the working directory when there is no file); env `PARLEY_DATA` wins. */
+export const DEFAULT_SQLITE_PATH = 'data/parley.db';
+
+/** The engine and its settings. */
+export const EngineConfig = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('memory') }).strict(),
+  z
+    .object({
+      type: z.literal('sqlite'),
+      /** The database file; its directory is created. In a config file, a relative path resolves against the file's directory. */
+      path: z.string().min(1).default(DEFAULT_SQLITE_PATH),
+      /**
+       * `FULL` (default): an acked message survives power loss. `NORMAL`: faster commits; an acked
+       * message survives a crash of the relay but the last commits may be lost on power loss.
+       */
+      synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+    })
+    .strict(),
+]);
+export type EngineConfig = z.infer<typeof EngineConfig>;
 
 /** Webhook delivery. */
 export const WebhooksConfig = z
@@ -115,6 +140,8 @@ export const WebhooksConfig = z
     retryScheduleMs: z.array(z.number().int().min(0)).default([...DEFAULT_RETRY_SCHEDULE_MS]),
     /** Deliveries in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),
+    /** On shutdown, attempts in flight get this long to finish; the rest are aborted and retried after a restart. */
+    drainMs: z.number().int().min(0).max(60_000).default(5_000),
   })
   .strict();
 export type WebhooksConfig = z.infer<typeof WebhooksConfig>;
@@ -134,8 +161,11 @@ export const RelayConfig = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Trust `X-Forwarded-For` from a proxy in front of the relay (needed for per-IP limits behind a load balancer). */
     trustProxy: z.boolean().default(false),
-    /** Where state lives. Only `memory` ships today. */
-    engine: z.object({ type: z.literal('memory') }).strict().default({ type: 'memory' }),
+    /**
+     * Where state lives: `sqlite` (the default: one durable file, one instance) or `memory`
+     * (tests and throwaway demos: nothing survives a restart). See docs/configuration.md.
+     */
+    engine: EngineConfig.default({ type: 'sqlite', path: DEFAULT_SQLITE_PATH, synchronous: 'FULL' }),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     webhooks: WebhooksConfig.default(WebhooksConfig.parse({})),
     /**
@@ -187,8 +217,9 @@ export function parseConfig(input: unknown): RelayConfig {
 
 /**
  * Load the configuration: the file named by `file` (or env `PARLEY_CONFIG`), then env
- * `PORT`, `HOST` and `PARLEY_ASSETS` (colon-separated directories) on top. Relative `assets`
- * directories resolve against the file's directory, those of `PARLEY_ASSETS` against the
+ * `PORT`, `HOST`, `PARLEY_DATA` (the SQLite file) and `PARLEY_ASSETS` (colon-separated
+ * directories) on top. Relative `assets` directories and a relative SQLite `engine.path` resolve
+ * against the file's directory, those of `PARLEY_DATA` and `PARLEY_ASSETS` against the
  * working directory. Throws `ConfigError` naming the bad key.
  */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
@@ -207,6 +238,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       obj.port = Number(env.PORT);
     }
     if (env.HOST) obj.host = env.HOST;
+    const engine = obj.engine === undefined ? { type: 'sqlite' } : obj.engine;
+    if (engine && typeof engine === 'object' && !Array.isArray(engine) && (engine as Record<string, unknown>).type === 'sqlite') {
+      const e = { ...(engine as Record<string, unknown>) };
+      if (env.PARLEY_DATA) e.path = resolve(env.PARLEY_DATA);
+      else if (e.path === undefined) e.path = resolve(dirname(path), DEFAULT_SQLITE_PATH);
+      else if (typeof e.path === 'string' && e.path) e.path = resolve(dirname(path), e.path);
+      obj.engine = e;
+    }
     if (env.PARLEY_ASSETS) obj.assets = env.PARLEY_ASSETS.split(':').filter(Boolean).map((dir) => resolve(dir));
     else if (Array.isArray(obj.assets)) obj.assets = obj.assets.map((dir: unknown) => (typeof dir === 'string' && dir ? resolve(dirname(path), dir) : dir));
   }

@@ -6,7 +6,6 @@ import {
   PROTOCOL_VERSION,
   decode,
   encode,
-  verifyHmacSha256Hex,
   type ContextFrame,
   type ErrorCode,
   type HelloFrame,
@@ -15,34 +14,27 @@ import {
   type ServerFrame,
   type WelcomeFrame,
 } from '@parley/protocol';
-import type { LimitsConfig, SiteConfig } from './config.js';
+import type { LimitsConfig } from './config.js';
 import type { ConversationService } from './conversation-service.js';
-import type { Conversation, ConversationIdentity, Engine } from './engine/types.js';
+import { closesConversation, mergeContextValue } from './engine/shared.js';
 import { errorFrame } from './errors.js';
-import { entryFrame, type Hub, type HubMember } from './hub.js';
-import { newId } from './ids.js';
+import { handshake, isRefusal, type HandshakeContext, type Session } from './handshake.js';
+import type { Hub, HubMember } from './hub.js';
+import { OrderedDelivery, REPLAY_PAGE } from './ordered-delivery.js';
 import type { RelayMetrics } from './plugins/metrics.js';
-import { takeToken, type TokenBucket } from './token-bucket.js';
-import { signVisitorToken, verifyVisitorToken, type VisitorClaims } from './visitor-token.js';
+import { SocketGuard } from './protections.js';
+import { sameJson } from './same-json.js';
+import { signVisitorToken } from './visitor-token.js';
 
-/** A configured site with its origin allow-list ready for lookups. */
-export interface SiteRuntime {
-  config: SiteConfig;
-  anyOrigin: boolean;
-  origins: ReadonlySet<string>;
-}
+export type { SiteRuntime } from './handshake.js';
 
 /** Everything a connection needs, shared by all connections of one app. */
-export interface SocketContext {
-  sites: ReadonlyMap<string, SiteRuntime>;
+export interface SocketContext extends HandshakeContext {
   limits: LimitsConfig;
-  tokenSecret: string;
-  engine: Engine;
   service: ConversationService;
   hub: Hub;
   metrics: RelayMetrics;
   log: FastifyBaseLogger;
-  now: () => number;
   /** Grace before a closing socket that does not answer the close handshake is cut. */
   closeGraceMs: number;
 }
@@ -51,27 +43,28 @@ export interface SocketContext {
 export type SocketLike = Pick<WebSocket, 'send' | 'close' | 'terminate' | 'readyState' | 'bufferedAmount'>;
 
 const OPEN = 1;
-const REPLAY_PAGE = 200;
 
 type State = 'new' | 'hello' | 'open' | 'closed';
 
-/** One widget socket: hello handshake, frame handling, ordered delivery, protections. */
+/**
+ * One widget socket: frames in order, one at a time, through the handshake (handshake.ts), the
+ * visitor's actions (a conversation is stored with the first one), ordered delivery
+ * (ordered-delivery.ts) and the frame budget (protections.ts).
+ */
 export class Connection implements HubMember {
   conversationId = '';
   siteKey = '';
   readonly openedAt: number;
   lastFrameAt: number;
   private state: State = 'new';
-  private site: SiteRuntime | undefined;
-  private conversation: Conversation | undefined;
-  private readonly bucket: TokenBucket;
-  private strikes = 0;
-  private invalid = 0;
-  /** Highest seq sent to this socket. */
-  private sent = 0;
-  /** While true, live entries wait in `pending` (replay or gap fill is running). */
-  private catching = false;
-  private pending: Map<number, string> | undefined;
+  private session: Session | undefined;
+  /** True once the conversation is stored. */
+  private stored = false;
+  /** The conversation has a stored `closed` event (seen in the log or at open). */
+  private closedConversation = false;
+  private delivery: OrderedDelivery | undefined;
+  private joined = false;
+  private readonly guard: SocketGuard;
   private busy = false;
   private readonly queue: unknown[] = [];
   private killTimer: NodeJS.Timeout | undefined;
@@ -79,15 +72,11 @@ export class Connection implements HubMember {
   constructor(
     private readonly ctx: SocketContext,
     private readonly socket: SocketLike,
-    readonly ip: string,
+    private readonly ip: string,
     private readonly origin: string | undefined,
   ) {
     this.openedAt = this.lastFrameAt = ctx.now();
-    this.bucket = { tokens: ctx.limits.rateLimit.burst, at: this.openedAt };
-  }
-
-  get isOpen(): boolean {
-    return this.state === 'open';
+    this.guard = new SocketGuard(ctx.limits, this.openedAt);
   }
 
   get isClosed(): boolean {
@@ -106,7 +95,12 @@ export class Connection implements HubMember {
     const now = this.ctx.now();
     this.lastFrameAt = now;
     this.ctx.metrics.hot.framesIn++;
-    if (!this.takeToken(now)) return;
+    const verdict = this.guard.frame(now);
+    if (verdict !== 'ok') {
+      if (verdict === 'close') this.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
+      else if (verdict === 'warn') this.sendFrame(errorFrame('RATE_LIMITED'));
+      return;
+    }
     if (this.busy) {
       this.queue.push(data);
       return;
@@ -137,17 +131,6 @@ export class Connection implements HubMember {
     this.ctx.log.error({ err, conversationId: this.conversationId || undefined }, 'widget frame handling failed');
     if (this.state === 'open') this.sendFrame(errorFrame('INTERNAL'));
     else this.fail('INTERNAL', CLOSE.GOING_AWAY);
-  }
-
-  private takeToken(now: number): boolean {
-    if (takeToken(this.bucket, now, this.ctx.limits.rateLimit)) {
-      this.strikes = 0;
-      return true;
-    }
-    this.strikes++;
-    if (this.strikes > this.ctx.limits.rateLimitStrikes) this.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
-    else if (this.strikes === 1) this.sendFrame(errorFrame('RATE_LIMITED'));
-    return false;
   }
 
   private handle(data: unknown): Promise<void> | void {
@@ -182,8 +165,7 @@ export class Connection implements HubMember {
 
   /** An invalid frame after hello: error frame, and a close once they pile up. */
   private refuse(code: ErrorCode, message?: string): void {
-    this.invalid++;
-    if (this.invalid >= this.ctx.limits.maxInvalidFrames) this.fail(code, CLOSE.PROTOCOL_ERROR, message);
+    if (this.guard.invalidFrame() === 'close') this.fail(code, CLOSE.PROTOCOL_ERROR, message);
     else this.sendFrame(errorFrame(code, message));
   }
 
@@ -191,91 +173,51 @@ export class Connection implements HubMember {
 
   private async hello(frame: HelloFrame): Promise<void> {
     const { ctx } = this;
-    if (frame.v !== PROTOCOL_VERSION) return this.fail('UNSUPPORTED_VERSION', CLOSE.UNSUPPORTED_VERSION);
-    const site = ctx.sites.get(frame.siteKey);
-    if (!site) return this.fail('BAD_SITE_KEY', CLOSE.BAD_SITE_KEY);
-    if (!site.anyOrigin && (this.origin === undefined || !site.origins.has(this.origin))) return this.fail('ORIGIN_REFUSED', CLOSE.ORIGIN_REFUSED);
-
-    let identity: ConversationIdentity | undefined;
-    if (frame.identity) {
-      const { userId, name, email, attrs, signature } = frame.identity;
-      let verified = false;
-      if (signature && site.config.identitySecret) {
-        verified = await verifyHmacSha256Hex(site.config.identitySecret, userId, signature);
-        if (!verified) return this.fail('IDENTITY_INVALID', CLOSE.IDENTITY_INVALID);
-      }
-      identity = { userId, verified };
-      if (name !== undefined) identity.name = name;
-      if (email !== undefined) identity.email = email;
-      if (attrs !== undefined) identity.attrs = attrs;
-    }
-    const userId = identity?.verified ? identity.userId : undefined;
-
-    let claims: VisitorClaims | null = null;
-    if (frame.token !== undefined) {
-      claims = verifyVisitorToken(ctx.tokenSecret, frame.token);
-      if (!claims || claims.siteKey !== site.config.siteKey) return this.fail('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
-      // A token issued to a signed-in user does not carry over to someone else (or to a signed-out page).
-      if (claims.userId !== undefined && claims.userId !== userId) claims = null;
+    const result = await handshake(ctx, frame, this.origin, this.ip);
+    if (isRefusal(result)) return this.fail(result.code, result.close);
+    if (this.isClosed) return;
+    const session = result;
+    const { site, conversation } = session;
+    this.session = session;
+    this.siteKey = site.config.siteKey;
+    this.conversationId = session.conversationId;
+    this.stored = conversation !== null;
+    this.closedConversation = conversation?.closed ?? false;
+    if (conversation) {
+      if (session.identity && !sameJson(session.identity, conversation.identity)) await ctx.engine.setIdentity(conversation.id, session.identity);
+      if (session.context.page) await ctx.engine.mergeContext(conversation.id, session.context, ctx.limits.maxContextBytes, true);
     }
     if (this.isClosed) return;
 
-    const siteKey = site.config.siteKey;
-    const visitorId = claims?.visitorId ?? newId('v_');
-    const ownerKey = userId !== undefined ? `u:${userId}` : `v:${visitorId}`;
-    let conversation: Conversation | null = null;
-    if (!frame.fresh) {
-      const candidate = userId === undefined && claims ? claims.conversationId : await ctx.engine.currentConversation(siteKey, ownerKey);
-      if (candidate) {
-        conversation = await ctx.engine.getConversation(candidate);
-        if (conversation && conversation.siteKey !== siteKey) conversation = null;
-      }
-    }
-    const context = frame.page ? { page: frame.page } : undefined;
-    if (!conversation) {
-      conversation = {
-        id: newId('c_'),
-        siteKey,
-        visitorId,
-        createdAt: ctx.now(),
-        started: false,
-        closed: false,
-        context: context ?? {},
-        readSeq: 0,
-      };
-      if (identity) conversation.identity = identity;
-      await ctx.engine.createConversation(conversation, ownerKey);
-    } else if (context || identity) {
-      const patch: Partial<Conversation> = {};
-      if (context) patch.context = { ...conversation.context, ...context };
-      if (identity) patch.identity = identity;
-      conversation = (await ctx.engine.updateConversation(conversation.id, patch)) ?? conversation;
-    }
-    if (this.isClosed) return;
-
-    this.site = site;
-    this.conversation = conversation;
-    this.siteKey = siteKey;
-    this.conversationId = conversation.id;
-    // Join the fan-out before reading the log, so nothing appended meanwhile is missed;
-    // live entries wait in `pending` until the replay has been sent.
-    this.catching = true;
-    this.sent = frame.lastSeq ?? 0;
-    ctx.hub.add(this);
-    const first = await ctx.engine.read(conversation.id, this.sent, REPLAY_PAGE);
-    const online = (await ctx.engine.getOnline(siteKey)) ?? site.config.online;
+    const delivery = new OrderedDelivery(
+      {
+        read: (after, limit) => ctx.engine.read(this.conversationId, after, limit),
+        send: (text) => this.sendText(text),
+        isOpen: () => this.state === 'open',
+        onEntry: (entry) => this.noteClosed(entry),
+        onError: (err) => this.internal(err),
+      },
+      session.afterSeq,
+    );
+    this.delivery = delivery;
+    // Join the fan-out before reading the log, so nothing appended meanwhile is missed; live
+    // entries wait in the delivery until the replay has been sent.
+    this.joined = true;
+    await ctx.hub.join(this);
+    const first = await ctx.engine.read(session.conversationId, session.afterSeq, REPLAY_PAGE);
+    const online = (await ctx.engine.getOnline(this.siteKey)) ?? site.config.online;
     if (this.isClosed) return;
     const token = signVisitorToken(ctx.tokenSecret, {
-      siteKey,
-      visitorId: conversation.visitorId,
-      conversationId: conversation.id,
-      ...(userId !== undefined ? { userId } : {}),
+      siteKey: this.siteKey,
+      visitorId: session.visitorId,
+      conversationId: session.conversationId,
+      ...(session.userId !== undefined ? { userId: session.userId } : {}),
     });
     const welcome: WelcomeFrame = {
       t: 'welcome',
       v: PROTOCOL_VERSION,
-      conversationId: conversation.id,
-      visitorId: conversation.visitorId,
+      conversationId: session.conversationId,
+      visitorId: session.visitorId,
       token,
       lastSeq: first.lastSeq,
       greeting: site.config.greeting,
@@ -283,115 +225,97 @@ export class Connection implements HubMember {
       online,
       limits: { maxFrameBytes: ctx.limits.maxFrameBytes, maxTextLength: LIMITS.maxTextLength, maxQuickReplies: LIMITS.maxQuickReplies },
     };
-    if (identity) welcome.identity = { userId: identity.userId, verified: identity.verified };
+    if (session.reset) welcome.reset = true;
+    if (session.identity) welcome.identity = { userId: session.identity.userId, verified: session.identity.verified };
     this.sendFrame(welcome);
     this.state = 'open';
-    if (this.sent > first.lastSeq) this.sent = first.lastSeq;
-    this.sendEntries(first.entries);
-    await this.catchUp(first.hasMore);
+    await delivery.start(first);
   }
 
-  // ---- frames after hello ----
+  // ---- the visitor's actions ----
+
+  /**
+   * Store the conversation if the visitor's first action is what creates it. False when the
+   * socket was closed instead: another device of the same owner created the owner's conversation
+   * first, and a reconnect joins that one.
+   */
+  private async ensureStored(): Promise<boolean> {
+    if (this.stored) return true;
+    const s = this.session!;
+    const { conversation } = await this.ctx.engine.openConversation({
+      id: s.conversationId,
+      siteKey: this.siteKey,
+      ownerKey: s.ownerKey,
+      visitorId: s.visitorId,
+      context: s.context,
+      ...(s.identity ? { identity: s.identity } : {}),
+      ...(s.fresh ? { replace: true } : {}),
+    });
+    if (conversation.id !== s.conversationId) {
+      this.close(CLOSE.GOING_AWAY, 'conversation moved');
+      return false;
+    }
+    this.stored = true;
+    if (conversation.closed) this.closedConversation = true;
+    return true;
+  }
 
   private async send(frame: SendFrame): Promise<void> {
-    const site = this.site!;
-    const conversation = this.conversation!;
-    if (conversation.closed && frame.body.type !== 'rating') {
+    if (this.closedConversation && frame.body.type !== 'rating') {
       this.sendFrame(errorFrame('CONVERSATION_CLOSED', undefined, frame.id));
       return;
     }
-    const result = await this.ctx.service.appendVisitorMessage(site.config, conversation.id, frame.id, frame.body);
+    if (!(await this.ensureStored())) return;
+    const result = await this.ctx.service.appendVisitorMessage(this.session!.site.config, this.conversationId, frame.id, frame.body);
+    if (!result) {
+      // The conversation was removed (retention) while this socket served it: reconnecting starts over.
+      this.close(CLOSE.GOING_AWAY, 'conversation gone');
+      return;
+    }
     const { entry } = result;
-    if (entry.kind !== 'msg' || entry.from.role !== 'visitor') {
+    if (entry && (entry.kind !== 'msg' || entry.from.role !== 'visitor')) {
       this.sendFrame(errorFrame('ID_CONFLICT', undefined, frame.id));
       return;
     }
-    this.sendFrame({ t: 'ack', id: entry.id, seq: entry.seq, ts: entry.ts });
-    if (!result.duplicate) await this.ctx.service.afterVisitorMessage(conversation, result, frame.body);
+    this.sendFrame({ t: 'ack', id: frame.id, seq: result.seq, ts: result.ts });
   }
 
   private async read(seq: number): Promise<void> {
-    const conversation = this.conversation!;
-    if (seq <= conversation.readSeq) return;
-    conversation.readSeq = seq;
-    await this.ctx.engine.updateConversation(conversation.id, { readSeq: seq });
+    if (!this.stored) return;
+    await this.ctx.engine.setReadSeq(this.conversationId, seq);
   }
 
   private async context(frame: ContextFrame): Promise<void> {
-    const conversation = this.conversation!;
-    const context = { ...conversation.context };
-    if (frame.page) context.page = frame.page;
-    if (frame.product) context.product = frame.product;
-    if (frame.attrs) context.attrs = frame.attrs;
-    conversation.context = context;
-    const updated = await this.ctx.service.updateContext(conversation, context);
-    if (updated) conversation.started = updated.started;
+    const { page, product, attrs } = frame;
+    const merge = { ...(page ? { page } : {}), ...(product ? { product } : {}), ...(attrs ? { attrs } : {}) };
+    if (!this.stored) {
+      // Kept with the socket until the conversation is stored.
+      const s = this.session!;
+      const merged = mergeContextValue(s.context, merge, this.ctx.limits.maxContextBytes);
+      if (!merged.ok) return this.refuse(merged.code, merged.message);
+      s.context = merged.context;
+      return;
+    }
+    const result = await this.ctx.service.mergeContext(this.conversationId, merge, this.ctx.limits.maxContextBytes);
+    if (result && !result.ok) this.refuse(result.code, result.message);
   }
 
   // ---- outbound ----
 
   deliverEntry(entry: LogEntry, text: string): void {
     if (this.state === 'closed') return;
-    this.noteClosed(entry);
-    if (entry.seq <= this.sent) return;
-    if (this.catching || entry.seq !== this.sent + 1) {
-      (this.pending ??= new Map()).set(entry.seq, text);
-      if (!this.catching) void this.catchUp(true);
-      return;
-    }
-    this.sent = entry.seq;
-    this.sendText(text);
+    // Another tab or device created the conversation this socket is waiting for.
+    this.stored = true;
+    this.delivery?.live(entry, text);
   }
 
   deliverTransient(text: string): void {
     if (this.state === 'open') this.sendText(text);
   }
 
-  /**
-   * Send everything after `sent` in order: read the log while `more` says so, then the live
-   * entries that arrived meanwhile. Gaps (entries published out of order by several
-   * instances) are filled from the log.
-   */
-  private async catchUp(more: boolean): Promise<void> {
-    this.catching = true;
-    try {
-      for (;;) {
-        while (more && this.state === 'open') {
-          const page = await this.ctx.engine.read(this.conversationId, this.sent, REPLAY_PAGE);
-          this.sendEntries(page.entries);
-          more = page.hasMore;
-        }
-        if (this.state !== 'open') return;
-        const pending = this.pending;
-        if (!pending || pending.size === 0) return;
-        for (const seq of [...pending.keys()].sort((a, b) => a - b)) {
-          if (seq <= this.sent) pending.delete(seq);
-          else if (seq === this.sent + 1) {
-            this.sent = seq;
-            this.sendText(pending.get(seq)!);
-            pending.delete(seq);
-          } else break;
-        }
-        if (pending.size === 0) return;
-        more = true;
-      }
-    } finally {
-      this.catching = false;
-    }
-  }
-
-  private sendEntries(entries: LogEntry[]): void {
-    for (const entry of entries) {
-      if (entry.seq <= this.sent) continue;
-      this.sent = entry.seq;
-      this.noteClosed(entry);
-      this.sendText(encode(entryFrame(entry)));
-    }
-  }
-
   /** A `closed` event in the log closes the conversation for this socket's later sends. */
   private noteClosed(entry: LogEntry): void {
-    if (entry.kind === 'event' && entry.event.type === 'closed' && this.conversation) this.conversation.closed = true;
+    if (closesConversation(entry)) this.closedConversation = true;
   }
 
   sendFrame(frame: ServerFrame): void {
@@ -434,7 +358,8 @@ export class Connection implements HubMember {
     this.state = 'closed';
     if (this.killTimer) clearTimeout(this.killTimer);
     this.queue.length = 0;
-    this.pending = undefined;
-    if (this.conversationId) this.ctx.hub.remove(this);
+    this.delivery?.clear();
+    if (this.joined) this.ctx.hub.leave(this);
+    this.joined = false;
   }
 }

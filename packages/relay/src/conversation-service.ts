@@ -1,19 +1,14 @@
 import {
   HANDOFF_VALUE,
   type ConversationEvent,
-  type LogEntry,
-  type Message,
   type OutgoingMessage,
   type Sender,
   type VisitorBody,
   type VisitorContext,
-  type WebhookEvent,
-  type WebhookEventType,
 } from '@parley/protocol';
 import type { SiteConfig } from './config.js';
-import type { AppendResult, Conversation, Engine, Retention, WebhookJob } from './engine/types.js';
+import type { AppendResult, Engine, MergeResult, MessageWebhookType, Retention } from './engine/types.js';
 import { newId } from './ids.js';
-import type { WebhookWorker } from './webhook-worker.js';
 
 const VISITOR: Sender = { role: 'visitor' };
 const BOT: Sender = { role: 'bot' };
@@ -22,28 +17,24 @@ const BOT: Sender = { role: 'bot' };
 export const TRANSIENT_EVENTS: ReadonlySet<ConversationEvent['type']> = new Set(['typing', 'read', 'availability']);
 
 /** The webhook type a visitor body produces. */
-export function webhookTypeOf(body: VisitorBody): WebhookEventType {
+export function webhookTypeOf(body: VisitorBody): MessageWebhookType {
   if (body.type === 'postback') return body.value === HANDOFF_VALUE ? 'handoff.requested' : 'postback';
   if (body.type === 'rating') return 'rating.submitted';
   return 'message.created';
 }
 
-/** A log entry without its `kind`, as webhooks and REST answers carry it. */
-export function toMessage(entry: Extract<LogEntry, { kind: 'msg' }>): Message {
-  return { seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body } as Message;
-}
-
 /**
- * The one place that writes conversations: append to the log, fan out, enqueue webhooks.
- * The widget socket and the backend REST API both go through it.
+ * What the widget socket and the backend REST API do to a conversation, each as one engine
+ * operation (the engine appends, enqueues and fans out atomically); after each one that may have
+ * queued a webhook, the worker is kicked.
  */
 export class ConversationService {
   private readonly retentions = new Map<string, Retention>();
 
   constructor(
     private readonly engine: Engine,
-    private readonly worker: WebhookWorker,
-    private readonly now: () => number,
+    /** Called after an operation that may have queued webhooks. */
+    private readonly kick: () => void,
   ) {}
 
   retention(site: SiteConfig): Retention {
@@ -55,72 +46,47 @@ export class ConversationService {
     return r;
   }
 
-  /** Append a visitor message (idempotent on `id`). Call `afterVisitorMessage` once the sender is acked. */
-  appendVisitorMessage(site: SiteConfig, conversationId: string, id: string, body: VisitorBody): Promise<AppendResult> {
-    return this.engine.append(conversationId, { kind: 'msg', id, ts: this.now(), from: VISITOR, body }, this.retention(site));
-  }
-
-  /** Fan out a new visitor message and enqueue its webhook (with `conversation.started` first, once). */
-  async afterVisitorMessage(conversation: Conversation, result: AppendResult, body: VisitorBody): Promise<void> {
-    await this.engine.publish({ kind: 'entry', conversationId: conversation.id, entry: result.entry });
-    const entry = result.entry as Extract<LogEntry, { kind: 'msg' }>;
-    await this.webhooks(conversation, webhookTypeOf(body), { message: toMessage(entry) });
-  }
-
-  /** Append a backend message (REST or inline reply) and fan it out. */
-  async appendBackendMessage(site: SiteConfig, conversationId: string, message: OutgoingMessage & { id: string }): Promise<AppendResult> {
-    const result = await this.engine.append(
+  /**
+   * Append a visitor message with its webhook (and `conversation.started` ahead of it, once),
+   * idempotent on `id`. Null when the conversation does not exist.
+   */
+  async appendVisitorMessage(site: SiteConfig, conversationId: string, id: string, body: VisitorBody): Promise<AppendResult | null> {
+    const result = await this.engine.append({
       conversationId,
-      { kind: 'msg', id: message.id, ts: this.now(), from: message.from ?? BOT, body: message.body },
-      this.retention(site),
-    );
-    if (!result.duplicate) await this.engine.publish({ kind: 'entry', conversationId, entry: result.entry });
+      entry: { kind: 'msg', id, from: VISITOR, body },
+      retention: this.retention(site),
+      webhook: webhookTypeOf(body),
+      start: true,
+    });
+    if (result && !result.duplicate) this.kick();
     return result;
   }
 
-  /** Store and fan out an event, or only push it when it is transient. */
-  async appendEvent(site: SiteConfig, conversationId: string, event: ConversationEvent, id?: string): Promise<AppendResult | null> {
+  /** Append a backend message (REST or inline reply), idempotent on its id. Null when the conversation does not exist. */
+  appendBackendMessage(site: SiteConfig, conversationId: string, message: OutgoingMessage & { id: string }): Promise<AppendResult | null> {
+    return this.engine.append({
+      conversationId,
+      entry: { kind: 'msg', id: message.id, from: message.from ?? BOT, body: message.body },
+      retention: this.retention(site),
+    });
+  }
+
+  /**
+   * Store an event (fanned out by the engine), or only push it when it is transient (`'transient'`).
+   * Null when the conversation does not exist.
+   */
+  async appendEvent(site: SiteConfig, conversationId: string, event: ConversationEvent, id?: string): Promise<AppendResult | 'transient' | null> {
     if (TRANSIENT_EVENTS.has(event.type)) {
-      await this.engine.publish({ kind: 'transient', conversationId, ts: this.now(), event });
-      return null;
+      await this.engine.publish({ kind: 'transient', conversationId, ts: this.engine.now(), event });
+      return 'transient';
     }
-    const result = await this.engine.append(conversationId, { kind: 'event', id: id ?? newId('ev_'), ts: this.now(), event }, this.retention(site));
-    if (result.duplicate) return result;
-    if (event.type === 'closed') await this.engine.updateConversation(conversationId, { closed: true });
-    await this.engine.publish({ kind: 'entry', conversationId, entry: result.entry });
+    return this.engine.append({ conversationId, entry: { kind: 'event', id: id ?? newId('ev_'), event }, retention: this.retention(site) });
+  }
+
+  /** Merge the visitor's context (a `context.updated` webhook follows once the conversation has started). */
+  async mergeContext(conversationId: string, patch: VisitorContext, maxBytes: number): Promise<MergeResult | null> {
+    const result = await this.engine.mergeContext(conversationId, patch, maxBytes);
+    if (result?.ok && result.conversation.started) this.kick();
     return result;
-  }
-
-  /** Store the visitor's context; send `context.updated` if the conversation has started. */
-  async updateContext(conversation: Conversation, context: VisitorContext): Promise<Conversation | null> {
-    const updated = await this.engine.updateConversation(conversation.id, { context });
-    if (updated?.started) await this.enqueue([this.job(updated, 'context.updated', { context })]);
-    return updated;
-  }
-
-  private async webhooks(conversation: Conversation, type: WebhookEventType, data: unknown): Promise<void> {
-    const jobs: WebhookJob[] = [];
-    let current = conversation;
-    if (!conversation.started && (await this.engine.markStarted(conversation.id))) {
-      current = (await this.engine.getConversation(conversation.id)) ?? conversation;
-      conversation.started = true;
-      jobs.push(this.job(current, 'conversation.started', { context: current.context }));
-    }
-    jobs.push(this.job(current, type, data));
-    await this.enqueue(jobs);
-  }
-
-  private async enqueue(jobs: WebhookJob[]): Promise<void> {
-    await this.engine.enqueueWebhooks(jobs);
-    this.worker.kick();
-  }
-
-  private job(conversation: Conversation, type: WebhookEventType, data: unknown): WebhookJob {
-    const now = this.now();
-    const id = newId('evt_');
-    const visitor: WebhookEvent['visitor'] = { id: conversation.visitorId };
-    if (conversation.identity) visitor.identity = { ...conversation.identity };
-    const event = { id, type, createdAt: now, siteKey: conversation.siteKey, conversationId: conversation.id, visitor, data } as WebhookEvent;
-    return { id, siteKey: conversation.siteKey, conversationId: conversation.id, event, attempts: 0, enqueuedAt: now, dueAt: now };
   }
 }

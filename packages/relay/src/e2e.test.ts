@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { createRelayClient, verifyWebhook } from '@parley/backend';
+import { MemoryEngine } from './engine/memory.js';
+import type { AppendRequest, AppendResult } from './engine/types.js';
 import { API_SECRET, TestClient, WEBHOOK_SECRET, startBackend, startRelay, testConfig } from './test-support/harness.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -123,6 +125,40 @@ describe('end to end: widget → relay → backend → relay → widget', () => 
     const created = (await backend.waitFor(2)).find((r) => r.json.type === 'message.created')!;
     expect(reply).toMatchObject({ seq: 2, id: `${created.json.id}-0`, body: { text: 'Our bot says hi' } });
     await c.take((f) => f.t === 'msg' && f.id === 'fixed');
+  });
+
+  test('a webhook really redelivered (its reply half appended) appends each inline reply once', async () => {
+    const engine = new (class extends MemoryEngine {
+      failNext = true;
+      override async append(request: AppendRequest): Promise<AppendResult | null> {
+        // The second reply of the first delivery fails: the delivery is retried as a whole.
+        if (request.entry.id === 'fixed' && this.failNext) {
+          this.failNext = false;
+          throw new Error('disk full');
+        }
+        return super.append(request);
+      }
+    })();
+    const backend = await startBackend((rec) =>
+      rec.json.type === 'message.created'
+        ? { status: 200, body: { messages: [{ body: { type: 'text', text: 'Our bot says hi' } }, { id: 'fixed', body: { type: 'text', text: 'Second' } }] } }
+        : { status: 204 },
+    );
+    cleanups.push(backend.close);
+    const relay = await startRelay(testConfig(backend.url), { engine, webhooks: { retryScheduleMs: [20, 20, 20], pollMs: 20 } });
+    cleanups.push(relay.close);
+    const c = await client(relay.wsUrl);
+    const w = await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hello' } });
+    await c.take((f) => f.t === 'msg' && f.id === 'fixed');
+    const deliveries = backend.received.filter((r) => r.json.type === 'message.created');
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries[1]!.headers['webhook-id']).toBe(deliveries[0]!.headers['webhook-id']);
+    const history = await relay.api('GET', `/v1/conversations/${w.conversationId}/messages`);
+    expect(history.json.entries.map((e: { id: string }) => e.id)).toEqual(['m1', `${deliveries[0]!.json.id}-0`, 'fixed']);
+    c.send({ t: 'ping' });
+    await c.take('pong');
+    expect(c.msgs().map((m) => m.seq)).toEqual([1, 2, 3]);
   });
 
   test('postbacks map to their webhook types; the human button is a handoff request', async () => {

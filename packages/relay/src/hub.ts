@@ -1,5 +1,5 @@
 import { encode, type LogEntry, type ServerFrame } from '@parley/protocol';
-import type { FanoutItem } from './engine/types.js';
+import { conversationTopic, siteTopic, type Engine, type FanoutItem } from './engine/types.js';
 
 /** What the hub needs from a socket connection. */
 export interface HubMember {
@@ -17,51 +17,68 @@ export function entryFrame(entry: LogEntry): ServerFrame {
   return { t: 'event', seq: entry.seq, id: entry.id, ts: entry.ts, event: entry.event };
 }
 
-/** This instance's sockets by conversation and site; turns fan-out items into frames. */
+/** The local members of one fan-out topic and the engine subscription that feeds them. */
+interface Topic {
+  members: Set<HubMember>;
+  /** Resolves once the engine subscription is live. */
+  ready: Promise<void>;
+  unsubscribe?: () => void;
+}
+
+/**
+ * This instance's sockets, by conversation and by site. The hub holds one engine subscription per
+ * topic that has a member here, so fan-out costs only the conversations this instance serves.
+ */
 export class Hub {
-  private readonly byConversation = new Map<string, Set<HubMember>>();
-  private readonly bySite = new Map<string, Set<HubMember>>();
+  private readonly topics = new Map<string, Topic>();
 
-  add(member: HubMember): void {
-    add(this.byConversation, member.conversationId, member);
-    add(this.bySite, member.siteKey, member);
+  constructor(private readonly engine: Engine) {}
+
+  /** Add a member to its conversation's and site's topics; resolves once both subscriptions are live. */
+  async join(member: HubMember): Promise<void> {
+    await Promise.all([this.add(conversationTopic(member.conversationId), member), this.add(siteTopic(member.siteKey), member)]);
   }
 
-  remove(member: HubMember): void {
-    remove(this.byConversation, member.conversationId, member);
-    remove(this.bySite, member.siteKey, member);
+  /** Remove a member; a topic left empty is unsubscribed. */
+  leave(member: HubMember): void {
+    this.remove(conversationTopic(member.conversationId), member);
+    this.remove(siteTopic(member.siteKey), member);
   }
 
-  /** Sockets of one conversation on this instance. */
-  count(conversationId: string): number {
-    return this.byConversation.get(conversationId)?.size ?? 0;
+  private add(name: string, member: HubMember): Promise<void> {
+    let topic = this.topics.get(name);
+    if (!topic) {
+      const created: Topic = { members: new Set(), ready: Promise.resolve() };
+      created.ready = this.engine.subscribe(name, (item) => this.dispatch(created, item)).then((unsubscribe) => {
+        // Everyone left while the subscription was being set up.
+        if (this.topics.get(name) !== created) unsubscribe();
+        else created.unsubscribe = unsubscribe;
+      });
+      created.ready.catch(() => {
+        if (this.topics.get(name) === created) this.topics.delete(name);
+      });
+      this.topics.set(name, (topic = created));
+    }
+    topic.members.add(member);
+    return topic.ready;
   }
 
-  /** Deliver one fan-out item to the local sockets it concerns. */
-  dispatch = (item: FanoutItem): void => {
+  private remove(name: string, member: HubMember): void {
+    const topic = this.topics.get(name);
+    if (!topic || !topic.members.delete(member) || topic.members.size > 0) return;
+    this.topics.delete(name);
+    topic.unsubscribe?.();
+  }
+
+  /** Deliver one fan-out item to the local members of its topic. */
+  private dispatch(topic: Topic, item: FanoutItem): void {
+    if (topic.members.size === 0) return;
     if (item.kind === 'entry') {
-      const members = this.byConversation.get(item.conversationId);
-      if (!members) return;
       const text = encode(entryFrame(item.entry));
-      for (const m of members) m.deliverEntry(item.entry, text);
+      for (const m of topic.members) m.deliverEntry(item.entry, text);
       return;
     }
-    const members = item.kind === 'site' ? this.bySite.get(item.siteKey) : this.byConversation.get(item.conversationId);
-    if (!members) return;
     const text = encode({ t: 'event', ts: item.ts, event: item.event });
-    for (const m of members) m.deliverTransient(text);
-  };
-}
-
-function add(map: Map<string, Set<HubMember>>, key: string, member: HubMember): void {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  set.add(member);
-}
-
-function remove(map: Map<string, Set<HubMember>>, key: string, member: HubMember): void {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(member);
-  if (set.size === 0) map.delete(key);
+    for (const m of topic.members) m.deliverTransient(text);
+  }
 }

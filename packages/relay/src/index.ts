@@ -7,20 +7,32 @@ export {
   SiteConfig,
   LimitsConfig,
   WebhooksConfig,
+  EngineConfig,
   DEFAULT_RETRY_SCHEDULE_MS,
+  DEFAULT_SQLITE_PATH,
   type RelayConfigInput,
 } from './config.js';
 export { MemoryEngine, createMemoryEngine, type MemoryEngineOptions } from './engine/memory.js';
+export { SqliteEngine, createSqliteEngine, type SqliteEngineOptions } from './engine/sqlite.js';
+export { createEngine } from './engine/create.js';
+export { webhookJobId } from './engine/shared.js';
+export { conversationTopic, siteTopic } from './engine/types.js';
 export type {
   Engine,
   Conversation,
   ConversationIdentity,
-  ConversationPatch,
+  OpenRequest,
+  OpenResult,
+  MergeResult,
   Retention,
   NewEntry,
+  AppendRequest,
   AppendResult,
   FanoutItem,
+  TransientItem,
   WebhookJob,
+  ClaimedJob,
+  JobError,
 } from './engine/types.js';
 export { RelayError, httpError, errorBody, errorFrame, statusOf } from './errors.js';
 export { signVisitorToken, verifyVisitorToken, type VisitorClaims } from './visitor-token.js';

@@ -88,6 +88,8 @@ describe('resume', () => {
     cleanups.push(relay.close);
     const c = await TestClient.open(relay.wsUrl);
     const w1 = await c.hello();
+    c.send({ t: 'send', id: 'first', body: { type: 'text', text: 'hi' } });
+    await c.take('ack');
     await relay.api('POST', `/v1/conversations/${w1.conversationId}/events`, { event: { type: 'closed' } });
     await c.take((f) => f.t === 'event' && f.event.type === 'closed');
     c.send({ t: 'send', id: 'late', body: { type: 'text', text: 'hello?' } });

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { LIMITS, WebhookReply, check, signWebhook } from '@parley/protocol';
 import type { SiteConfig } from './config.js';
-import type { Engine, WebhookJob } from './engine/types.js';
+import type { ClaimedJob, Engine, JobError } from './engine/types.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 
 export interface WebhookWorkerOptions {
@@ -21,10 +21,10 @@ export interface WebhookWorkerOptions {
   /** Longest sleep between queue polls (other instances may enqueue). Default 1 s. */
   pollMs?: number;
   /** Append the messages of a 2xx reply. Throwing makes the delivery retry (reply ids are stable). */
-  onReply: (job: WebhookJob, reply: WebhookReply) => Promise<void>;
+  onReply: (job: ClaimedJob, reply: WebhookReply) => Promise<void>;
 }
 
-type Failure = { result: 'http_error' | 'timeout' | 'network_error'; error: NonNullable<WebhookJob['lastError']> };
+type Failure = { result: 'http_error' | 'timeout' | 'network_error' | 'aborted'; error: JobError };
 
 /**
  * Full jitter around a schedule step: the wait is uniform in [0, 2·step), so retries never
@@ -47,6 +47,8 @@ export class WebhookWorker {
   /** A look at the queue is booked for the next turn of the event loop. */
   private booked: NodeJS.Immediate | undefined;
   private readonly running = new Set<Promise<void>>();
+  /** Aborts the attempts in flight when a stop runs out of time. */
+  private readonly abort = new AbortController();
 
   constructor(private readonly o: WebhookWorkerOptions) {}
 
@@ -72,13 +74,29 @@ export class WebhookWorker {
     });
   }
 
-  /** Stop claiming and wait for the attempts in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stop claiming and wait for the attempts in flight, at most `drainMs`; attempts still running
+   * then are aborted. An aborted attempt is not settled: its lease runs out (a single-instance
+   * engine releases it at the next start), so the event is delivered again after a restart.
+   */
+  async stop(drainMs = Infinity): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.booked) clearImmediate(this.booked);
     this.booked = undefined;
-    await Promise.allSettled([...this.running]);
+    const all = Promise.allSettled([...this.running]);
+    if (drainMs === Infinity) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), drainMs)));
+    const outcome = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.abort.abort();
+      await all;
+    }
   }
 
   private async pump(): Promise<void> {
@@ -88,7 +106,7 @@ export class WebhookWorker {
         this.again = false;
         while (!this.stopped && this.inflight < this.o.concurrency) {
           const leaseMs = this.o.timeoutMs + 30_000;
-          const jobs = await this.o.engine.claimWebhooks(this.o.now(), this.o.concurrency - this.inflight, leaseMs);
+          const jobs = await this.o.engine.claimWebhooks(this.o.concurrency - this.inflight, leaseMs);
           if (jobs.length === 0) break;
           for (const job of jobs) this.track(this.deliver(job));
         }
@@ -127,16 +145,12 @@ export class WebhookWorker {
     this.timer.unref();
   }
 
-  private async deliver(job: WebhookJob): Promise<void> {
+  private async deliver(job: ClaimedJob): Promise<void> {
     const { engine, metrics, log } = this.o;
     const site = this.o.sites.get(job.siteKey);
     const started = this.o.now();
-    job.attempts += 1;
-    job.firstAttemptAt ??= started;
-    job.lastAttemptAt = started;
     if (!site) {
-      job.lastError = { code: 'WEBHOOK_FAILED', message: 'The site is no longer configured.' };
-      await this.bury(job);
+      await this.bury(job, { code: 'WEBHOOK_FAILED', message: 'The site is no longer configured.' });
       return;
     }
     const outcome = await this.attempt(site, job);
@@ -150,41 +164,44 @@ export class WebhookWorker {
         await this.fail(job, { result: 'network_error', error: { code: 'INTERNAL', message: 'The reply could not be appended.' } });
         return;
       }
-      await engine.completeWebhook(job.id);
+      if (!(await engine.completeWebhook(job.id, job.lease))) {
+        log.warn({ webhookId: job.id }, 'webhook delivered after its lease ran out; it may be delivered again');
+      }
       metrics.webhookDeliveries.inc({ result: 'delivered' });
       metrics.webhookLatency.observe((this.o.now() - job.enqueuedAt) / 1000);
       log.debug({ webhookId: job.id, type: job.event.type, attempts: job.attempts }, 'webhook delivered');
       return;
     }
     metrics.webhookAttemptDuration.observe({ result: outcome.failure.result }, seconds);
+    // A shutdown cut the attempt short: leave the job leased, to be delivered after the restart.
+    if (outcome.failure.result === 'aborted') return;
     await this.fail(job, outcome.failure);
   }
 
-  private async fail(job: WebhookJob, failure: Failure): Promise<void> {
+  private async fail(job: ClaimedJob, failure: Failure): Promise<void> {
     const { engine, metrics, log } = this.o;
     metrics.webhookDeliveries.inc({ result: failure.result });
-    job.lastError = failure.error;
     const step = this.o.retryScheduleMs[job.attempts - 1];
     if (step === undefined) {
-      await this.bury(job);
+      await this.bury(job, failure.error);
       return;
     }
-    job.dueAt = this.o.now() + jitter(step, this.o.random);
-    await engine.retryWebhook(job);
+    await engine.retryWebhook(job.id, job.lease, jitter(step, this.o.random), failure.error);
     metrics.webhookRetries.inc();
     log.warn({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: failure.error.code, status: failure.error.status }, 'webhook attempt failed; will retry');
   }
 
-  private async bury(job: WebhookJob): Promise<void> {
-    await this.o.engine.deadLetter(job);
+  private async bury(job: ClaimedJob, error: JobError): Promise<void> {
+    if (!(await this.o.engine.deadLetter(job.id, job.lease, error))) return;
     this.o.metrics.webhookDeadLetters.inc();
-    this.o.log.error({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: job.lastError?.code }, 'webhook dead-lettered');
+    this.o.log.error({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: error.code }, 'webhook dead-lettered');
   }
 
-  private async attempt(site: SiteConfig, job: WebhookJob): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
+  private async attempt(site: SiteConfig, job: ClaimedJob): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
     const body = JSON.stringify(job.event);
     const timestamp = Math.floor(this.o.now() / 1000);
-    const signal = AbortSignal.timeout(this.o.timeoutMs);
+    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+    const signal = AbortSignal.any([timeout, this.abort.signal]);
     try {
       const signature = await signWebhook(site.webhookSecret, job.id, timestamp, body);
       const res = await fetch(site.webhookUrl, {
@@ -206,7 +223,10 @@ export class WebhookWorker {
       }
       return { ok: true, reply: await this.readReply(res, job) };
     } catch (err) {
-      if (signal.aborted) {
+      if (this.abort.signal.aborted) {
+        return { ok: false, failure: { result: 'aborted', error: { code: 'WEBHOOK_FAILED', message: 'The relay stopped during the attempt.' } } };
+      }
+      if (timeout.aborted) {
         return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${this.o.timeoutMs} ms.` } } };
       }
       const cause = (err as { cause?: { code?: string } }).cause?.code;
@@ -215,7 +235,7 @@ export class WebhookWorker {
   }
 
   /** The inline reply of a 2xx answer; an empty or invalid body means no reply (logged, never retried). */
-  private async readReply(res: Response, job: WebhookJob): Promise<WebhookReply | undefined> {
+  private async readReply(res: Response, job: ClaimedJob): Promise<WebhookReply | undefined> {
     const type = res.headers.get('content-type') ?? '';
     const length = Number(res.headers.get('content-length') ?? 0);
     if (!type.includes('json') || length > LIMITS.maxBodyBytes) {

@@ -1,74 +1,101 @@
-import type { DeadLetter, HistoryResponse, LogEntry } from '@parley/protocol';
-import type {
-  AppendResult,
-  Conversation,
-  ConversationPatch,
-  Engine,
-  FanoutItem,
-  NewEntry,
-  Retention,
-  WebhookJob,
+import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext } from '@parley/protocol';
+import { newId } from '../ids.js';
+import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
+import {
+  conversationTopic,
+  dedupeWindow,
+  topicOf,
+  type AppendRequest,
+  type AppendResult,
+  type ClaimedJob,
+  type Conversation,
+  type ConversationIdentity,
+  type Engine,
+  type FanoutItem,
+  type JobError,
+  type MergeResult,
+  type OpenRequest,
+  type OpenResult,
+  type TransientItem,
 } from './types.js';
 import { WebhookQueue } from './webhook-queue.js';
 
 export interface MemoryEngineOptions {
-  /** Clock (ms). */
+  /** The engine's clock (ms). Default `Date.now`. */
   now?: () => number;
   /** Dead letters kept per site (oldest go first). Default 1000. */
   maxDeadLetters?: number;
-  /** Conversations with an empty log are forgotten after this long. Default 24 h. */
+  /** Conversations never appended to are forgotten this long after their creation. Default 24 h. */
   emptyConversationTtlMs?: number;
-  /** How often old entries and idle conversations are swept. Default 60 s. */
+  /** How often expired entries and idle conversations are swept. Default 60 s. */
   sweepIntervalMs?: number;
+  /** Called with what a fan-out listener threw; delivery to the other listeners goes on. Default: ignored. */
+  onListenerError?: (error: unknown) => void;
 }
 
 interface Log {
-  /** Kept entries are `entries[head..]`; the slots before `head` were trimmed and await compaction. */
-  entries: LogEntry[];
+  /** Kept entries are `entries[head..]`, contiguous in seq; the slots before `head` were trimmed and await compaction. */
+  entries: (LogEntry | undefined)[];
   head: number;
-  /** id → entry, for idempotent appends. */
-  byId: Map<string, LogEntry>;
-  lastSeq: number;
-  maxAgeMs: number;
+  /** Ids of the recent appends (within the dedupe window), with their seq and ts. */
+  ids: Map<string, { seq: number; ts: number }>;
+  /** The same ids in append order: `recent[recentHead..]`. */
+  recent: ({ id: string; seq: number } | undefined)[];
+  recentHead: number;
+  /** The retention age of the latest append; null before the first one. */
+  maxAgeMs: number | null;
+  /** Creation or latest append. */
   lastActivityAt: number;
 }
 
-interface Owned {
+interface Stored {
   conversation: Conversation;
   ownerKey: string;
+  /** Creation order, to list conversations created in the same millisecond newest first. */
+  order: number;
+  log: Log;
 }
 
+type Listener = (item: FanoutItem) => void;
+
+const copy = <T>(value: T): T => structuredClone(value);
+const ownerOf = (siteKey: string, ownerKey: string): string => `${siteKey}\n${ownerKey}`;
+
 /**
- * The default engine: everything in this process's memory. Nothing survives a restart
- * and it cannot be shared by several relay instances.
+ * Everything in this process's memory: for tests and throwaway demos. Nothing survives a restart
+ * and it cannot be shared by several relay instances. Every operation runs in one synchronous step,
+ * which makes it atomic. Values are copied in and out, so no caller can change stored state.
  */
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
-  private readonly now: () => number;
+  private readonly clock: () => number;
   private readonly maxDeadLetters: number;
   private readonly emptyTtlMs: number;
   private readonly sweepIntervalMs: number;
-  private readonly conversations = new Map<string, Owned>();
+  private readonly onListenerError: (error: unknown) => void;
+  private readonly conversations = new Map<string, Stored>();
   private readonly owners = new Map<string, string>();
-  private readonly logs = new Map<string, Log>();
   private readonly online = new Map<string, boolean>();
-  private readonly listeners = new Set<(item: FanoutItem) => void>();
+  private readonly topics = new Map<string, Set<Listener>>();
   private readonly webhooks = new WebhookQueue();
   private readonly dead = new Map<string, DeadLetter[]>();
+  private created = 0;
   private ready = false;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryEngineOptions = {}) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.now ?? Date.now;
     this.maxDeadLetters = options.maxDeadLetters ?? 1000;
     this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    this.onListenerError = options.onListenerError ?? (() => {});
   }
 
   async start(): Promise<void> {
-    this.ready = true;
+    clearInterval(this.sweeper);
     this.sweeper = setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.sweeper.unref();
+    this.ready = true;
   }
 
   isReady(): boolean {
@@ -77,82 +104,166 @@ export class MemoryEngine implements Engine {
 
   async close(): Promise<void> {
     this.ready = false;
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.listeners.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.topics.clear();
+  }
+
+  now(): number {
+    return this.clock();
   }
 
   // ---- conversations ----
 
-  async createConversation(conversation: Conversation, ownerKey: string): Promise<void> {
-    this.conversations.set(conversation.id, { conversation: { ...conversation }, ownerKey });
-    this.owners.set(`${conversation.siteKey}\n${ownerKey}`, conversation.id);
+  async openConversation(request: OpenRequest): Promise<OpenResult> {
+    const existing = this.conversations.get(request.id);
+    if (existing) return { conversation: copy(existing.conversation), created: false };
+    const owner = ownerOf(request.siteKey, request.ownerKey);
+    if (!request.replace) {
+      const currentId = this.owners.get(owner);
+      const current = currentId === undefined ? undefined : this.conversations.get(currentId);
+      if (current && !current.conversation.closed) return { conversation: copy(current.conversation), created: false };
+    }
+    const now = this.now();
+    const conversation: Conversation = {
+      id: request.id,
+      siteKey: request.siteKey,
+      visitorId: request.visitorId,
+      createdAt: now,
+      started: false,
+      closed: false,
+      context: copy(request.context),
+      readSeq: 0,
+      lastSeq: 0,
+    };
+    if (request.identity) conversation.identity = copy(request.identity);
+    const log: Log = { entries: [], head: 0, ids: new Map(), recent: [], recentHead: 0, maxAgeMs: null, lastActivityAt: now };
+    this.conversations.set(request.id, { conversation, ownerKey: request.ownerKey, order: ++this.created, log });
+    this.owners.set(owner, request.id);
+    return { conversation: copy(conversation), created: true };
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
-    const owned = this.conversations.get(id);
-    return owned ? { ...owned.conversation } : null;
+    const stored = this.conversations.get(id);
+    return stored ? copy(stored.conversation) : null;
   }
 
   async currentConversation(siteKey: string, ownerKey: string): Promise<string | null> {
-    return this.owners.get(`${siteKey}\n${ownerKey}`) ?? null;
+    return this.owners.get(ownerOf(siteKey, ownerKey)) ?? null;
   }
 
-  async updateConversation(id: string, patch: ConversationPatch): Promise<Conversation | null> {
-    const owned = this.conversations.get(id);
-    if (!owned) return null;
-    Object.assign(owned.conversation, patch);
-    return { ...owned.conversation };
+  async mergeContext(id: string, patch: VisitorContext, maxBytes: number, quiet = false): Promise<MergeResult | null> {
+    const stored = this.conversations.get(id);
+    if (!stored) return null;
+    const { conversation } = stored;
+    const merged = mergeContextValue(conversation.context, patch, maxBytes);
+    if (!merged.ok) return merged;
+    conversation.context = copy(merged.context);
+    if (conversation.started && !quiet) {
+      const now = this.now();
+      const eventId = newId('evt_');
+      this.webhooks.enqueue([makeJob(conversation, eventId, 'context.updated', { context: conversation.context }, now)]);
+    }
+    return { ok: true, conversation: copy(conversation) };
   }
 
-  async markStarted(id: string): Promise<boolean> {
-    const owned = this.conversations.get(id);
-    if (!owned || owned.conversation.started) return false;
-    owned.conversation.started = true;
-    return true;
+  async setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null> {
+    const stored = this.conversations.get(id);
+    if (!stored) return null;
+    stored.conversation.identity = copy(identity);
+    return copy(stored.conversation);
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<number | null> {
+    const stored = this.conversations.get(id);
+    if (!stored) return null;
+    stored.conversation.readSeq = Math.max(stored.conversation.readSeq, seq);
+    return stored.conversation.readSeq;
   }
 
   async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
-    const out: Conversation[] = [];
-    for (const { conversation } of this.conversations.values()) if (conversation.siteKey === siteKey) out.push({ ...conversation });
-    out.sort((a, b) => b.createdAt - a.createdAt);
-    return out.slice(0, limit);
+    const site: Stored[] = [];
+    for (const stored of this.conversations.values()) if (stored.conversation.siteKey === siteKey) site.push(stored);
+    site.sort((a, b) => b.conversation.createdAt - a.conversation.createdAt || b.order - a.order);
+    return site.slice(0, Math.max(0, limit)).map((s) => copy(s.conversation));
+  }
+
+  async countConversations(): Promise<number> {
+    return this.conversations.size;
   }
 
   // ---- log ----
 
-  async append(conversationId: string, entry: NewEntry, retention: Retention): Promise<AppendResult> {
-    let log = this.logs.get(conversationId);
-    if (!log) {
-      log = { entries: [], head: 0, byId: new Map(), lastSeq: 0, maxAgeMs: retention.maxAgeMs, lastActivityAt: 0 };
-      this.logs.set(conversationId, log);
+  async append(request: AppendRequest): Promise<AppendResult | null> {
+    const stored = this.conversations.get(request.conversationId);
+    if (!stored) return null;
+    const { conversation, log } = stored;
+    const window = dedupeWindow(request.retention);
+    const seen = log.ids.get(request.entry.id);
+    if (seen && seen.seq > conversation.lastSeq - window) {
+      const kept = this.entryAt(log, seen.seq);
+      return { duplicate: true, entry: kept ? copy(kept) : null, seq: seen.seq, ts: seen.ts };
     }
-    const existing = log.byId.get(entry.id);
-    if (existing) return { entry: existing, duplicate: true };
-    const stored = { ...entry, seq: ++log.lastSeq } as LogEntry;
-    log.entries.push(stored);
-    log.byId.set(stored.id, stored);
-    log.maxAgeMs = retention.maxAgeMs;
-    log.lastActivityAt = this.now();
-    this.trim(log, retention.maxMessages, log.lastActivityAt - retention.maxAgeMs);
-    return { entry: stored, duplicate: false };
+
+    const now = this.now();
+    const seq = conversation.lastSeq + 1;
+    const entry: LogEntry = { ...copy(request.entry), seq, ts: now };
+    const jobs = appendJobs(conversation, request, entry, now);
+    if (startsConversation(conversation, request)) conversation.started = true;
+    if (closesConversation(entry)) conversation.closed = true;
+    conversation.lastSeq = seq;
+    log.entries.push(entry);
+    log.ids.set(entry.id, { seq, ts: now });
+    log.recent.push({ id: entry.id, seq });
+    this.forgetIds(log, seq - window);
+    log.maxAgeMs = request.retention.maxAgeMs;
+    log.lastActivityAt = now;
+    this.trim(log, request.retention.maxMessages, now - request.retention.maxAgeMs);
+    this.webhooks.enqueue(jobs);
+
+    this.deliver({ kind: 'entry', conversationId: conversation.id, entry });
+    return { duplicate: false, entry: copy(entry), seq, ts: now };
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
-    const log = this.logs.get(conversationId);
-    if (!log || afterSeq >= log.lastSeq) return { entries: [], lastSeq: log?.lastSeq ?? 0, hasMore: false };
-    const { entries, head } = log;
-    const kept = entries.length - head;
-    // Seqs are contiguous from the first kept entry, so the start index is arithmetic.
-    const first = entries[head]?.seq ?? log.lastSeq + 1;
-    const start = Math.max(0, afterSeq + 1 - first);
-    const page = entries.slice(head + start, head + start + limit);
-    return { entries: page, lastSeq: log.lastSeq, hasMore: start + limit < kept };
+    const stored = this.conversations.get(conversationId);
+    if (!stored) return { entries: [], lastSeq: 0, hasMore: false };
+    const { log } = stored;
+    const { lastSeq } = stored.conversation;
+    const kept = log.entries.length - log.head;
+    const firstSeq = log.entries[log.head]?.seq ?? lastSeq + 1;
+    const start = Math.max(0, afterSeq + 1 - firstSeq);
+    const end = Math.min(kept, start + Math.max(0, limit));
+    const entries: LogEntry[] = [];
+    for (let i = start; i < end; i++) entries.push(copy(log.entries[log.head + i]!));
+    return { entries, lastSeq, hasMore: end < kept };
+  }
+
+  private entryAt(log: Log, seq: number): LogEntry | undefined {
+    const firstSeq = log.entries[log.head]?.seq;
+    return firstSeq === undefined || seq < firstSeq ? undefined : log.entries[log.head + seq - firstSeq];
+  }
+
+  /** Forget the ids of appends with seq ≤ `upTo`; compacts like `trim`. */
+  private forgetIds(log: Log, upTo: number): void {
+    const { recent } = log;
+    for (let next = recent[log.recentHead]; next && next.seq <= upTo; next = recent[log.recentHead]) {
+      if (log.ids.get(next.id)?.seq === next.seq) log.ids.delete(next.id);
+      recent[log.recentHead++] = undefined;
+    }
+    if (log.recentHead === recent.length) {
+      recent.length = 0;
+      log.recentHead = 0;
+    } else if (log.recentHead >= 32 && log.recentHead * 4 >= recent.length) {
+      recent.splice(0, log.recentHead);
+      log.recentHead = 0;
+    }
   }
 
   /**
-   * Drop the oldest entries beyond `maxMessages` and those older than `cutoff`. Dropping moves
-   * a start offset; the array is compacted once a quarter of it is dropped slots, so a full log
-   * costs O(1) amortised per append instead of a shift of the whole array.
+   * Drop the oldest entries beyond `maxMessages` and those older than `cutoff`. Dropping moves a
+   * start offset; the array is compacted once a quarter of it is spent slots, so a full log costs
+   * O(1) amortised per append.
    */
   private trim(log: Log, maxMessages: number, cutoff: number): void {
     const { entries } = log;
@@ -160,7 +271,7 @@ export class MemoryEngine implements Engine {
     let head = Math.max(log.head, end - maxMessages);
     while (head < end && entries[head]!.ts < cutoff) head++;
     if (head === log.head) return;
-    for (let i = log.head; i < head; i++) log.byId.delete(entries[i]!.id);
+    for (let i = log.head; i < head; i++) entries[i] = undefined;
     log.head = head;
     if (head === end) {
       entries.length = 0;
@@ -171,35 +282,53 @@ export class MemoryEngine implements Engine {
     }
   }
 
-  /** Drop expired entries and forget idle conversations. */
+  /**
+   * Drop expired entries, and forget conversations with an empty log that have been inactive longer
+   * than their log's maxAge (or, never appended to, than `emptyConversationTtlMs`), with their owner
+   * mapping.
+   */
   sweep(now: number = this.now()): void {
-    for (const [id, log] of this.logs) {
-      this.trim(log, Infinity, now - log.maxAgeMs);
-      if (log.entries.length === 0 && log.lastActivityAt < now - log.maxAgeMs) this.forget(id);
+    for (const [id, { conversation, ownerKey, log }] of this.conversations) {
+      const maxAge = log.maxAgeMs ?? this.emptyTtlMs;
+      if (log.maxAgeMs !== null) this.trim(log, Infinity, now - log.maxAgeMs);
+      if (log.entries.length > log.head || log.lastActivityAt >= now - maxAge) continue;
+      this.conversations.delete(id);
+      const owner = ownerOf(conversation.siteKey, ownerKey);
+      if (this.owners.get(owner) === id) this.owners.delete(owner);
     }
-    for (const [id, { conversation }] of this.conversations) {
-      if (!this.logs.has(id) && conversation.createdAt < now - this.emptyTtlMs) this.forget(id);
-    }
-  }
-
-  private forget(id: string): void {
-    const owned = this.conversations.get(id);
-    this.logs.delete(id);
-    this.conversations.delete(id);
-    if (!owned) return;
-    const key = `${owned.conversation.siteKey}\n${owned.ownerKey}`;
-    if (this.owners.get(key) === id) this.owners.delete(key);
   }
 
   // ---- fan-out ----
 
-  async publish(item: FanoutItem): Promise<void> {
-    for (const listener of this.listeners) listener(item);
+  async publish(item: TransientItem): Promise<void> {
+    this.deliver(item);
   }
 
-  subscribe(listener: (item: FanoutItem) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  async subscribe(topic: string, listener: Listener): Promise<() => void> {
+    let listeners = this.topics.get(topic);
+    if (!listeners) this.topics.set(topic, (listeners = new Set()));
+    // A wrapper per call: one function subscribed twice is two subscriptions, each ended on its own.
+    const own = (item: FanoutItem): void => listener(item);
+    listeners.add(own);
+    return () => {
+      const current = this.topics.get(topic);
+      if (!current?.delete(own)) return;
+      if (current.size === 0) this.topics.delete(topic);
+    };
+  }
+
+  /** Hand a copy of `item` to its topic's listeners; one that throws does not stop the others. */
+  private deliver(item: FanoutItem): void {
+    const listeners = this.topics.get(topicOf(item));
+    if (!listeners) return;
+    const shared = copy(item);
+    for (const listener of [...listeners]) {
+      try {
+        listener(shared);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
   }
 
   // ---- site state ----
@@ -214,47 +343,44 @@ export class MemoryEngine implements Engine {
 
   // ---- webhook queue ----
 
-  async enqueueWebhooks(jobs: WebhookJob[]): Promise<void> {
-    this.webhooks.enqueue(jobs);
-  }
-
-  async claimWebhooks(now: number, max: number, leaseMs: number): Promise<WebhookJob[]> {
-    return this.webhooks.claim(now, max, leaseMs);
+  async claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.webhooks.claim(this.now(), max, leaseMs);
   }
 
   async nextWebhookAt(): Promise<number | null> {
     return this.webhooks.nextAt();
   }
 
-  async completeWebhook(id: string): Promise<void> {
-    this.webhooks.remove(id);
+  async completeWebhook(id: string, lease: string): Promise<boolean> {
+    return this.webhooks.take(id, lease) !== null;
   }
 
-  async retryWebhook(job: WebhookJob): Promise<void> {
-    // To the end of the queue: a failing job does not hold back the jobs queued after it.
-    this.webhooks.retry(job);
+  async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
+    return this.webhooks.retry(id, lease, this.now() + delayMs, error);
   }
 
-  async deadLetter(job: WebhookJob): Promise<void> {
-    this.webhooks.remove(job.id);
+  async deadLetter(id: string, lease: string, error: JobError): Promise<boolean> {
+    const job = this.webhooks.take(id, lease);
+    if (!job) return false;
     const list = this.dead.get(job.siteKey) ?? [];
     list.push({
       event: job.event,
       attempts: job.attempts,
       firstAttemptAt: job.firstAttemptAt ?? job.enqueuedAt,
       lastAttemptAt: job.lastAttemptAt ?? job.enqueuedAt,
-      lastError: job.lastError ?? { code: 'WEBHOOK_FAILED', message: 'The backend did not accept the webhook.' },
+      lastError: { ...error },
     });
     if (list.length > this.maxDeadLetters) list.splice(0, list.length - this.maxDeadLetters);
     this.dead.set(job.siteKey, list);
+    return true;
   }
 
   async listDeadLetters(siteKey: string): Promise<DeadLetter[]> {
-    return [...(this.dead.get(siteKey) ?? [])];
+    return copy(this.dead.get(siteKey) ?? []);
   }
 }
 
-/** The default engine. */
+/** An engine in this process's memory (tests, demos). */
 export function createMemoryEngine(options?: MemoryEngineOptions): MemoryEngine {
   return new MemoryEngine(options);
 }

@@ -1,80 +1,131 @@
-import type { ConversationEvent, DeadLetter, HistoryResponse, LogEntry, Message, StoredEvent, VisitorContext, WebhookEvent } from '@parley/protocol';
+import type { ConversationEvent, DeadLetter, HistoryResponse, LogEntry, Message, StoredEvent, VisitorContext, WebhookEvent, WebhookEventType } from '@parley/protocol';
 
 /**
- * The engine holds every piece of shared state: conversation logs, conversation records,
- * site availability, cross-instance fan-out and the webhook queue. Everything is async so a
- * networked engine (Redis: Streams for logs and the webhook queue with consumer groups,
- * pub/sub for fan-out) plugs in without changing the rest of the relay.
+ * The engine holds every piece of shared state: conversation records, their logs, the webhook
+ * queue with leases, dead letters, site availability, and the fan-out of entries across relay
+ * instances.
+ *
+ * The contract is honest about what a networked engine can promise:
+ * - every multi-step change is one atomic engine operation (open a conversation; append an entry
+ *   with its webhook jobs and the `started` mark; merge context; a monotonic read seq), so no
+ *   caller ever writes back a cached copy and a crash never leaves half of a change behind;
+ * - an operation that resolved has committed (the relay acks only then);
+ * - leases carry a token, and the engine owns the clock (timestamps, due times, lease expiry).
+ *
+ * `describeEngine` in `contract.ts` runs one suite of tests against every implementation.
  */
 export interface Engine {
-  /** `memory`, `redis`, … — shown in logs. */
+  /** `memory`, `sqlite`, `redis` — shown in logs. */
   readonly name: string;
-  /** Connect and prepare. The relay calls it once before serving. */
+  /** Connect and prepare (open files, subscribe to fan-out). The relay awaits it once before serving. */
   start(): Promise<void>;
   /** True while the engine can serve (drives `/readyz`). */
   isReady(): boolean;
-  /** Stop timers and connections. */
+  /** Stop timers, flush and close connections. */
   close(): Promise<void>;
+  /** The engine's clock in ms: timestamps of entries and jobs, due times and leases use it. */
+  now(): number;
 
   // ---- conversations ----
-  /** Store a new conversation and make it the current one of `ownerKey` (`v:<visitorId>` or `u:<userId>`). */
-  createConversation(conversation: Conversation, ownerKey: string): Promise<void>;
+
+  /**
+   * Find or create a conversation, atomically, so concurrent opens for one owner (two devices of
+   * a verified user, two tabs) get one conversation:
+   * 1. a conversation with `request.id` exists: it is returned (`created: false`);
+   * 2. otherwise, unless `replace` is set, the owner's current conversation on the site, if it is
+   *    not closed, is returned (`created: false`);
+   * 3. otherwise a conversation with `request.id` is created and becomes the owner's current one.
+   */
+  openConversation(request: OpenRequest): Promise<OpenResult>;
   getConversation(id: string): Promise<Conversation | null>;
   /** The current conversation id of an owner on a site, if any. */
   currentConversation(siteKey: string, ownerKey: string): Promise<string | null>;
-  /** Merge a patch into a conversation; returns the updated record, or null if it does not exist. */
-  updateConversation(id: string, patch: ConversationPatch): Promise<Conversation | null>;
-  /** Mark a conversation started. Resolves true only for the one call that changed it (atomic). */
-  markStarted(id: string): Promise<boolean>;
-  /** A site's conversations, newest first. */
+  /**
+   * Merge a context patch into a conversation, atomically: `page` and `product` replace the
+   * stored ones, `attrs` are merged key by key. Refused (`TOO_LARGE`, nothing changed) when the
+   * result would exceed `maxBytes` of JSON or `LIMITS.maxAttrs` attributes. When the conversation
+   * has started, a `context.updated` webhook job carrying the merged context is enqueued in the
+   * same operation, unless `quiet` (the page a reconnecting socket reports is stored without a
+   * webhook). Null when the conversation does not exist.
+   */
+  mergeContext(id: string, patch: VisitorContext, maxBytes: number, quiet?: boolean): Promise<MergeResult | null>;
+  /** Replace the conversation's identity. Null when the conversation does not exist. */
+  setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null>;
+  /** Raise the visitor's read seq to `seq` (never lowers it). Returns the stored read seq, or null when the conversation does not exist. */
+  setReadSeq(id: string, seq: number): Promise<number | null>;
+  /** A site's conversations, newest first, at most `limit`. */
   listConversations(siteKey: string, limit: number): Promise<Conversation[]>;
+  /** How many conversations are stored (all sites). */
+  countConversations(): Promise<number>;
 
   // ---- conversation log ----
+
   /**
-   * Append an entry, idempotent on `entry.id` within the conversation: a second append of
-   * the same id returns the stored entry with `duplicate: true` and changes nothing.
-   * Applies retention (oldest entries beyond `maxMessages` or older than `maxAgeMs` go).
+   * Append an entry, its webhook jobs and the conversation's `started` mark in one atomic
+   * operation, and fan the entry out to the conversation's subscribers once it has committed.
+   *
+   * - The engine assigns `seq` (the conversation's next) and `ts` (its clock).
+   * - Idempotent on `entry.id` within the conversation: an id among the conversation's last
+   *   `dedupeWindow(retention)` appends is a duplicate, changes nothing and returns the original
+   *   seq and ts, with the stored entry unless retention has trimmed it (then `entry` is null).
+   *   An older id is appended again as a new entry.
+   * - With `webhook`, a job of that type carrying the stored message is enqueued; with `start`
+   *   too, and the conversation not started yet, a `conversation.started` job (carrying the
+   *   context) goes first and the conversation is marked started. Job ids derive from the entry
+   *   (`webhookJobId`), so a redone append can never queue a job twice.
+   * - A stored `closed` event marks the conversation closed.
+   * - Retention: the oldest entries beyond `maxMessages`, and those older than `maxAgeMs`, go.
+   *
+   * Null when the conversation does not exist.
    */
-  append(conversationId: string, entry: NewEntry, retention: Retention): Promise<AppendResult>;
-  /** Entries with seq > `afterSeq`, at most `limit`, in seq order. */
+  append(request: AppendRequest): Promise<AppendResult | null>;
+  /**
+   * Entries with seq > `afterSeq`, at most `limit`, in seq order. `lastSeq` is the conversation's
+   * highest seq (0 when it does not exist); `hasMore` is true when more entries follow the page.
+   */
   read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse>;
 
   // ---- fan-out ----
-  /** Deliver an item to every relay instance's subscribers (this one included). */
-  publish(item: FanoutItem): Promise<void>;
-  /** Receive every published item. Returns an unsubscribe function. */
-  subscribe(listener: (item: FanoutItem) => void): () => void;
+
+  /** Deliver a transient item to the subscribers of its topic on every relay instance. */
+  publish(item: TransientItem): Promise<void>;
+  /**
+   * Receive the items of one topic (`conversationTopic(id)` or `siteTopic(key)`): stored entries
+   * of appends that committed (possibly out of seq order, and possibly more than once, across
+   * instances) and transient items. Resolves once the subscription is live, with a function that
+   * ends it.
+   */
+  subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void>;
 
   // ---- site state ----
+
   /** Whether a site's agents are online; null when never set (the config's `online` applies). */
   getOnline(siteKey: string): Promise<boolean | null>;
   setOnline(siteKey: string, online: boolean): Promise<void>;
 
   // ---- webhook queue ----
-  enqueueWebhooks(jobs: WebhookJob[]): Promise<void>;
+
   /**
-   * Lease up to `max` jobs due at `now`, oldest first, at most one in flight per
-   * conversation (so a conversation's events go out in order while nothing fails). A job
-   * waiting for its retry holds back neither other conversations nor the later jobs of its
-   * own (a retried job goes to the end of the queue). A lease that is neither completed nor
-   * rescheduled within `leaseMs` makes the job claimable again (by any instance).
+   * Lease up to `max` due jobs, oldest first, one per conversation: only the first job of each
+   * conversation's queue is claimable, and only while it is not leased. So a conversation's events
+   * go out in order, and a failing event holds back the later events of its own conversation only.
+   * Each claimed job carries a fresh lease token, its `attempts` counts this attempt, and
+   * `firstAttemptAt` / `lastAttemptAt` are set. A lease not settled within `leaseMs` expires and
+   * the job becomes claimable again (by any instance).
    */
-  claimWebhooks(now: number, max: number, leaseMs: number): Promise<WebhookJob[]>;
+  claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]>;
   /**
-   * When a claim can next return a job: the earliest due time among conversations with
-   * nothing in flight, or the earliest lease expiry (now or in the past when something is
-   * claimable already); null when the queue is empty. The worker sleeps until then (or until
-   * a kick or its poll interval), so the answer may be early, never late; a conversation's
-   * backlog behind a job in flight need not count, as finishing that job kicks the worker.
+   * When a claim can next return a job: the earliest due time of a conversation's first job that
+   * is not leased, or the earliest lease expiry; null when the queue is empty. May be early, never late.
    */
   nextWebhookAt(): Promise<number | null>;
-  /** The delivery succeeded: drop the job. */
-  completeWebhook(id: string): Promise<void>;
-  /** The delivery failed: try again at `job.dueAt` (the job carries the updated attempt count and error). */
-  retryWebhook(job: WebhookJob): Promise<void>;
-  /** The schedule ran out: move the job to the dead-letter list. */
-  deadLetter(job: WebhookJob): Promise<void>;
-  /** A site's dead letters, oldest first. */
+  /** The delivery succeeded: drop the job, releasing the conversation's next one. False (and no change) when the lease is stale. */
+  completeWebhook(id: string, lease: string): Promise<boolean>;
+  /** The delivery failed: the job stays first in its conversation, due `delayMs` from now, with `error` noted. False (and no change) when the lease is stale. */
+  retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean>;
+  /** The schedule ran out: move the job to the site's dead letters, releasing the conversation's next job. False (and no change) when the lease is stale. */
+  deadLetter(id: string, lease: string, error: JobError): Promise<boolean>;
+  /** A site's dead letters, oldest first (at most the engine's cap, newest kept). */
   listDeadLetters(siteKey: string): Promise<DeadLetter[]>;
 }
 
@@ -93,7 +144,7 @@ export interface Conversation {
   siteKey: string;
   visitorId: string;
   createdAt: number;
-  /** Set when the first visitor-originated event was forwarded (`conversation.started` sent). */
+  /** Set when `conversation.started` was enqueued (with the first visitor event). */
   started: boolean;
   /** Set by a stored `closed` event. */
   closed: boolean;
@@ -102,9 +153,31 @@ export interface Conversation {
   identity?: ConversationIdentity;
   /** Highest seq the visitor reported as read. */
   readSeq: number;
+  /** Highest seq in the log (0 while empty). */
+  lastSeq: number;
 }
 
-export type ConversationPatch = Partial<Pick<Conversation, 'closed' | 'context' | 'identity' | 'readSeq'>>;
+/** What `openConversation` needs to create a conversation. */
+export interface OpenRequest {
+  /** The id of the conversation to resume or create. */
+  id: string;
+  siteKey: string;
+  /** `v:<visitorId>` for anonymous visitors, `u:<userId>` for verified users. */
+  ownerKey: string;
+  visitorId: string;
+  context: VisitorContext;
+  identity?: ConversationIdentity;
+  /** Create `id` even when the owner has an open conversation (the visitor asked for a fresh one). */
+  replace?: boolean;
+}
+
+export interface OpenResult {
+  conversation: Conversation;
+  /** True for the one call that created it. */
+  created: boolean;
+}
+
+export type MergeResult = { ok: true; conversation: Conversation } | { ok: false; code: 'TOO_LARGE'; message: string };
 
 /** Retention of one conversation log. */
 export interface Retention {
@@ -112,23 +185,56 @@ export interface Retention {
   maxAgeMs: number;
 }
 
-/** An entry to append: the engine assigns `seq`. */
-export type NewEntry = ({ kind: 'msg' } & Omit<Message, 'seq'>) | ({ kind: 'event' } & Omit<StoredEvent, 'seq'>);
+/** An entry to append: the engine assigns `seq` and `ts`. */
+export type NewEntry = ({ kind: 'msg' } & Omit<Message, 'seq' | 'ts'>) | ({ kind: 'event' } & Omit<StoredEvent, 'seq' | 'ts'>);
 
-export interface AppendResult {
-  entry: LogEntry;
-  /** True when the id was already in the log; `entry` is the stored one. */
-  duplicate: boolean;
+/** The webhook types an appended visitor message can cause. */
+export type MessageWebhookType = Exclude<WebhookEventType, 'conversation.started' | 'context.updated'>;
+
+export interface AppendRequest {
+  conversationId: string;
+  entry: NewEntry;
+  retention: Retention;
+  /** Enqueue a webhook of this type carrying the stored message (only for `msg` entries). */
+  webhook?: MessageWebhookType;
+  /** Enqueue `conversation.started` first when the conversation has not started, and mark it started. */
+  start?: boolean;
+}
+
+export type AppendResult =
+  | { duplicate: false; entry: LogEntry; seq: number; ts: number }
+  /** `entry` is null when retention trimmed it; `seq` and `ts` are the original ones. */
+  | { duplicate: true; entry: LogEntry | null; seq: number; ts: number };
+
+/** Ids of a conversation's last appends stay deduplicated even after retention trimmed their entries. */
+export function dedupeWindow(retention: Retention): number {
+  return Math.max(retention.maxMessages, 1000);
 }
 
 /** What travels between relay instances. */
 export type FanoutItem =
-  /** A stored log entry of a conversation. */
+  /** A stored log entry of a conversation, published by `append`. */
   | { kind: 'entry'; conversationId: string; entry: LogEntry }
-  /** A transient event (typing, read, availability) for one conversation. */
+  | TransientItem;
+
+export type TransientItem =
+  /** A transient event (typing, read, queue position) for one conversation. */
   | { kind: 'transient'; conversationId: string; ts: number; event: ConversationEvent }
-  /** A transient event for every socket of a site. */
+  /** A transient event for every socket of a site (availability). */
   | { kind: 'site'; siteKey: string; ts: number; event: ConversationEvent };
+
+/** The fan-out topic of a conversation. */
+export const conversationTopic = (conversationId: string): string => `c:${conversationId}`;
+/** The fan-out topic of a site. */
+export const siteTopic = (siteKey: string): string => `s:${siteKey}`;
+/** The topic a fan-out item goes to. */
+export const topicOf = (item: FanoutItem): string => (item.kind === 'site' ? siteTopic(item.siteKey) : conversationTopic(item.conversationId));
+
+export interface JobError {
+  code: string;
+  message: string;
+  status?: number;
+}
 
 /** One queued webhook delivery. */
 export interface WebhookJob {
@@ -137,12 +243,20 @@ export interface WebhookJob {
   siteKey: string;
   conversationId: string;
   event: WebhookEvent;
-  /** Attempts made so far. */
+  /** Attempts made so far (a claimed job counts the attempt it is leased for). */
   attempts: number;
   enqueuedAt: number;
   firstAttemptAt?: number;
   lastAttemptAt?: number;
-  /** Not before this time (ms). */
+  /** Not before this time (ms, engine clock). */
   dueAt: number;
-  lastError?: { code: string; message: string; status?: number };
+  lastError?: JobError;
+}
+
+/** A job leased to one worker. */
+export interface ClaimedJob extends WebhookJob {
+  /** The lease token: completing, retrying or burying the job needs it. */
+  lease: string;
+  /** When the lease expires (engine clock). */
+  leaseUntil: number;
 }

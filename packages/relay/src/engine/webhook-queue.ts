@@ -1,194 +1,162 @@
+import { randomBytes } from 'node:crypto';
 import { MinHeap } from './min-heap.js';
-import type { WebhookJob } from './types.js';
+import type { ClaimedJob, JobError, WebhookJob } from './types.js';
 
-/** A queued job. `seq` is its place in the queue: a retry gets a new one, at the end. */
 interface Queued {
   job: WebhookJob;
+  /** Place in enqueue order; a retry keeps it. */
   seq: number;
-  lane: Lane;
+  /** The token of the job's latest lease; null once settled or before the first claim. */
+  lease: string | null;
 }
 
-/** One conversation's jobs. */
+type HeapName = 'ready' | 'waiting' | 'leased';
+
+/** One conversation's jobs, first in first out: `jobs[head..]` (the slots before `head` are spent). Only the first can be claimed. */
 interface Lane {
   conversationId: string;
-  /** Live jobs, the leased one included. */
-  count: number;
-  /** Jobs seen due, by queue order. */
-  due: MinHeap<Queued>;
-  /** Jobs not yet seen due, by due time. */
-  later: MinHeap<Queued>;
-  /** The job in flight, if any. */
-  leased: Queued | null;
+  jobs: (Queued | undefined)[];
+  head: number;
+  /** The heap holding the lane, and its position there. */
+  heap: HeapName | null;
+  index: number;
   leaseUntil: number;
-  /** `due`'s first job's seq: the lane's place among lanes ready to claim. */
-  readyKey: number;
-  /** `later`'s earliest due time. */
-  waitKey: number;
-  readyIx: number;
-  waitIx: number;
-  leaseIx: number;
 }
 
-const bySeq = (a: Queued, b: Queued): boolean => a.seq < b.seq;
-const byDue = (a: Queued, b: Queued): boolean => a.job.dueAt < b.job.dueAt || (a.job.dueAt === b.job.dueAt && a.seq < b.seq);
+const first = (lane: Lane): Queued => lane.jobs[lane.head]!;
 
 /**
- * The memory engine's webhook queue: one queue per conversation, and three heaps of
- * conversations — ready to claim (by queue order of their first due job), waiting for a due
- * time, and in flight (by lease expiry) — so a claim costs O(log n) per job claimed or
- * expired, whatever the backlog.
+ * The memory engine's webhook queue: a first-in-first-out lane per conversation, and three heaps of
+ * lanes — `ready` (first job due, by enqueue order), `waiting` (first job not yet seen due, by due
+ * time) and `leased` (first job in flight, by lease expiry) — so a claim costs O(log n) per job it
+ * claims, expires or sees due, whatever the backlog.
  *
- * Order is the queue's: enqueue order, and a retried job goes to the end. A claim takes, across
- * conversations with nothing in flight, the first due job of each, oldest first. Jobs not yet due
- * (waiting for a retry) are passed over, so they hold back neither other conversations nor the
- * later jobs of their own. Due times are taken as reached for good once a claim saw them reached.
+ * A retried job stays first in its lane and keeps its place in enqueue order, so it holds back the
+ * later jobs of its own conversation and nothing else. A lease token stays valid until the job is
+ * settled or claimed again: a lease that expired and was not yet claimed by anyone else can still
+ * be settled by its holder.
  */
 export class WebhookQueue {
   private readonly jobs = new Map<string, Queued>();
   private readonly lanes = new Map<string, Lane>();
   private seq = 0;
-  private readonly ready = new MinHeap<Lane>(
-    (a, b) => a.readyKey < b.readyKey,
-    (lane, i) => (lane.readyIx = i),
-  );
-  private readonly waiting = new MinHeap<Lane>(
-    (a, b) => a.waitKey < b.waitKey,
-    (lane, i) => (lane.waitIx = i),
-  );
-  private readonly leased = new MinHeap<Lane>(
-    (a, b) => a.leaseUntil < b.leaseUntil,
-    (lane, i) => (lane.leaseIx = i),
-  );
+  private readonly track = (lane: Lane, index: number): void => {
+    lane.index = index;
+  };
+  private readonly heaps: Record<HeapName, MinHeap<Lane>> = {
+    ready: new MinHeap<Lane>((a, b) => first(a).seq < first(b).seq, this.track),
+    waiting: new MinHeap<Lane>((a, b) => {
+      const x = first(a);
+      const y = first(b);
+      return x.job.dueAt < y.job.dueAt || (x.job.dueAt === y.job.dueAt && x.seq < y.seq);
+    }, this.track),
+    leased: new MinHeap<Lane>((a, b) => a.leaseUntil < b.leaseUntil, this.track),
+  };
 
-  /** Jobs queued, in flight included. */
-  get size(): number {
-    return this.jobs.size;
-  }
+  constructor(private readonly newLease: () => string = () => randomBytes(12).toString('base64url')) {}
 
-  /** Queue jobs; an id already queued is ignored. */
+  /** Queue copies of `jobs` at the end of their conversations; an id already queued is ignored. */
   enqueue(jobs: readonly WebhookJob[]): void {
     for (const job of jobs) {
       if (this.jobs.has(job.id)) continue;
-      const lane = this.lane(job.conversationId);
-      const queued: Queued = { job: { ...job }, seq: ++this.seq, lane };
+      const queued: Queued = { job: structuredClone(job), seq: ++this.seq, lease: null };
       this.jobs.set(job.id, queued);
-      lane.count++;
-      lane.later.push(queued);
-      this.place(lane);
+      let lane = this.lanes.get(job.conversationId);
+      if (!lane) {
+        lane = { conversationId: job.conversationId, jobs: [], head: 0, heap: null, index: -1, leaseUntil: 0 };
+        this.lanes.set(job.conversationId, lane);
+      }
+      lane.jobs.push(queued);
+      if (lane.jobs.length - lane.head === 1) this.file(lane, 'waiting');
     }
   }
 
-  /** Lease up to `max` due jobs, at most one per conversation, oldest first. */
-  claim(now: number, max: number, leaseMs: number): WebhookJob[] {
-    // Leases that ran out: the job is claimable again, at its place in the queue.
-    for (let lane = this.leased.peek(); lane && lane.leaseUntil <= now; lane = this.leased.peek()) {
-      const job = lane.leased!;
-      lane.leased = null;
-      if (this.jobs.get(job.job.id) === job) lane.due.push(job);
-      this.place(lane);
-    }
-    // Jobs whose due time came.
-    for (let lane = this.waiting.peek(); lane && lane.waitKey <= now; lane = this.waiting.peek()) {
-      for (let next = lane.later.peek(); next && next.job.dueAt <= now; next = lane.later.peek()) {
-        lane.later.pop();
-        if (this.jobs.get(next.job.id) === next) lane.due.push(next);
-      }
-      this.place(lane);
-    }
-    const out: WebhookJob[] = [];
+  /** Lease up to `max` due jobs, the first of each conversation, oldest first. */
+  claim(now: number, max: number, leaseMs: number): ClaimedJob[] {
+    const { ready, waiting, leased } = this.heaps;
+    for (let lane = leased.peek(); lane && lane.leaseUntil <= now; lane = leased.peek()) this.file(lane, 'waiting');
+    for (let lane = waiting.peek(); lane && first(lane).job.dueAt <= now; lane = waiting.peek()) this.file(lane, 'ready');
+    const out: ClaimedJob[] = [];
     while (out.length < max) {
-      const lane = this.ready.peek();
+      const lane = ready.peek();
       if (!lane) break;
-      const job = lane.due.pop()!;
-      lane.leased = job;
+      const queued = first(lane);
+      const { job } = queued;
+      queued.lease = this.newLease();
+      job.attempts++;
+      job.firstAttemptAt ??= now;
+      job.lastAttemptAt = now;
       lane.leaseUntil = now + leaseMs;
-      this.place(lane);
-      out.push({ ...job.job });
+      this.file(lane, 'leased');
+      out.push({ ...structuredClone(job), lease: queued.lease, leaseUntil: lane.leaseUntil });
     }
     return out;
   }
 
   /**
-   * The earliest time a claim can return a job: the first due time among conversations with
-   * nothing in flight, or the first lease expiry. Null when the queue is empty.
+   * The earliest time a claim can return a job: now or earlier when a job is ready, else the
+   * earliest due time of a waiting first job or lease expiry. Null when the queue is empty.
    */
   nextAt(): number | null {
+    const { ready, waiting, leased } = this.heaps;
     let next = Infinity;
-    const ready = this.ready.peek();
-    if (ready) next = ready.due.peek()!.job.dueAt;
-    const waiting = this.waiting.peek();
-    if (waiting && waiting.waitKey < next) next = waiting.waitKey;
-    const leased = this.leased.peek();
-    if (leased && leased.leaseUntil < next) next = leased.leaseUntil;
+    const r = ready.peek();
+    if (r) next = first(r).job.dueAt;
+    const w = waiting.peek();
+    if (w) next = Math.min(next, first(w).job.dueAt);
+    const l = leased.peek();
+    if (l) next = Math.min(next, l.leaseUntil);
     return next === Infinity ? null : next;
   }
 
-  /** Drop a job (delivered or dead-lettered); its conversation's next job can go. */
-  remove(id: string): void {
-    const job = this.jobs.get(id);
-    if (!job) return;
+  /** Keep the job first in its conversation, due at `dueAt`. False when `lease` is not the job's lease. */
+  retry(id: string, lease: string, dueAt: number, error: JobError): boolean {
+    const queued = this.leasedJob(id, lease);
+    if (!queued) return false;
+    const lane = this.lanes.get(queued.job.conversationId)!;
+    this.detach(lane);
+    queued.lease = null;
+    queued.job.dueAt = dueAt;
+    queued.job.lastError = { ...error };
+    this.file(lane, 'waiting');
+    return true;
+  }
+
+  /** Remove the job, releasing its conversation's next one; returns it. Null when `lease` is not the job's lease. */
+  take(id: string, lease: string): WebhookJob | null {
+    const queued = this.leasedJob(id, lease);
+    if (!queued) return null;
+    const lane = this.lanes.get(queued.job.conversationId)!;
+    this.detach(lane);
     this.jobs.delete(id);
-    const { lane } = job;
-    lane.count--;
-    if (lane.leased === job) lane.leased = null;
-    this.place(lane);
-  }
-
-  /** Put a job back at the end of the queue, due at `job.dueAt`. Ignored when it is no longer queued. */
-  retry(job: WebhookJob): void {
-    const old = this.jobs.get(job.id);
-    if (!old) return;
-    const { lane } = old;
-    const queued: Queued = { job: { ...job }, seq: ++this.seq, lane };
-    this.jobs.set(job.id, queued);
-    if (lane.leased === old) lane.leased = null;
-    lane.later.push(queued);
-    this.place(lane);
-  }
-
-  private lane(conversationId: string): Lane {
-    let lane = this.lanes.get(conversationId);
-    if (!lane) {
-      lane = {
-        conversationId,
-        count: 0,
-        due: new MinHeap(bySeq),
-        later: new MinHeap(byDue),
-        leased: null,
-        leaseUntil: 0,
-        readyKey: 0,
-        waitKey: 0,
-        readyIx: -1,
-        waitIx: -1,
-        leaseIx: -1,
-      };
-      this.lanes.set(conversationId, lane);
+    lane.jobs[lane.head++] = undefined;
+    if (lane.head === lane.jobs.length) {
+      this.lanes.delete(lane.conversationId);
+      return queued.job;
     }
-    return lane;
+    if (lane.head >= 32 && lane.head * 2 >= lane.jobs.length) {
+      lane.jobs.splice(0, lane.head);
+      lane.head = 0;
+    }
+    this.file(lane, 'waiting');
+    return queued.job;
   }
 
-  /** Drop jobs that left the queue from the tops of a lane's heaps, then file the lane in the heaps its state calls for. */
-  private place(lane: Lane): void {
-    this.prune(lane.due);
-    this.prune(lane.later);
-    const due = lane.leased ? undefined : lane.due.peek();
-    const later = lane.leased ? undefined : lane.later.peek();
-    if (due) lane.readyKey = due.seq;
-    if (later) lane.waitKey = later.job.dueAt;
-    this.file(this.ready, lane, lane.readyIx, due !== undefined);
-    this.file(this.waiting, lane, lane.waitIx, later !== undefined);
-    this.file(this.leased, lane, lane.leaseIx, lane.leased !== null);
-    if (lane.count === 0) this.lanes.delete(lane.conversationId);
+  /** A leased job is always first in its lane: only first jobs are claimed. */
+  private leasedJob(id: string, lease: string): Queued | null {
+    const queued = this.jobs.get(id);
+    return queued && queued.lease !== null && queued.lease === lease ? queued : null;
   }
 
-  private prune(heap: MinHeap<Queued>): void {
-    for (let top = heap.peek(); top && this.jobs.get(top.job.id) !== top; top = heap.peek()) heap.pop();
+  private file(lane: Lane, heap: HeapName): void {
+    this.detach(lane);
+    lane.heap = heap;
+    this.heaps[heap].push(lane);
   }
 
-  private file(heap: MinHeap<Lane>, lane: Lane, index: number, member: boolean): void {
-    if (!member) {
-      if (index >= 0) heap.removeAt(index);
-    } else if (index >= 0) heap.update(index);
-    else heap.push(lane);
+  private detach(lane: Lane): void {
+    if (lane.heap === null) return;
+    this.heaps[lane.heap].removeAt(lane.index);
+    lane.heap = null;
   }
 }

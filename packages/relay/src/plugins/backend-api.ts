@@ -10,13 +10,16 @@ import {
   check,
   type HistoryResponse,
   type LogEntry,
+  type Message,
   type PostEventResponse,
   type PostMessageResponse,
 } from '@parley/protocol';
 import type { SiteConfig } from '../config.js';
-import { toMessage, type ConversationService } from '../conversation-service.js';
-import type { Conversation, Engine } from '../engine/types.js';
+import type { ConversationService } from '../conversation-service.js';
+import { toMessage } from '../engine/shared.js';
+import type { AppendResult, Conversation, Engine } from '../engine/types.js';
 import { httpError } from '../errors.js';
+import { sameJson } from '../same-json.js';
 import { takeToken, type Rate, type TokenBucket } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -80,12 +83,12 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return req.parleySite!;
   }
 
+  /** The conversation named in the path; another site's answers 404 like an unknown one, so ids cannot be probed. */
   async function conversationOf(req: FastifyRequest): Promise<Conversation> {
     const { id } = req.params as { id: string };
     if (!check(Id, id).ok) throw httpError('NOT_FOUND');
     const conversation = await engine.getConversation(id);
-    if (!conversation) throw httpError('NOT_FOUND');
-    if (conversation.siteKey !== site(req).siteKey) throw httpError('FORBIDDEN');
+    if (!conversation || conversation.siteKey !== site(req).siteKey) throw httpError('NOT_FOUND');
     return conversation;
   }
 
@@ -95,14 +98,22 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return parsed.value;
   }
 
+  /** An append's result; null means the conversation went away meanwhile (retention). */
+  function appended<T extends AppendResult | 'transient'>(result: T | null): T {
+    if (!result) throw httpError('NOT_FOUND');
+    return result;
+  }
+
   app.post('/conversations/:id/messages', async (req, reply): Promise<PostMessageResponse> => {
     const conversation = await conversationOf(req);
     const message = body(PostMessageRequest, req.body);
-    const result = await service.appendBackendMessage(site(req), conversation.id, message);
+    const result = appended(await service.appendBackendMessage(site(req), conversation.id, message));
     const { entry } = result;
     if (result.duplicate) {
-      if (entry.kind !== 'msg' || !sameJson(entry.body, message.body)) throw httpError('ID_CONFLICT');
-      return { message: toMessage(entry), duplicate: true };
+      if (entry && (entry.kind !== 'msg' || !sameJson(entry.body, message.body))) throw httpError('ID_CONFLICT');
+      // Retention trimmed the entry: answer with what was sent, at its original seq.
+      const stored = entry?.kind === 'msg' ? toMessage(entry) : ({ seq: result.seq, id: message.id, ts: result.ts, from: message.from ?? { role: 'bot' }, body: message.body } as Message);
+      return { message: stored, duplicate: true };
     }
     reply.code(201);
     return { message: toMessage(entry as Extract<LogEntry, { kind: 'msg' }>), duplicate: false };
@@ -111,10 +122,10 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   app.post('/conversations/:id/events', async (req): Promise<PostEventResponse> => {
     const conversation = await conversationOf(req);
     const request = body(PostEventRequest, req.body);
-    const result = await service.appendEvent(site(req), conversation.id, request.event, request.id);
-    if (!result) return { duplicate: false };
-    if (result.duplicate && (result.entry.kind !== 'event' || !sameJson(result.entry.event, request.event))) throw httpError('ID_CONFLICT');
-    return { seq: result.entry.seq, duplicate: result.duplicate };
+    const result = appended(await service.appendEvent(site(req), conversation.id, request.event, request.id));
+    if (result === 'transient') return { duplicate: false };
+    if (result.duplicate && result.entry && (result.entry.kind !== 'event' || !sameJson(result.entry.event, request.event))) throw httpError('ID_CONFLICT');
+    return { seq: result.seq, duplicate: result.duplicate };
   });
 
   app.get('/conversations/:id/messages', async (req): Promise<HistoryResponse> => {
@@ -128,22 +139,17 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   app.get('/conversations', async (req) => {
     const list = await engine.listConversations(site(req).siteKey, 1000);
-    const items = await Promise.all(
-      list.map(async (c) => {
-        const { lastSeq } = await engine.read(c.id, Number.MAX_SAFE_INTEGER, 0);
-        return {
-          id: c.id,
-          visitorId: c.visitorId,
-          createdAt: c.createdAt,
-          lastSeq,
-          closed: c.closed,
-          started: c.started,
-          readSeq: c.readSeq,
-          context: c.context,
-          ...(c.identity ? { identity: c.identity } : {}),
-        };
-      }),
-    );
+    const items = list.map((c) => ({
+      id: c.id,
+      visitorId: c.visitorId,
+      createdAt: c.createdAt,
+      lastSeq: c.lastSeq,
+      closed: c.closed,
+      started: c.started,
+      readSeq: c.readSeq,
+      context: c.context,
+      ...(c.identity ? { identity: c.identity } : {}),
+    }));
     return { items };
   });
 
@@ -156,15 +162,4 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   });
 
   app.get('/dead-letters', async (req) => ({ items: await engine.listDeadLetters(site(req).siteKey) }));
-}
-
-/** Structural equality of two JSON values (key order ignored). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -88,6 +88,7 @@ export function messageOf(event: WebhookEvent): Message | undefined {
 export function testConfig(webhookUrl: string, overrides: Partial<RelayConfigInput> = {}): RelayConfigInput {
   return {
     tokenSecret: 'token-secret-for-tests-0123456789abcdef',
+    engine: { type: 'memory' },
     logLevel: 'silent',
     sites: [
       {

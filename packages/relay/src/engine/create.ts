@@ -1,0 +1,14 @@
+import type { EngineConfig } from '../config.js';
+import { MemoryEngine } from './memory.js';
+import { SqliteEngine } from './sqlite.js';
+import type { Engine } from './types.js';
+
+/** The engine a config names, on the given clock. */
+export function createEngine(config: EngineConfig, now: () => number): Engine {
+  switch (config.type) {
+    case 'memory':
+      return new MemoryEngine({ now });
+    case 'sqlite':
+      return new SqliteEngine({ path: config.path, synchronous: config.synchronous, now });
+  }
+}

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { LIMITS, type LogEntry, type Message, type VisitorContext, type WebhookEvent, type WebhookEventType } from '@parley/protocol';
+import type { AppendRequest, Conversation, MergeResult, WebhookJob } from './types.js';
+
+/**
+ * The id of the webhook job an entry causes: derived from the conversation, the entry id and the
+ * event type, so a redone append re-ensures the same job and a backend deduplicating on
+ * `webhook-id` sees one id per event.
+ */
+export function webhookJobId(conversationId: string, entryId: string, type: WebhookEventType): string {
+  return 'evt_' + createHash('sha256').update(`${conversationId}\n${entryId}\n${type}`).digest('base64url').slice(0, 24);
+}
+
+/** A log entry without its `kind`, as webhooks and REST answers carry it. */
+export function toMessage(entry: Extract<LogEntry, { kind: 'msg' }>): Message {
+  return { seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body } as Message;
+}
+
+/** A webhook job for an event about `conversation`, due now. */
+export function makeJob(conversation: Conversation, id: string, type: WebhookEventType, data: unknown, now: number): WebhookJob {
+  const visitor: WebhookEvent['visitor'] = { id: conversation.visitorId };
+  if (conversation.identity) visitor.identity = { ...conversation.identity };
+  const event = { id, type, createdAt: now, siteKey: conversation.siteKey, conversationId: conversation.id, visitor, data } as WebhookEvent;
+  return { id, siteKey: conversation.siteKey, conversationId: conversation.id, event, attempts: 0, enqueuedAt: now, dueAt: now };
+}
+
+/**
+ * The jobs an append enqueues, in order: `conversation.started` first when asked for and the
+ * conversation has not started, then the entry's own event. `conversation` is the record before
+ * the append.
+ */
+export function appendJobs(conversation: Conversation, request: AppendRequest, entry: LogEntry, now: number): WebhookJob[] {
+  if (!request.webhook || entry.kind !== 'msg') return [];
+  const jobs: WebhookJob[] = [];
+  if (request.start && !conversation.started) {
+    const id = webhookJobId(conversation.id, entry.id, 'conversation.started');
+    jobs.push(makeJob(conversation, id, 'conversation.started', { context: conversation.context }, now));
+  }
+  const id = webhookJobId(conversation.id, entry.id, request.webhook);
+  jobs.push(makeJob(conversation, id, request.webhook, { message: toMessage(entry) }, now));
+  return jobs;
+}
+
+/** Whether an append marks the conversation started. */
+export function startsConversation(conversation: Conversation, request: AppendRequest): boolean {
+  return !!request.webhook && !!request.start && !conversation.started && request.entry.kind === 'msg';
+}
+
+/** Whether a stored entry closes its conversation. */
+export function closesConversation(entry: { kind: string; event?: { type: string } }): boolean {
+  return entry.kind === 'event' && entry.event?.type === 'closed';
+}
+
+/**
+ * Merge a context patch: `page` and `product` replace, `attrs` merge key by key. When the merged
+ * attributes pass `LIMITS.maxAttrs` keys, or the context passes `maxBytes` of JSON, the oldest
+ * stored attributes the patch does not name go first; refused (`TOO_LARGE`) only when the patch
+ * itself does not fit.
+ */
+export function mergeContextValue(current: VisitorContext, patch: VisitorContext, maxBytes: number): { ok: true; context: VisitorContext } | Extract<MergeResult, { ok: false }> {
+  const context: VisitorContext = { ...current };
+  if (patch.page) context.page = patch.page;
+  if (patch.product) context.product = patch.product;
+  if (patch.attrs) {
+    const attrs = { ...current.attrs };
+    for (const [key, value] of Object.entries(patch.attrs)) {
+      // Re-inserted, so the key counts as the newest.
+      delete attrs[key];
+      attrs[key] = value;
+    }
+    context.attrs = attrs;
+    const evictable = Object.keys(attrs).filter((key) => !(key in patch.attrs!));
+    while (evictable.length && (Object.keys(attrs).length > LIMITS.maxAttrs || Buffer.byteLength(JSON.stringify(context)) > maxBytes)) {
+      delete attrs[evictable.shift()!];
+    }
+  }
+  if (context.attrs && Object.keys(context.attrs).length > LIMITS.maxAttrs) {
+    return { ok: false, code: 'TOO_LARGE', message: `The visitor context holds at most ${LIMITS.maxAttrs} attributes.` };
+  }
+  if (Buffer.byteLength(JSON.stringify(context)) > maxBytes) {
+    return { ok: false, code: 'TOO_LARGE', message: `The visitor context is limited to ${maxBytes} bytes of JSON.` };
+  }
+  return { ok: true, context };
+}

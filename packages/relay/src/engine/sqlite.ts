@@ -1,0 +1,735 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
+import { newId } from '../ids.js';
+import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
+import {
+  dedupeWindow,
+  topicOf,
+  type AppendRequest,
+  type AppendResult,
+  type ClaimedJob,
+  type Conversation,
+  type ConversationIdentity,
+  type Engine,
+  type FanoutItem,
+  type JobError,
+  type MergeResult,
+  type OpenRequest,
+  type OpenResult,
+  type TransientItem,
+  type WebhookJob,
+} from './types.js';
+
+export interface SqliteEngineOptions {
+  /** The database file. Its parent directories are created. */
+  path: string;
+  /**
+   * `FULL` (default): a commit is on disk before the promise resolves, so an acked message
+   * survives power loss. `NORMAL`: faster; survives a crash of the process, but the last commits
+   * may be lost on power loss.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** Clock (ms). Default `Date.now`. */
+  now?: () => number;
+  /** Dead letters kept per site (the oldest go first). Default 1000. */
+  maxDeadLetters?: number;
+  /** How long a write waits for a lock held by another connection before failing with SQLITE_BUSY. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** How often expired entries and idle conversations are swept. Default 60 s. */
+  sweepIntervalMs?: number;
+  /** A conversation that never got an entry is forgotten this long after it was opened. Default 24 h. */
+  emptyConversationTtlMs?: number;
+  /** Called with what a fan-out listener threw; delivery to the other listeners goes on. Default: ignored. */
+  onListenerError?: (error: unknown) => void;
+}
+
+/** The schema version this code writes (`PRAGMA user_version`); bump it with a migration step. */
+const SCHEMA_VERSION = 1;
+
+/**
+ * No foreign keys: every delete is explicit, and jobs and dead letters deliberately outlive the
+ * conversation they came from (a forgotten conversation's queued events are still delivered).
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS conversations (
+  id TEXT PRIMARY KEY,
+  site_key TEXT NOT NULL,
+  owner_key TEXT NOT NULL,
+  visitor_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started INTEGER NOT NULL DEFAULT 0,
+  closed INTEGER NOT NULL DEFAULT 0,
+  context TEXT NOT NULL,
+  identity TEXT,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_activity_at INTEGER NOT NULL,
+  -- retention of the last append; null until the first one
+  max_age_ms INTEGER,
+  -- when the sweep must look at it next: its oldest entry expires, or it may be forgotten
+  sweep_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_site ON conversations (site_key, created_at);
+CREATE INDEX IF NOT EXISTS conversations_sweep ON conversations (sweep_at);
+
+CREATE TABLE IF NOT EXISTS owners (
+  site_key TEXT NOT NULL,
+  owner_key TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  PRIMARY KEY (site_key, owner_key)
+) WITHOUT ROWID;
+
+-- Entries are addressed by seq only: the dedupe index is \`ids\`, which outlives trimmed entries.
+CREATE TABLE IF NOT EXISTS entries (
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID;
+
+-- The ids of each conversation's last dedupeWindow(retention) appends.
+CREATE TABLE IF NOT EXISTS ids (
+  conversation_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ids_seq ON ids (conversation_id, seq);
+
+-- pos is the global queue order (the rowid: a new job gets one above every live job). head = 1
+-- marks the first job of its conversation, the only one claimable; available_at is when that head
+-- can be claimed (lease_until while leased, else due_at).
+CREATE TABLE IF NOT EXISTS jobs (
+  pos INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL,
+  site_key TEXT NOT NULL,
+  event TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  enqueued_at INTEGER NOT NULL,
+  first_attempt_at INTEGER,
+  last_attempt_at INTEGER,
+  due_at INTEGER NOT NULL,
+  last_error TEXT,
+  lease TEXT,
+  lease_until INTEGER,
+  head INTEGER NOT NULL,
+  available_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_conversation ON jobs (conversation_id, pos);
+CREATE INDEX IF NOT EXISTS jobs_heads ON jobs (available_at) WHERE head = 1;
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+  pos INTEGER PRIMARY KEY,
+  site_key TEXT NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_site ON dead_letters (site_key, pos);
+
+CREATE TABLE IF NOT EXISTS online (
+  site_key TEXT PRIMARY KEY,
+  online INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface ConversationRow {
+  id: string;
+  site_key: string;
+  owner_key: string;
+  visitor_id: string;
+  created_at: number;
+  started: number;
+  closed: number;
+  context: string;
+  identity: string | null;
+  read_seq: number;
+  last_seq: number;
+  last_activity_at: number;
+  max_age_ms: number | null;
+  sweep_at: number;
+}
+
+interface JobRow {
+  pos: number;
+  id: string;
+  conversation_id: string;
+  site_key: string;
+  event: string;
+  attempts: number;
+  enqueued_at: number;
+  first_attempt_at: number | null;
+  last_attempt_at: number | null;
+  due_at: number;
+  last_error: string | null;
+  lease: string | null;
+  lease_until: number | null;
+}
+
+/** Conversations the sweep handles per transaction, so a big sweep does not hold the event loop for long. */
+const SWEEP_BATCH = 256;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getConversation: db.prepare<[string], ConversationRow>('SELECT * FROM conversations WHERE id = ?'),
+    insertConversation: db.prepare<[string, string, string, string, number, string, string | null, number, number]>(
+      `INSERT INTO conversations (id, site_key, owner_key, visitor_id, created_at, context, identity, last_activity_at, sweep_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getOwner: db.prepare<[string, string], string>('SELECT conversation_id FROM owners WHERE site_key = ? AND owner_key = ?').pluck(),
+    setOwner: db.prepare<[string, string, string]>('INSERT OR REPLACE INTO owners (site_key, owner_key, conversation_id) VALUES (?, ?, ?)'),
+    setContext: db.prepare<[string, string]>('UPDATE conversations SET context = ? WHERE id = ?'),
+    setIdentity: db.prepare<[string, string]>('UPDATE conversations SET identity = ? WHERE id = ?'),
+    raiseReadSeq: db.prepare<[number, string], number>('UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ? RETURNING read_seq').pluck(),
+    listConversations: db.prepare<[string, number], ConversationRow>(
+      'SELECT * FROM conversations WHERE site_key = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
+    ),
+    countConversations: db.prepare<[], number>('SELECT COUNT(*) FROM conversations').pluck(),
+    afterAppend: db.prepare<{ id: string; lastSeq: number; now: number; maxAgeMs: number; started: number; closed: number }>(
+      `UPDATE conversations SET last_seq = @lastSeq, last_activity_at = @now, max_age_ms = @maxAgeMs,
+         started = MAX(started, @started), closed = MAX(closed, @closed),
+         sweep_at = COALESCE((SELECT ts FROM entries WHERE conversation_id = @id ORDER BY seq LIMIT 1), @now) + @maxAgeMs
+       WHERE id = @id`,
+    ),
+
+    findId: db.prepare<[string, string, number], { seq: number; ts: number }>('SELECT seq, ts FROM ids WHERE conversation_id = ? AND id = ? AND seq > ?'),
+    putId: db.prepare<[string, string, number, number]>('INSERT OR REPLACE INTO ids (conversation_id, id, seq, ts) VALUES (?, ?, ?, ?)'),
+    pruneIds: db.prepare<[string, number]>('DELETE FROM ids WHERE conversation_id = ? AND seq <= ?'),
+    insertEntry: db.prepare<[string, number, number, string]>('INSERT INTO entries (conversation_id, seq, ts, json) VALUES (?, ?, ?, ?)'),
+    getEntry: db.prepare<[string, number], string>('SELECT json FROM entries WHERE conversation_id = ? AND seq = ?').pluck(),
+    trimCount: db.prepare<[string, number]>('DELETE FROM entries WHERE conversation_id = ? AND seq <= ?'),
+    // Walks from the oldest entry to the first one still young: costs the entries it drops, plus one.
+    trimAge: db.prepare<{ id: string; cutoff: number; end: number }>(
+      `DELETE FROM entries WHERE conversation_id = @id
+         AND seq < COALESCE((SELECT seq FROM entries WHERE conversation_id = @id AND ts >= @cutoff ORDER BY seq LIMIT 1), @end)`,
+    ),
+    oldestTs: db.prepare<[string], number>('SELECT ts FROM entries WHERE conversation_id = ? ORDER BY seq LIMIT 1').pluck(),
+    readEntries: db.prepare<[string, number, number], string>('SELECT json FROM entries WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
+    lastSeq: db.prepare<[string], number>('SELECT last_seq FROM conversations WHERE id = ?').pluck(),
+
+    sweepDue: db.prepare<[number, number], ConversationRow>('SELECT * FROM conversations WHERE sweep_at < ? ORDER BY sweep_at LIMIT ?'),
+    setSweepAt: db.prepare<[number, string]>('UPDATE conversations SET sweep_at = ? WHERE id = ?'),
+    deleteConversation: db.prepare<[string]>('DELETE FROM conversations WHERE id = ?'),
+    deleteEntries: db.prepare<[string]>('DELETE FROM entries WHERE conversation_id = ?'),
+    deleteIds: db.prepare<[string]>('DELETE FROM ids WHERE conversation_id = ?'),
+    deleteOwner: db.prepare<[string, string, string]>('DELETE FROM owners WHERE site_key = ? AND owner_key = ? AND conversation_id = ?'),
+
+    // A job is the head when its conversation has no job yet; an id already queued is kept as is.
+    enqueue: db.prepare<{ id: string; cid: string; site: string; event: string; now: number; due: number }>(
+      `INSERT INTO jobs (id, conversation_id, site_key, event, enqueued_at, due_at, available_at, head)
+       VALUES (@id, @cid, @site, @event, @now, @due, @due, NOT EXISTS (SELECT 1 FROM jobs WHERE conversation_id = @cid))
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+    // One range scan of the partial index `jobs_heads` (only first jobs are in it) up to `now`,
+    // then a sort of those rows by pos: a claim costs O(log n + d log d) for d heads due now,
+    // whatever the backlog of later jobs and of conversations waiting for a retry.
+    claimable: db.prepare<[number, number], JobRow>('SELECT * FROM jobs WHERE head = 1 AND available_at <= ? ORDER BY pos LIMIT ?'),
+    lease: db.prepare<{ pos: number; lease: string; until: number; now: number }>(
+      `UPDATE jobs SET lease = @lease, lease_until = @until, available_at = @until, attempts = attempts + 1,
+         first_attempt_at = COALESCE(first_attempt_at, @now), last_attempt_at = @now
+       WHERE pos = @pos`,
+    ),
+    nextAt: db.prepare<[], number | null>('SELECT MIN(available_at) FROM jobs WHERE head = 1').pluck(),
+    leasedJob: db.prepare<[string, string], JobRow>('SELECT * FROM jobs WHERE id = ? AND lease = ?'),
+    deleteJob: db.prepare<[number]>('DELETE FROM jobs WHERE pos = ?'),
+    promoteNext: db.prepare<[string]>('UPDATE jobs SET head = 1 WHERE pos = (SELECT MIN(pos) FROM jobs WHERE conversation_id = ?)'),
+    retry: db.prepare<{ id: string; lease: string; due: number; error: string }>(
+      `UPDATE jobs SET lease = NULL, lease_until = NULL, due_at = @due, available_at = @due, last_error = @error
+       WHERE id = @id AND lease = @lease`,
+    ),
+    // Leased jobs are always heads, so this reads the heads only.
+    clearLeases: db.prepare<[]>('UPDATE jobs SET lease = NULL, lease_until = NULL, available_at = due_at WHERE head = 1 AND lease IS NOT NULL'),
+
+    insertDead: db.prepare<[string, string]>('INSERT INTO dead_letters (site_key, json) VALUES (?, ?)'),
+    // The pos of the newest dead letter beyond the cap, if any: it and all older ones go.
+    deadCutoff: db.prepare<[string, number], number>('SELECT pos FROM dead_letters WHERE site_key = ? ORDER BY pos DESC LIMIT 1 OFFSET ?').pluck(),
+    trimDead: db.prepare<[string, number]>('DELETE FROM dead_letters WHERE site_key = ? AND pos <= ?'),
+    listDead: db.prepare<[string], string>('SELECT json FROM dead_letters WHERE site_key = ? ORDER BY pos').pluck(),
+
+    getOnline: db.prepare<[string], number>('SELECT online FROM online WHERE site_key = ?').pluck(),
+    setOnline: db.prepare<[string, number]>('INSERT OR REPLACE INTO online (site_key, online) VALUES (?, ?)'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+const parse = <T>(json: string): T => JSON.parse(json) as T;
+
+function toConversation(row: ConversationRow): Conversation {
+  const conversation: Conversation = {
+    id: row.id,
+    siteKey: row.site_key,
+    visitorId: row.visitor_id,
+    createdAt: row.created_at,
+    started: row.started === 1,
+    closed: row.closed === 1,
+    context: parse<VisitorContext>(row.context),
+    readSeq: row.read_seq,
+    lastSeq: row.last_seq,
+  };
+  if (row.identity !== null) conversation.identity = parse<ConversationIdentity>(row.identity);
+  return conversation;
+}
+
+function toJob(row: JobRow): WebhookJob {
+  const job: WebhookJob = {
+    id: row.id,
+    siteKey: row.site_key,
+    conversationId: row.conversation_id,
+    event: parse<WebhookEvent>(row.event),
+    attempts: row.attempts,
+    enqueuedAt: row.enqueued_at,
+    dueAt: row.due_at,
+  };
+  if (row.first_attempt_at !== null) job.firstAttemptAt = row.first_attempt_at;
+  if (row.last_attempt_at !== null) job.lastAttemptAt = row.last_attempt_at;
+  if (row.last_error !== null) job.lastError = parse<JobError>(row.last_error);
+  return job;
+}
+
+interface Subscription {
+  listener: (item: FanoutItem) => void;
+}
+
+/**
+ * The durable engine: one SQLite file (WAL), served by one relay instance. Every operation is one
+ * transaction that has committed when its promise resolves, so whatever the relay acked survives
+ * kill -9 (and power loss with `synchronous: 'FULL'`). Fan-out stays in this process.
+ */
+export class SqliteEngine implements Engine {
+  readonly name = 'sqlite';
+  /** The database file. */
+  readonly path: string;
+  private readonly clock: () => number;
+  private readonly synchronous: 'FULL' | 'NORMAL';
+  private readonly maxDeadLetters: number;
+  private readonly busyTimeoutMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly emptyTtlMs: number;
+  private readonly onListenerError: (error: unknown) => void;
+  private readonly topics = new Map<string, Set<Subscription>>();
+  private db: Database.Database | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private tx: Transactions | undefined;
+
+  constructor(options: SqliteEngineOptions) {
+    this.path = options.path;
+    this.clock = options.now ?? Date.now;
+    this.synchronous = options.synchronous ?? 'FULL';
+    this.maxDeadLetters = options.maxDeadLetters ?? 1000;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
+    this.onListenerError = options.onListenerError ?? (() => {});
+    if (this.synchronous !== 'FULL' && this.synchronous !== 'NORMAL') throw new Error(`SqliteEngine: synchronous must be FULL or NORMAL, not ${String(this.synchronous)}.`);
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /**
+   * Open the file, set the pragmas, create or check the schema, and clear every lease: one file
+   * serves one relay instance, so a lease found at start belongs to a process that is gone (a
+   * kill -9 mid-delivery). Waiting for it to expire would only delay that conversation's events;
+   * they are claimed again at once (at least once: the backend dedupes on `webhook-id`).
+   */
+  async start(): Promise<void> {
+    if (this.db) return;
+    let db: Database.Database | undefined;
+    try {
+      if (this.path !== ':memory:') mkdirSync(dirname(resolve(this.path)), { recursive: true });
+      db = new Database(this.path, { timeout: this.busyTimeoutMs });
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal' && this.path !== ':memory:') throw new Error(`the file system refused WAL mode (journal_mode is ${String(mode)})`);
+      db.pragma(`synchronous = ${this.synchronous}`);
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}`);
+      db.pragma('foreign_keys = OFF');
+      migrate(db);
+      const statements = prepareStatements(db);
+      statements.clearLeases.run();
+      this.db = db;
+      this.tx = makeTransactions(db, statements, { clock: this.clock, emptyTtlMs: this.emptyTtlMs, maxDeadLetters: this.maxDeadLetters });
+    } catch (error) {
+      db?.close();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`The SQLite engine cannot use ${this.path}: ${reason}`, { cause: error });
+    }
+    this.sweeper = setInterval(() => {
+      try {
+        this.sweep();
+      } catch {
+        // SQLITE_BUSY or a full disk: the next sweep tries again; the operations report such errors themselves.
+      }
+    }, this.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  isReady(): boolean {
+    return this.db !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.topics.clear();
+    const db = this.db;
+    this.db = undefined;
+    this.tx = undefined;
+    db?.close();
+  }
+
+  /** The transactions, once the database is open; a rejected promise before `start` and after `close`. */
+  private get t(): Transactions {
+    if (!this.tx) throw new Error('The SQLite engine is not open (call start(), and not after close()).');
+    return this.tx;
+  }
+
+  // ---- conversations ----
+
+  async openConversation(request: OpenRequest): Promise<OpenResult> {
+    return this.t.open(request);
+  }
+
+  async getConversation(id: string): Promise<Conversation | null> {
+    return this.t.get(id);
+  }
+
+  async currentConversation(siteKey: string, ownerKey: string): Promise<string | null> {
+    return this.t.current(siteKey, ownerKey);
+  }
+
+  async mergeContext(id: string, patch: VisitorContext, maxBytes: number, quiet = false): Promise<MergeResult | null> {
+    return this.t.mergeContext(id, patch, maxBytes, quiet);
+  }
+
+  async setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null> {
+    return this.t.setIdentity(id, identity);
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<number | null> {
+    return this.t.setReadSeq(id, seq);
+  }
+
+  async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
+    return this.t.list(siteKey, limit);
+  }
+
+  async countConversations(): Promise<number> {
+    return this.t.count();
+  }
+
+  // ---- log ----
+
+  async append(request: AppendRequest): Promise<AppendResult | null> {
+    const result = this.t.append(request);
+    if (result && !result.duplicate) {
+      // After the commit: subscribers get their own copy.
+      this.deliver({ kind: 'entry', conversationId: request.conversationId, entry: structuredClone(result.entry) });
+    }
+    return result;
+  }
+
+  async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
+    return this.t.read(conversationId, afterSeq, limit);
+  }
+
+  /**
+   * Drop entries older than their conversation's max age and forget conversations whose log is
+   * empty and idle past it (and those that never got an entry, after `emptyConversationTtlMs`).
+   * Only conversations whose `sweep_at` passed are read (indexed). Runs on a timer.
+   */
+  sweep(now: number = this.clock()): void {
+    for (;;) if (this.t.sweep(now) < SWEEP_BATCH) break;
+  }
+
+  // ---- fan-out ----
+
+  async publish(item: TransientItem): Promise<void> {
+    this.deliver(item);
+  }
+
+  async subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void> {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    const subscription: Subscription = { listener };
+    set.add(subscription);
+    const subscribers = set;
+    return () => {
+      subscribers.delete(subscription);
+      if (subscribers.size === 0 && this.topics.get(topic) === subscribers) this.topics.delete(topic);
+    };
+  }
+
+  /** Call the topic's listeners; one that throws does not keep the item from the others. */
+  private deliver(item: FanoutItem): void {
+    const set = this.topics.get(topicOf(item));
+    if (!set) return;
+    for (const { listener } of [...set]) {
+      try {
+        listener(item);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+
+  // ---- site state ----
+
+  async getOnline(siteKey: string): Promise<boolean | null> {
+    return this.t.getOnline(siteKey);
+  }
+
+  async setOnline(siteKey: string, online: boolean): Promise<void> {
+    this.t.setOnline(siteKey, online);
+  }
+
+  // ---- webhook queue ----
+
+  async claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.t.claim(max, leaseMs);
+  }
+
+  async nextWebhookAt(): Promise<number | null> {
+    return this.t.nextAt();
+  }
+
+  async completeWebhook(id: string, lease: string): Promise<boolean> {
+    return this.t.complete(id, lease);
+  }
+
+  async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
+    return this.t.retry(id, lease, delayMs, error);
+  }
+
+  async deadLetter(id: string, lease: string, error: JobError): Promise<boolean> {
+    return this.t.deadLetter(id, lease, error);
+  }
+
+  async listDeadLetters(siteKey: string): Promise<DeadLetter[]> {
+    return this.t.listDead(siteKey);
+  }
+}
+
+/**
+ * Every operation as one better-sqlite3 transaction: BEGIN … COMMIT around synchronous code,
+ * so no other JavaScript runs in between, and a throw rolls the whole operation back. Writers
+ * use BEGIN IMMEDIATE, taking the write lock up front instead of failing on an upgrade.
+ */
+function makeTransactions(db: Database.Database, s: Statements, options: { clock: () => number; emptyTtlMs: number; maxDeadLetters: number }) {
+  const now = (): number => options.clock();
+
+  const enqueue = (jobs: readonly WebhookJob[]): void => {
+    for (const job of jobs) {
+      s.enqueue.run({ id: job.id, cid: job.conversationId, site: job.siteKey, event: JSON.stringify(job.event), now: job.enqueuedAt, due: job.dueAt });
+    }
+  };
+
+  /** Drop a job that was its conversation's head and make the next one the head. */
+  const removeHead = (row: JobRow): void => {
+    s.deleteJob.run(row.pos);
+    s.promoteNext.run(row.conversation_id);
+  };
+
+  const forget = (row: ConversationRow): void => {
+    s.deleteConversation.run(row.id);
+    s.deleteEntries.run(row.id);
+    s.deleteIds.run(row.id);
+    s.deleteOwner.run(row.site_key, row.owner_key, row.id);
+  };
+
+  const open = db.transaction((request: OpenRequest): OpenResult => {
+    const existing = s.getConversation.get(request.id);
+    if (existing) return { conversation: toConversation(existing), created: false };
+    if (!request.replace) {
+      const currentId = s.getOwner.get(request.siteKey, request.ownerKey);
+      const current = currentId === undefined ? undefined : s.getConversation.get(currentId);
+      if (current && current.closed === 0) return { conversation: toConversation(current), created: false };
+    }
+    const at = now();
+    const identity = request.identity ? JSON.stringify(request.identity) : null;
+    s.insertConversation.run(request.id, request.siteKey, request.ownerKey, request.visitorId, at, JSON.stringify(request.context), identity, at, at + options.emptyTtlMs);
+    s.setOwner.run(request.siteKey, request.ownerKey, request.id);
+    return { conversation: toConversation(s.getConversation.get(request.id)!), created: true };
+  });
+
+  const mergeContext = db.transaction((id: string, patch: VisitorContext, maxBytes: number, quiet: boolean): MergeResult | null => {
+    const row = s.getConversation.get(id);
+    if (!row) return null;
+    const before = toConversation(row);
+    const merged = mergeContextValue(before.context, patch, maxBytes);
+    if (!merged.ok) return merged;
+    s.setContext.run(JSON.stringify(merged.context), id);
+    const conversation: Conversation = { ...before, context: merged.context };
+    if (conversation.started && !quiet) {
+      // Nothing names a context change from outside, so its event id is fresh: one merge, one job.
+      enqueue([makeJob(conversation, newId('evt_'), 'context.updated', { context: merged.context }, now())]);
+    }
+    return { ok: true, conversation: toConversation(s.getConversation.get(id)!) };
+  });
+
+  const setIdentity = db.transaction((id: string, identity: ConversationIdentity): Conversation | null => {
+    s.setIdentity.run(JSON.stringify(identity), id);
+    const row = s.getConversation.get(id);
+    return row ? toConversation(row) : null;
+  });
+
+  const append = db.transaction((request: AppendRequest): AppendResult | null => {
+    const { conversationId: id, retention } = request;
+    const row = s.getConversation.get(id);
+    if (!row) return null;
+    const before = toConversation(row);
+    const window = dedupeWindow(retention);
+    const seen = s.findId.get(id, request.entry.id, before.lastSeq - window);
+    if (seen) {
+      const json = s.getEntry.get(id, seen.seq);
+      return { duplicate: true, entry: json === undefined ? null : parse<LogEntry>(json), seq: seen.seq, ts: seen.ts };
+    }
+    const seq = before.lastSeq + 1;
+    const ts = now();
+    const json = JSON.stringify({ ...request.entry, seq, ts });
+    const entry = parse<LogEntry>(json);
+    s.insertEntry.run(id, seq, ts, json);
+    s.putId.run(id, entry.id, seq, ts);
+    s.pruneIds.run(id, seq - window);
+    if (seq > retention.maxMessages) s.trimCount.run(id, seq - retention.maxMessages);
+    s.trimAge.run({ id, cutoff: ts - retention.maxAgeMs, end: seq + 1 });
+    enqueue(appendJobs(before, request, entry, ts));
+    s.afterAppend.run({
+      id,
+      lastSeq: seq,
+      now: ts,
+      maxAgeMs: retention.maxAgeMs,
+      started: startsConversation(before, request) ? 1 : 0,
+      closed: closesConversation(entry) ? 1 : 0,
+    });
+    return { duplicate: false, entry, seq, ts };
+  });
+
+  const read = db.transaction((id: string, afterSeq: number, limit: number): HistoryResponse => {
+    const lastSeq = s.lastSeq.get(id) ?? 0;
+    const count = Math.max(0, Math.floor(limit));
+    if (afterSeq >= lastSeq || count === 0) return { entries: [], lastSeq, hasMore: afterSeq < lastSeq && count === 0 };
+    const rows = s.readEntries.all(id, afterSeq, count + 1);
+    const hasMore = rows.length > count;
+    return { entries: rows.slice(0, count).map((json) => parse<LogEntry>(json)), lastSeq, hasMore };
+  });
+
+  const sweep = db.transaction((at: number): number => {
+    const rows = s.sweepDue.all(at, SWEEP_BATCH);
+    for (const row of rows) {
+      if (row.max_age_ms === null) {
+        forget(row); // never got an entry, and its TTL is over
+        continue;
+      }
+      s.trimAge.run({ id: row.id, cutoff: at - row.max_age_ms, end: row.last_seq + 1 });
+      const oldest = s.oldestTs.get(row.id);
+      if (oldest !== undefined) s.setSweepAt.run(oldest + row.max_age_ms, row.id);
+      else if (row.last_activity_at < at - row.max_age_ms) forget(row);
+      else s.setSweepAt.run(row.last_activity_at + row.max_age_ms, row.id);
+    }
+    return rows.length;
+  });
+
+  const claim = db.transaction((max: number, leaseMs: number): ClaimedJob[] => {
+    const at = now();
+    const leaseUntil = at + leaseMs;
+    const out: ClaimedJob[] = [];
+    for (const row of s.claimable.all(at, Math.max(0, Math.floor(max)))) {
+      const lease = randomBytes(16).toString('base64url');
+      s.lease.run({ pos: row.pos, lease, until: leaseUntil, now: at });
+      const job = toJob(row);
+      job.attempts += 1;
+      job.firstAttemptAt ??= at;
+      job.lastAttemptAt = at;
+      out.push({ ...job, lease, leaseUntil });
+    }
+    return out;
+  });
+
+  const complete = db.transaction((id: string, lease: string): boolean => {
+    const row = s.leasedJob.get(id, lease);
+    if (!row) return false;
+    removeHead(row);
+    return true;
+  });
+
+  const retry = db.transaction((id: string, lease: string, delayMs: number, error: JobError): boolean => {
+    return s.retry.run({ id, lease, due: now() + delayMs, error: JSON.stringify(error) }).changes === 1;
+  });
+
+  const deadLetter = db.transaction((id: string, lease: string, error: JobError): boolean => {
+    const row = s.leasedJob.get(id, lease);
+    if (!row) return false;
+    removeHead(row);
+    const letter: DeadLetter = {
+      event: parse<WebhookEvent>(row.event),
+      attempts: row.attempts,
+      firstAttemptAt: row.first_attempt_at ?? row.enqueued_at,
+      lastAttemptAt: row.last_attempt_at ?? row.enqueued_at,
+      lastError: { ...error },
+    };
+    s.insertDead.run(row.site_key, JSON.stringify(letter));
+    const cutoff = s.deadCutoff.get(row.site_key, options.maxDeadLetters);
+    if (cutoff !== undefined) s.trimDead.run(row.site_key, cutoff);
+    return true;
+  });
+
+  const setOnline = db.transaction((siteKey: string, online: boolean): void => {
+    s.setOnline.run(siteKey, online ? 1 : 0);
+  });
+
+  const setReadSeq = db.transaction((id: string, seq: number): number | null => s.raiseReadSeq.get(seq, id) ?? null);
+
+  // Single reads are one statement, and so one implicit transaction each.
+  return {
+    open: open.immediate,
+    get: (id: string): Conversation | null => {
+      const row = s.getConversation.get(id);
+      return row ? toConversation(row) : null;
+    },
+    current: (siteKey: string, ownerKey: string): string | null => s.getOwner.get(siteKey, ownerKey) ?? null,
+    mergeContext: mergeContext.immediate,
+    setIdentity: setIdentity.immediate,
+    setReadSeq: setReadSeq.immediate,
+    list: (siteKey: string, limit: number): Conversation[] => s.listConversations.all(siteKey, Math.max(0, Math.floor(limit))).map(toConversation),
+    count: (): number => s.countConversations.get() ?? 0,
+    append: append.immediate,
+    read: read.deferred,
+    sweep: sweep.immediate,
+    getOnline: (siteKey: string): boolean | null => {
+      const online = s.getOnline.get(siteKey);
+      return online === undefined ? null : online === 1;
+    },
+    setOnline: setOnline.immediate,
+    claim: claim.immediate,
+    nextAt: (): number | null => s.nextAt.get() ?? null,
+    complete: complete.immediate,
+    retry: retry.immediate,
+    deadLetter: deadLetter.immediate,
+    listDead: (siteKey: string): DeadLetter[] => s.listDead.all(siteKey).map((json) => parse<DeadLetter>(json)),
+  };
+}
+
+type Transactions = ReturnType<typeof makeTransactions>;
+
+/** Create the schema, or check that the file's schema is one this code knows. */
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true });
+  if (typeof version !== 'number') throw new Error('cannot read PRAGMA user_version');
+  if (version > SCHEMA_VERSION) throw new Error(`its schema is version ${version}, newer than this relay's ${SCHEMA_VERSION}; run a newer relay`);
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    // Future migrations: `if (version < 2) { … }` here, in the same transaction.
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** The durable default engine on one SQLite file. */
+export function createSqliteEngine(options: SqliteEngineOptions): SqliteEngine {
+  return new SqliteEngine(options);
+}

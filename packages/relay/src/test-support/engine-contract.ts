@@ -1,0 +1,1013 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DeadLetter, LIMITS, WebhookEvent, check, type ConversationEvent, type Role } from '@parley/protocol';
+import { webhookJobId } from '../engine/shared.js';
+import {
+  conversationTopic,
+  dedupeWindow,
+  siteTopic,
+  type AppendRequest,
+  type AppendResult,
+  type ClaimedJob,
+  type Engine,
+  type FanoutItem,
+  type JobError,
+  type NewEntry,
+  type OpenRequest,
+  type Retention,
+  type TransientItem,
+  type WebhookJob,
+} from '../engine/types.js';
+
+/** How the contract suite gets engines of one implementation. */
+export interface EngineHarness {
+  /** A new, empty engine (not started) that reads time from `clock`. */
+  make(clock: { now: () => number }): Promise<Engine>;
+  /** optional: close and reopen the same store (persistence); the suite starts the returned engine. */
+  reopen?(engine: Engine, clock: { now: () => number }): Promise<Engine>;
+}
+
+const START = 1_700_000_000_000;
+const DAY = 24 * 3600_000;
+const LEASE = 60_000;
+const keep: Retention = { maxMessages: 1000, maxAgeMs: DAY };
+const failure: JobError = { code: 'WEBHOOK_FAILED', message: 'The backend answered 500.', status: 500 };
+
+const text = (id: string, body = id, role: Role = 'visitor'): NewEntry => ({ kind: 'msg', id, from: { role }, body: { type: 'text', text: body } });
+const stored = (id: string, event: ConversationEvent): NewEntry => ({ kind: 'event', id, event });
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** The message id a message job is about, or the event type of other jobs. */
+const label = (job: { event: WebhookEvent }): string => ('message' in job.event.data ? job.event.data.message.id : job.event.type);
+
+/** A fixed shuffle, so a failure reproduces. */
+function shuffled<T>(items: readonly T[], seed = 7): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Waits (real time) for fan-out, which may be asynchronous in a networked engine. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** A transient item published last on a topic: once it arrived, everything published before it has. */
+const sentinel = (conversationId: string): TransientItem => ({ kind: 'transient', conversationId, ts: 1, event: { type: 'read', seq: 424242 } });
+const isSentinel = (item: FanoutItem): boolean => item.kind !== 'entry' && item.event.type === 'read' && item.event.seq === 424242;
+
+interface RefJob {
+  id: string;
+  conversationId: string;
+  seq: number;
+  dueAt: number;
+  attempts: number;
+  /** The number of the claim that leased it last; null when not leased. */
+  lease: number | null;
+  leaseUntil: number;
+}
+
+/**
+ * The queue rules written as plainly as possible: a list per conversation in enqueue order; a claim
+ * takes the first job of each conversation when it is due and not leased (or its lease ran out),
+ * oldest first; a retried job stays first; complete and dead letter remove it.
+ */
+class ReferenceQueue {
+  readonly lanes = new Map<string, RefJob[]>();
+  readonly dead: string[] = [];
+  readonly removed = new Map<string, string[]>();
+  private seq = 0;
+  private leases = 0;
+
+  enqueue(id: string, conversationId: string, now: number): void {
+    const lane = this.lanes.get(conversationId) ?? [];
+    lane.push({ id, conversationId, seq: ++this.seq, dueAt: now, attempts: 0, lease: null, leaseUntil: 0 });
+    this.lanes.set(conversationId, lane);
+  }
+
+  claim(now: number, max: number, leaseMs: number): RefJob[] {
+    const heads = [...this.lanes.values()]
+      .map((lane) => lane[0])
+      .filter((job): job is RefJob => !!job && job.dueAt <= now && (job.lease === null || job.leaseUntil <= now))
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, Math.max(0, max));
+    for (const job of heads) {
+      job.lease = ++this.leases;
+      job.leaseUntil = now + leaseMs;
+      job.attempts++;
+    }
+    return heads.map((job) => ({ ...job }));
+  }
+
+  /** The earliest time a claim can return a job; null when empty. */
+  nextAt(): number | null {
+    const times = [...this.lanes.values()].map((lane) => (lane[0]!.lease === null ? lane[0]!.dueAt : lane[0]!.leaseUntil));
+    return times.length ? Math.min(...times) : null;
+  }
+
+  /** The job leased by claim `lease`, if that lease is its current one. */
+  leased(id: string, lease: number): RefJob | null {
+    for (const lane of this.lanes.values()) if (lane[0]?.id === id && lane[0].lease === lease) return lane[0];
+    return null;
+  }
+
+  remove(id: string, lease: number, dead: boolean): boolean {
+    const job = this.leased(id, lease);
+    if (!job) return false;
+    const lane = this.lanes.get(job.conversationId)!;
+    lane.shift();
+    if (lane.length === 0) this.lanes.delete(job.conversationId);
+    if (dead) this.dead.push(id);
+    this.removed.set(job.conversationId, [...(this.removed.get(job.conversationId) ?? []), id]);
+    return true;
+  }
+
+  retry(id: string, lease: number, dueAt: number): boolean {
+    const job = this.leased(id, lease);
+    if (!job) return false;
+    job.lease = null;
+    job.dueAt = dueAt;
+    return true;
+  }
+}
+
+/**
+ * The engine contract: one suite every engine passes. The engine reads time from a clock the tests
+ * move, so leases, due times and retention are tested without sleeping.
+ */
+export function describeEngine(name: string, harness: EngineHarness): void {
+  describe(`engine contract: ${name}`, () => {
+    const clock = { t: START };
+    const view = { now: () => clock.t };
+    let engine: Engine;
+    let counter = 0;
+    const uid = (prefix: string): string => `${prefix}${++counter}`;
+
+    beforeEach(async () => {
+      clock.t = START;
+      engine = await harness.make(view);
+      await engine.start();
+    });
+
+    afterEach(async () => {
+      await engine.close();
+    });
+
+    function openRequest(over: Partial<OpenRequest> = {}): OpenRequest {
+      const visitorId = over.visitorId ?? uid('v');
+      return { id: uid('c'), siteKey: 'site1', ownerKey: `v:${visitorId}`, visitorId, context: {}, ...over };
+    }
+
+    async function conversation(over: Partial<OpenRequest> = {}): Promise<string> {
+      const opened = await engine.openConversation(openRequest(over));
+      expect(opened.created).toBe(true);
+      return opened.conversation.id;
+    }
+
+    async function append(conversationId: string, entry: NewEntry, more: Partial<AppendRequest> = {}, e: Engine = engine): Promise<AppendResult> {
+      const result = await e.append({ conversationId, entry, retention: keep, ...more });
+      if (!result) throw new Error(`append to ${conversationId} returned null`);
+      return result;
+    }
+
+    /** Claims and completes until nothing is claimable; returns the claimed jobs in claim order. */
+    async function drain(e: Engine = engine): Promise<ClaimedJob[]> {
+      const all: ClaimedJob[] = [];
+      for (let round = 0; round < 10_000; round++) {
+        const claimed = await e.claimWebhooks(100, LEASE);
+        if (claimed.length === 0) return all;
+        for (const job of claimed) expect(await e.completeWebhook(job.id, job.lease)).toBe(true);
+        all.push(...claimed);
+      }
+      throw new Error('the queue never ran dry');
+    }
+
+    async function claimOne(): Promise<ClaimedJob> {
+      const claimed = await engine.claimWebhooks(1, LEASE);
+      expect(claimed).toHaveLength(1);
+      return claimed[0]!;
+    }
+
+    const labels = (jobs: WebhookJob[]): string[] => jobs.map(label);
+
+    test('is ready once started, and tells time by the clock it was given', async () => {
+      expect(engine.isReady()).toBe(true);
+      expect(engine.name).not.toBe('');
+      clock.t = START + 1234;
+      expect(engine.now()).toBe(START + 1234);
+    });
+
+    // ---- log ----
+
+    test('append numbers entries 1..n in order and stamps them with the engine clock', async () => {
+      const c = await conversation();
+      const results: AppendResult[] = [];
+      for (let i = 1; i <= 5; i++) {
+        clock.t = START + i * 10;
+        results.push(await append(c, text(`m${i}`)));
+      }
+      expect(results.map((r) => [r.duplicate, r.seq, r.ts])).toEqual(range(1, 5).map((i) => [false, i, START + i * 10]));
+      expect(results[0]!.entry).toEqual({ kind: 'msg', id: 'm1', seq: 1, ts: START + 10, from: { role: 'visitor' }, body: { type: 'text', text: 'm1' } });
+      const page = await engine.read(c, 0, 100);
+      expect(page.entries.map((e) => [e.id, e.seq, e.ts])).toEqual(range(1, 5).map((i) => [`m${i}`, i, START + i * 10]));
+      expect(page).toMatchObject({ lastSeq: 5, hasMore: false });
+      expect((await engine.getConversation(c))!.lastSeq).toBe(5);
+    });
+
+    test('concurrent appends to one conversation get consecutive seqs, each once', async () => {
+      const c = await conversation();
+      const results = await Promise.all(range(1, 30).map((i) => append(c, text(`m${i}`))));
+      expect(results.map((r) => r.seq).sort((a, b) => a - b)).toEqual(range(1, 30));
+      expect((await engine.read(c, 0, 100)).entries.map((e) => e.seq)).toEqual(range(1, 30));
+    });
+
+    test('append to an unknown conversation returns null and stores nothing', async () => {
+      const result = await engine.append({ conversationId: 'nope', entry: text('m1'), retention: keep, webhook: 'message.created', start: true });
+      expect(result).toBeNull();
+      expect(await engine.read('nope', 0, 10)).toEqual({ entries: [], lastSeq: 0, hasMore: false });
+      expect(await engine.countConversations()).toBe(0);
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('a repeated entry id is a duplicate with the original seq, ts and stored entry, and changes nothing', async () => {
+      const c = await conversation();
+      clock.t = START + 1;
+      const first = await append(c, text('a', 'first'));
+      clock.t = START + 500;
+      const again = await append(c, text('a', 'changed'));
+      expect(again).toEqual({ duplicate: true, seq: 1, ts: START + 1, entry: first.entry });
+      expect(await engine.read(c, 0, 10)).toEqual({ entries: [first.entry], lastSeq: 1, hasMore: false });
+      expect((await append(c, text('b'))).seq).toBe(2);
+    });
+
+    test('an id trimmed by retention but within the dedupe window stays a duplicate, with entry null', async () => {
+      const c = await conversation();
+      const small = { maxMessages: 3, maxAgeMs: DAY };
+      for (let i = 1; i <= 10; i++) await append(c, text(`m${i}`), { retention: small });
+      clock.t = START + 10;
+      expect(await append(c, text('m1', 'again'), { retention: small })).toEqual({ duplicate: true, entry: null, seq: 1, ts: START });
+      expect(await append(c, text('m9', 'again'), { retention: small })).toMatchObject({ duplicate: true, seq: 9, entry: { id: 'm9', body: { text: 'm9' } } });
+      expect(await engine.read(c, 0, 100)).toMatchObject({ lastSeq: 10, entries: [{ id: 'm8' }, { id: 'm9' }, { id: 'm10' }] });
+    });
+
+    test('an id older than the last dedupeWindow appends is appended again as a new entry', async () => {
+      const c = await conversation();
+      const small = { maxMessages: 3, maxAgeMs: DAY };
+      const window = dedupeWindow(small);
+      for (let i = 1; i <= window + 1; i++) await append(c, text(`m${i}`), { retention: small });
+      // m2 is the oldest of the last `window` appends; m1 fell out of the window.
+      expect(await append(c, text('m2'), { retention: small })).toMatchObject({ duplicate: true, seq: 2, entry: null });
+      expect(await append(c, text('m1'), { retention: small })).toMatchObject({ duplicate: false, seq: window + 2, entry: { id: 'm1' } });
+    });
+
+    test('reads page through 450 entries 200 at a time, each once and in order', async () => {
+      const c = await conversation();
+      for (let i = 1; i <= 450; i++) await append(c, text(`m${i}`));
+      const seqs: number[] = [];
+      const more: boolean[] = [];
+      let after = 0;
+      for (let page = 0; page < 10; page++) {
+        const { entries, hasMore, lastSeq } = await engine.read(c, after, 200);
+        expect(lastSeq).toBe(450);
+        seqs.push(...entries.map((e) => e.seq));
+        more.push(hasMore);
+        if (!hasMore) break;
+        after = entries[entries.length - 1]!.seq;
+      }
+      expect(seqs).toEqual(range(1, 450));
+      expect(more).toEqual([true, true, false]);
+      expect(await engine.read(c, 448, 1)).toMatchObject({ entries: [{ seq: 449 }], hasMore: true });
+      expect(await engine.read(c, 449, 1)).toMatchObject({ entries: [{ seq: 450 }], hasMore: false });
+      expect(await engine.read(c, 450, 200)).toEqual({ entries: [], lastSeq: 450, hasMore: false });
+    });
+
+    test('retention by count keeps the newest maxMessages: reads return only those, lastSeq stays', async () => {
+      const c = await conversation();
+      const five = { maxMessages: 5, maxAgeMs: DAY };
+      for (let i = 1; i <= 12; i++) await append(c, text(`m${i}`), { retention: five });
+      const all = await engine.read(c, 0, 100);
+      expect(all.entries.map((e) => e.seq)).toEqual(range(8, 12));
+      expect(all).toMatchObject({ lastSeq: 12, hasMore: false });
+      expect(await engine.read(c, 3, 2)).toMatchObject({ entries: [{ seq: 8 }, { seq: 9 }], hasMore: true, lastSeq: 12 });
+      expect((await engine.read(c, 9, 100)).entries.map((e) => e.seq)).toEqual([10, 11, 12]);
+      expect((await engine.getConversation(c))!.lastSeq).toBe(12);
+    });
+
+    test('retention by age drops entries older than maxAgeMs when the log is next appended to', async () => {
+      const c = await conversation();
+      const minute = { maxMessages: 100, maxAgeMs: 60_000 };
+      for (let i = 1; i <= 3; i++) await append(c, text(`m${i}`), { retention: minute });
+      clock.t = START + 30_000;
+      for (let i = 4; i <= 5; i++) await append(c, text(`m${i}`), { retention: minute });
+      clock.t = START + 61_000;
+      await append(c, text('m6'), { retention: minute });
+      expect(await engine.read(c, 0, 100)).toMatchObject({ lastSeq: 6, hasMore: false, entries: [{ seq: 4 }, { seq: 5 }, { seq: 6 }] });
+      clock.t = START + 200_000;
+      await append(c, text('m7'), { retention: minute });
+      expect(await engine.read(c, 0, 100)).toMatchObject({ lastSeq: 7, hasMore: false, entries: [{ seq: 7 }] });
+      expect((await engine.read(c, 0, 100)).entries).toHaveLength(1);
+    });
+
+    // ---- conversations ----
+
+    test('50 concurrent opens for one owner with 50 different ids give one conversation, created once', async () => {
+      const requests = range(1, 50).map((i) => openRequest({ id: `race${i}`, visitorId: 'racer', ownerKey: 'u:racer' }));
+      const results = await Promise.all(requests.map((r) => engine.openConversation(r)));
+      const ids = new Set(results.map((r) => r.conversation.id));
+      expect(ids.size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const [id] = ids;
+      expect(requests.map((r) => r.id)).toContain(id);
+      expect(await engine.countConversations()).toBe(1);
+      expect(await engine.currentConversation('site1', 'u:racer')).toBe(id);
+    });
+
+    test('open returns the conversation with the requested id when it exists, for any owner and despite replace (rule 1)', async () => {
+      const first = await engine.openConversation(openRequest({ id: 'known', visitorId: 'v1', ownerKey: 'v:v1', context: { page: { title: 'Home' } } }));
+      const again = await engine.openConversation(
+        openRequest({ id: 'known', visitorId: 'v2', ownerKey: 'v:v2', replace: true, context: { page: { title: 'Other' } } }),
+      );
+      expect(again).toEqual({ created: false, conversation: first.conversation });
+      expect(await engine.currentConversation('site1', 'v:v2')).toBeNull();
+      expect(await engine.countConversations()).toBe(1);
+    });
+
+    test("open returns the owner's open current conversation for a new id (rule 2)", async () => {
+      const c = await conversation({ visitorId: 'v1', ownerKey: 'u:ann' });
+      const other = await engine.openConversation(openRequest({ id: 'fresh', visitorId: 'v2', ownerKey: 'u:ann' }));
+      expect(other).toMatchObject({ created: false, conversation: { id: c, visitorId: 'v1' } });
+      expect(await engine.getConversation('fresh')).toBeNull();
+    });
+
+    test("open with replace creates the requested conversation and makes it the owner's current one", async () => {
+      const c = await conversation({ ownerKey: 'u:ann' });
+      const replaced = await engine.openConversation(openRequest({ id: 'fresh', ownerKey: 'u:ann', replace: true }));
+      expect(replaced).toMatchObject({ created: true, conversation: { id: 'fresh', started: false, closed: false, readSeq: 0, lastSeq: 0 } });
+      expect(await engine.currentConversation('site1', 'u:ann')).toBe('fresh');
+      expect(await engine.getConversation(c)).not.toBeNull();
+      expect(await engine.countConversations()).toBe(2);
+    });
+
+    test('open does not reuse a closed current conversation', async () => {
+      const c = await conversation({ ownerKey: 'u:ann' });
+      await append(c, stored('bye', { type: 'closed', reason: 'done' }));
+      const next = await engine.openConversation(openRequest({ id: 'next', ownerKey: 'u:ann' }));
+      expect(next).toMatchObject({ created: true, conversation: { id: 'next', closed: false } });
+      expect(await engine.currentConversation('site1', 'u:ann')).toBe('next');
+    });
+
+    test('owners are kept apart per site and per owner key', async () => {
+      const a = await conversation({ siteKey: 'site1', ownerKey: 'v:same' });
+      const b = await conversation({ siteKey: 'site2', ownerKey: 'v:same' });
+      const c = await conversation({ siteKey: 'site1', ownerKey: 'v:other' });
+      expect(await engine.currentConversation('site1', 'v:same')).toBe(a);
+      expect(await engine.currentConversation('site2', 'v:same')).toBe(b);
+      expect(await engine.currentConversation('site1', 'v:other')).toBe(c);
+      expect(await engine.currentConversation('site2', 'v:other')).toBeNull();
+    });
+
+    test('a new conversation holds what the request gave it, stamped by the engine clock', async () => {
+      clock.t = START + 77;
+      const identity = { userId: 'ann', name: 'Ann', attrs: { tier: 'gold' }, verified: true };
+      const opened = await engine.openConversation(
+        openRequest({ id: 'c1', visitorId: 'v1', ownerKey: 'u:ann', identity, context: { page: { url: 'https://shop.example/' } } }),
+      );
+      const expected = {
+        id: 'c1',
+        siteKey: 'site1',
+        visitorId: 'v1',
+        createdAt: START + 77,
+        started: false,
+        closed: false,
+        context: { page: { url: 'https://shop.example/' } },
+        identity,
+        readSeq: 0,
+        lastSeq: 0,
+      };
+      expect(opened).toEqual({ created: true, conversation: expected });
+      expect(await engine.getConversation('c1')).toEqual(expected);
+    });
+
+    test('stored values are copies: changing a request or a returned object changes nothing stored', async () => {
+      const request = openRequest({ context: { attrs: { plan: 'gold' } } });
+      const opened = await engine.openConversation(request);
+      const c = opened.conversation.id;
+      request.context.attrs!.plan = 'changed';
+      opened.conversation.context.attrs!.plan = 'changed';
+      opened.conversation.readSeq = 99;
+      const entry = text('m1', 'hello');
+      const appended = await append(c, entry);
+      entry.id = 'changed';
+      if (appended.entry?.kind === 'msg') appended.entry.body = { type: 'text', text: 'changed' };
+      const page = await engine.read(c, 0, 10);
+      if (page.entries[0]!.kind === 'msg') page.entries[0]!.body = { type: 'text', text: 'changed' };
+      const patch = { attrs: { cart: 3 } };
+      await engine.mergeContext(c, patch, 10_000);
+      patch.attrs.cart = 4;
+      const got = (await engine.getConversation(c))!;
+      got.context.attrs!.plan = 'changed';
+      got.readSeq = 50;
+      (await engine.listConversations('site1', 10))[0]!.lastSeq = 50;
+      expect(await engine.getConversation(c)).toMatchObject({ readSeq: 0, lastSeq: 1, context: { attrs: { plan: 'gold', cart: 3 } } });
+      expect(await engine.read(c, 0, 10)).toMatchObject({ entries: [{ id: 'm1', body: { type: 'text', text: 'hello' } }] });
+    });
+
+    // ---- context, identity, read seq ----
+
+    test('concurrent merges from two tabs and 20 attribute writers lose nothing', async () => {
+      const c = await conversation({ context: { page: { title: 'Start' }, attrs: { plan: 'gold' } } });
+      const results = await Promise.all([
+        engine.mergeContext(c, { page: { url: 'https://shop.example/a', title: 'A' } }, 64_000),
+        engine.mergeContext(c, { product: { title: 'Shoe', price: '€49.00' } }, 64_000),
+        ...range(0, 19).map((i) => engine.mergeContext(c, { attrs: { [`k${i}`]: i } }, 64_000)),
+      ]);
+      expect(results.every((r) => r?.ok)).toBe(true);
+      const attrs = Object.fromEntries([['plan', 'gold'], ...range(0, 19).map((i) => [`k${i}`, i])]);
+      expect((await engine.getConversation(c))!.context).toEqual({
+        page: { url: 'https://shop.example/a', title: 'A' },
+        product: { title: 'Shoe', price: '€49.00' },
+        attrs,
+      });
+    });
+
+    test('a merge whose patch alone exceeds the byte or attribute limit is refused and changes nothing', async () => {
+      const c = await conversation({ context: { attrs: { plan: 'gold' } } });
+      await append(c, text('m1'), { webhook: 'message.created', start: true });
+      await drain();
+      const before = await engine.getConversation(c);
+      const big = await engine.mergeContext(c, { page: { title: 'x'.repeat(300) }, attrs: { cart: 1 } }, 256);
+      expect(big).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+      const many = Object.fromEntries(range(0, LIMITS.maxAttrs).map((i) => [`k${i}`, i]));
+      expect(await engine.mergeContext(c, { attrs: many }, 64_000)).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+      expect(await engine.getConversation(c)).toEqual(before);
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('a merge past the attribute or byte limit drops the oldest stored attributes the patch does not name', async () => {
+      const full = Object.fromEntries(range(1, LIMITS.maxAttrs).map((i) => [`k${i}`, i]));
+      const c = await conversation({ context: { attrs: full } });
+      const merged = await engine.mergeContext(c, { attrs: { k1: 'renewed', extra: true } }, 64_000);
+      const expected: Record<string, string | number | boolean> = { ...full, k1: 'renewed', extra: true };
+      delete expected.k2;
+      expect(merged).toMatchObject({ ok: true });
+      expect((await engine.getConversation(c))!.context.attrs).toEqual(expected);
+
+      const d = await conversation({ context: { attrs: { a: 'x'.repeat(100), b: 'y'.repeat(100) } } });
+      expect(await engine.mergeContext(d, { attrs: { c: 'z'.repeat(100) } }, 300)).toMatchObject({ ok: true });
+      expect((await engine.getConversation(d))!.context.attrs).toEqual({ b: 'y'.repeat(100), c: 'z'.repeat(100) });
+    });
+
+    test('context.updated is enqueued only once the conversation has started and the merge is not quiet, carrying the merged context', async () => {
+      const c = await conversation();
+      expect(await engine.mergeContext(c, { page: { title: 'Home' } }, 64_000)).toMatchObject({ ok: true, conversation: { context: { page: { title: 'Home' } } } });
+      expect(await engine.nextWebhookAt()).toBeNull();
+      expect(await engine.claimWebhooks(10, LEASE)).toEqual([]);
+      await append(c, text('m1'), { webhook: 'message.created', start: true });
+      expect(labels(await drain())).toEqual(['conversation.started', 'm1']);
+      clock.t = START + 5;
+      expect(await engine.mergeContext(c, { page: { title: 'Quiet' } }, 64_000, true)).toMatchObject({ ok: true, conversation: { context: { page: { title: 'Quiet' } } } });
+      expect(await engine.nextWebhookAt()).toBeNull();
+      await engine.mergeContext(c, { page: { title: 'Home' } }, 64_000, true);
+      await engine.mergeContext(c, { product: { title: 'Shoe' } }, 64_000);
+      const [job, ...rest] = await drain();
+      expect(rest).toEqual([]);
+      expect(job).toMatchObject({ conversationId: c, siteKey: 'site1', enqueuedAt: START + 5 });
+      expect(job!.event).toMatchObject({ id: job!.id, type: 'context.updated', data: { context: { page: { title: 'Home' }, product: { title: 'Shoe' } } } });
+      expect(check(WebhookEvent, job!.event)).toMatchObject({ ok: true });
+    });
+
+    test('operations on an unknown conversation return null', async () => {
+      expect(await engine.getConversation('nope')).toBeNull();
+      expect(await engine.mergeContext('nope', { page: { title: 'x' } }, 64_000)).toBeNull();
+      expect(await engine.setIdentity('nope', { userId: 'u', verified: false })).toBeNull();
+      expect(await engine.setReadSeq('nope', 3)).toBeNull();
+      expect(await engine.currentConversation('site1', 'v:nobody')).toBeNull();
+    });
+
+    test('setIdentity replaces the identity, and later webhook events carry it', async () => {
+      const c = await conversation({ identity: { userId: 'ann', attrs: { tier: 'silver' }, verified: false } });
+      const identity = { userId: 'ann', name: 'Ann', email: 'ann@example.com', verified: true };
+      expect(await engine.setIdentity(c, identity)).toMatchObject({ id: c, identity });
+      expect((await engine.getConversation(c))!.identity).toEqual(identity);
+      await append(c, text('m1'), { webhook: 'message.created' });
+      const [job] = await drain();
+      expect(job!.event.visitor).toEqual({ id: (await engine.getConversation(c))!.visitorId, identity });
+      expect(check(WebhookEvent, job!.event)).toMatchObject({ ok: true });
+    });
+
+    test('setReadSeq never lowers the read seq, even with 100 concurrent calls in random order', async () => {
+      const c = await conversation();
+      const seqs = shuffled(range(1, 100));
+      const results = await Promise.all(seqs.map((s) => engine.setReadSeq(c, s)));
+      results.forEach((stored, i) => expect(stored).toBeGreaterThanOrEqual(seqs[i]!));
+      expect((await engine.getConversation(c))!.readSeq).toBe(100);
+      expect(await engine.setReadSeq(c, 5)).toBe(100);
+      expect((await engine.getConversation(c))!.readSeq).toBe(100);
+    });
+
+    // ---- webhooks enqueued by appends ----
+
+    test('a first message with start enqueues conversation.started, then message.created, and marks the conversation started', async () => {
+      const c = await conversation({ context: { page: { title: 'Home' } } });
+      clock.t = START + 100;
+      await append(c, text('m1', 'hello'), { webhook: 'message.created', start: true });
+      expect((await engine.getConversation(c))!.started).toBe(true);
+      const started = await claimOne();
+      expect(started.event).toMatchObject({ type: 'conversation.started', conversationId: c, siteKey: 'site1', createdAt: START + 100, data: { context: { page: { title: 'Home' } } } });
+      expect(await engine.claimWebhooks(10, LEASE)).toEqual([]);
+      expect(await engine.completeWebhook(started.id, started.lease)).toBe(true);
+      const message = await claimOne();
+      expect(message.event).toMatchObject({
+        type: 'message.created',
+        data: { message: { seq: 1, id: 'm1', ts: START + 100, from: { role: 'visitor' }, body: { type: 'text', text: 'hello' } } },
+      });
+      for (const job of [started, message]) {
+        expect(job).toMatchObject({ siteKey: 'site1', conversationId: c, enqueuedAt: START + 100, attempts: 1 });
+        expect(job.id).toBe(job.event.id);
+        expect(check(WebhookEvent, job.event)).toMatchObject({ ok: true });
+      }
+      expect(await engine.completeWebhook(message.id, message.lease)).toBe(true);
+      await append(c, text('m2'), { webhook: 'message.created', start: true });
+      expect(labels(await drain())).toEqual(['m2']);
+    });
+
+    test('job ids derive from the entry, and a redone append enqueues nothing more', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'postback', start: true });
+      expect(await append(c, text('m1'), { webhook: 'postback', start: true })).toMatchObject({ duplicate: true });
+      const jobs = await drain();
+      expect(jobs.map((j) => j.id)).toEqual([webhookJobId(c, 'm1', 'conversation.started'), webhookJobId(c, 'm1', 'postback')]);
+      expect(jobs[1]!.event.type).toBe('postback');
+      expect(await append(c, text('m1'), { webhook: 'postback', start: true })).toMatchObject({ duplicate: true });
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('appends without a webhook, and event entries, enqueue nothing and do not start the conversation', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { start: true });
+      await append(c, stored('q1', { type: 'queue', position: 2 }), { webhook: 'message.created', start: true });
+      expect(await engine.nextWebhookAt()).toBeNull();
+      expect((await engine.getConversation(c))!.started).toBe(false);
+    });
+
+    // ---- webhook queue ----
+
+    test('a failing first job holds back only its own conversation, and goes first again after its delay', async () => {
+      const a = await conversation();
+      const b = await conversation();
+      for (const [c, id] of [[a, 'a1'], [b, 'b1'], [a, 'a2'], [b, 'b2'], [a, 'a3']] as const) await append(c, text(id), { webhook: 'message.created' });
+      const [a1, b1] = await engine.claimWebhooks(10, LEASE);
+      expect(labels([a1!, b1!])).toEqual(['a1', 'b1']);
+      expect(await engine.retryWebhook(a1!.id, a1!.lease, 1000, failure)).toBe(true);
+      expect(await engine.completeWebhook(b1!.id, b1!.lease)).toBe(true);
+      const claimed = await engine.claimWebhooks(10, LEASE);
+      expect(labels(claimed)).toEqual(['b2']);
+      expect(await engine.completeWebhook(claimed[0]!.id, claimed[0]!.lease)).toBe(true);
+      expect(await engine.claimWebhooks(10, LEASE)).toEqual([]);
+      clock.t = START + 999;
+      expect(await engine.claimWebhooks(10, LEASE)).toEqual([]);
+      clock.t = START + 1000;
+      const again = await engine.claimWebhooks(10, LEASE);
+      expect(again).toMatchObject([{ id: a1!.id, attempts: 2, lastError: failure }]);
+      expect(await engine.completeWebhook(again[0]!.id, again[0]!.lease)).toBe(true);
+      expect(labels(await drain())).toEqual(['a2', 'a3']);
+    });
+
+    test('claims take the oldest first job across conversations, one per conversation, at most max', async () => {
+      const a = await conversation();
+      const b = await conversation();
+      const c = await conversation();
+      for (const [conv, id] of [[a, 'a1'], [b, 'b1'], [a, 'a2'], [c, 'c1'], [c, 'c2']] as const) await append(conv, text(id), { webhook: 'message.created' });
+      const first = await engine.claimWebhooks(2, LEASE);
+      expect(labels(first)).toEqual(['a1', 'b1']);
+      expect(await engine.completeWebhook(first[0]!.id, first[0]!.lease)).toBe(true);
+      // a2 was queued before c1.
+      expect(labels(await engine.claimWebhooks(2, LEASE))).toEqual(['a2', 'c1']);
+      expect(await engine.claimWebhooks(0, LEASE)).toEqual([]);
+    });
+
+    test('conversations with backlogs each get their next job in every claim, in enqueue order', async () => {
+      const conversations: string[] = [];
+      for (let i = 0; i < 8; i++) conversations.push(await conversation());
+      const enqueued = new Map<string, string[]>(conversations.map((c) => [c, []]));
+      for (let n = 0; n < 20; n++) {
+        for (const [i, c] of conversations.entries()) {
+          if (n >= 6 + i * 2) continue;
+          enqueued.get(c)!.push(`${c}m${n}`);
+          await append(c, text(`${c}m${n}`), { webhook: 'message.created' });
+        }
+      }
+      const delivered = new Map<string, string[]>(conversations.map((c) => [c, []]));
+      for (let round = 0; round < 100; round++) {
+        const claimed = await engine.claimWebhooks(100, LEASE);
+        if (claimed.length === 0) break;
+        const backlogged = conversations.filter((c) => delivered.get(c)!.length < enqueued.get(c)!.length);
+        expect(claimed.map((j) => j.conversationId).sort()).toEqual(backlogged.sort());
+        for (const job of claimed) {
+          delivered.get(job.conversationId)!.push(label(job));
+          expect(await engine.completeWebhook(job.id, job.lease)).toBe(true);
+        }
+      }
+      expect(delivered).toEqual(enqueued);
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('a claimed job is not claimed again before its lease expires; afterwards it is, with a new token', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created' });
+      const first = await engine.claimWebhooks(10, 1000);
+      expect(first).toMatchObject([{ leaseUntil: START + 1000, attempts: 1 }]);
+      expect(first[0]!.lease).toEqual(expect.any(String));
+      clock.t = START + 999;
+      expect(await engine.claimWebhooks(10, 1000)).toEqual([]);
+      clock.t = START + 1000;
+      const second = await engine.claimWebhooks(10, 1000);
+      expect(second).toMatchObject([{ id: first[0]!.id, attempts: 2, leaseUntil: START + 2000 }]);
+      expect(second[0]!.lease).not.toBe(first[0]!.lease);
+    });
+
+    test('a stale or wrong lease token completes, retries and buries nothing', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created' });
+      await append(c, text('m2'), { webhook: 'message.created' });
+      const [old] = await engine.claimWebhooks(10, 1000);
+      clock.t = START + 1000;
+      const [current] = await engine.claimWebhooks(10, 1000);
+      expect(current!.id).toBe(old!.id);
+      expect(await engine.completeWebhook(old!.id, old!.lease)).toBe(false);
+      expect(await engine.retryWebhook(old!.id, old!.lease, 0, failure)).toBe(false);
+      expect(await engine.deadLetter(old!.id, old!.lease, failure)).toBe(false);
+      expect(await engine.completeWebhook(old!.id, 'not-a-lease')).toBe(false);
+      expect(await engine.completeWebhook('evt_unknown', current!.lease)).toBe(false);
+      expect(await engine.listDeadLetters('site1')).toEqual([]);
+      // Still leased by `current`, and m2 still held back.
+      expect(await engine.claimWebhooks(10, 1000)).toEqual([]);
+      expect(await engine.nextWebhookAt()).toBe(START + 2000);
+      expect(await engine.retryWebhook(current!.id, current!.lease, 0, failure)).toBe(true);
+      // A retry ends the lease: its token settles nothing more.
+      expect(await engine.completeWebhook(current!.id, current!.lease)).toBe(false);
+      const third = await claimOne();
+      expect(third).toMatchObject({ id: old!.id, attempts: 3 });
+      expect(await engine.completeWebhook(third.id, third.lease)).toBe(true);
+      expect(await engine.completeWebhook(third.id, third.lease)).toBe(false);
+      expect(labels(await drain())).toEqual(['m2']);
+    });
+
+    test('each claim counts an attempt and sets the first and last attempt times; a retry sets the due time and error', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created' });
+      clock.t = START + 5;
+      const first = await claimOne();
+      expect(first).toMatchObject({ attempts: 1, enqueuedAt: START, dueAt: START, firstAttemptAt: START + 5, lastAttemptAt: START + 5 });
+      expect(first.lastError).toBeUndefined();
+      expect(await engine.retryWebhook(first.id, first.lease, 100, failure)).toBe(true);
+      clock.t = START + 105;
+      const second = await claimOne();
+      expect(second).toMatchObject({ attempts: 2, dueAt: START + 105, firstAttemptAt: START + 5, lastAttemptAt: START + 105, lastError: failure });
+    });
+
+    test("deadLetter moves the job to its site's dead letters and releases the conversation's next job", async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created' });
+      await append(c, text('m2'), { webhook: 'message.created' });
+      clock.t = START + 10;
+      const first = await claimOne();
+      await engine.retryWebhook(first.id, first.lease, 0, failure);
+      clock.t = START + 20;
+      const second = await claimOne();
+      const final = { code: 'WEBHOOK_FAILED', message: 'The backend answered 503.', status: 503 };
+      expect(await engine.deadLetter(second.id, second.lease, final)).toBe(true);
+      const dead = await engine.listDeadLetters('site1');
+      expect(dead).toEqual([{ event: first.event, attempts: 2, firstAttemptAt: START + 10, lastAttemptAt: START + 20, lastError: final }]);
+      expect(check(DeadLetter, dead[0])).toMatchObject({ ok: true });
+      expect(labels(await drain())).toEqual(['m2']);
+    });
+
+    test('dead letters are kept per site, oldest first', async () => {
+      const one = await conversation({ siteKey: 'site1' });
+      const two = await conversation({ siteKey: 'site2' });
+      for (const id of ['a', 'b']) await append(one, text(id), { webhook: 'message.created' });
+      await append(two, text('x'), { webhook: 'message.created' });
+      for (let round = 0; round < 2; round++) {
+        for (const job of await engine.claimWebhooks(10, LEASE)) expect(await engine.deadLetter(job.id, job.lease, failure)).toBe(true);
+      }
+      expect((await engine.listDeadLetters('site1')).map(label)).toEqual(['a', 'b']);
+      expect((await engine.listDeadLetters('site2')).map(label)).toEqual(['x']);
+      expect(await engine.listDeadLetters('site3')).toEqual([]);
+    });
+
+    test('nextWebhookAt is null when empty, the due time of a retried first job, and the lease expiry while leased', async () => {
+      expect(await engine.nextWebhookAt()).toBeNull();
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created' });
+      expect(await engine.nextWebhookAt()).toBeLessThanOrEqual(START);
+      const job = await engine.claimWebhooks(10, 500);
+      expect(await engine.nextWebhookAt()).toBe(START + 500);
+      clock.t = START + 100;
+      await engine.retryWebhook(job[0]!.id, job[0]!.lease, 2000, failure);
+      expect(await engine.nextWebhookAt()).toBe(START + 2100);
+      await append(c, text('m2'), { webhook: 'message.created' });
+      expect(await engine.nextWebhookAt()).toBe(START + 2100);
+      clock.t = START + 2100;
+      const again = await engine.claimWebhooks(10, 500);
+      expect(await engine.nextWebhookAt()).toBe(START + 2600);
+      await engine.completeWebhook(again[0]!.id, again[0]!.lease);
+      expect(await engine.nextWebhookAt()).toBeLessThanOrEqual(clock.t);
+      expect(labels(await drain())).toEqual(['m2']);
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('any sequence of appends, claims, completes, retries and dead letters follows the reference queue model', async () => {
+      type Op =
+        | { op: 'append'; conversation: number }
+        | { op: 'redo'; pick: number }
+        | { op: 'claim'; advance: number; max: number; leaseMs: number }
+        | { op: 'complete' | 'dead'; pick: number }
+        | { op: 'retry'; pick: number; delay: number };
+      const op: fc.Arbitrary<Op> = fc.oneof(
+        { arbitrary: fc.record({ op: fc.constant('append' as const), conversation: fc.integer({ min: 0, max: 3 }) }), weight: 3 },
+        { arbitrary: fc.record({ op: fc.constant('redo' as const), pick: fc.nat() }), weight: 1 },
+        {
+          arbitrary: fc.record({
+            op: fc.constant('claim' as const),
+            advance: fc.constantFrom(0, 1, 10, 40, 200),
+            max: fc.integer({ min: 0, max: 4 }),
+            leaseMs: fc.constantFrom(30, 100),
+          }),
+          weight: 3,
+        },
+        { arbitrary: fc.record({ op: fc.constantFrom('complete' as const, 'dead' as const), pick: fc.nat() }), weight: 3 },
+        { arbitrary: fc.record({ op: fc.constant('retry' as const), pick: fc.nat(), delay: fc.constantFrom(0, 10, 60) }), weight: 2 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 70 }), async (ops) => {
+          const time = { t: START };
+          const e = await harness.make({ now: () => time.t });
+          await e.start();
+          try {
+            const conversations: string[] = [];
+            for (let i = 0; i < 4; i++) {
+              const opened = await e.openConversation({ id: `p${i}`, siteKey: 'site1', ownerKey: `v:p${i}`, visitorId: `p${i}`, context: {} });
+              conversations.push(opened.conversation.id);
+            }
+            const model = new ReferenceQueue();
+            const entries: { conversationId: string; id: string }[] = [];
+            const leases: { id: string; lease: string; ref: number }[] = [];
+            const claimAndCompare = async (max: number, leaseMs: number): Promise<void> => {
+              const claimed = await e.claimWebhooks(max, leaseMs);
+              const expected = model.claim(time.t, max, leaseMs);
+              expect(claimed.map((j) => [j.id, j.attempts, j.leaseUntil])).toEqual(expected.map((j) => [j.id, j.attempts, j.leaseUntil]));
+              claimed.forEach((job, i) => leases.push({ id: job.id, lease: job.lease, ref: expected[i]!.lease! }));
+            };
+            for (const o of ops) {
+              if (o.op === 'append') {
+                const conversationId = conversations[o.conversation]!;
+                const id = `e${entries.length}`;
+                entries.push({ conversationId, id });
+                await append(conversationId, text(id), { webhook: 'message.created' }, e);
+                model.enqueue(webhookJobId(conversationId, id, 'message.created'), conversationId, time.t);
+              } else if (o.op === 'redo') {
+                const entry = entries[o.pick % Math.max(1, entries.length)];
+                if (!entry) continue;
+                expect(await append(entry.conversationId, text(entry.id), { webhook: 'message.created' }, e)).toMatchObject({ duplicate: true });
+              } else if (o.op === 'claim') {
+                const next = await e.nextWebhookAt();
+                const expected = model.nextAt();
+                if (expected === null) expect(next).toBeNull();
+                else expect(next).toBeLessThanOrEqual(expected);
+                time.t += o.advance;
+                await claimAndCompare(o.max, o.leaseMs);
+              } else {
+                const held = leases[o.pick % Math.max(1, leases.length)];
+                if (!held) continue;
+                // Whether a lease that ran out but was not claimed again still settles is left to each engine.
+                const job = model.leased(held.id, held.ref);
+                if (job && job.leaseUntil <= time.t) continue;
+                if (o.op === 'retry') {
+                  expect(await e.retryWebhook(held.id, held.lease, o.delay, failure)).toBe(model.retry(held.id, held.ref, time.t + o.delay));
+                } else if (o.op === 'complete') {
+                  expect(await e.completeWebhook(held.id, held.lease)).toBe(model.remove(held.id, held.ref, false));
+                } else {
+                  expect(await e.deadLetter(held.id, held.lease, failure)).toBe(model.remove(held.id, held.ref, true));
+                }
+              }
+            }
+            expect((await e.listDeadLetters('site1')).map((d) => d.event.id)).toEqual(model.dead);
+            // Everything left goes out in order once the clock has passed every due time and lease.
+            time.t += 10_000;
+            for (let round = 0; round < 1000 && model.lanes.size > 0; round++) {
+              const before = leases.length;
+              await claimAndCompare(10, 100);
+              for (const held of leases.slice(before)) expect(await e.completeWebhook(held.id, held.lease)).toBe(model.remove(held.id, held.ref, false));
+            }
+            expect(await e.nextWebhookAt()).toBeNull();
+            // Per conversation, jobs left the queue in enqueue order.
+            for (const conversationId of conversations) {
+              const order = entries.filter((x) => x.conversationId === conversationId).map((x) => webhookJobId(conversationId, x.id, 'message.created'));
+              expect(model.removed.get(conversationId) ?? []).toEqual(order);
+            }
+          } finally {
+            await e.close();
+          }
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+    // ---- fan-out ----
+
+    test("a conversation's subscriber receives each committed entry of it once, and nothing for duplicates", async () => {
+      const a = await conversation();
+      const b = await conversation();
+      const items: FanoutItem[] = [];
+      await engine.subscribe(conversationTopic(a), (item) => items.push(item));
+      const m1 = await append(a, text('m1'));
+      await append(a, text('m2'));
+      await append(a, text('m1', 'again'));
+      await append(b, text('b1'));
+      await append(a, text('m3'));
+      await engine.publish(sentinel(a));
+      await until(() => items.some(isSentinel), 'the sentinel');
+      const entries = items.filter((i): i is Extract<FanoutItem, { kind: 'entry' }> => i.kind === 'entry');
+      expect(entries.map((i) => [i.conversationId, i.entry.id, i.entry.seq]).sort()).toEqual([
+        [a, 'm1', 1],
+        [a, 'm2', 2],
+        [a, 'm3', 3],
+      ]);
+      expect(entries.find((i) => i.entry.id === 'm1')!.entry).toEqual(m1.entry);
+      expect(items.filter((i) => i.kind !== 'entry')).toHaveLength(1);
+    });
+
+    test("transient items reach their conversation's subscribers only, and site items the site's", async () => {
+      const a = await conversation();
+      const b = await conversation();
+      const got = new Map<string, FanoutItem[]>();
+      for (const topic of [conversationTopic(a), conversationTopic(b), siteTopic('site1'), siteTopic('site2')]) {
+        got.set(topic, []);
+        await engine.subscribe(topic, (item) => got.get(topic)!.push(item));
+      }
+      const typing: TransientItem = { kind: 'transient', conversationId: a, ts: START, event: { type: 'typing', on: true } };
+      const offline: TransientItem = { kind: 'site', siteKey: 'site1', ts: START, event: { type: 'availability', online: false } };
+      await engine.publish(typing);
+      await engine.publish(offline);
+      const ends: TransientItem[] = [
+        sentinel(a),
+        sentinel(b),
+        { kind: 'site', siteKey: 'site1', ts: 1, event: { type: 'read', seq: 424242 } },
+        { kind: 'site', siteKey: 'site2', ts: 1, event: { type: 'read', seq: 424242 } },
+      ];
+      for (const end of ends) await engine.publish(end);
+      await until(() => [...got.values()].every((items) => items.some(isSentinel)), 'every sentinel');
+      expect(got.get(conversationTopic(a))).toEqual([typing, ends[0]]);
+      expect(got.get(conversationTopic(b))).toEqual([ends[1]]);
+      expect(got.get(siteTopic('site1'))).toEqual([offline, ends[2]]);
+      expect(got.get(siteTopic('site2'))).toEqual([ends[3]]);
+    });
+
+    test('unsubscribe stops delivery to that listener only', async () => {
+      const a = await conversation();
+      const gone: FanoutItem[] = [];
+      const kept: FanoutItem[] = [];
+      const stop = await engine.subscribe(conversationTopic(a), (item) => gone.push(item));
+      await engine.subscribe(conversationTopic(a), (item) => kept.push(item));
+      stop();
+      await append(a, text('m1'));
+      await engine.publish(sentinel(a));
+      await until(() => kept.some(isSentinel), 'the sentinel');
+      expect(kept.map((i) => i.kind)).toEqual(['entry', 'transient']);
+      expect(gone).toEqual([]);
+    });
+
+    test('a listener that throws does not stop delivery to the others', async () => {
+      const a = await conversation();
+      const items: FanoutItem[] = [];
+      await engine.subscribe(conversationTopic(a), () => {
+        throw new Error('listener bug');
+      });
+      await engine.subscribe(conversationTopic(a), (item) => items.push(item));
+      expect(await append(a, text('m1'))).toMatchObject({ seq: 1 });
+      await engine.publish(sentinel(a));
+      await until(() => items.some(isSentinel), 'the sentinel');
+      expect(items.map((i) => i.kind)).toEqual(['entry', 'transient']);
+    });
+
+    // ---- closing, listing, site state ----
+
+    test('a stored closed event marks the conversation closed; other events do not', async () => {
+      const c = await conversation();
+      await append(c, stored('q1', { type: 'queue', position: 1 }));
+      expect((await engine.getConversation(c))!.closed).toBe(false);
+      await append(c, stored('bye', { type: 'closed', reason: 'resolved' }));
+      expect(await engine.getConversation(c)).toMatchObject({ closed: true, started: false, lastSeq: 2 });
+    });
+
+    test("listConversations lists a site's conversations newest first, at most limit", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        clock.t = START + i * 1000;
+        ids.push(await conversation({ siteKey: 'site1' }));
+      }
+      const other = await conversation({ siteKey: 'site2' });
+      expect((await engine.listConversations('site1', 10)).map((c) => c.id)).toEqual([...ids].reverse());
+      expect((await engine.listConversations('site1', 2)).map((c) => c.id)).toEqual([ids[4], ids[3]]);
+      expect(await engine.listConversations('site2', 10)).toMatchObject([{ id: other, siteKey: 'site2' }]);
+      expect(await engine.listConversations('site3', 10)).toEqual([]);
+    });
+
+    test('countConversations counts the conversations of every site, once each', async () => {
+      expect(await engine.countConversations()).toBe(0);
+      const ids: string[] = [];
+      for (const siteKey of ['site1', 'site1', 'site1', 'site2', 'site2']) ids.push(await conversation({ siteKey, ownerKey: `v:${siteKey}-${ids.length}` }));
+      await engine.openConversation(openRequest({ id: ids[0] }));
+      await engine.openConversation(openRequest({ ownerKey: 'v:site1-1' }));
+      expect(await engine.countConversations()).toBe(5);
+    });
+
+    test('online is null until set, then what was set, per site', async () => {
+      expect(await engine.getOnline('site1')).toBeNull();
+      await engine.setOnline('site1', false);
+      expect(await engine.getOnline('site1')).toBe(false);
+      expect(await engine.getOnline('site2')).toBeNull();
+      await engine.setOnline('site1', true);
+      expect(await engine.getOnline('site1')).toBe(true);
+    });
+
+    // ---- persistence ----
+
+    const reopen = harness.reopen?.bind(harness);
+    if (reopen) {
+      test('conversations, owners, logs, dedupe, the queue in order, dead letters, site state, read seq and context survive close and reopen', async () => {
+        const a = await conversation({ id: 'pa', ownerKey: 'u:ann', identity: { userId: 'ann', verified: true }, context: { page: { title: 'Home' } } });
+        const b = await conversation({ id: 'pb', ownerKey: 'v:bob' });
+        await engine.mergeContext(a, { attrs: { plan: 'gold' } }, 64_000);
+        await append(a, text('m1'), { webhook: 'message.created', start: true });
+        await append(a, text('m2'), { webhook: 'message.created' });
+        await append(b, text('b1'), { webhook: 'message.created' });
+        await append(b, stored('bye', { type: 'closed' }));
+        await engine.setReadSeq(a, 2);
+        await engine.setOnline('site1', false);
+        const [started, b1] = await engine.claimWebhooks(10, LEASE);
+        expect(labels([started!, b1!])).toEqual(['conversation.started', 'b1']);
+        await engine.deadLetter(b1!.id, b1!.lease, failure);
+        await engine.retryWebhook(started!.id, started!.lease, 5000, failure);
+        const before = {
+          a: await engine.getConversation(a),
+          b: await engine.getConversation(b),
+          logA: await engine.read(a, 0, 100),
+          logB: await engine.read(b, 0, 100),
+          dead: await engine.listDeadLetters('site1'),
+          list: await engine.listConversations('site1', 10),
+        };
+
+        engine = await reopen(engine, view);
+        await engine.start();
+
+        expect({
+          a: await engine.getConversation(a),
+          b: await engine.getConversation(b),
+          logA: await engine.read(a, 0, 100),
+          logB: await engine.read(b, 0, 100),
+          dead: await engine.listDeadLetters('site1'),
+          list: await engine.listConversations('site1', 10),
+        }).toEqual(before);
+        expect(before.a).toMatchObject({ started: true, readSeq: 2, lastSeq: 2, context: { page: { title: 'Home' }, attrs: { plan: 'gold' } } });
+        expect(await engine.currentConversation('site1', 'u:ann')).toBe(a);
+        expect(await engine.currentConversation('site1', 'v:bob')).toBe(b);
+        expect(await engine.countConversations()).toBe(2);
+        expect(await engine.getOnline('site1')).toBe(false);
+        expect(await append(a, text('m1'), { webhook: 'message.created', start: true })).toMatchObject({ duplicate: true, seq: 1 });
+        expect(await engine.nextWebhookAt()).toBe(START + 5000);
+        expect(await engine.claimWebhooks(10, LEASE)).toEqual([]);
+        clock.t = START + 5000;
+        const rest = await drain();
+        expect(labels(rest)).toEqual(['conversation.started', 'm1', 'm2']);
+        expect(rest[0]).toMatchObject({ attempts: 2, lastError: failure });
+        expect(await append(a, text('m3'))).toMatchObject({ duplicate: false, seq: 3 });
+      });
+
+      test('leases held at close are claimable again right after reopen (a single-instance engine releases leases on start)', async () => {
+        const c = await conversation();
+        await append(c, text('m1'), { webhook: 'message.created' });
+        await append(c, text('m2'), { webhook: 'message.created' });
+        const held = await claimOne();
+        engine = await reopen(engine, view);
+        await engine.start();
+        const again = await claimOne();
+        expect(again).toMatchObject({ id: held.id, attempts: 2 });
+        expect(again.lease).not.toBe(held.lease);
+        expect(await engine.completeWebhook(held.id, held.lease)).toBe(false);
+        expect(await engine.completeWebhook(again.id, again.lease)).toBe(true);
+        expect(labels(await drain())).toEqual(['m2']);
+      });
+    }
+  });
+}
