@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench`: the relay measured side by side with a bare `ws` echo server, in the same
-// run, on the same machine. Each server runs in its own child process so its memory and CPU
-// time can be attributed to it; this process opens the client sockets and hosts the webhook
-// sink. The ratios (relay / bare) are the figures that count; absolute numbers depend on the
+// `npm run bench`: the relay measured side by side with a bare `ws` echo server, and the relay
+// on each engine (memory, SQLite FULL, SQLite NORMAL) side by side, in the same run, on the same
+// machine. Each server runs in its own child process so its memory and CPU time can be
+// attributed to it; this process opens the client sockets and hosts the webhook sink. The ratios
+// (relay / bare, engine / memory) are the figures that count; absolute numbers depend on the
 // machine and its noise. Build first: `npx tsc -b`. See docs/benchmarks.md.
 import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -15,11 +20,22 @@ const GIB = 1024 ** 3;
 /** Hard stop for the whole run, whatever the flags; children are killed with it. */
 const WATCHDOG_MS = 10 * 60_000;
 
+/** The engines `--engines` can name. A SQLite relay gets the `path` of a fresh temporary file. */
+const ENGINES = {
+  memory: { label: 'memory', config: { type: 'memory' } },
+  'sqlite-full': { label: 'SQLite FULL', config: { type: 'sqlite', synchronous: 'FULL' } },
+  'sqlite-normal': { label: 'SQLite NORMAL', config: { type: 'sqlite', synchronous: 'NORMAL' } },
+};
+
+/** Flag defaults, and the smaller set `--quick` starts from (a smoke check: every path, in seconds). */
+const DEFAULTS = { connections: 2000, messages: 2000, seconds: 5, clients: 50, rounds: 2 };
+const QUICK = { connections: 200, messages: 200, seconds: 0.5, clients: 10, rounds: 2 };
+
 // ---------------------------------------------------------------------------------------------
 // Child: one server (bare ws echo, or the relay) answering the parent over IPC.
 // ---------------------------------------------------------------------------------------------
 
-async function child(kind, webhookUrl) {
+async function child(kind, webhookUrl, engineJson) {
   let port;
   let close;
   if (kind === 'bare') {
@@ -38,7 +54,7 @@ async function child(kind, webhookUrl) {
       });
   } else {
     const { buildApp } = await import('../packages/relay/dist/index.js');
-    const app = buildApp(benchConfig(webhookUrl));
+    const app = buildApp(benchConfig(webhookUrl, JSON.parse(engineJson)));
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = app.server.address().port;
     close = () => app.close();
@@ -63,19 +79,20 @@ async function child(kind, webhookUrl) {
 }
 
 /**
- * The relay as the bench runs it: one site, webhooks to the local sink, logs silent, and the
- * protections that would throttle a load generator on 127.0.0.1 raised.
+ * The relay as the bench runs it: one site, the given engine, webhooks to the local sink, logs
+ * silent, and the protections that would throttle a load generator on 127.0.0.1 raised.
  */
-function benchConfig(webhookUrl) {
+function benchConfig(webhookUrl, engine) {
   return {
     tokenSecret: 'bench-token-secret-0123456789abcdef0123',
-    engine: { type: 'memory' },
+    engine,
     logLevel: 'silent',
     host: '127.0.0.1',
     port: 0,
     limits: {
-      // Every bench socket comes from 127.0.0.1.
+      // Every bench socket comes from 127.0.0.1, and each greets as a new visitor.
       maxConnectionsPerIp: 1_000_000,
+      newVisitorsPerIpPerMinute: 1_000_000,
       // A load generator sends far faster than a visitor.
       rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
       restRateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
@@ -104,105 +121,163 @@ function benchConfig(webhookUrl) {
 async function main() {
   const { values: args } = parseArgs({
     options: {
-      connections: { type: 'string', default: '2000' },
-      messages: { type: 'string', default: '2000' },
-      seconds: { type: 'string', default: '8' },
-      clients: { type: 'string', default: '50' },
+      connections: { type: 'string' },
+      messages: { type: 'string' },
+      seconds: { type: 'string' },
+      clients: { type: 'string' },
+      rounds: { type: 'string' },
+      engines: { type: 'string', default: Object.keys(ENGINES).join(',') },
+      'db-dir': { type: 'string' },
+      quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (args.help) {
-    console.log(`node scripts/bench-relay.mjs [--connections N] [--messages M] [--seconds S] [--clients K] [--json]
+    console.log(`node scripts/bench-relay.mjs [--engines LIST] [--rounds R] [--connections N] [--messages M] [--seconds S] [--clients K] [--quick] [--json]
 
-  --connections N  idle sockets held on each server for the memory figure (default 2000)
-  --messages M     sequential round trips for the latency figure (default 2000)
-  --seconds S      length of the throughput window on each server (default 8)
-  --clients K      concurrent senders in the throughput window (default 50)
+  --engines LIST   relay engines compared, comma-separated (default ${Object.keys(ENGINES).join(',')});
+                   memory is always run: it is the baseline and the relay of the bare comparison
+  --rounds R       times each latency and throughput figure is taken on each server, in turns (default ${DEFAULTS.rounds})
+  --connections N  idle sockets held on bare and the memory relay for the memory figure (default ${DEFAULTS.connections})
+  --messages M     sequential round trips per server per round for the latency figure (default ${DEFAULTS.messages})
+  --seconds S      length of each throughput window (default ${DEFAULTS.seconds})
+  --clients K      concurrent senders in the throughput window (default ${DEFAULTS.clients})
+  --quick          smoke check: smaller defaults (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); flags still win
+  --db-dir DIR     where the SQLite relays' temporary directories are made (default the OS temp dir)
   --json           print only the JSON result
   --cpu-prof DIR   write a V8 CPU profile of each server process into DIR
 Build first: npx tsc -b`);
     return;
   }
+  const base = args.quick ? QUICK : DEFAULTS;
   const opts = {
-    connections: positiveInt(args.connections, '--connections'),
-    messages: positiveInt(args.messages, '--messages'),
-    seconds: positiveNumber(args.seconds, '--seconds'),
-    clients: positiveInt(args.clients, '--clients'),
+    connections: positiveInt(args.connections ?? base.connections, '--connections'),
+    messages: positiveInt(args.messages ?? base.messages, '--messages'),
+    seconds: positiveNumber(args.seconds ?? base.seconds, '--seconds'),
+    clients: positiveInt(args.clients ?? base.clients, '--clients'),
+    rounds: positiveInt(args.rounds ?? base.rounds, '--rounds'),
+    engines: parseEngines(args.engines),
+    ...(args.quick ? { quick: true } : {}),
   };
+  const engines = opts.engines;
+  /** Every server, in the order of a round; the next round runs them the other way. */
+  const order = ['bare', ...engines];
   const quiet = args.json;
+  const t00 = performance.now();
   const log = (line) => {
-    if (!quiet) process.stderr.write(line + '\n');
+    if (!quiet) process.stderr.write(`[${((performance.now() - t00) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
   };
 
   const { default: WebSocket } = await import('ws');
   const sink = await startSink();
   const children = [];
+  const tempDirs = [];
+  const removeTempDirs = () => {
+    for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  };
   const watchdog = setTimeout(() => {
     process.stderr.write('bench-relay: the run took too long; stopping.\n');
     for (const c of children) c.proc.kill('SIGKILL');
+    removeTempDirs();
     process.exit(1);
   }, WATCHDOG_MS);
   watchdog.unref();
+  const dbDir = resolve(args['db-dir'] ?? tmpdir());
+  const makeTempDir = () => {
+    const dir = mkdtempSync(join(dbDir, 'parley-bench-'));
+    tempDirs.push(dir);
+    return dir;
+  };
 
   const started = Date.now();
   let result;
   try {
-    log('Starting the bare ws echo server and the relay (each in its own process)…');
+    // What one commit costs on this disk, before any server runs: the figure the SQLite
+    // relays' ack waits are made of.
+    const sqlite = engines.filter((e) => ENGINES[e].config.type === 'sqlite');
+    let commits;
+    if (sqlite.length > 0) {
+      log(`Timing one-row SQLite commits in ${dbDir}…`);
+      commits = commitProbe(makeTempDir(), sqlite.map((e) => ENGINES[e].config.synchronous), args.quick ? 100 : 500);
+      removeTempDirs();
+    }
+
+    log(`Starting the bare ws echo server and the relay on ${engines.map((e) => ENGINES[e].label).join(', ')} (each in its own process)…`);
     const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
-    const bare = await startChild('bare', sink.url, profile);
-    children.push(bare);
-    const relay = await startChild('relay', sink.url, profile);
-    children.push(relay);
-    const servers = { bare, relay };
-    const clients = { bare: bareClient(WebSocket, bare.port), relay: relayClient(WebSocket, relay.port, sink) };
+    const servers = {};
+    const clients = {};
+    for (const name of order) {
+      let server;
+      if (name === 'bare') server = await startChild('bare', sink.url, profile);
+      else {
+        const engine = { ...ENGINES[name].config };
+        if (engine.type === 'sqlite') engine.path = join(makeTempDir(), 'relay.db');
+        server = await startChild('relay', sink.url, profile, engine);
+      }
+      children.push(server);
+      servers[name] = server;
+      clients[name] = name === 'bare' ? bareClient(WebSocket, server.port) : relayClient(WebSocket, server.port, sink, name);
+    }
+    /** The servers of round `i`: forwards, then backwards, so a drift of the machine during the run hits all alike. */
+    const roundOrder = (i) => (i % 2 === 0 ? order : [...order].reverse());
+    const label = (name) => (name === 'bare' ? 'bare' : `relay (${ENGINES[name].label})`);
 
     // Warm-up, first for connections only: open, greet and close some sockets, so lazy
     // initialisation is done before the memory baseline. Message traffic comes after the
     // memory figure, so the heap it grows and frees does not hide the growth being measured.
     log('Warming up connections…');
-    for (const name of ['bare', 'relay']) {
+    for (const name of ['bare', 'memory']) {
       const warm = await openMany(clients[name], Math.min(200, opts.connections));
       closeAll(warm);
       await waitClosed(warm);
     }
 
-    // (1) Connections held per GiB.
+    // (1) Connections held per GiB: bare against the relay on the memory engine.
     const memory = {};
-    for (const name of ['bare', 'relay']) {
-      log(`Memory: holding ${opts.connections} idle sockets on ${name}…`);
+    for (const name of ['bare', 'memory']) {
+      log(`Memory: holding ${opts.connections} idle sockets on ${label(name)}…`);
       memory[name] = await idleMemory(clients[name], servers[name], opts.connections);
     }
 
     // Warm-up for messages: a burst of round trips and of load, so JIT compilation is done.
     log('Warming up messages…');
-    for (const name of ['bare', 'relay']) {
+    for (const name of order) {
       await roundTrips(clients[name], Math.min(300, opts.messages));
       await throughput(clients[name], servers[name], Math.min(opts.clients, 20), Math.min(1, opts.seconds), sink);
     }
     await sink.drained(20_000);
     await sleep(300);
 
-    // (2) Round-trip latency, sequential.
-    const latency = {};
-    for (const name of ['bare', 'relay']) {
-      log(`Latency: ${opts.messages} sequential round trips on ${name}…`);
-      latency[name] = await roundTrips(clients[name], opts.messages);
+    // (2) Round-trip latency, sequential, in rounds; the samples of every round are pooled.
+    const samples = Object.fromEntries(order.map((name) => [name, { acks: [], fanouts: [] }]));
+    for (let i = 0; i < opts.rounds; i++) {
+      for (const name of roundOrder(i)) {
+        log(`Latency, round ${i + 1}/${opts.rounds}: ${opts.messages} sequential round trips on ${label(name)}…`);
+        const r = await roundTrips(clients[name], opts.messages);
+        samples[name].acks.push(...r.acks);
+        samples[name].fanouts.push(...r.fanouts);
+        // This relay's webhooks are delivered before the next server is measured.
+        await sink.drained(60_000);
+      }
     }
-    // The relay's webhooks from the round trips are delivered before the next figure starts.
-    await sink.drained(60_000);
+    const latency = Object.fromEntries(order.map((name) => [name, summariseLatency(samples[name], opts.rounds)]));
 
-    // (3) Messages per CPU-second of the server.
-    const rate = {};
-    for (const name of ['bare', 'relay']) {
-      log(`Throughput: ${opts.clients} senders for ${opts.seconds} s on ${name}…`);
-      rate[name] = await throughput(clients[name], servers[name], opts.clients, opts.seconds, sink);
+    // (3) Messages per CPU-second of the server, in rounds; the windows of every round are summed.
+    const windows = Object.fromEntries(order.map((name) => [name, []]));
+    for (let i = 0; i < opts.rounds; i++) {
+      for (const name of roundOrder(i)) {
+        log(`Throughput, round ${i + 1}/${opts.rounds}: ${opts.clients} senders for ${opts.seconds} s on ${label(name)}…`);
+        windows[name].push(await throughput(clients[name], servers[name], opts.clients, opts.seconds, sink));
+      }
     }
+    const rate = Object.fromEntries(order.map((name) => [name, combineThroughput(windows[name])]));
 
-    result = report(opts, memory, latency, rate, sink, Date.now() - started);
+    result = report(opts, memory, latency, rate, commits, dbDir, sink, Date.now() - started);
   } finally {
     for (const c of children) await c.close();
+    removeTempDirs();
     await sink.close();
     clearTimeout(watchdog);
   }
@@ -210,8 +285,63 @@ Build first: npx tsc -b`);
   if (quiet) console.log(JSON.stringify(result));
   else {
     console.log(table(result));
+    if (result.engines) console.log(engineTable(result));
     console.log(JSON.stringify(result));
   }
+  if (result.webhooks.received < result.webhooks.expected || result.webhooks.duplicates > 0) {
+    process.stderr.write(`bench-relay: webhooks ${result.webhooks.received} of ${result.webhooks.expected} received, ${result.webhooks.duplicates} twice.\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** `--engines a,b`: known names, no repeats, memory first (added when missing: it is the baseline). */
+function parseEngines(value) {
+  const names = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!Object.hasOwn(ENGINES, name)) throw new Error(`--engines: unknown engine "${name}" (known: ${Object.keys(ENGINES).join(', ')})`);
+  }
+  return ['memory', ...new Set(names.filter((n) => n !== 'memory'))];
+}
+
+/**
+ * What one commit costs on the disk of `dir`: `n` one-row transactions in a WAL database with
+ * each `synchronous` setting, timed one by one (ms), with the CPU time they took.
+ */
+function commitProbe(dir, settings, n) {
+  const require = createRequire(new URL('../packages/relay/package.json', import.meta.url));
+  const Database = require('better-sqlite3');
+  const out = {};
+  for (const synchronous of settings) {
+    const db = new Database(join(dir, `probe-${synchronous}.db`));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${synchronous}`);
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+      const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+      const commit = db.transaction((body) => insert.run(body));
+      const times = [];
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        commit(textOf(nextMessageId()));
+        times.push(performance.now() - t0);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      times.sort((x, y) => x - y);
+      out[synchronous] = {
+        commits: n,
+        p50: round(percentile(times, 0.5), 3),
+        p99: round(percentile(times, 0.99), 3),
+        cpuMsPerCommit: round((cpu.user + cpu.system) / 1000 / n, 3),
+      };
+    } finally {
+      db.close();
+    }
+  }
+  return out;
 }
 
 function positiveInt(value, name) {
@@ -275,8 +405,8 @@ async function startSink() {
   };
 }
 
-async function startChild(kind, webhookUrl, extraArgs = []) {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, webhookUrl], {
+async function startChild(kind, webhookUrl, extraArgs = [], engine = null) {
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, webhookUrl, JSON.stringify(engine)], {
     execArgv: ['--expose-gc', ...extraArgs],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -388,11 +518,11 @@ function bareClient(WebSocket, port) {
  * a message is `send`, its reply the `ack`, and the fan-out `msg` reaches a second socket of
  * the same conversation.
  */
-function relayClient(WebSocket, port, sink) {
+function relayClient(WebSocket, port, sink, name = 'relay') {
   const url = `ws://127.0.0.1:${port}/v1/widget`;
   const started = new Set();
   return {
-    name: 'relay',
+    name,
     async open(token) {
       const ws = await openSocket(WebSocket, url);
       ws.on('error', () => {});
@@ -524,7 +654,7 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-/** (2) `m` sequential round trips on one socket (plus, for the relay, the fan-out to a second socket). */
+/** (2) `m` sequential round trips on one socket (plus, for the relay, the fan-out to a second socket); the times in ms. */
 async function roundTrips(client, m) {
   const { a, b } = await client.pair();
   const acks = [];
@@ -535,15 +665,21 @@ async function roundTrips(client, m) {
     if (r.fanout !== undefined) fanouts.push(r.fanout);
   }
   closeAll([a, ...(b ? [b] : [])]);
-  const sort = (xs) => xs.sort((x, y) => x - y);
-  sort(acks);
-  sort(fanouts);
-  const ms = (x) => Math.round(x * 1000) / 1000;
+  return { acks, fanouts };
+}
+
+/** p50 / p99 of the pooled round trips of every round. */
+function summariseLatency({ acks, fanouts }, rounds) {
+  const sort = (xs) => [...xs].sort((x, y) => x - y);
+  const a = sort(acks);
+  const f = sort(fanouts);
+  const ms = (x) => round(x, 3);
   return {
-    messages: m,
-    p50: ms(percentile(acks, 0.5)),
-    p99: ms(percentile(acks, 0.99)),
-    ...(fanouts.length ? { fanoutP50: ms(percentile(fanouts, 0.5)), fanoutP99: ms(percentile(fanouts, 0.99)) } : {}),
+    messages: a.length,
+    rounds,
+    p50: ms(percentile(a, 0.5)),
+    p99: ms(percentile(a, 0.99)),
+    ...(f.length ? { fanoutP50: ms(percentile(f, 0.5)), fanoutP99: ms(percentile(f, 0.99)) } : {}),
   };
 }
 
@@ -551,7 +687,8 @@ async function roundTrips(client, m) {
  * (3) `k` senders on their own sockets (for the relay, their own conversations), each sending
  * the next message as soon as the previous one is acknowledged, for `seconds`. The server's CPU
  * time is read before and after; for the relay it runs until every webhook of the window has
- * reached the sink, so the figure includes the deliveries.
+ * reached the sink, so the figure includes the deliveries. Returns the raw window; see
+ * `combineThroughput`.
  */
 async function throughput(client, server, k, seconds, sink) {
   const conns = await openMany(client, k);
@@ -576,88 +713,175 @@ async function throughput(client, server, k, seconds, sink) {
   const cpuSec = (c) => (c.user + c.system - cpu0.user - cpu0.system) / 1e6;
   return {
     clients: k,
-    seconds: round(wall, 2),
+    wall,
     messages: count,
-    msgsPerSec: Math.round(count / wall),
-    serverCpuSec: round(cpuSec(cpu1), 3),
-    serverCores: round(cpuSec(cpuWindow) / wall, 2),
-    msgsPerCpuSec: Math.round(count / cpuSec(cpu1)),
-    msgsPerCpuSecWindowOnly: Math.round(count / cpuSec(cpuWindow)),
+    cpu: cpuSec(cpu1),
+    cpuWindow: cpuSec(cpuWindow),
     webhooks: sink.received - webhooks0,
-    webhookBacklogAtEnd: backlog,
-    webhookDrainMs: Math.round(drainMs),
-    webhooksDrained: drained,
+    backlog,
+    drainMs,
+    drained,
+  };
+}
+
+/** The windows of every round as one figure: messages summed over CPU time summed; each round's figure beside it. */
+function combineThroughput(windows) {
+  const sum = (f) => windows.reduce((acc, w) => acc + f(w), 0);
+  const messages = sum((w) => w.messages);
+  const wall = sum((w) => w.wall);
+  const cpu = sum((w) => w.cpu);
+  const cpuWindow = sum((w) => w.cpuWindow);
+  return {
+    clients: windows[0].clients,
+    rounds: windows.length,
+    seconds: round(wall, 2),
+    messages,
+    msgsPerSec: Math.round(messages / wall),
+    serverCpuSec: round(cpu, 3),
+    serverCores: round(cpuWindow / wall, 2),
+    msgsPerCpuSec: Math.round(messages / cpu),
+    msgsPerCpuSecWindowOnly: Math.round(messages / cpuWindow),
+    msgsPerCpuSecByRound: windows.map((w) => Math.round(w.messages / w.cpu)),
+    webhooks: sum((w) => w.webhooks),
+    webhookBacklogAtEnd: sum((w) => w.backlog),
+    webhookDrainMs: Math.round(sum((w) => w.drainMs)),
+    webhooksDrained: windows.every((w) => w.drained),
   };
 }
 
 const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
-/** relay / bare to three significant figures. */
+/** a / b to three significant figures. */
 const ratio = (r, b) => Number((r / b).toPrecision(3));
 
-function report(opts, memory, latency, rate, sink, elapsedMs) {
+function report(opts, memory, latency, rate, commits, dbDir, sink, elapsedMs) {
+  const relay = { memory: memory.memory, latency: latency.memory, throughput: rate.memory };
+  const sqlite = opts.engines.filter((e) => e !== 'memory');
   return {
     bench: 'relay-vs-bare-ws',
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
     options: opts,
     settings: {
       relayEngine: 'memory',
       relayLogs: 'silent',
-      raisedLimits: 'limits.maxConnectionsPerIp, limits.rateLimit, limits.restRateLimit, limits.idleTimeoutMs',
+      raisedLimits: 'limits.maxConnectionsPerIp, limits.newVisitorsPerIpPerMinute, limits.rateLimit, limits.restRateLimit, limits.idleTimeoutMs',
       webhookSink: 'local HTTP server answering 204',
+      order: 'each round runs bare, then the relay on each engine; every other round in reverse',
+      ...(sqlite.length ? { sqliteDir: dbDir, sqlite: 'WAL, a fresh temporary file per relay, removed after' } : {}),
     },
     ratios: {
-      bytesPerConn: ratio(memory.relay.rssBytesPerConn, memory.bare.rssBytesPerConn),
-      connsPerGiB: ratio(memory.relay.connsPerGiB, memory.bare.connsPerGiB),
-      p50: ratio(latency.relay.p50, latency.bare.p50),
-      p99: ratio(latency.relay.p99, latency.bare.p99),
-      fanoutP50: ratio(latency.relay.fanoutP50, latency.bare.p50),
-      fanoutP99: ratio(latency.relay.fanoutP99, latency.bare.p99),
-      msgsPerCpuSec: ratio(rate.relay.msgsPerCpuSec, rate.bare.msgsPerCpuSec),
+      bytesPerConn: ratio(relay.memory.rssBytesPerConn, memory.bare.rssBytesPerConn),
+      connsPerGiB: ratio(relay.memory.connsPerGiB, memory.bare.connsPerGiB),
+      p50: ratio(relay.latency.p50, latency.bare.p50),
+      p99: ratio(relay.latency.p99, latency.bare.p99),
+      fanoutP50: ratio(relay.latency.fanoutP50, latency.bare.p50),
+      fanoutP99: ratio(relay.latency.fanoutP99, latency.bare.p99),
+      msgsPerCpuSec: ratio(relay.throughput.msgsPerCpuSec, rate.bare.msgsPerCpuSec),
     },
     bare: { memory: memory.bare, latency: latency.bare, throughput: rate.bare },
-    relay: { memory: memory.relay, latency: latency.relay, throughput: rate.relay },
+    relay,
+    ...(sqlite.length
+      ? {
+          /** The relay on each engine: latency and throughput (memory's are the `relay` figures above). */
+          engines: Object.fromEntries(opts.engines.map((e) => [e, { latency: latency[e], throughput: rate[e] }])),
+          /** Each SQLite engine / memory. */
+          engineRatios: Object.fromEntries(
+            sqlite.map((e) => [
+              e,
+              {
+                msgsPerCpuSec: ratio(rate[e].msgsPerCpuSec, rate.memory.msgsPerCpuSec),
+                msgsPerSec: ratio(rate[e].msgsPerSec, rate.memory.msgsPerSec),
+                p50: ratio(latency[e].p50, latency.memory.p50),
+                p99: ratio(latency[e].p99, latency.memory.p99),
+              },
+            ]),
+          ),
+          commitProbe: commits,
+        }
+      : {}),
     webhooks: { received: sink.received, expected: sink.expected, duplicates: sink.duplicates },
     elapsedSec: round(elapsedMs / 1000, 1),
   };
 }
 
+const num = (x) => (typeof x === 'number' ? x.toLocaleString('en-US') : String(x));
+
+/** Rows as aligned text: the first column left, the others right; a rule under the header. */
+function formatRows(rows) {
+  const cells = rows.map((row) => row.map(String));
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  const line = (row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(cells[0]), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)];
+}
+
 function table(r) {
-  const n = (x) => (typeof x === 'number' ? x.toLocaleString('en-US') : String(x));
   const rows = [
     ['figure', 'bare ws', 'relay', 'relay/bare'],
-    ['bytes per idle connection (RSS)', n(r.bare.memory.rssBytesPerConn), n(r.relay.memory.rssBytesPerConn), r.ratios.bytesPerConn],
-    ['connections per GiB', n(r.bare.memory.connsPerGiB), n(r.relay.memory.connsPerGiB), r.ratios.connsPerGiB],
-    ['  (heap+external bytes per conn)', n(r.bare.memory.heapBytesPerConn), n(r.relay.memory.heapBytesPerConn), ratio(r.relay.memory.heapBytesPerConn, r.bare.memory.heapBytesPerConn)],
+    ['bytes per idle connection (RSS)', num(r.bare.memory.rssBytesPerConn), num(r.relay.memory.rssBytesPerConn), r.ratios.bytesPerConn],
+    ['connections per GiB', num(r.bare.memory.connsPerGiB), num(r.relay.memory.connsPerGiB), r.ratios.connsPerGiB],
+    ['  (heap+external bytes per conn)', num(r.bare.memory.heapBytesPerConn), num(r.relay.memory.heapBytesPerConn), ratio(r.relay.memory.heapBytesPerConn, r.bare.memory.heapBytesPerConn)],
     ['round trip p50, ms (echo / ack)', r.bare.latency.p50, r.relay.latency.p50, r.ratios.p50],
     ['round trip p99, ms (echo / ack)', r.bare.latency.p99, r.relay.latency.p99, r.ratios.p99],
     ['fan-out to 2nd socket p50, ms', '(echo)', r.relay.latency.fanoutP50, r.ratios.fanoutP50],
     ['fan-out to 2nd socket p99, ms', '(echo)', r.relay.latency.fanoutP99, r.ratios.fanoutP99],
-    ['messages per CPU-second (per core)', n(r.bare.throughput.msgsPerCpuSec), n(r.relay.throughput.msgsPerCpuSec), r.ratios.msgsPerCpuSec],
-    ['  (per CPU-second, window only)', n(r.bare.throughput.msgsPerCpuSecWindowOnly), n(r.relay.throughput.msgsPerCpuSecWindowOnly), ratio(r.relay.throughput.msgsPerCpuSecWindowOnly, r.bare.throughput.msgsPerCpuSecWindowOnly)],
-    ['  (messages per second, wall)', n(r.bare.throughput.msgsPerSec), n(r.relay.throughput.msgsPerSec), ratio(r.relay.throughput.msgsPerSec, r.bare.throughput.msgsPerSec)],
+    ['messages per CPU-second (per core)', num(r.bare.throughput.msgsPerCpuSec), num(r.relay.throughput.msgsPerCpuSec), r.ratios.msgsPerCpuSec],
+    ['  (each round)', r.bare.throughput.msgsPerCpuSecByRound.map(num).join(' / '), r.relay.throughput.msgsPerCpuSecByRound.map(num).join(' / '), ''],
+    ['  (per CPU-second, window only)', num(r.bare.throughput.msgsPerCpuSecWindowOnly), num(r.relay.throughput.msgsPerCpuSecWindowOnly), ratio(r.relay.throughput.msgsPerCpuSecWindowOnly, r.bare.throughput.msgsPerCpuSecWindowOnly)],
+    ['  (messages per second, wall)', num(r.bare.throughput.msgsPerSec), num(r.relay.throughput.msgsPerSec), ratio(r.relay.throughput.msgsPerSec, r.bare.throughput.msgsPerSec)],
     ['  (server cores busy in window)', r.bare.throughput.serverCores, r.relay.throughput.serverCores, ''],
-  ].map((row) => row.map(String));
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  ];
   const t = r.relay.throughput;
+  const o = r.options;
   return [
     '',
-    `Parley relay vs bare ws echo — ${r.platform}, Node ${r.node}, same machine, same run (${r.elapsedSec} s).`,
-    `Relay: memory engine, logs silent; raised for the bench: per-IP connection cap, socket and REST rate limits, idle timeout.`,
-    `Webhooks go to a local sink answering 204: ${t.webhooks} in the throughput window` +
-      (t.webhookBacklogAtEnd > 0 ? `, ${t.webhookBacklogAtEnd} still queued at its end (drained in ${t.webhookDrainMs} ms, counted in the CPU time)` : '') +
+    `Parley relay vs bare ws echo — ${r.platform}, Node ${r.node}, same machine, same run (${r.elapsedSec} s in all).`,
+    `Relay: memory engine, logs silent; raised for the bench: per-IP connection cap and new-visitor rate, socket and REST rate limits, idle timeout.`,
+    `${o.rounds} round(s), each server in turn (every other round reversed): ${o.messages} round trips and a ${o.seconds} s window of ${o.clients} senders per round; pooled.`,
+    `Webhooks go to a local sink answering 204: ${t.webhooks} from the relay's throughput windows` +
+      (t.webhookBacklogAtEnd > 0 ? `, ${t.webhookBacklogAtEnd} still queued at their ends (drained in ${t.webhookDrainMs} ms in all, counted in the CPU time)` : '') +
       (t.webhooksDrained ? '' : ' — NOT all delivered'),
     '',
-    line(rows[0]),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.slice(1).map(line),
+    ...formatRows(rows),
     '',
-    'Ratios are the figures that count; absolute numbers are this machine\'s and noisy.',
+    "Ratios are the figures that count; absolute numbers are this machine's and noisy.",
+    '',
+  ].join('\n');
+}
+
+/** The relay on each engine, side by side, with each SQLite engine's ratios to memory. */
+function engineTable(r) {
+  const names = Object.keys(r.engines);
+  const e = (name) => r.engines[name];
+  const row = (label, f) => [label, ...names.map((n) => f(e(n)))];
+  const rows = [
+    ['figure', ...names.map((n) => ENGINES[n].label)],
+    row('messages per CPU-second', (x) => num(x.throughput.msgsPerCpuSec)),
+    row('  (each round)', (x) => x.throughput.msgsPerCpuSecByRound.map(num).join(' / ')),
+    row('  (window CPU only)', (x) => num(x.throughput.msgsPerCpuSecWindowOnly)),
+    row('  (messages per second, wall)', (x) => num(x.throughput.msgsPerSec)),
+    row('  (server cores busy in window)', (x) => x.throughput.serverCores),
+    row('round trip p50, ms (send → ack)', (x) => x.latency.p50),
+    row('round trip p99, ms (send → ack)', (x) => x.latency.p99),
+  ];
+  const probe = r.commitProbe
+    ? Object.entries(r.commitProbe).map(([sync, c]) => `${sync} p50 ${c.p50} ms, p99 ${c.p99} ms, ${c.cpuMsPerCommit} ms CPU`)
+    : [];
+  const ratios = Object.entries(r.engineRatios).map(
+    ([name, q]) =>
+      `${ENGINES[name].label} / memory: ${q.msgsPerCpuSec}× messages per CPU-second (${q.msgsPerSec}× per wall second), p50 ${q.p50}×, p99 ${q.p99}×`,
+  );
+  return [
+    `Engines — the relay on ${names.map((n) => ENGINES[n].label).join(', ')}, same run, in turns. SQLite: WAL, a fresh file in ${r.settings.sqliteDir} per relay.`,
+    ...(probe.length ? [`One-row commit on that disk (${Object.values(r.commitProbe)[0].commits} each): ${probe.join('; ')}.`] : []),
+    '',
+    ...formatRows(rows),
+    '',
+    ...ratios,
     '',
   ].join('\n');
 }
 
 // Last, so every module-level constant above is initialised first.
-if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4]);
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5]);
 else await main();

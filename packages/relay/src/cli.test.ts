@@ -1,64 +1,16 @@
 // Starts the built CLI the ways operators do. `npm test` builds before testing.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE } from '@parley/protocol';
+import { cli, dataFile, exited, killChildren, listening, requireBuiltCli, root, start } from './test-support/cli-process.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'packages/relay/dist/cli.js');
 const example = join(root, 'examples/relay.config.json');
-const children: ChildProcessWithoutNullStreams[] = [];
 
-beforeAll(() => {
-  if (!existsSync(cli)) throw new Error('packages/relay/dist/cli.js is missing: run `npx tsc -b` (npm test does) first.');
-});
-
-afterEach(() => {
-  // Each child leads its own process group: `npx` runs the relay as a grandchild, which
-  // killing `npx` alone would leave running.
-  for (const c of children.splice(0)) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-});
-
-/** A fresh SQLite file for one relay, so no test writes into the repository (or the image's `/data`). */
-const dataFile = () => join(mkdtempSync(join(tmpdir(), 'parley-data-')), 'parley.db');
-
-function start(cmd: string, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, PARLEY_DATA: dataFile(), ...env }, detached: true });
-  children.push(child);
-  return child;
-}
-
-/** Resolves with the relay's base URL once it logs that it listens. */
-function listening(child: ChildProcessWithoutNullStreams): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`relay exited with ${code}: ${out}`)));
-  });
-}
-
-function exited(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; output: string }> {
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
-}
+beforeAll(requireBuiltCli);
+afterEach(killChildren);
 
 /** What one `COPY --from=build` of the runtime stage copies: build-stage paths to a destination. */
 interface Copy {

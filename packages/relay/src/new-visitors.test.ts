@@ -1,52 +1,19 @@
 // New visitors cost nothing that outlives their socket: 10,000 token-less hellos against the
 // built CLI, run with a 64 MB heap (a relay that stored a conversation per hello died of
 // "heap out of memory" after 1,676 of them). `npm test` builds before testing.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE, PROTOCOL_VERSION } from '@parley/protocol';
+import { cli, configFile, killChildren, listening, requireBuiltCli, start } from './test-support/cli-process.js';
 import { API_SECRET, ORIGIN, testConfig } from './test-support/harness.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'packages/relay/dist/cli.js');
-const children: ChildProcessWithoutNullStreams[] = [];
-
-beforeAll(() => {
-  if (!existsSync(cli)) throw new Error('packages/relay/dist/cli.js is missing: run `npx tsc -b` (npm test does) first.');
-});
-
-afterEach(() => {
-  for (const c of children.splice(0)) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-});
+beforeAll(requireBuiltCli);
+afterEach(killChildren);
 
 /** The CLI with a 64 MB heap and the given limits, on a free port; resolves with its base URL. */
 function startCli(engine: unknown, limits: Record<string, unknown>): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-visitors-'));
-  const file = join(dir, 'relay.json');
-  writeFileSync(file, JSON.stringify({ ...testConfig('http://127.0.0.1:9/hook'), engine, host: '127.0.0.1', port: 0, logLevel: 'info', limits }));
-  const child = spawn('node', ['--max-old-space-size=64', cli, '--config', file], { cwd: root, detached: true });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`relay exited with ${code}: ${out.slice(-2000)}`)));
-  });
+  const file = configFile({ ...testConfig('http://127.0.0.1:9/hook'), engine, host: '127.0.0.1', port: 0, logLevel: 'info', limits });
+  return listening(start('node', ['--max-old-space-size=64', cli, '--config', file]));
 }
 
 /** The largest page context a hello may carry. */

@@ -49,6 +49,30 @@ describe('resume', () => {
     again.close();
   });
 
+  test('a replay of 450 entries arrives whole, once each, in order, with live entries after it', async () => {
+    const backend = await startBackend();
+    cleanups.push(backend.close);
+    const relay = await startRelay(testConfig(backend.url), { limits: { restRateLimit: { perSecond: 10_000, burst: 10_000 } } });
+    cleanups.push(relay.close);
+    const first = await TestClient.open(relay.wsUrl);
+    const welcome = await first.hello();
+    first.send({ t: 'send', id: 'v0', body: { type: 'text', text: 'hi' } });
+    await first.take('ack');
+    first.close();
+    for (let i = 1; i < 450; i++) {
+      const r = await relay.api('POST', `/v1/conversations/${welcome.conversationId}/messages`, { id: `r${i}`, body: { type: 'text', text: `reply ${i}` } });
+      expect(r.status).toBe(201);
+    }
+    const again = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => again.close());
+    expect((await again.hello({ token: welcome.token, lastSeq: 0 })).lastSeq).toBe(450);
+    await again.take((f) => f.t === 'msg' && f.seq === 450, 10_000);
+    expect(again.msgs().map((m) => m.seq)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
+    await relay.api('POST', `/v1/conversations/${welcome.conversationId}/messages`, { id: 'live', body: { type: 'text', text: 'live' } });
+    await again.take((f) => f.t === 'msg' && f.id === 'live', 10_000);
+    expect(again.msgs().map((m) => m.seq)).toEqual(Array.from({ length: 451 }, (_, i) => i + 1));
+  });
+
   test('a send resent with the same id is acked with the same seq and forwarded only once', async () => {
     const backend = await startBackend();
     cleanups.push(backend.close);

@@ -1,67 +1,46 @@
 // SIGTERM on the built CLI with the SQLite engine: sockets close with a reconnect code, the
 // delivery in flight finishes (or, past `webhooks.drainMs`, is cut and sent again after the
 // restart), the engine closes, and a restart resumes the queue. `npm test` builds first.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { CLOSE } from '@parley/protocol';
+import { cli, configFile, killChildren, listening, requireBuiltCli, start } from './test-support/cli-process.js';
 import { TestClient, messageOf, startBackend, testConfig, type BackendAnswer, type Recorded } from './test-support/harness.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'packages/relay/dist/cli.js');
-const children: ChildProcessWithoutNullStreams[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
-beforeAll(() => {
-  if (!existsSync(cli)) throw new Error('packages/relay/dist/cli.js is missing: run `npx tsc -b` (npm test does) first.');
-});
-
+beforeAll(requireBuiltCli);
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+  killChildren();
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Relay {
-  child: ChildProcessWithoutNullStreams;
-  base: string;
-  wsUrl: string;
-  exited: Promise<number | null>;
-}
-
-/** The CLI on a SQLite file; resolves once it listens. */
-function startCli(file: string, port = 0): Promise<Relay> {
-  const child = spawn('node', [cli, '--config', file], { cwd: root, detached: true, env: { ...process.env, PORT: String(port) } });
-  children.push(child);
+/** The CLI on the config `file` (its SQLite file named there); resolves once it listens, with its process and how it exits. */
+async function startCli(file: string) {
+  const child = start('node', [cli, '--config', file], { PARLEY_DATA: '' });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:(\d+))/.exec(out);
-      if (m) resolve({ child, base: m[1]!, wsUrl: `ws://127.0.0.1:${m[2]}/v1/widget`, exited });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`relay exited with ${code}: ${out.slice(-2000)}`)));
-  });
+  const base = await listening(child);
+  return { child, exited, wsUrl: `${base.replace('http', 'ws')}/v1/widget` };
 }
 
-/** A relay config on a fresh SQLite file pointing at `webhookUrl`. */
-function configFile(webhookUrl: string, drainMs: number): string {
+/** A relay config on a fresh SQLite file, webhooks to `webhookUrl`. */
+function sqliteConfig(webhookUrl: string, drainMs: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
-  const file = join(dir, 'relay.json');
-  const config = { ...testConfig(webhookUrl), engine: { type: 'sqlite', path: join(dir, 'relay.db') }, host: '127.0.0.1', logLevel: 'info', webhooks: { drainMs, retryScheduleMs: [50, 50, 50, 50, 50] } };
-  writeFileSync(file, JSON.stringify(config));
-  return file;
+  return configFile({ ...testConfig(webhookUrl), engine: { type: 'sqlite', path: join(dir, 'relay.db') }, host: '127.0.0.1', port: 0, logLevel: 'info', webhooks: { drainMs, retryScheduleMs: [50, 50, 50, 50, 50] } });
+}
+
+/** A visitor sends m1 and m2; resolves once m1's delivery has reached the backend (m2 waits behind it). */
+async function twoMessages(wsUrl: string, backend: { waitFor: (p: (r: Recorded[]) => boolean) => Promise<Recorded[]> }): Promise<TestClient> {
+  const c = await TestClient.open(wsUrl);
+  cleanups.push(() => c.close());
+  await c.hello();
+  c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'one' } });
+  c.send({ t: 'send', id: 'm2', body: { type: 'text', text: 'two' } });
+  await c.take((f) => f.t === 'ack' && f.id === 'm2');
+  await backend.waitFor((r) => r.some((x) => messageOf(x.json)?.id === 'm1'));
+  return c;
 }
 
 const deliveredIds = (received: Recorded[]) => received.map((r) => `${r.json.type}:${messageOf(r.json)?.id ?? ''}`);
@@ -71,16 +50,10 @@ describe('graceful stop', () => {
     let holdFirst: (() => void) | undefined;
     const backend = await startBackend((rec): BackendAnswer => (messageOf(rec.json)?.id === 'm1' && !holdFirst ? { status: 204, delayMs: 800 } : { status: 204 }));
     cleanups.push(backend.close);
-    const file = configFile(backend.url, 5_000);
+    const file = sqliteConfig(backend.url, 5_000);
     const relay = await startCli(file);
-    const c = await TestClient.open(relay.wsUrl);
-    cleanups.push(() => c.close());
-    await c.hello();
-    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'one' } });
-    c.send({ t: 'send', id: 'm2', body: { type: 'text', text: 'two' } });
-    await c.take((f) => f.t === 'ack' && f.id === 'm2');
     // m1's delivery is in flight (the backend takes 800 ms); m2 waits behind it.
-    await backend.waitFor((r) => r.some((x) => messageOf(x.json)?.id === 'm1'));
+    const c = await twoMessages(relay.wsUrl, backend);
     holdFirst = () => {};
     relay.child.kill('SIGTERM');
     expect((await c.waitClosed()).code).toBe(CLOSE.GOING_AWAY);
@@ -98,15 +71,9 @@ describe('graceful stop', () => {
     let slow = true;
     const backend = await startBackend((rec): BackendAnswer => (messageOf(rec.json)?.id === 'm1' && slow ? { status: 204, delayMs: 5_000 } : { status: 204 }));
     cleanups.push(backend.close);
-    const file = configFile(backend.url, 200);
+    const file = sqliteConfig(backend.url, 200);
     const relay = await startCli(file);
-    const c = await TestClient.open(relay.wsUrl);
-    cleanups.push(() => c.close());
-    await c.hello();
-    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'one' } });
-    c.send({ t: 'send', id: 'm2', body: { type: 'text', text: 'two' } });
-    await c.take((f) => f.t === 'ack' && f.id === 'm2');
-    await backend.waitFor((r) => r.some((x) => messageOf(x.json)?.id === 'm1'));
+    await twoMessages(relay.wsUrl, backend);
     const stopping = Date.now();
     relay.child.kill('SIGTERM');
     expect(await relay.exited).toBe(0);
