@@ -329,6 +329,22 @@ describe('reset', () => {
 });
 
 describe('outbox', () => {
+  test('a send the relay cannot store (NOT_READY) stays sending and goes again, however long the outage', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const m = h.client.send('during the outage');
+    for (let i = 0; i < 12; i++) {
+      expect(h.sock().frames('send').length).toBe(i + 1);
+      h.sock().recv({ t: 'error', code: 'NOT_READY', message: 'The relay is not ready to serve.', id: m.id });
+      expect(h.client.getSnapshot().timeline.find((x) => x.id === m.id)).toMatchObject({ status: 'sending' });
+      vi.advanceTimersByTime(1000);
+    }
+    h.sock().recv({ t: 'ack', id: m.id, seq: 1, ts: 5 });
+    expect(h.client.getSnapshot().timeline.find((x) => x.id === m.id)).toMatchObject({ status: 'sent', seq: 1 });
+  });
+
+
   test('a message sent before the relay answers shows as sending, goes out after welcome and turns sent on ack', () => {
     const h = harness();
     h.client.connect();

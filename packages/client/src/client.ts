@@ -459,13 +459,19 @@ export function createClient(options: ClientOptions): ParleyClient {
         return persist();
       }
       case 'error':
-        // Frames the relay dropped while rate limiting go again once the bucket refills.
-        if (f.code === 'RATE_LIMITED' && !resend) resend = setTimeout(() => ((resend = undefined), flush()), RESEND_AFTER_MS);
-        if (f.id && f.code !== 'RATE_LIMITED') {
+      {
+        // Frames the relay dropped while rate limiting, or could not store (NOT_READY: its store
+        // is unreachable), stay in the outbox and go again a little later.
+        const retry = f.code === 'RATE_LIMITED' || f.code === 'NOT_READY';
+        if (retry && !resend) resend = setTimeout(() => ((resend = undefined), flush()), RESEND_AFTER_MS);
+        // An outage of the relay's store is not the message's fault: it keeps its try budget.
+        if (f.id && f.code === 'NOT_READY') outbox.retry(f.id);
+        if (f.id && !retry) {
           const m = outbox.fail(f.id);
           if (m) emit('message', m);
         }
         return fault(f.code, f.message);
+      }
       case 'pong':
         return;
     }

@@ -4,7 +4,7 @@ import { parseConfig, type LimitsConfig, type RelayConfig, type RelayConfigInput
 import type { SiteRuntime } from './connection.js';
 import { ConversationService } from './conversation-service.js';
 import { createEngine } from './engine/create.js';
-import type { Engine } from './engine/types.js';
+import { isEngineUnavailable, type Engine } from './engine/types.js';
 import { errorBody, RelayError, statusOf } from './errors.js';
 import { Hub } from './hub.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
@@ -12,7 +12,7 @@ import { healthPlugin } from './plugins/health.js';
 import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
 import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
-import { PerIpLimiter, newVisitorRate } from './protections.js';
+import { newVisitorRate } from './protections.js';
 import { WebhookWorker } from './webhook-worker.js';
 
 /** Options for `buildApp`; everything here is for embedding and tests, the config file covers operators. */
@@ -114,8 +114,6 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     },
   });
   const hub = new Hub(engine);
-  const newVisitors = new PerIpLimiter(newVisitorRate(limits));
-  let sweeper: NodeJS.Timeout | undefined;
   let closing = false;
 
   app.decorate('parley', { engine, metrics, config });
@@ -130,8 +128,6 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   app.addHook('onReady', async () => {
     await engine.start();
     worker.start();
-    sweeper = setInterval(() => newVisitors.sweep(now()), 60_000);
-    sweeper.unref();
   });
   app.addHook('preClose', async () => {
     closing = true;
@@ -139,7 +135,6 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   // Fastify stops accepting first; the widget socket plugin's preClose closes every socket with
   // GOING_AWAY; then deliveries in flight get `drainMs` to finish, and the engine closes last.
   app.addHook('onClose', async () => {
-    clearInterval(sweeper);
     await worker.stop(webhooks.drainMs);
     if (ownEngine) await engine.close();
   });
@@ -147,7 +142,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   void app.register(healthPlugin, { engine, isClosing: () => closing });
   void app.register(metricsPlugin, { metrics });
   void app.register(widgetSocketPlugin, {
-    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, newVisitors, metrics, log: app.log, now, closeGraceMs },
+    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, newVisitorRate: newVisitorRate(limits), metrics, log: app.log, now, closeGraceMs },
   });
   if (assets) void app.register(widgetAssetsPlugin, { assets });
   void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit });
@@ -157,6 +152,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
 /** The registry code for any error a route or Fastify itself raised. */
 function classify(err: unknown): { code: ErrorCode; message?: string } {
   if (err instanceof RelayError) return { code: err.code, message: err.message };
+  if (isEngineUnavailable(err)) return { code: 'NOT_READY', message: err.message };
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.code && isErrorCode(e.code)) return { code: e.code };
   switch (e.statusCode) {

@@ -17,6 +17,7 @@ import {
 import type { LimitsConfig } from './config.js';
 import type { ConversationService } from './conversation-service.js';
 import { closesConversation, mergeContextValue } from './engine/shared.js';
+import { isEngineUnavailable } from './engine/types.js';
 import { errorFrame } from './errors.js';
 import { handshake, isRefusal, type HandshakeContext, type Session } from './handshake.js';
 import type { Hub, HubMember } from './hub.js';
@@ -127,10 +128,15 @@ export class Connection implements HubMember {
     while (!this.busy && this.queue.length && this.state !== 'closed') this.run(this.queue.shift());
   }
 
-  private internal(err: unknown): void {
-    this.ctx.log.error({ err, conversationId: this.conversationId || undefined }, 'widget frame handling failed');
-    if (this.state === 'open') this.sendFrame(errorFrame('INTERNAL'));
-    else this.fail('INTERNAL', CLOSE.GOING_AWAY);
+  /** A frame's handling failed: `NOT_READY` (retry) when the engine is unreachable, else `INTERNAL`. */
+  private internal(err: unknown, id?: string): void {
+    const unavailable = isEngineUnavailable(err);
+    if (unavailable) this.ctx.log.warn({ code: 'NOT_READY', conversationId: this.conversationId || undefined }, 'engine unavailable; the client will retry');
+    else this.ctx.log.error({ err, conversationId: this.conversationId || undefined }, 'widget frame handling failed');
+    const code = unavailable ? 'NOT_READY' : 'INTERNAL';
+    // Only a retryable refusal names the send: the client keeps it and sends it again.
+    if (this.state === 'open') this.sendFrame(errorFrame(code, undefined, unavailable ? id : undefined));
+    else this.fail(code, CLOSE.GOING_AWAY);
   }
 
   private handle(data: unknown): Promise<void> | void {
@@ -265,8 +271,15 @@ export class Connection implements HubMember {
       this.sendFrame(errorFrame('CONVERSATION_CLOSED', undefined, frame.id));
       return;
     }
-    if (!(await this.ensureStored())) return;
-    const result = await this.ctx.service.appendVisitorMessage(this.session!.site.config, this.conversationId, frame.id, frame.body);
+    let result;
+    try {
+      if (!(await this.ensureStored())) return;
+      result = await this.ctx.service.appendVisitorMessage(this.session!.site.config, this.conversationId, frame.id, frame.body);
+    } catch (err) {
+      // Not acked: the client keeps the message in its outbox and sends it again.
+      this.internal(err, frame.id);
+      return;
+    }
     if (!result) {
       // The conversation was removed (retention) while this socket served it: reconnecting starts over.
       this.close(CLOSE.GOING_AWAY, 'conversation gone');
@@ -307,6 +320,10 @@ export class Connection implements HubMember {
     // Another tab or device created the conversation this socket is waiting for.
     this.stored = true;
     this.delivery?.live(entry, text);
+  }
+
+  resync(): void {
+    if (this.state === 'open') this.delivery?.resync();
   }
 
   deliverTransient(text: string): void {

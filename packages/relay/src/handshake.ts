@@ -2,7 +2,7 @@ import { CLOSE, PROTOCOL_VERSION, verifyHmacSha256Hex, type ErrorCode, type Hell
 import type { SiteConfig } from './config.js';
 import type { Conversation, ConversationIdentity, Engine } from './engine/types.js';
 import { newId } from './ids.js';
-import type { PerIpLimiter } from './protections.js';
+import type { Rate } from './engine/types.js';
 import { verifyVisitorToken, type VisitorClaims } from './visitor-token.js';
 
 /** A configured site with its origin allow-list ready for lookups. */
@@ -17,8 +17,8 @@ export interface HandshakeContext {
   sites: ReadonlyMap<string, SiteRuntime>;
   tokenSecret: string;
   engine: Engine;
-  /** New visitors (no token) per client address. */
-  newVisitors: PerIpLimiter;
+  /** New visitors (no token) accepted per client address, in a bucket the engine shares across instances. */
+  newVisitorRate: Rate;
   now: () => number;
 }
 
@@ -88,7 +88,7 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
   if (frame.token !== undefined) {
     claims = verifyVisitorToken(ctx.tokenSecret, frame.token);
     if (!claims || claims.siteKey !== siteKey) return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
-  } else if (!ctx.newVisitors.take(ip, ctx.now())) {
+  } else if (!(await ctx.engine.takeToken(`nv:${ip}`, ctx.newVisitorRate))) {
     return refuse('RATE_LIMITED', CLOSE.RATE_LIMITED);
   }
   const visitorId = claims?.visitorId ?? newId('v_');

@@ -9,6 +9,8 @@ export interface HubMember {
   deliverEntry(entry: LogEntry, text: string): void;
   /** A transient frame. */
   deliverTransient(text: string): void;
+  /** Entries may have been missed: read the log. */
+  resync(): void;
 }
 
 /** The frame a log entry is pushed and replayed as. */
@@ -76,6 +78,10 @@ export class Hub {
     if (item.kind === 'entry') {
       const text = encode(entryFrame(item.entry));
       for (const m of topic.members) m.deliverEntry(item.entry, text);
+      return;
+    }
+    if (item.kind === 'resync') {
+      for (const m of topic.members) m.resync();
       return;
     }
     const text = encode({ t: 'event', ts: item.ts, event: item.event });

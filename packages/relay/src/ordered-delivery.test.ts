@@ -103,6 +103,18 @@ describe('ordered delivery', () => {
     expect(s.sent).toEqual([1, 2, 3]);
   });
 
+  test('after a resync, entries whose publication was lost are read from the log', async () => {
+    const s = setup(2);
+    await s.delivery.start(await s.first());
+    // Committed while the fan-out was down: never published.
+    s.append(3);
+    s.append(4);
+    s.delivery.resync();
+    await settle();
+    await settle();
+    expect(s.sent).toEqual([1, 2, 3, 4]);
+  });
+
   test('a client that claims a seq past the end of the log is rewound to it', async () => {
     const s = setup(2, 9);
     await s.delivery.start(await s.first());

@@ -30,6 +30,8 @@ export class OrderedDelivery {
   /** While true, live entries wait in `pending` (a replay or gap fill is running). */
   private catching = false;
   private pending: Map<number, { entry: LogEntry; text: string }> | undefined;
+  /** A resync came during a catch-up: read the log once more before stopping. */
+  private again = false;
 
   constructor(
     private readonly o: OrderedDeliveryOptions,
@@ -70,6 +72,12 @@ export class OrderedDelivery {
     this.o.send(text);
   }
 
+  /** Entries may have been missed (the fan-out was interrupted): read the log after the last one sent. */
+  resync(): void {
+    if (this.catching) this.again = true;
+    else void this.catchUp(true);
+  }
+
   /** Forget waiting entries (the socket closed). */
   clear(): void {
     this.pending = undefined;
@@ -88,6 +96,11 @@ export class OrderedDelivery {
           more = page.hasMore;
         }
         if (!this.o.isOpen()) return;
+        if (this.again) {
+          this.again = false;
+          more = true;
+          continue;
+        }
         const pending = this.pending;
         if (!pending || pending.size === 0) return;
         for (const seq of [...pending.keys()].sort((a, b) => a - b)) {

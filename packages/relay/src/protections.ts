@@ -38,36 +38,6 @@ export class SocketGuard {
   }
 }
 
-/**
- * Token buckets per client address, for admissions that cost the relay something (a new visitor
- * token). Buckets that have refilled are forgotten by `sweep`, so the map holds only addresses
- * that were active within the last refill period.
- */
-export class PerIpLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
-
-  constructor(private readonly rate: Rate) {}
-
-  /** Take a token for `ip`; false when its bucket is empty. */
-  take(ip: string, now: number): boolean {
-    let bucket = this.buckets.get(ip);
-    if (!bucket) this.buckets.set(ip, (bucket = { tokens: this.rate.burst, at: now }));
-    return takeToken(bucket, now, this.rate);
-  }
-
-  /** Forget the addresses whose bucket is full again. */
-  sweep(now: number): void {
-    for (const [ip, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.at) * this.rate.perSecond) / 1000 >= this.rate.burst) this.buckets.delete(ip);
-    }
-  }
-
-  /** Addresses tracked (for tests and metrics). */
-  get size(): number {
-    return this.buckets.size;
-  }
-}
-
 /** The per-IP rate of new visitors from the limits config. */
 export function newVisitorRate(limits: Pick<LimitsConfig, 'newVisitorsPerIpPerMinute'>): Rate {
   return { perSecond: limits.newVisitorsPerIpPerMinute / 60, burst: limits.newVisitorsPerIpPerMinute };

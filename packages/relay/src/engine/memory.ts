@@ -1,5 +1,6 @@
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext } from '@parley/protocol';
 import { newId } from '../ids.js';
+import { LocalBuckets } from '../token-bucket.js';
 import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
 import {
   conversationTopic,
@@ -16,6 +17,7 @@ import {
   type MergeResult,
   type OpenRequest,
   type OpenResult,
+  type Rate,
   type TransientItem,
 } from './types.js';
 import { WebhookQueue } from './webhook-queue.js';
@@ -82,6 +84,8 @@ export class MemoryEngine implements Engine {
   private created = 0;
   private ready = false;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Rate-limit buckets: one process serves the engine, so they live here. */
+  private readonly buckets = new LocalBuckets();
 
   constructor(options: MemoryEngineOptions = {}) {
     this.clock = options.now ?? Date.now;
@@ -288,6 +292,7 @@ export class MemoryEngine implements Engine {
    * mapping.
    */
   sweep(now: number = this.now()): void {
+    this.buckets.sweep(now);
     for (const [id, { conversation, ownerKey, log }] of this.conversations) {
       const maxAge = log.maxAgeMs ?? this.emptyTtlMs;
       if (log.maxAgeMs !== null) this.trim(log, Infinity, now - log.maxAgeMs);
@@ -318,7 +323,7 @@ export class MemoryEngine implements Engine {
   }
 
   /** Hand a copy of `item` to its topic's listeners; one that throws does not stop the others. */
-  private deliver(item: FanoutItem): void {
+  private deliver(item: Exclude<FanoutItem, { kind: 'resync' }>): void {
     const listeners = this.topics.get(topicOf(item));
     if (!listeners) return;
     const shared = copy(item);
@@ -332,6 +337,10 @@ export class MemoryEngine implements Engine {
   }
 
   // ---- site state ----
+
+  async takeToken(key: string, rate: Rate): Promise<boolean> {
+    return this.buckets.take(key, rate, this.now());
+  }
 
   async getOnline(siteKey: string): Promise<boolean | null> {
     return this.online.get(siteKey) ?? null;

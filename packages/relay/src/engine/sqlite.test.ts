@@ -348,32 +348,18 @@ describe('sqlite engine: log and queue', () => {
 /**
  * The engine in a child process, killed with SIGKILL mid-stream: every append it acked (printed
  * after the promise resolved) must be in the file, with its job, in order, once. The child runs the
- * engine's own code, transpiled to plain JS beside a link to the repository's node_modules.
+ * built engine (`npm test` builds first).
  */
 describe('sqlite engine: kill -9', () => {
-  const relaySrc = fileURLToPath(new URL('..', import.meta.url));
-  const root = fileURLToPath(new URL('../../../..', import.meta.url));
-  const protocolBuilt = existsSync(join(root, 'packages/protocol/dist/index.js'));
+  const built = fileURLToPath(new URL('../../dist/engine/sqlite.js', import.meta.url));
 
-  function transpile(): string {
+  test('every acked append survives SIGKILL, with its job, in order, once', async () => {
+    if (!existsSync(built)) throw new Error('packages/relay/dist is missing: run `npx tsc -b` (npm test does) first.');
     const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-child-'));
     dirs.push(dir);
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-    for (const file of ['engine/sqlite.ts', 'engine/shared.ts', 'engine/types.ts', 'ids.ts']) {
-      const source = ts.sys.readFile(join(relaySrc, file))!;
-      const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
-      mkdirSync(dirname(join(dir, file)), { recursive: true });
-      writeFileSync(join(dir, file.replace(/\.ts$/, '.js')), out.outputText);
-    }
-    return dir;
-  }
-
-  test.skipIf(!protocolBuilt)('every acked append survives SIGKILL, with its job, in order, once', async () => {
-    const dir = transpile();
     const path = join(dir, 'data', 'parley.db');
     const script = `
-      import { SqliteEngine } from ${JSON.stringify(join(dir, 'engine/sqlite.js'))};
+      import { SqliteEngine } from ${JSON.stringify(built)};
       const e = new SqliteEngine({ path: ${JSON.stringify(path)} });
       await e.start();
       await e.openConversation({ id: 'c1', siteKey: 'site', ownerKey: 'v:x', visitorId: 'x', context: {} });

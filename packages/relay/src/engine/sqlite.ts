@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { newId } from '../ids.js';
+import { LocalBuckets } from '../token-bucket.js';
 import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
 import {
   dedupeWindow,
@@ -19,6 +20,7 @@ import {
   type MergeResult,
   type OpenRequest,
   type OpenResult,
+  type Rate,
   type TransientItem,
   type WebhookJob,
 } from './types.js';
@@ -314,6 +316,8 @@ export class SqliteEngine implements Engine {
   private readonly topics = new Map<string, Set<Subscription>>();
   private db: Database.Database | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Rate-limit buckets: one process serves the engine, so they live here. */
+  private readonly buckets = new LocalBuckets();
   private tx: Transactions | undefined;
 
   constructor(options: SqliteEngineOptions) {
@@ -444,6 +448,7 @@ export class SqliteEngine implements Engine {
    * Only conversations whose `sweep_at` passed are read (indexed). Runs on a timer.
    */
   sweep(now: number = this.clock()): void {
+    this.buckets.sweep(now);
     for (;;) if (this.t.sweep(now) < SWEEP_BATCH) break;
   }
 
@@ -466,7 +471,7 @@ export class SqliteEngine implements Engine {
   }
 
   /** Call the topic's listeners; one that throws does not keep the item from the others. */
-  private deliver(item: FanoutItem): void {
+  private deliver(item: Exclude<FanoutItem, { kind: 'resync' }>): void {
     const set = this.topics.get(topicOf(item));
     if (!set) return;
     for (const { listener } of [...set]) {
@@ -479,6 +484,10 @@ export class SqliteEngine implements Engine {
   }
 
   // ---- site state ----
+
+  async takeToken(key: string, rate: Rate): Promise<boolean> {
+    return this.buckets.take(key, rate, this.clock());
+  }
 
   async getOnline(siteKey: string): Promise<boolean | null> {
     return this.t.getOnline(siteKey);

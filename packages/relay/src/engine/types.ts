@@ -97,6 +97,15 @@ export interface Engine {
    */
   subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void>;
 
+  // ---- shared limits ----
+
+  /**
+   * Take one token from the bucket named `key`, refilled at `rate`; false when it is empty. Every
+   * relay instance on the engine shares the bucket, so N instances do not give N times the limit
+   * (per-IP new visitors, per-site REST calls). Buckets that refilled are forgotten.
+   */
+  takeToken(key: string, rate: Rate): Promise<boolean>;
+
   // ---- site state ----
 
   /** Whether a site's agents are online; null when never set (the config's `online` applies). */
@@ -215,6 +224,11 @@ export function dedupeWindow(retention: Retention): number {
 export type FanoutItem =
   /** A stored log entry of a conversation, published by `append`. */
   | { kind: 'entry'; conversationId: string; entry: LogEntry }
+  /**
+   * Items of this topic may have been missed (a networked engine lost its subscription and got it
+   * back): subscribers read the log to catch up.
+   */
+  | { kind: 'resync' }
   | TransientItem;
 
 export type TransientItem =
@@ -228,7 +242,31 @@ export const conversationTopic = (conversationId: string): string => `c:${conver
 /** The fan-out topic of a site. */
 export const siteTopic = (siteKey: string): string => `s:${siteKey}`;
 /** The topic a fan-out item goes to. */
-export const topicOf = (item: FanoutItem): string => (item.kind === 'site' ? siteTopic(item.siteKey) : conversationTopic(item.conversationId));
+export const topicOf = (item: Exclude<FanoutItem, { kind: 'resync' }>): string => (item.kind === 'site' ? siteTopic(item.siteKey) : conversationTopic(item.conversationId));
+
+/** A token bucket's rate: `perSecond` tokens come back each second, up to `burst`. */
+export interface Rate {
+  perSecond: number;
+  burst: number;
+}
+
+/**
+ * The engine cannot serve now (a networked store is unreachable); nothing was changed. Callers
+ * answer with the retryable `NOT_READY` code, so widgets keep the message in their outbox and
+ * backends retry with the same id.
+ */
+export class EngineUnavailableError extends Error {
+  readonly code = 'NOT_READY';
+  constructor(message = 'The relay cannot reach its store right now; retry.') {
+    super(message);
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+/** True for an `EngineUnavailableError`, from any copy of this module. */
+export function isEngineUnavailable(err: unknown): err is EngineUnavailableError {
+  return err instanceof Error && err.name === 'EngineUnavailableError';
+}
 
 export interface JobError {
   code: string;

@@ -20,7 +20,7 @@ import { toMessage } from '../engine/shared.js';
 import type { AppendResult, Conversation, Engine } from '../engine/types.js';
 import { httpError } from '../errors.js';
 import { sameJson } from '../same-json.js';
-import { takeToken, type Rate, type TokenBucket } from '../token-bucket.js';
+import type { Rate } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
 export interface BackendApiOptions {
@@ -48,7 +48,6 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOptions): Promise<void> {
   const { engine, service, metrics } = opts;
   const secrets = opts.sites.map((site) => ({ site, digest: digest(site.apiSecret) }));
-  const buckets = new Map<string, TokenBucket>();
 
   function authenticate(req: FastifyRequest): SiteConfig {
     const header = req.headers.authorization;
@@ -62,16 +61,14 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return found;
   }
 
-  function limit(site: SiteConfig): void {
-    const now = opts.now();
-    let bucket = buckets.get(site.siteKey);
-    if (!bucket) buckets.set(site.siteKey, (bucket = { tokens: opts.rateLimit.burst, at: now }));
-    if (!takeToken(bucket, now, opts.rateLimit)) throw httpError('RATE_LIMITED');
+  /** The site's REST bucket, shared by every relay instance on the engine. */
+  async function limit(site: SiteConfig): Promise<void> {
+    if (!(await engine.takeToken(`rest:${site.siteKey}`, opts.rateLimit))) throw httpError('RATE_LIMITED');
   }
 
   app.addHook('onRequest', async (req) => {
     const site = authenticate(req);
-    limit(site);
+    await limit(site);
     req.parleySite = site;
   });
 

@@ -63,7 +63,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 /** A transient item published last on a topic: once it arrived, everything published before it has. */
 const sentinel = (conversationId: string): TransientItem => ({ kind: 'transient', conversationId, ts: 1, event: { type: 'read', seq: 424242 } });
-const isSentinel = (item: FanoutItem): boolean => item.kind !== 'entry' && item.event.type === 'read' && item.event.seq === 424242;
+const isSentinel = (item: FanoutItem): boolean => (item.kind === 'transient' || item.kind === 'site') && item.event.type === 'read' && item.event.seq === 424242;
 
 interface RefJob {
   id: string;
@@ -204,6 +204,30 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(engine.name).not.toBe('');
       clock.t = START + 1234;
       expect(engine.now()).toBe(START + 1234);
+    });
+
+    // ---- shared limits ----
+
+    test('a token bucket gives burst tokens, refills at its rate, and keeps keys apart', async () => {
+      const rate = { perSecond: 2, burst: 3 };
+      const key = uid('bucket:');
+      const takes = async (k: string, n: number) => {
+        const out: boolean[] = [];
+        for (let i = 0; i < n; i++) out.push(await engine.takeToken(k, rate));
+        return out;
+      };
+      expect(await takes(key, 4)).toEqual([true, true, true, false]);
+      expect(await takes(uid('bucket:'), 1)).toEqual([true]);
+      clock.t += 500;
+      expect(await takes(key, 2)).toEqual([true, false]);
+      clock.t += 10_000;
+      expect(await takes(key, 4)).toEqual([true, true, true, false]);
+    });
+
+    test('concurrent takes from one bucket never hand out more than it holds', async () => {
+      const key = uid('bucket:');
+      const taken = await Promise.all(Array.from({ length: 40 }, () => engine.takeToken(key, { perSecond: 0.001, burst: 10 })));
+      expect(taken.filter(Boolean)).toHaveLength(10);
     });
 
     // ---- log ----
