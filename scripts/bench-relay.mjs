@@ -28,8 +28,8 @@ const ENGINES = {
 };
 
 /** Flag defaults, and the smaller set `--quick` starts from (a smoke check: every path, in seconds). */
-const DEFAULTS = { connections: 2000, messages: 2000, seconds: 5, clients: 50, rounds: 2 };
-const QUICK = { connections: 200, messages: 200, seconds: 0.5, clients: 10, rounds: 2 };
+const DEFAULTS = { connections: 2000, messages: 1000, seconds: 5, clients: 50, rounds: 2 };
+const QUICK = { connections: 50, messages: 50, seconds: 0.2, clients: 5, rounds: 2 };
 
 // ---------------------------------------------------------------------------------------------
 // Child: one server (bare ws echo, or the relay) answering the parent over IPC.
@@ -141,7 +141,7 @@ async function main() {
                    memory is always run: it is the baseline and the relay of the bare comparison
   --rounds R       times each latency and throughput figure is taken on each server, in turns (default ${DEFAULTS.rounds})
   --connections N  idle sockets held on bare and the memory relay for the memory figure (default ${DEFAULTS.connections})
-  --messages M     sequential round trips per server per round for the latency figure (default ${DEFAULTS.messages})
+  --messages M     sequential round trips per server per round for the latency figure, pooled over rounds (default ${DEFAULTS.messages})
   --seconds S      length of each throughput window (default ${DEFAULTS.seconds})
   --clients K      concurrent senders in the throughput window (default ${DEFAULTS.clients})
   --quick          smoke check: smaller defaults (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); flags still win
@@ -172,6 +172,8 @@ Build first: npx tsc -b`);
 
   const { default: WebSocket } = await import('ws');
   const sink = await startSink();
+  /** Every child process spawned (the watchdog kills them), and the servers that came up (closed at the end). */
+  const procs = [];
   const children = [];
   const tempDirs = [];
   const removeTempDirs = () => {
@@ -179,11 +181,19 @@ Build first: npx tsc -b`);
   };
   const watchdog = setTimeout(() => {
     process.stderr.write('bench-relay: the run took too long; stopping.\n');
-    for (const c of children) c.proc.kill('SIGKILL');
+    for (const proc of procs) proc.kill('SIGKILL');
     removeTempDirs();
     process.exit(1);
   }, WATCHDOG_MS);
   watchdog.unref();
+  // Interrupted: the children go with this process, the temporary databases too.
+  const interrupted = (signal) => {
+    for (const proc of procs) proc.kill('SIGKILL');
+    removeTempDirs();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const dbDir = resolve(args['db-dir'] ?? tmpdir());
   const makeTempDir = () => {
     const dir = mkdtempSync(join(dbDir, 'parley-bench-'));
@@ -208,15 +218,21 @@ Build first: npx tsc -b`);
     const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
     const servers = {};
     const clients = {};
-    for (const name of order) {
-      let server;
-      if (name === 'bare') server = await startChild('bare', sink.url, profile);
-      else {
-        const engine = { ...ENGINES[name].config };
+    const starting = order.map((name) => {
+      let engine = null;
+      if (name !== 'bare') {
+        engine = { ...ENGINES[name].config };
         if (engine.type === 'sqlite') engine.path = join(makeTempDir(), 'relay.db');
-        server = await startChild('relay', sink.url, profile, engine);
       }
-      children.push(server);
+      return startChild(name === 'bare' ? 'bare' : 'relay', sink.url, profile, engine, procs);
+    });
+    // All at once (start-up is not measured); every one that came up is closed, even if another failed.
+    const ready = await Promise.allSettled(starting);
+    for (const r of ready) if (r.status === 'fulfilled') children.push(r.value);
+    const failed = ready.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const [i, name] of order.entries()) {
+      const server = ready[i].value;
       servers[name] = server;
       clients[name] = name === 'bare' ? bareClient(WebSocket, server.port) : relayClient(WebSocket, server.port, sink, name);
     }
@@ -405,11 +421,13 @@ async function startSink() {
   };
 }
 
-async function startChild(kind, webhookUrl, extraArgs = [], engine = null) {
+/** Forks one server (`engine`: the relay's engine config) and resolves once it listens; `procs` gets the process at once. */
+async function startChild(kind, webhookUrl, extraArgs, engine, procs) {
   const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, webhookUrl, JSON.stringify(engine)], {
     execArgv: ['--expose-gc', ...extraArgs],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  procs.push(proc);
   let nextId = 0;
   const waiting = new Map();
   const port = await new Promise((resolve, reject) => {
@@ -419,16 +437,23 @@ async function startChild(kind, webhookUrl, extraArgs = [], engine = null) {
       else waiting.get(msg.id)?.(msg);
     });
   });
+  let closed = false;
+  // A server that dies mid-run fails the call waiting on it instead of hanging the run.
+  proc.once('exit', (code, signal) => {
+    const error = new Error(`${kind} server exited during the run (${signal ?? code})`);
+    for (const settle of waiting.values()) settle(undefined, error);
+  });
   const call = (cmd, extra = {}) =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`${kind} server is not running`));
       const id = ++nextId;
-      waiting.set(id, (msg) => {
+      waiting.set(id, (msg, error) => {
         waiting.delete(id);
-        resolve(msg);
+        if (error && !closed) reject(error);
+        else resolve(msg);
       });
       proc.send({ id, cmd, ...extra });
     });
-  let closed = false;
   return {
     kind,
     port,

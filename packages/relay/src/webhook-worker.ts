@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { LIMITS, WebhookReply, check, signWebhook } from '@parley/protocol';
 import type { SiteConfig } from './config.js';
-import type { ClaimedJob, Engine, JobError } from './engine/types.js';
+import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 
 export interface WebhookWorkerOptions {
@@ -113,21 +113,30 @@ export class WebhookWorker {
       } while (this.again && !this.stopped);
       await this.schedule();
     } catch (err) {
-      this.o.log.error({ err }, 'webhook queue poll failed');
+      this.engineFault(err, 'webhook queue poll failed');
       this.arm(this.o.pollMs ?? 1000);
     } finally {
       this.pumping = false;
     }
   }
 
-  private track(p: Promise<void>): void {
+  private track(delivery: Promise<void>): void {
     this.inflight++;
+    // A delivery whose outcome could not be recorded (the engine went away) is left leased: the
+    // lease runs out and the event goes again, as at-least-once allows.
+    const p = delivery.catch((err: unknown) => this.engineFault(err, 'recording a webhook attempt failed; it will be retried when its lease runs out'));
     this.running.add(p);
     void p.finally(() => {
       this.inflight--;
       this.running.delete(p);
       this.kick();
     });
+  }
+
+  /** Log an engine failure: a warning while the engine is unreachable (it reconnects), else an error. */
+  private engineFault(err: unknown, message: string): void {
+    if (isEngineUnavailable(err)) this.o.log.warn({ code: 'NOT_READY' }, message);
+    else this.o.log.error({ err }, message);
   }
 
   private async schedule(): Promise<void> {
