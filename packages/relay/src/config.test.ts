@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,31 @@ function keyOf(input: unknown): string {
 }
 
 describe('config', () => {
+  test('the engine defaults to SQLite beside the config file; PARLEY_DATA moves it; memory and redis are chosen by type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-engine-'));
+    const file = join(dir, 'relay.json');
+    writeFileSync(file, JSON.stringify(testConfig('http://127.0.0.1:9/hook', { engine: undefined })));
+    expect(loadConfig(file, {}).engine).toEqual({ type: 'sqlite', path: join(dir, 'data/parley.db'), synchronous: 'FULL' });
+    expect(loadConfig(file, { PARLEY_DATA: 'x/y.db' }).engine).toMatchObject({ type: 'sqlite', path: resolve('x/y.db') });
+    writeFileSync(file, JSON.stringify(testConfig('http://127.0.0.1:9/hook', { engine: { type: 'sqlite', path: 'state/p.db', synchronous: 'NORMAL' } })));
+    expect(loadConfig(file, {}).engine).toEqual({ type: 'sqlite', path: join(dir, 'state/p.db'), synchronous: 'NORMAL' });
+    // PARLEY_DATA concerns the SQLite file only.
+    expect(parseConfig(testConfig('http://127.0.0.1:9/hook')).engine).toEqual({ type: 'memory' });
+    expect(keyOf(testConfig('http://127.0.0.1:9/hook', { engine: { type: 'sqlite', synchronous: 'OFF' } as never }))).toBe('engine.synchronous');
+    expect(keyOf(testConfig('http://127.0.0.1:9/hook', { engine: { type: 'postgres' } as never }))).toBe('engine.type');
+  });
+
+  test('the compose example runs two relays on one Redis with AOF behind a load balancer', () => {
+    const compose = readFileSync(fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url)), 'utf8');
+    const config = loadConfig(fileURLToPath(new URL('../../../examples/compose/relay.json', import.meta.url)), { PARLEY_DATA: '/data/parley.db' });
+    expect(config.engine).toEqual({ type: 'redis', url: 'redis://redis:6379', prefix: 'parley:' });
+    expect(config.trustProxy).toBe(true);
+    expect(compose).toMatch(/--appendonly", "yes"/);
+    expect(compose.match(/^  relay-\d+:$/gm)).toHaveLength(2);
+    expect(compose).toContain('./examples/compose/relay.json:/config/relay.json:ro');
+    expect(compose).toContain('./examples/compose/nginx.conf');
+  });
+
   test('the example config is valid: pk_demo on port 8787 with a human handoff button', () => {
     const config = loadConfig(example, {});
     expect(config.port).toBe(8787);

@@ -128,6 +128,15 @@ export const EngineConfig = z.discriminatedUnion('type', [
       synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
     })
     .strict(),
+  z
+    .object({
+      type: z.literal('redis'),
+      /** `redis://[user:password@]host:port[/db]` (`rediss://` for TLS). Several relay instances share it. */
+      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+      /** Prefix of every key and pub/sub channel, so several relays can share one server. Default `parley:`. */
+      prefix: z.string().min(1).max(100).optional(),
+    })
+    .strict(),
 ]);
 export type EngineConfig = z.infer<typeof EngineConfig>;
 

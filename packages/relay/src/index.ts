@@ -14,6 +14,7 @@ export {
 } from './config.js';
 export { MemoryEngine, createMemoryEngine, type MemoryEngineOptions } from './engine/memory.js';
 export { SqliteEngine, createSqliteEngine, type SqliteEngineOptions } from './engine/sqlite.js';
+export { RedisEngine, createRedisEngine, type RedisEngineOptions } from './engine/redis.js';
 export { createEngine } from './engine/create.js';
 export { webhookJobId } from './engine/shared.js';
 export { conversationTopic, siteTopic } from './engine/types.js';

@@ -105,7 +105,9 @@ export class WebhookWorker {
       do {
         this.again = false;
         while (!this.stopped && this.inflight < this.o.concurrency) {
-          const leaseMs = this.o.timeoutMs + 30_000;
+          // Longer than an attempt may take, with room to record its outcome; a lease lost with its
+          // instance (or with a claim whose answer never came back) delays that conversation by this much.
+          const leaseMs = this.o.timeoutMs + 5_000;
           const jobs = await this.o.engine.claimWebhooks(this.o.concurrency - this.inflight, leaseMs);
           if (jobs.length === 0) break;
           for (const job of jobs) this.track(this.deliver(job));

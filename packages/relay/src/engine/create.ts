@@ -1,5 +1,6 @@
 import type { EngineConfig } from '../config.js';
 import { MemoryEngine } from './memory.js';
+import { RedisEngine } from './redis.js';
 import { SqliteEngine } from './sqlite.js';
 import type { Engine } from './types.js';
 
@@ -10,5 +11,8 @@ export function createEngine(config: EngineConfig, now: () => number): Engine {
       return new MemoryEngine({ now });
     case 'sqlite':
       return new SqliteEngine({ path: config.path, synchronous: config.synchronous, now });
+    case 'redis':
+      // Every instance must stamp by one clock: the Redis server's, unless a test injected its own.
+      return new RedisEngine({ url: config.url, prefix: config.prefix, now: now === Date.now ? undefined : now });
   }
 }

@@ -540,6 +540,14 @@ export function describeEngine(name: string, harness: EngineHarness): void {
 
     // ---- webhooks enqueued by appends ----
 
+    test('20 concurrent first messages with start enqueue conversation.started once, first, then each message in seq order', async () => {
+      const c = await conversation();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => append(c, text(`m${i}`, `hi ${i}`), { webhook: 'message.created', start: true })));
+      const jobs = await drain();
+      const bySeq = (await engine.read(c, 0, 100)).entries.map((e) => e.id);
+      expect(labels(jobs)).toEqual(['conversation.started', ...bySeq]);
+    });
+
     test('a first message with start enqueues conversation.started, then message.created, and marks the conversation started', async () => {
       const c = await conversation({ context: { page: { title: 'Home' } } });
       clock.t = START + 100;

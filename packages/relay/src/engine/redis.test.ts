@@ -1,0 +1,473 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import type { WebhookEvent } from '@parley/protocol';
+import { parseConfig } from '../config.js';
+import { describeEngine } from '../test-support/engine-contract.js';
+import { REDIS_URL, freePort, hasRedisServer as redisServerOnPath, newPrefix, reachable, sharedRedisAvailable } from '../test-support/redis.js';
+import { createEngine } from './create.js';
+import { RedisEngine, type RedisEngineOptions } from './redis.js';
+import { conversationTopic, EngineUnavailableError, type ClaimedJob, type FanoutItem, type JobError, type NewEntry, type OpenRequest } from './types.js';
+
+/**
+ * The contract and the Redis-only behaviour, against a real server: `PARLEY_TEST_REDIS_URL` or the
+ * local default. Each engine gets its own key prefix, and every key under it is deleted after each
+ * test. With CI=true the tests must run: an unreachable server fails the file instead of skipping it.
+ */
+
+const noop = (): void => {};
+
+const available = await sharedRedisAvailable('the Redis engine tests');
+
+const engines: RedisEngine[] = [];
+const prefixes = new Set<string>();
+let admin: Redis | undefined;
+
+
+/** An engine on a fresh prefix (or the given one), closed and cleaned up after the test. Not started. */
+function engine(options: Partial<RedisEngineOptions> = {}): RedisEngine {
+  const prefix = options.prefix ?? newPrefix();
+  prefixes.add(prefix);
+  const e = new RedisEngine({ url: REDIS_URL, ...options, prefix });
+  engines.push(e);
+  return e;
+}
+
+async function started(options: Partial<RedisEngineOptions> = {}): Promise<RedisEngine> {
+  const e = engine(options);
+  await e.start();
+  return e;
+}
+
+/** Every key under `prefix` (SCAN, never KEYS). */
+async function keysOf(r: Redis, prefix: string): Promise<string[]> {
+  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    out.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return out;
+}
+
+async function deleteKeys(r: Redis, prefix: string): Promise<void> {
+  const keys = await keysOf(r, prefix);
+  for (let i = 0; i < keys.length; i += 500) await r.unlink(...keys.slice(i, i + 500));
+}
+
+function adminConnection(): Redis {
+  admin ??= new Redis(REDIS_URL);
+  return admin;
+}
+
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close();
+  if (!available) return;
+  const r = adminConnection();
+  for (const prefix of prefixes) await deleteKeys(r, prefix);
+  prefixes.clear();
+});
+
+afterAll(async () => {
+  await admin?.quit();
+});
+
+const open = (id: string, ownerKey = `v:${id}`, siteKey = 'site1'): OpenRequest => ({ id, siteKey, ownerKey, visitorId: ownerKey.slice(2), context: { page: { title: 'Home' } } });
+const text = (id: string): NewEntry => ({ kind: 'msg', id, from: { role: 'visitor' }, body: { type: 'text', text: `text of ${id}` } });
+const keep = { maxMessages: 1000, maxAgeMs: 24 * 3600_000 };
+const failure: JobError = { code: 'WEBHOOK_FAILED', message: 'The backend answered 500.', status: 500 };
+const label = (job: { event: WebhookEvent }): string => ('message' in job.event.data ? job.event.data.message.id : job.event.type);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+if (!available) {
+  describe.skip(`redis engine (no Redis at ${REDIS_URL})`, () => {
+    test('needs a Redis server', noop);
+  });
+} else {
+  describeEngine('redis', { make: async (clock) => engine({ now: clock.now }) });
+
+  describe('redis engine: several instances on one prefix', () => {
+    test('50 concurrent opens for one owner, split across two instances, give one conversation', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).openConversation({ ...open(`race${i}`, 'u:racer'), visitorId: 'racer' })),
+      );
+      const ids = new Set(results.map((r) => r.conversation.id));
+      expect(ids.size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(await a.countConversations()).toBe(1);
+      expect(await b.currentConversation('site1', 'u:racer')).toBe([...ids][0]);
+    });
+
+    test('concurrent first messages with start, on two instances, enqueue conversation.started once, first', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+      const results = await Promise.all(
+        ids.map((id, i) => (i % 2 ? a : b).append({ conversationId: 'c1', entry: text(id), retention: keep, webhook: 'message.created', start: true })),
+      );
+      expect((await a.getConversation('c1'))!.started).toBe(true);
+      const inSeqOrder = results.map((r) => r!.entry!).sort((x, y) => x.seq - y.seq).map((entry) => entry.id);
+      const delivered: string[] = [];
+      for (let job = (await a.claimWebhooks(1, 60_000))[0]; job; job = (await b.claimWebhooks(1, 60_000))[0]) {
+        delivered.push(label(job));
+        expect(await a.completeWebhook(job.id, job.lease)).toBe(true);
+      }
+      expect(delivered).toEqual(['conversation.started', ...inSeqOrder]);
+    });
+
+    test('an append on instance A reaches a subscriber on instance B, once, and so do transient items', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      const items: FanoutItem[] = [];
+      await b.subscribe(conversationTopic('c1'), (item) => items.push(item));
+      const appended = await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+      await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+      await a.publish({ kind: 'transient', conversationId: 'c1', ts: 1, event: { type: 'typing', on: true } });
+      await until(() => items.length === 2, 'the entry and the typing event');
+      expect(items).toEqual([
+        { kind: 'entry', conversationId: 'c1', entry: appended!.entry },
+        { kind: 'transient', conversationId: 'c1', ts: 1, event: { type: 'typing', on: true } },
+      ]);
+    });
+
+    test("a job leased by A whose lease expires is claimed by B, and A's stale token changes nothing (server clock)", async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep, webhook: 'message.created' });
+      await a.append({ conversationId: 'c1', entry: text('m2'), retention: keep, webhook: 'message.created' });
+      const [held] = await a.claimWebhooks(10, 150);
+      expect(held).toMatchObject({ attempts: 1 });
+      expect(await b.claimWebhooks(10, 150)).toEqual([]);
+      await sleep(200);
+      const [taken] = await b.claimWebhooks(10, 5000);
+      expect(taken).toMatchObject({ id: held!.id, attempts: 2 });
+      expect(await a.completeWebhook(held!.id, held!.lease)).toBe(false);
+      expect(await a.retryWebhook(held!.id, held!.lease, 0, failure)).toBe(false);
+      expect(await a.deadLetter(held!.id, held!.lease, failure)).toBe(false);
+      // m2 is still held back behind B's lease.
+      expect(await a.claimWebhooks(10, 5000)).toEqual([]);
+      expect(await b.completeWebhook(taken!.id, taken!.lease)).toBe(true);
+      const [next] = await a.claimWebhooks(10, 5000);
+      expect(label(next!)).toBe('m2');
+      expect(await a.listDeadLetters('site1')).toEqual([]);
+    });
+
+    test("two instances delivering with retries keep each conversation's events in order, one in flight at a time", async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      const conversations = ['c1', 'c2', 'c3', 'c4'];
+      const enqueued = new Map<string, string[]>(conversations.map((c) => [c, []]));
+      for (const c of conversations) await a.openConversation(open(c));
+      for (let i = 0; i < 8; i++) {
+        for (const c of conversations) {
+          await (i % 2 ? a : b).append({ conversationId: c, entry: text(`${c}m${i}`), retention: keep, webhook: 'message.created' });
+          enqueued.get(c)!.push(`${c}m${i}`);
+        }
+      }
+      const delivered = new Map<string, string[]>(conversations.map((c) => [c, []]));
+      const inFlight = new Set<string>();
+      let settled = 0;
+      let retried = 0;
+      let turn = 0;
+      const total = conversations.length * 8;
+      const worker = async (e: RedisEngine): Promise<void> => {
+        const deadline = Date.now() + 15_000;
+        while (settled < total && Date.now() < deadline) {
+          const jobs: ClaimedJob[] = await e.claimWebhooks(3, 10_000);
+          if (jobs.length === 0) {
+            await sleep(2);
+            continue;
+          }
+          for (const job of jobs) {
+            expect(inFlight.has(job.conversationId)).toBe(false);
+            inFlight.add(job.conversationId);
+          }
+          await Promise.all(
+            jobs.map(async (job) => {
+              await sleep(Math.random() * 3);
+              inFlight.delete(job.conversationId);
+              // Every third job fails its first attempt and is retried a few ms later.
+              if (job.attempts === 1 && ++turn % 3 === 0) {
+                retried++;
+                expect(await e.retryWebhook(job.id, job.lease, 5, failure)).toBe(true);
+                return;
+              }
+              expect(await e.completeWebhook(job.id, job.lease)).toBe(true);
+              delivered.get(job.conversationId)!.push(label(job));
+              settled++;
+            }),
+          );
+        }
+      };
+      await Promise.all([worker(a), worker(b)]);
+      expect(retried).toBeGreaterThan(3);
+      expect(delivered).toEqual(enqueued);
+      expect(await a.nextWebhookAt()).toBeNull();
+    });
+
+    test('by default entries, jobs and leases are stamped by the Redis server clock, and now() follows it', async () => {
+      const e = await started();
+      const time = async (): Promise<number> => {
+        const [s, us] = await adminConnection().time();
+        return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+      };
+      await e.openConversation(open('c1'));
+      const before = await time();
+      const appended = await e.append({ conversationId: 'c1', entry: text('m1'), retention: keep, webhook: 'message.created' });
+      const [job] = await e.claimWebhooks(1, 60_000);
+      const after = await time();
+      expect(appended!.ts).toBeGreaterThanOrEqual(before);
+      expect(appended!.ts).toBeLessThanOrEqual(after);
+      expect(job!.enqueuedAt).toBe(appended!.ts);
+      expect(job!.leaseUntil - job!.lastAttemptAt!).toBe(60_000);
+      expect(Math.abs(e.now() - after)).toBeLessThan(1000);
+    });
+  });
+
+  describe('redis engine: retention and bounds', () => {
+    test('a read leaves out entries older than maxAge even before an append or a sweep drops them', async () => {
+      let now = 1_000_000;
+      const e = await started({ now: () => now });
+      await e.openConversation(open('c1'));
+      const minute = { maxMessages: 100, maxAgeMs: 60_000 };
+      await e.append({ conversationId: 'c1', entry: text('m1'), retention: minute });
+      now += 30_000;
+      await e.append({ conversationId: 'c1', entry: text('m2'), retention: minute });
+      now += 40_000;
+      expect(await e.read('c1', 0, 10)).toMatchObject({ lastSeq: 2, hasMore: false, entries: [{ id: 'm2' }] });
+      expect(await e.read('c1', 0, 0)).toMatchObject({ lastSeq: 2, hasMore: true, entries: [] });
+      now += 30_000;
+      expect(await e.read('c1', 0, 10)).toEqual({ lastSeq: 2, hasMore: false, entries: [] });
+    });
+
+    test('the sweep drops expired entries, then forgets the idle conversation and every key of it', async () => {
+      let now = 1_000_000;
+      const e = await started({ now: () => now, emptyConversationTtlMs: 5000 });
+      const minute = { maxMessages: 100, maxAgeMs: 60_000 };
+      await e.openConversation(open('c1', 'u:ann'));
+      await e.openConversation(open('never', 'u:bob'));
+      await e.append({ conversationId: 'c1', entry: text('m1'), retention: minute, webhook: 'message.created', start: true });
+      now += 30_000;
+      await e.append({ conversationId: 'c1', entry: text('m2'), retention: minute });
+      expect(await e.sweep()).toBe(1); // only `never` was due (its TTL passed)
+      expect(await e.getConversation('never')).toBeNull();
+      expect(await e.currentConversation('site1', 'u:bob')).toBeNull();
+      now += 40_000;
+      await e.sweep();
+      expect(await e.read('c1', 0, 10)).toMatchObject({ lastSeq: 2, entries: [{ id: 'm2' }] });
+      now += 30_001;
+      await e.sweep();
+      expect(await e.getConversation('c1')).toBeNull();
+      expect(await e.currentConversation('site1', 'u:ann')).toBeNull();
+      expect(await e.countConversations()).toBe(0);
+      expect(await e.listConversations('site1', 10)).toEqual([]);
+      // What remains: the queued jobs (they outlive their conversation) and the counters.
+      const left = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length)).sort();
+      expect(left.filter((k) => !k.startsWith('job:'))).toEqual(['jobs:waiting', 'jobseq', 'nconv', 'q:c1']);
+      expect(left.filter((k) => k.startsWith('job:'))).toHaveLength(2);
+    });
+
+    test('every key it writes is one of the kinds listed at the top of redis.ts', async () => {
+      const e = await started({ maxDeadLetters: 2 });
+      await e.openConversation(open('c1', 'u:ann'));
+      await e.mergeContext('c1', { attrs: { plan: 'gold' } }, 10_000);
+      for (const id of ['m1', 'm2', 'm3']) await e.append({ conversationId: 'c1', entry: text(id), retention: keep, webhook: 'message.created', start: true });
+      const [first] = await e.claimWebhooks(1, 60_000);
+      await e.deadLetter(first!.id, first!.lease, failure);
+      await e.claimWebhooks(1, 60_000);
+      await e.setOnline('site1', false);
+      await e.takeToken('ip:1.2.3.4', { perSecond: 1, burst: 2 });
+      const kinds = [
+        /^conv:c1$/,
+        /^log:c1$/,
+        /^ids:c1$/,
+        /^idq:c1$/,
+        /^owner:site1:u:ann$/,
+        /^site:site1$/,
+        /^sweep$/,
+        /^nconv$/,
+        /^q:c1$/,
+        /^job:evt_[\w-]+$/,
+        /^jobs:(waiting|due|dueMin)$/,
+        /^jobseq$/,
+        /^dead:site1$/,
+        /^online$/,
+        /^tb:ip:1\.2\.3\.4$/,
+      ];
+      const keys = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length));
+      expect(keys.filter((k) => !kinds.some((kind) => kind.test(k)))).toEqual([]);
+      expect(keys.length).toBeGreaterThanOrEqual(14);
+    });
+
+    test('dead letters are capped per site at maxDeadLetters, newest kept', async () => {
+      const e = await started({ maxDeadLetters: 3 });
+      await e.openConversation(open('c1'));
+      for (let i = 1; i <= 5; i++) await e.append({ conversationId: 'c1', entry: text(`m${i}`), retention: keep, webhook: 'message.created' });
+      for (let i = 1; i <= 5; i++) {
+        const [job] = await e.claimWebhooks(1, 60_000);
+        expect(await e.deadLetter(job!.id, job!.lease, failure)).toBe(true);
+      }
+      expect((await e.listDeadLetters('site1')).map((d) => label(d))).toEqual(['m3', 'm4', 'm5']);
+    });
+
+    test('a token bucket is shared by instances and its key expires once it would be full again', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      const rate = { perSecond: 10, burst: 2 };
+      expect([await a.takeToken('k', rate), await b.takeToken('k', rate), await a.takeToken('k', rate)]).toEqual([true, true, false]);
+      const ttl = await adminConnection().pttl(`${prefix}tb:k`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(201);
+    });
+  });
+
+  describe('redis engine: connections', () => {
+    test('operations before start and after close fail with EngineUnavailableError, at once', async () => {
+      const e = engine();
+      expect(e.isReady()).toBe(false);
+      await expect(e.getConversation('c1')).rejects.toBeInstanceOf(EngineUnavailableError);
+      await e.start();
+      expect(e.isReady()).toBe(true);
+      await e.close();
+      expect(e.isReady()).toBe(false);
+      await expect(e.append({ conversationId: 'c1', entry: text('m1'), retention: keep })).rejects.toBeInstanceOf(EngineUnavailableError);
+      await expect(e.subscribe('c:c1', noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+    });
+
+    test('start fails with a clear error when nothing answers at the url', async () => {
+      const port = await freePort();
+      const e = engine({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 });
+      await expect(e.start()).rejects.toThrow(`The Redis engine cannot use redis://127.0.0.1:${port}`);
+      expect(e.isReady()).toBe(false);
+    });
+
+    test('a listener that throws goes to onListenerError; the others still get the item', async () => {
+      const errors: unknown[] = [];
+      const e = await started({ onListenerError: (error) => errors.push(error) });
+      await e.openConversation(open('c1'));
+      const items: FanoutItem[] = [];
+      await e.subscribe('c:c1', () => {
+        throw new Error('listener bug');
+      });
+      await e.subscribe('c:c1', (item) => items.push(item));
+      await e.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+      await until(() => items.length === 1, 'the entry');
+      expect(errors).toMatchObject([{ message: 'listener bug' }]);
+    });
+
+    test('the config names a redis engine, and createEngine builds it on the server clock', async () => {
+      const config = parseConfig({
+        tokenSecret: 'x'.repeat(32),
+        engine: { type: 'redis' },
+        sites: [
+          {
+            siteKey: 'site1',
+            name: 'Shop',
+            allowedOrigins: ['*'],
+            webhookUrl: 'https://shop.example/hook',
+            webhookSecret: 'whsec_' + Buffer.alloc(16, 1).toString('base64'),
+            apiSecret: 'a'.repeat(16),
+          },
+        ],
+      });
+      expect(config.engine).toEqual({ type: 'redis', url: 'redis://127.0.0.1:6379' });
+      expect(() => parseConfig({ ...config, engine: { type: 'redis', url: 'http://x' } })).toThrow('engine.url');
+      const e = createEngine({ type: 'redis', url: REDIS_URL, prefix: newPrefix() }, Date.now);
+      expect(e).toBeInstanceOf(RedisEngine);
+      engines.push(e as RedisEngine);
+      prefixes.add((e as RedisEngine).prefix);
+      await e.start();
+      await e.openConversation(open('c1'));
+      const [s] = await adminConnection().time();
+      expect(Math.abs((await e.getConversation('c1'))!.createdAt - Number(s) * 1000)).toBeLessThan(2000);
+    });
+  });
+
+  const hasRedisServer = redisServerOnPath('the Redis outage test');
+
+  describe.skipIf(!hasRedisServer)('redis engine: a Redis outage (own redis-server, AOF, killed and restarted)', () => {
+    const servers: ChildProcess[] = [];
+    const dirs: string[] = [];
+
+    afterEach(() => {
+      for (const server of servers.splice(0)) server.kill('SIGKILL');
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function serve(port: number, dir: string): Promise<ChildProcess> {
+      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], {
+        stdio: 'ignore',
+      });
+      servers.push(server);
+      const deadline = Date.now() + 10_000;
+      while (!(await reachable(`redis://127.0.0.1:${port}`))) {
+        if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+        await sleep(20);
+      }
+      return server;
+    }
+
+    test('fails fast while Redis is down, reconnects by itself, loses nothing acked, and tells subscribers to resync', async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'parley-redis-'));
+      dirs.push(dir);
+      let server = await serve(port, dir);
+      const errors: unknown[] = [];
+      const e = engine({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 1000, commandTimeoutMs: 1000, onError: (error) => errors.push(error) });
+      await e.start();
+      await e.openConversation(open('c1'));
+      const items: FanoutItem[] = [];
+      await e.subscribe(conversationTopic('c1'), (item) => items.push(item));
+      const acked = [];
+      for (let i = 1; i <= 20; i++) {
+        acked.push((await e.append({ conversationId: 'c1', entry: text(`m${i}`), retention: keep, webhook: 'message.created', start: true }))!.entry);
+      }
+
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+      await until(() => !e.isReady(), 'isReady() to turn false', 2000);
+      const t0 = Date.now();
+      await expect(e.append({ conversationId: 'c1', entry: text('m21'), retention: keep })).rejects.toBeInstanceOf(EngineUnavailableError);
+      await expect(e.read('c1', 0, 100)).rejects.toMatchObject({ name: 'EngineUnavailableError', code: 'NOT_READY' });
+      await expect(e.claimWebhooks(10, 1000)).rejects.toBeInstanceOf(EngineUnavailableError);
+      await expect(e.subscribe(conversationTopic('c2'), noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      // Down for a while: reconnect attempts fail (reported to onError) and the engine stays unready.
+      await sleep(300);
+      expect(e.isReady()).toBe(false);
+      expect(errors.length).toBeGreaterThan(0);
+
+      server = await serve(port, dir);
+      await until(() => e.isReady(), 'the engine to reconnect by itself', 10_000);
+      await until(() => items.some((item) => item.kind === 'resync'), 'a resync', 5000);
+
+      expect(await e.read('c1', 0, 100)).toEqual({ entries: acked, lastSeq: 20, hasMore: false });
+      const jobs = await e.claimWebhooks(10, 60_000);
+      expect(jobs.map(label)).toEqual(['conversation.started']);
+      // The subscription is live again: a new append reaches the subscriber.
+      const next = await e.append({ conversationId: 'c1', entry: text('m21'), retention: keep });
+      expect(next).toMatchObject({ duplicate: false, seq: 21 });
+      await until(() => items.some((item) => item.kind === 'entry' && item.entry.seq === 21), 'entry 21 over pub/sub');
+      await e.close();
+    });
+  });
+}

@@ -1,0 +1,1100 @@
+/**
+ * The Redis engine: several relay instances behind any load balancer share one Redis server.
+ *
+ * Every change the contract calls atomic is one Lua script, so no reader (on any instance) ever
+ * sees half of it and a crash leaves nothing half done: Redis runs a script to its end before any
+ * other command, and replicates and persists its effects as one unit. Scripts build their JSON by
+ * concatenation (never a cjson round trip, which mangles large numbers and empty objects): the
+ * TypeScript side passes the JSON of what it knows, without the opening `{`, and the script writes
+ * the fields only it knows (seq, ts, visitor, context) in front.
+ *
+ * Needs Redis ≥ 6.2 (XADD MINID, exclusive XRANGE) and a single primary (standalone, or with
+ * replicas/Sentinel), not Redis Cluster: the scripts reach keys of several conversations. Set
+ * `maxmemory-policy noeviction` (an evicted key is lost state). Durability is the operator's
+ * setting: with `appendonly yes` and `appendfsync always` an acked append survives a Redis crash
+ * or restart (each reply is sent after the AOF write is fsynced); with `everysec`, up to a second
+ * of acked writes can be lost on power loss; with RDB snapshots only, everything since the last
+ * snapshot.
+ *
+ * Keys (`P` is the prefix, `parley:` by default; ids and site keys as given):
+ *
+ * - `P conv:<id>` hash, one conversation: `site`, `owner` (owner key), `vid` (visitor id), `at`
+ *   (createdAt), `st` (started 0/1), `cl` (closed 0/1), `ctx` (context JSON), `idn` (identity JSON,
+ *   empty when none), `rs` (readSeq), `ls` (lastSeq), `ver` (context version, for mergeContext's
+ *   compare-and-set), `n` (creation number), `act` (last activity: creation or last append), `age`
+ *   (maxAgeMs of the last append; absent before the first one). The webhook `visitor` object is
+ *   built from `vid` and `idn` inside the scripts, so it is never stored twice.
+ * - `P log:<id>` stream, the conversation's log: one stream entry per log entry, with the explicit
+ *   stream id `<seq>-<ts>` and one field `e` holding the entry JSON. A stream is a radix tree of
+ *   listpacks: compact (ids are delta-encoded, the field name is stored once per node), and a read
+ *   by seq is a native range (`XRANGE log <after+1> + COUNT n`). Putting `ts` in the id's second
+ *   half lets retention by age read entry times without decoding any JSON.
+ * - `P ids:<id>` hash, entry id → `<seq>:<ts>` for the last `dedupeWindow(retention)` appends.
+ * - `P idq:<id>` list of the same entry ids in append order (one per append): the oldest leaves
+ *   once the list is longer than the window. Cheaper than a sorted set (no skiplist node per id).
+ * - `P owner:<site>:<ownerKey>` string: the owner's current conversation id.
+ * - `P site:<site>` sorted set, the site's conversations for `listConversations`: score createdAt,
+ *   member `<n, 12 digits>:<id>` (so ties list the later creation first).
+ * - `P sweep` sorted set, every stored conversation once (its size is `countConversations`):
+ *   score = when the sweep must look at it next (its oldest entry expires, or it may be forgotten).
+ * - `P nconv` counter behind `n`.
+ * - `P q:<conversationId>` list of the conversation's queued webhook job ids, first in first out.
+ * - `P job:<jobId>` hash, one job: `ev` (event JSON), `site`, `conv`, `att` (attempts), `enq`
+ *   (enqueuedAt), `due` (dueAt), `first`/`last` (attempt times), `err` (last error JSON), `lease`
+ *   and `until` (lease token and expiry, while leased), `n` (place in the global enqueue order).
+ * - `P jobs:waiting` sorted set: conversations whose first job is not known to be claimable, scored
+ *   by when it becomes claimable (its dueAt, or leaseUntil while leased).
+ * - `P jobs:due` sorted set: conversations whose first job is claimable, scored by that job's `n`.
+ * - `P jobs:dueMin` string: a time at or before which every conversation in `jobs:due` became
+ *   claimable (for `nextWebhookAt`); deleted whenever `jobs:due` empties.
+ * - `P jobseq` counter behind the jobs' `n`.
+ * - `P dead:<site>` list of the site's dead letters (JSON), oldest first, at most `maxDeadLetters`.
+ * - `P online` hash, site key → 0/1.
+ * - `P tb:<key>` hash, a token bucket (`t` tokens, `at` ms); it expires when it would be full again.
+ *
+ * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append script, and
+ * transient items) and `P s:<siteKey>` (site items).
+ *
+ * The webhook queue gives strict order per conversation across instances because only the first
+ * job of a conversation's list can be claimed, and it leaves the list only by `complete` or
+ * `deadLetter` with its current lease token; a retry keeps it first. A conversation is in exactly
+ * one of `jobs:waiting` (by time) or `jobs:due` (by enqueue order): a claim moves the conversations
+ * whose time came from the first to the second, then leases the oldest first jobs of `jobs:due` and
+ * moves their conversations back to `jobs:waiting`, scored by lease expiry. Redis stream consumer
+ * groups cannot give this: they hand out entries of one stream to any consumer in parallel, with no
+ * way to hold back a conversation's later events while its first one is retried.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
+import { Redis, type RedisOptions } from 'ioredis';
+import { newId } from '../ids.js';
+import { mergeContextValue, webhookJobId } from './shared.js';
+import {
+  EngineUnavailableError,
+  dedupeWindow,
+  isEngineUnavailable,
+  topicOf,
+  type AppendRequest,
+  type AppendResult,
+  type ClaimedJob,
+  type Conversation,
+  type ConversationIdentity,
+  type Engine,
+  type FanoutItem,
+  type JobError,
+  type MergeResult,
+  type OpenRequest,
+  type OpenResult,
+  type Rate,
+  type TransientItem,
+} from './types.js';
+
+export interface RedisEngineOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
+  url: string;
+  /** Prefix of every key and channel, so several relays (or tests) can share a server. Default `parley:`. */
+  prefix?: string;
+  /**
+   * The engine's clock (ms), for tests. Default: the Redis server's clock (`TIME` inside the
+   * scripts), so every instance stamps entries, due times and leases by one clock.
+   */
+  now?: () => number;
+  /** Dead letters kept per site (the oldest go first). Default 1000. */
+  maxDeadLetters?: number;
+  /** Called with what a fan-out listener threw; delivery to the other listeners goes on. Default: ignored. */
+  onListenerError?: (error: unknown) => void;
+  /** Called with connection errors; the engine reconnects by itself. Default: ignored. */
+  onError?: (error: unknown) => void;
+  /** How long `start()` waits for each connection. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** A command without an answer this long fails with `EngineUnavailableError`. Default 5000 ms. */
+  commandTimeoutMs?: number;
+  /** A conversation that never got an entry is forgotten this long after it was opened. Default 24 h. */
+  emptyConversationTtlMs?: number;
+  /** How often expired entries and idle conversations are swept. Default 60 s. */
+  sweepIntervalMs?: number;
+}
+
+/** Conversations one sweep script handles, so no script holds the server for long. */
+const SWEEP_BATCH = 200;
+/** Conversations a claim moves from waiting to due at most, for the same reason. */
+const PROMOTE_BATCH = 1000;
+/** Optimistic merges of one conversation tried before giving up. */
+const MERGE_TRIES = 20;
+/** Redis replies that mean "not now, nothing changed": the caller may retry. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|OOM)\b/;
+
+// ---- Lua ----
+
+/**
+ * Shared by every script. ARGV[1] is the key prefix, ARGV[2] the time in ms or '' for the server's.
+ * Numbers are written with %.0f: Lua's default formatting turns large integers into exponents.
+ */
+const PRELUDE = `
+local P = ARGV[1]
+local function n2s(x) return string.format('%.0f', x) end
+local function clock()
+  if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local WAITING, DUE, DUEMIN = P .. 'jobs:waiting', P .. 'jobs:due', P .. 'jobs:dueMin'
+
+local function visitor(vid, idn)
+  local v = '{"id":' .. cjson.encode(vid)
+  if idn and idn ~= '' then v = v .. ',"identity":' .. idn end
+  return v .. '}'
+end
+
+-- Queue a job at the end of its conversation; an id already queued is left alone.
+local function enqueue(id, conv, site, event, now)
+  local jk = P .. 'job:' .. id
+  if redis.call('EXISTS', jk) == 1 then return end
+  local n = redis.call('INCR', P .. 'jobseq')
+  local nows = n2s(now)
+  redis.call('HSET', jk, 'ev', event, 'site', site, 'conv', conv, 'att', 0, 'enq', nows, 'due', nows, 'n', n)
+  if redis.call('RPUSH', P .. 'q:' .. conv, id) == 1 then redis.call('ZADD', WAITING, nows, conv) end
+end
+
+-- Drop the first job of a conversation (the leased one) and file the conversation by its next job.
+local function pop_head(id, conv)
+  local qk = P .. 'q:' .. conv
+  redis.call('LPOP', qk)
+  redis.call('DEL', P .. 'job:' .. id)
+  redis.call('ZREM', DUE, conv)
+  local nxt = redis.call('LINDEX', qk, 0)
+  if nxt then
+    redis.call('ZADD', WAITING, redis.call('HGET', P .. 'job:' .. nxt, 'due'), conv)
+  else
+    redis.call('ZREM', WAITING, conv)
+  end
+  if redis.call('ZCARD', DUE) == 0 then redis.call('DEL', DUEMIN) end
+end
+
+-- The job leased with this token, as {conv}, or nil.
+local function leased(id, token)
+  local j = redis.call('HMGET', P .. 'job:' .. id, 'lease', 'conv')
+  if not j[1] or j[1] ~= token then return nil end
+  return j[2]
+end
+
+-- A log entry's stream id is <seq>-<ts>.
+local function id_ts(sid) return tonumber(string.match(sid, '%-(%d+)$')) end
+local function id_seq(sid) return tonumber(string.match(sid, '^(%d+)')) end
+
+-- The id of the first entry from the head whose ts >= cutoff (nil when none), and whether older ones precede it.
+local function first_young(lk, cutoff)
+  local start, count, skipped = '-', 1, false
+  while true do
+    local batch = redis.call('XRANGE', lk, start, '+', 'COUNT', count)
+    if #batch == 0 then return nil, skipped end
+    for _, e in ipairs(batch) do
+      if id_ts(e[1]) >= cutoff then return e[1], skipped end
+      skipped = true
+    end
+    start = '(' .. batch[#batch][1]
+    count = 64
+  end
+end
+
+-- Drop the entries at the head of the log older than cutoff; the ts of the first kept one, or nil.
+local function trim_age(lk, cutoff)
+  local keep, skipped = first_young(lk, cutoff)
+  if not keep then
+    if skipped then redis.call('XTRIM', lk, 'MAXLEN', 0) end
+    return nil
+  end
+  if skipped then redis.call('XTRIM', lk, 'MINID', keep) end
+  return id_ts(keep)
+end
+
+local function site_member(n, id) return string.format('%012d', tonumber(n)) .. ':' .. id end
+`;
+
+/** Each operation that must be atomic, as one script. Replies are documented per script. */
+const LUA = {
+  /** ARGV: id, site, owner, vid, ctx, idn, replace, emptyTtl. → {created 0/1, id, HGETALL}. */
+  open: `
+local id, site, owner = ARGV[3], ARGV[4], ARGV[5]
+local ck = P .. 'conv:' .. id
+if redis.call('EXISTS', ck) == 1 then return {0, id, redis.call('HGETALL', ck)} end
+local ok = P .. 'owner:' .. site .. ':' .. owner
+if ARGV[9] ~= '1' then
+  local cur = redis.call('GET', ok)
+  if cur and redis.call('HGET', P .. 'conv:' .. cur, 'cl') == '0' then
+    return {0, cur, redis.call('HGETALL', P .. 'conv:' .. cur)}
+  end
+end
+local now = clock()
+local nows = n2s(now)
+local n = redis.call('INCR', P .. 'nconv')
+redis.call('HSET', ck, 'site', site, 'owner', owner, 'vid', ARGV[6], 'at', nows, 'st', 0, 'cl', 0, 'ctx', ARGV[7], 'idn', ARGV[8],
+  'rs', 0, 'ls', 0, 'ver', 0, 'n', n, 'act', nows)
+redis.call('SET', ok, id)
+redis.call('ZADD', P .. 'site:' .. site, nows, site_member(n, id))
+redis.call('ZADD', P .. 'sweep', n2s(now + tonumber(ARGV[10])), id)
+return {1, id, redis.call('HGETALL', ck)}
+`,
+
+  /**
+   * ARGV: conversation id, entry id, entry JSON without '{' and without seq/ts, maxMessages, maxAgeMs,
+   * dedupe window, webhook type ('' for none), start '1', closes '1', started job id, started envelope
+   * rest, message job id, message envelope rest, message JSON rest (id, from, body), publish head.
+   * → false (no conversation) | {duplicate 0/1, seq, ts, entry JSON or nil}.
+   */
+  append: `
+local id = ARGV[3]
+local ck = P .. 'conv:' .. id
+local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx')
+if not c[1] then return false end
+local last = tonumber(c[1])
+local window = tonumber(ARGV[8])
+local lk, ik, qk = P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id
+local seen = redis.call('HGET', ik, ARGV[4])
+if seen then
+  local sseq, sts = string.match(seen, '^(%d+):(%d+)$')
+  if tonumber(sseq) > last - window then
+    local got = redis.call('XRANGE', lk, sseq, sseq, 'COUNT', 1)
+    local json = false
+    if got[1] then json = got[1][2][2] end
+    return {1, sseq, sts, json}
+  end
+end
+
+local now = clock()
+local seq = last + 1
+local seqs, tss = n2s(seq), n2s(now)
+local json = '{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. ARGV[5]
+local maxMessages = tonumber(ARGV[6])
+if seq > maxMessages then
+  redis.call('XADD', lk, 'MINID', n2s(seq - maxMessages + 1), seqs .. '-' .. tss, 'e', json)
+else
+  redis.call('XADD', lk, seqs .. '-' .. tss, 'e', json)
+end
+local maxAge = tonumber(ARGV[7])
+local oldest = trim_age(lk, now - maxAge)
+
+redis.call('HSET', ik, ARGV[4], seqs .. ':' .. tss)
+local len = redis.call('RPUSH', qk, ARGV[4])
+local budget = 100
+while len > window and budget > 0 do
+  local old = redis.call('LPOP', qk)
+  local v = redis.call('HGET', ik, old)
+  if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, old) end
+  len = len - 1
+  budget = budget - 1
+end
+
+if ARGV[9] ~= '' then
+  local site = c[3]
+  local tail = '"siteKey":' .. cjson.encode(site) .. ','
+  local vis = visitor(c[4], c[5])
+  if ARGV[10] == '1' and c[2] ~= '1' then
+    enqueue(ARGV[12], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. ARGV[13], now)
+    redis.call('HSET', ck, 'st', 1)
+  end
+  enqueue(ARGV[14], id, site,
+    '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. ARGV[16] .. '},' .. tail .. ARGV[15], now)
+end
+if ARGV[11] == '1' then redis.call('HSET', ck, 'cl', 1) end
+redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', ARGV[7])
+redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + maxAge), id)
+redis.call('PUBLISH', P .. 'c:' .. id, ARGV[17] .. json .. '}')
+return {0, seqs, tss, json}
+`,
+
+  /**
+   * ARGV: conversation id, after, limit. → {lastSeq, hasMore 0/1, entry JSON…}. Entries older than
+   * the retention age are left out even before an append or a sweep drops them.
+   */
+  read: `
+local id = ARGV[3]
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls', 'age')
+if not c[1] then return {0, 0} end
+local last = tonumber(c[1])
+local after, count = tonumber(ARGV[4]), tonumber(ARGV[5])
+if after >= last or count <= 0 then
+  if after < last then return {last, 1} end
+  return {last, 0}
+end
+local lk = P .. 'log:' .. id
+local start = after + 1
+if c[2] then
+  local due = redis.call('ZSCORE', P .. 'sweep', id)
+  local now = clock()
+  if due and tonumber(due) < now then
+    local keep = first_young(lk, now - tonumber(c[2]))
+    local from = last + 1
+    if keep then from = id_seq(keep) end
+    if from > start then start = from end
+  end
+end
+local rows = redis.call('XRANGE', lk, n2s(start), '+', 'COUNT', count + 1)
+local out = {last, 0}
+if #rows > count then out[2] = 1 end
+for i = 1, math.min(#rows, count) do out[#out + 1] = rows[i][2][2] end
+return out
+`,
+
+  /** ARGV: id, expected version, context JSON, job id ('' when quiet), envelope rest. → false | 0 (version moved) | HGETALL. */
+  merge: `
+local id = ARGV[3]
+local ck = P .. 'conv:' .. id
+local c = redis.call('HMGET', ck, 'ver', 'st', 'site', 'vid', 'idn')
+if not c[1] then return false end
+if c[1] ~= ARGV[4] then return 0 end
+redis.call('HSET', ck, 'ctx', ARGV[5])
+redis.call('HINCRBY', ck, 'ver', 1)
+if ARGV[6] ~= '' and c[2] == '1' then
+  local now = clock()
+  enqueue(ARGV[6], id, c[3], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[4], c[5]) .. ',"data":{"context":' .. ARGV[5] .. '},"siteKey":'
+    .. cjson.encode(c[3]) .. ',' .. ARGV[7], now)
+end
+return redis.call('HGETALL', ck)
+`,
+
+  /** ARGV: id, identity JSON. → false | HGETALL. */
+  identity: `
+local ck = P .. 'conv:' .. ARGV[3]
+if redis.call('EXISTS', ck) == 0 then return false end
+redis.call('HSET', ck, 'idn', ARGV[4])
+return redis.call('HGETALL', ck)
+`,
+
+  /** ARGV: id, seq. → false | the stored read seq. */
+  readSeq: `
+local ck = P .. 'conv:' .. ARGV[3]
+local cur = redis.call('HGET', ck, 'rs')
+if not cur then return false end
+if tonumber(ARGV[4]) > tonumber(cur) then
+  redis.call('HSET', ck, 'rs', ARGV[4])
+  return ARGV[4]
+end
+return cur
+`,
+
+  /** ARGV: site, limit. → {id, HGETALL, …} newest first. */
+  list: `
+local limit = tonumber(ARGV[4])
+if limit <= 0 then return {} end
+local out = {}
+for _, m in ipairs(redis.call('ZREVRANGE', P .. 'site:' .. ARGV[3], 0, limit - 1)) do
+  local id = string.match(m, '^%d+:(.*)$')
+  local h = redis.call('HGETALL', P .. 'conv:' .. id)
+  if #h > 0 then
+    out[#out + 1] = id
+    out[#out + 1] = h
+  end
+end
+return out
+`,
+
+  /**
+   * ARGV: batch. Drops expired entries of the conversations whose sweep time passed, and forgets
+   * those with an empty log idle past their max age (or never appended to, past their TTL). → how
+   * many conversations it looked at.
+   */
+  sweep: `
+local now = clock()
+local due = redis.call('ZRANGEBYSCORE', P .. 'sweep', '-inf', '(' .. n2s(now), 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(due) do
+  local ck = P .. 'conv:' .. id
+  local c = redis.call('HMGET', ck, 'age', 'act', 'site', 'owner', 'n')
+  local forget = false
+  if not c[3] then
+    redis.call('ZREM', P .. 'sweep', id)
+  elseif not c[1] then
+    forget = true
+  else
+    local age = tonumber(c[1])
+    local oldest = trim_age(P .. 'log:' .. id, now - age)
+    if oldest then
+      redis.call('ZADD', P .. 'sweep', n2s(oldest + age), id)
+    elseif tonumber(c[2]) < now - age then
+      forget = true
+    else
+      redis.call('ZADD', P .. 'sweep', n2s(tonumber(c[2]) + age), id)
+    end
+  end
+  if forget then
+    redis.call('DEL', ck, P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id)
+    local ok = P .. 'owner:' .. c[3] .. ':' .. c[4]
+    if redis.call('GET', ok) == id then redis.call('DEL', ok) end
+    redis.call('ZREM', P .. 'site:' .. c[3], site_member(c[5], id))
+    redis.call('ZREM', P .. 'sweep', id)
+  end
+end
+return #due
+`,
+
+  /** ARGV: key, perSecond, burst. → 1 taken | 0 empty. */
+  token: `
+local k = P .. 'tb:' .. ARGV[3]
+local now = clock()
+local rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5])
+local b = redis.call('HMGET', k, 't', 'at')
+local tokens = burst
+if b[1] then tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate / 1000) end
+local ok = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  ok = 1
+end
+redis.call('HSET', k, 't', string.format('%.17g', tokens), 'at', n2s(now))
+redis.call('PEXPIRE', k, n2s(math.ceil((burst - tokens) * 1000 / rate) + 1))
+return ok
+`,
+
+  /**
+   * ARGV: max, leaseMs, token base. Moves the conversations whose first job's time came to DUE, then
+   * leases the first jobs of the oldest ones there. → {{id, conv, ev, site, att, enq, first, last, due, err, lease, until}, …}.
+   */
+  claim: `
+local now = clock()
+local max, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
+local moved = redis.call('ZRANGEBYSCORE', WAITING, '-inf', n2s(now), 'WITHSCORES', 'LIMIT', 0, ${PROMOTE_BATCH})
+local low = nil
+for i = 1, #moved, 2 do
+  local conv = moved[i]
+  redis.call('ZREM', WAITING, conv)
+  local head = redis.call('LINDEX', P .. 'q:' .. conv, 0)
+  if head then
+    redis.call('ZADD', DUE, redis.call('HGET', P .. 'job:' .. head, 'n'), conv)
+    local s = tonumber(moved[i + 1])
+    if not low or s < low then low = s end
+  end
+end
+if low then
+  local cur = redis.call('GET', DUEMIN)
+  if not cur or low < tonumber(cur) then redis.call('SET', DUEMIN, n2s(low)) end
+end
+local out = {}
+if max > 0 then
+  local nows, untils = n2s(now), n2s(now + leaseMs)
+  for i, conv in ipairs(redis.call('ZRANGE', DUE, 0, max - 1)) do
+    local id = redis.call('LINDEX', P .. 'q:' .. conv, 0)
+    local jk = P .. 'job:' .. id
+    local token = ARGV[5] .. '.' .. i
+    local att = redis.call('HINCRBY', jk, 'att', 1)
+    local first = redis.call('HGET', jk, 'first')
+    if not first then
+      first = nows
+      redis.call('HSET', jk, 'first', nows)
+    end
+    redis.call('HSET', jk, 'last', nows, 'lease', token, 'until', untils)
+    redis.call('ZREM', DUE, conv)
+    redis.call('ZADD', WAITING, untils, conv)
+    local j = redis.call('HMGET', jk, 'ev', 'site', 'enq', 'due', 'err')
+    out[#out + 1] = {id, conv, j[1], j[2], att, j[3], first, nows, j[4], j[5] or '', token, untils}
+  end
+end
+if redis.call('ZCARD', DUE) == 0 then redis.call('DEL', DUEMIN) end
+return out
+`,
+
+  /** → the earliest time a claim can return a job, or false when the queue is empty. */
+  nextAt: `
+local w = redis.call('ZRANGE', WAITING, 0, 0, 'WITHSCORES')
+local best = nil
+if w[2] then best = tonumber(w[2]) end
+if redis.call('ZCARD', DUE) > 0 then
+  local m = tonumber(redis.call('GET', DUEMIN) or '0')
+  if not best or m < best then best = m end
+end
+if not best then return false end
+return n2s(best)
+`,
+
+  /** ARGV: job id, token. → 1 | 0 (stale lease). */
+  complete: `
+local conv = leased(ARGV[3], ARGV[4])
+if not conv then return 0 end
+pop_head(ARGV[3], conv)
+return 1
+`,
+
+  /** ARGV: job id, token, delayMs, error JSON. → 1 | 0. */
+  retry: `
+local conv = leased(ARGV[3], ARGV[4])
+if not conv then return 0 end
+local due = n2s(clock() + tonumber(ARGV[5]))
+local jk = P .. 'job:' .. ARGV[3]
+redis.call('HSET', jk, 'due', due, 'err', ARGV[6])
+redis.call('HDEL', jk, 'lease', 'until')
+redis.call('ZREM', DUE, conv)
+redis.call('ZADD', WAITING, due, conv)
+if redis.call('ZCARD', DUE) == 0 then redis.call('DEL', DUEMIN) end
+return 1
+`,
+
+  /** ARGV: job id, token, error JSON, max dead letters. → 1 | 0. */
+  dead: `
+local conv = leased(ARGV[3], ARGV[4])
+if not conv then return 0 end
+local j = redis.call('HMGET', P .. 'job:' .. ARGV[3], 'ev', 'site', 'att', 'enq', 'first', 'last')
+local letter = '{"event":' .. j[1] .. ',"attempts":' .. j[3] .. ',"firstAttemptAt":' .. (j[5] or j[4]) .. ',"lastAttemptAt":' .. (j[6] or j[4])
+  .. ',"lastError":' .. ARGV[5] .. '}'
+local dk = P .. 'dead:' .. j[2]
+redis.call('RPUSH', dk, letter)
+redis.call('LTRIM', dk, -tonumber(ARGV[6]), -1)
+pop_head(ARGV[3], conv)
+return 1
+`,
+} as const;
+
+type ScriptName = keyof typeof LUA;
+
+interface Script {
+  lua: string;
+  sha: string;
+}
+
+const SCRIPTS = Object.fromEntries(
+  Object.entries(LUA).map(([name, body]) => {
+    const lua = PRELUDE + body;
+    return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }];
+  }),
+) as Record<ScriptName, Script>;
+
+// ---- replies ----
+
+function fail(what: string): never {
+  throw new Error(`RedisEngine: unexpected reply (${what}).`);
+}
+
+function list(reply: unknown): unknown[] {
+  return Array.isArray(reply) ? reply : fail('not an array');
+}
+
+function str(reply: unknown): string {
+  if (typeof reply === 'string') return reply;
+  if (typeof reply === 'number') return String(reply);
+  return fail('not a string');
+}
+
+function num(reply: unknown): number {
+  const n = Number(str(reply));
+  return Number.isFinite(n) ? n : fail('not a number');
+}
+
+/** A flat HGETALL reply as a record. */
+function record(reply: unknown): Record<string, string> {
+  const flat = list(reply);
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[str(flat[i])] = str(flat[i + 1]);
+  return out;
+}
+
+const parse = <T>(json: string): T => JSON.parse(json) as T;
+
+function toConversation(id: string, h: Record<string, string>): Conversation {
+  const conversation: Conversation = {
+    id,
+    siteKey: h.site ?? fail('conversation without site'),
+    visitorId: h.vid ?? '',
+    createdAt: Number(h.at),
+    started: h.st === '1',
+    closed: h.cl === '1',
+    context: parse<VisitorContext>(h.ctx ?? '{}'),
+    readSeq: Number(h.rs ?? 0),
+    lastSeq: Number(h.ls ?? 0),
+  };
+  if (h.idn) conversation.identity = parse<ConversationIdentity>(h.idn);
+  return conversation;
+}
+
+function toClaimed(reply: unknown): ClaimedJob {
+  const [id, conversationId, event, siteKey, attempts, enqueuedAt, first, last, dueAt, error, lease, leaseUntil] = list(reply);
+  const job: ClaimedJob = {
+    id: str(id),
+    siteKey: str(siteKey),
+    conversationId: str(conversationId),
+    event: parse<WebhookEvent>(str(event)),
+    attempts: num(attempts),
+    enqueuedAt: num(enqueuedAt),
+    firstAttemptAt: num(first),
+    lastAttemptAt: num(last),
+    dueAt: num(dueAt),
+    lease: str(lease),
+    leaseUntil: num(leaseUntil),
+  };
+  const lastError = str(error);
+  if (lastError) job.lastError = parse<JobError>(lastError);
+  return job;
+}
+
+/** The JSON of an object without its opening brace, as the scripts expect it. */
+const rest = (value: object): string => JSON.stringify(value).slice(1);
+
+/** The url without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable url)';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const noop = (): void => {};
+
+interface Subscription {
+  listener: (item: FanoutItem) => void;
+}
+
+/**
+ * The engine for several relay instances: all state in one Redis server, one Lua script per atomic
+ * operation, fan-out by pub/sub with a `resync` to every subscriber after the subscriber connection
+ * comes back (what was published meanwhile is read from the logs). While Redis is unreachable,
+ * `isReady()` is false and every operation fails at once with `EngineUnavailableError` (nothing is
+ * queued); the connections come back by themselves.
+ */
+export class RedisEngine implements Engine {
+  readonly name = 'redis';
+  /** Prefix of every key and channel. */
+  readonly prefix: string;
+  private readonly url: string;
+  private readonly clock: (() => number) | undefined;
+  private readonly maxDeadLetters: number;
+  private readonly onListenerError: (error: unknown) => void;
+  private readonly onError: (error: unknown) => void;
+  private readonly connectTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  private readonly emptyTtlMs: number;
+  private readonly sweepIntervalMs: number;
+  private cmd: Redis | undefined;
+  private sub: Redis | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+  /** Server clock minus local clock, measured with TIME (for `now()` without an injected clock). */
+  private offset = 0;
+  private readonly topics = new Map<string, Set<Subscription>>();
+  /** SUBSCRIBE commands in flight, per topic. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  /** Merges of one conversation from this process run one after another (other instances are handled by the version check). */
+  private readonly merging = new Map<string, Promise<unknown>>();
+
+  constructor(options: RedisEngineOptions) {
+    this.url = options.url;
+    this.prefix = options.prefix ?? 'parley:';
+    this.clock = options.now;
+    this.maxDeadLetters = Math.max(1, Math.floor(options.maxDeadLetters ?? 1000));
+    this.onListenerError = options.onListenerError ?? noop;
+    this.onError = options.onError ?? noop;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  }
+
+  /** Connect both connections (commands, and pub/sub) and wait until both are ready. */
+  start(): Promise<void> {
+    this.starting ??= this.connect().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async connect(): Promise<void> {
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      commandTimeout: this.commandTimeoutMs,
+      // Fail fast while disconnected: no offline queue, and commands in flight when the connection
+      // drops are rejected (maxRetriesPerRequest 0), not resent after it comes back. The caller
+      // retries with the same ids, which the scripts deduplicate.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // The engine subscribes again itself, so it knows when the subscriptions are live (then: resync).
+      autoResubscribe: false,
+      disableClientInfo: true,
+      // Reconnect forever: 50 ms doubling up to 1 s, with jitter so instances do not reconnect in step.
+      retryStrategy: (attempt) => Math.round(Math.min(1000, 50 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2)),
+    };
+    const cmd = new Redis(this.url, { ...options, connectionName: 'parley-relay' });
+    const sub = new Redis(this.url, { ...options, connectionName: 'parley-relay-sub' });
+    cmd.on('error', (error: unknown) => this.onError(error));
+    sub.on('error', (error: unknown) => this.onError(error));
+    let subWasReady = false;
+    sub.on('ready', () => {
+      if (subWasReady) void this.resubscribe(sub);
+      subWasReady = true;
+    });
+    sub.on('message', (channel: string, message: string) => this.receive(channel, message));
+    try {
+      await Promise.all([cmd.connect(), sub.connect()]);
+      const info = str(await cmd.info('server'));
+      const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+      if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+        throw new Error(`it runs Redis ${version[1]}.${version[2]}; the engine needs 6.2 or later`);
+      }
+      this.cmd = cmd;
+      this.sub = sub;
+      await this.measureOffset();
+    } catch (error) {
+      this.cmd = undefined;
+      this.sub = undefined;
+      cmd.disconnect();
+      sub.disconnect();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`The Redis engine cannot use ${redact(this.url)}: ${reason}`, { cause: error });
+    }
+    this.sweeper = setInterval(() => {
+      void this.sweep().catch(this.onError);
+      void this.measureOffset().catch(noop);
+    }, this.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  isReady(): boolean {
+    return this.cmd?.status === 'ready' && this.sub?.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    await this.starting?.catch(noop);
+    this.starting = undefined;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.topics.clear();
+    const connections = [this.cmd, this.sub];
+    this.cmd = undefined;
+    this.sub = undefined;
+    await Promise.all(
+      connections.map(async (connection) => {
+        if (!connection) return;
+        if (connection.status === 'ready') {
+          try {
+            await connection.quit();
+            return;
+          } catch {
+            // fall through: drop the connection
+          }
+        }
+        connection.disconnect();
+      }),
+    );
+  }
+
+  /** The injected clock, or the Redis server's clock as estimated from the last TIME round trip. */
+  now(): number {
+    return this.clock ? this.clock() : Math.floor(Date.now() + this.offset);
+  }
+
+  // ---- conversations ----
+
+  async openConversation(request: OpenRequest): Promise<OpenResult> {
+    const reply = list(
+      await this.run('open', [
+        request.id,
+        request.siteKey,
+        request.ownerKey,
+        request.visitorId,
+        JSON.stringify(request.context),
+        request.identity ? JSON.stringify(request.identity) : '',
+        request.replace ? '1' : '',
+        this.emptyTtlMs,
+      ]),
+    );
+    return { created: num(reply[0]) === 1, conversation: toConversation(str(reply[1]), record(reply[2])) };
+  }
+
+  async getConversation(id: string): Promise<Conversation | null> {
+    const h = await this.command((r) => r.hgetall(this.key('conv:', id)));
+    return Object.keys(h).length ? toConversation(id, h) : null;
+  }
+
+  async currentConversation(siteKey: string, ownerKey: string): Promise<string | null> {
+    return this.command((r) => r.get(this.key('owner:', `${siteKey}:${ownerKey}`)));
+  }
+
+  /**
+   * Optimistic: read the context and its version, merge in TypeScript (`mergeContextValue`, so the
+   * limit and eviction rules live in one place), and write it with a script that checks the version
+   * is unchanged and enqueues `context.updated` in the same step; on a version change, merge again.
+   */
+  async mergeContext(id: string, patch: VisitorContext, maxBytes: number, quiet = false): Promise<MergeResult | null> {
+    return this.serial(id, async () => {
+      for (let attempt = 0; attempt < MERGE_TRIES; attempt++) {
+        const h = await this.command((r) => r.hgetall(this.key('conv:', id)));
+        if (!Object.keys(h).length) return null;
+        const merged = mergeContextValue(toConversation(id, h).context, patch, maxBytes);
+        if (!merged.ok) return merged;
+        const jobId = quiet ? '' : newId('evt_');
+        const envelope = rest({ id: jobId, type: 'context.updated', conversationId: id });
+        const reply = await this.run('merge', [id, h.ver ?? '0', JSON.stringify(merged.context), jobId, envelope]);
+        if (reply === null) return null;
+        if (Array.isArray(reply)) return { ok: true, conversation: toConversation(id, record(reply)) };
+        // Another instance merged in between: back off a little, with jitter, and merge again.
+        await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      }
+      throw new Error(`RedisEngine: the context of ${id} kept changing; ${MERGE_TRIES} merges lost the race.`);
+    });
+  }
+
+  async setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null> {
+    const reply = await this.run('identity', [id, JSON.stringify(identity)]);
+    return reply === null ? null : toConversation(id, record(reply));
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<number | null> {
+    const reply = await this.run('readSeq', [id, String(seq)]);
+    return reply === null ? null : num(reply);
+  }
+
+  async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
+    const reply = list(await this.run('list', [siteKey, Math.max(0, Math.floor(limit))]));
+    const out: Conversation[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push(toConversation(str(reply[i]), record(reply[i + 1])));
+    return out;
+  }
+
+  async countConversations(): Promise<number> {
+    return this.command((r) => r.zcard(this.key('sweep')));
+  }
+
+  // ---- log ----
+
+  async append(request: AppendRequest): Promise<AppendResult | null> {
+    const { conversationId: id, entry, retention } = request;
+    const webhook = request.webhook && entry.kind === 'msg' ? request.webhook : '';
+    const args: (string | number)[] = [
+      id,
+      entry.id,
+      rest({ ...entry, seq: undefined, ts: undefined }),
+      Math.max(1, Math.floor(retention.maxMessages)),
+      Math.max(0, Math.floor(retention.maxAgeMs)),
+      dedupeWindow(retention),
+      webhook,
+      request.start ? '1' : '',
+      entry.kind === 'event' && entry.event.type === 'closed' ? '1' : '',
+    ];
+    if (webhook && entry.kind === 'msg') {
+      const started = webhookJobId(id, entry.id, 'conversation.started');
+      const message = webhookJobId(id, entry.id, webhook);
+      args.push(
+        started,
+        rest({ id: started, type: 'conversation.started', conversationId: id }),
+        message,
+        rest({ id: message, type: webhook, conversationId: id }),
+        rest({ id: entry.id, from: entry.from, body: entry.body }),
+      );
+    } else {
+      args.push('', '', '', '', '');
+    }
+    args.push(`{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`);
+    const reply = await this.run('append', args);
+    if (reply === null) return null;
+    const [duplicate, seq, ts, json] = list(reply);
+    if (num(duplicate) === 1) {
+      return { duplicate: true, seq: num(seq), ts: num(ts), entry: json === null || json === undefined ? null : parse<LogEntry>(str(json)) };
+    }
+    return { duplicate: false, seq: num(seq), ts: num(ts), entry: parse<LogEntry>(str(json)) };
+  }
+
+  async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
+    const reply = list(await this.run('read', [conversationId, Math.max(0, Math.floor(afterSeq)), Math.max(0, Math.floor(limit))]));
+    return { lastSeq: num(reply[0]), hasMore: num(reply[1]) === 1, entries: reply.slice(2).map((json) => parse<LogEntry>(str(json))) };
+  }
+
+  /**
+   * Drop expired entries and forget idle conversations (those with an empty log idle past their max
+   * age, and those never appended to, `emptyConversationTtlMs` after they were opened), in batches.
+   * Runs on a timer on every instance (each batch is one script, so instances do not step on each
+   * other). Returns how many conversations it looked at.
+   */
+  async sweep(): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < 50; round++) {
+      const handled = num(await this.run('sweep', [SWEEP_BATCH]));
+      total += handled;
+      if (handled < SWEEP_BATCH) break;
+    }
+    return total;
+  }
+
+  // ---- fan-out ----
+
+  async publish(item: TransientItem): Promise<void> {
+    await this.command((r) => r.publish(this.prefix + topicOf(item), JSON.stringify(item)));
+  }
+
+  async subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void> {
+    const sub = this.sub;
+    if (!sub || sub.status !== 'ready') throw new EngineUnavailableError();
+    let set = this.topics.get(topic);
+    if (!set) {
+      set = new Set();
+      this.topics.set(topic, set);
+      const pending = sub.subscribe(this.prefix + topic);
+      this.subscribing.set(topic, pending);
+      const forget = (): void => {
+        if (this.subscribing.get(topic) === pending) this.subscribing.delete(topic);
+      };
+      pending.then(forget, forget);
+    }
+    const subscribers = set;
+    const own: Subscription = { listener };
+    subscribers.add(own);
+    try {
+      await this.subscribing.get(topic);
+    } catch (error) {
+      subscribers.delete(own);
+      if (subscribers.size === 0 && this.topics.get(topic) === subscribers) this.topics.delete(topic);
+      throw this.failure(error);
+    }
+    return () => {
+      if (!subscribers.delete(own)) return;
+      if (subscribers.size > 0 || this.topics.get(topic) !== subscribers) return;
+      this.topics.delete(topic);
+      if (sub === this.sub && sub.status === 'ready') sub.unsubscribe(this.prefix + topic).catch(noop);
+    };
+  }
+
+  /** After the subscriber connection came back: subscribe every topic again, then tell every listener to read what it missed. */
+  private async resubscribe(sub: Redis): Promise<void> {
+    const channels = [...this.topics.keys()].map((topic) => this.prefix + topic);
+    try {
+      if (channels.length) await sub.subscribe(...channels);
+    } catch {
+      return; // dropped again: the next 'ready' tries again
+    }
+    for (const set of this.topics.values()) {
+      for (const { listener } of [...set]) this.call(listener, { kind: 'resync' });
+    }
+  }
+
+  private receive(channel: string, message: string): void {
+    if (!channel.startsWith(this.prefix)) return;
+    const set = this.topics.get(channel.slice(this.prefix.length));
+    if (!set?.size) return;
+    let item: FanoutItem;
+    try {
+      item = parse<FanoutItem>(message);
+    } catch (error) {
+      this.onListenerError(error);
+      return;
+    }
+    for (const { listener } of [...set]) this.call(listener, item);
+  }
+
+  private call(listener: (item: FanoutItem) => void, item: FanoutItem): void {
+    try {
+      listener(item);
+    } catch (error) {
+      this.onListenerError(error);
+    }
+  }
+
+  // ---- shared limits ----
+
+  async takeToken(key: string, rate: Rate): Promise<boolean> {
+    return num(await this.run('token', [key, rate.perSecond, rate.burst])) === 1;
+  }
+
+  // ---- site state ----
+
+  async getOnline(siteKey: string): Promise<boolean | null> {
+    const value = await this.command((r) => r.hget(this.key('online'), siteKey));
+    return value === null ? null : value === '1';
+  }
+
+  async setOnline(siteKey: string, online: boolean): Promise<void> {
+    await this.command((r) => r.hset(this.key('online'), siteKey, online ? '1' : '0'));
+  }
+
+  // ---- webhook queue ----
+
+  async claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]> {
+    const base = randomBytes(12).toString('base64url');
+    const reply = list(await this.run('claim', [Math.max(0, Math.floor(max)), Math.max(0, Math.floor(leaseMs)), base]));
+    return reply.map(toClaimed);
+  }
+
+  async nextWebhookAt(): Promise<number | null> {
+    const reply = await this.run('nextAt', []);
+    return reply === null ? null : num(reply);
+  }
+
+  async completeWebhook(id: string, lease: string): Promise<boolean> {
+    return num(await this.run('complete', [id, lease])) === 1;
+  }
+
+  async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
+    return num(await this.run('retry', [id, lease, Math.max(0, Math.floor(delayMs)), JSON.stringify(error)])) === 1;
+  }
+
+  async deadLetter(id: string, lease: string, error: JobError): Promise<boolean> {
+    return num(await this.run('dead', [id, lease, JSON.stringify(error), this.maxDeadLetters])) === 1;
+  }
+
+  async listDeadLetters(siteKey: string): Promise<DeadLetter[]> {
+    const letters = await this.command((r) => r.lrange(this.key('dead:', siteKey), 0, -1));
+    return letters.map((json) => parse<DeadLetter>(json));
+  }
+
+  // ---- plumbing ----
+
+  private key(kind: string, id = ''): string {
+    return this.prefix + kind + id;
+  }
+
+  /** Run one command on the command connection; EngineUnavailableError at once when it is not connected. */
+  private async command<T>(send: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = this.cmd;
+    if (!redis || redis.status !== 'ready') throw new EngineUnavailableError();
+    try {
+      return await send(redis);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
+  /** Run a script by its SHA, loading it on NOSCRIPT (a restarted server has an empty script cache). */
+  private run(name: ScriptName, args: (string | number)[]): Promise<unknown> {
+    const { sha, lua } = SCRIPTS[name];
+    const all = [this.prefix, this.clock ? String(Math.floor(this.clock())) : '', ...args];
+    return this.command(async (redis) => {
+      try {
+        return await redis.evalsha(sha, 0, ...all);
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.eval(lua, 0, ...all);
+        throw error;
+      }
+    });
+  }
+
+  /** Connection failures and "not now" replies become EngineUnavailableError; script errors stay what they are. */
+  private failure(error: unknown): unknown {
+    if (isEngineUnavailable(error) || !(error instanceof Error)) return error;
+    if (error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) return error;
+    return Object.assign(new EngineUnavailableError(`The relay cannot reach Redis right now (${error.message}); retry.`), { cause: error });
+  }
+
+  private async serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.merging.get(key) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(noop, noop);
+    this.merging.set(key, tail);
+    void tail.then(() => {
+      if (this.merging.get(key) === tail) this.merging.delete(key);
+    });
+    return run;
+  }
+
+  private async measureOffset(): Promise<void> {
+    if (this.clock) return;
+    const before = Date.now();
+    const [seconds, micros] = list(await this.command((r) => r.time()));
+    const after = Date.now();
+    this.offset = num(seconds) * 1000 + Math.floor(num(micros) / 1000) - (before + after) / 2;
+  }
+}
+
+/** The engine for several relay instances on one Redis server. */
+export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
+  return new RedisEngine(options);
+}
