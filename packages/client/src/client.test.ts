@@ -344,6 +344,18 @@ describe('outbox', () => {
     expect(h.client.getSnapshot().timeline.find((x) => x.id === m.id)).toMatchObject({ status: 'sent', seq: 1 });
   });
 
+  test('a message written while a refused one waits for its resend goes out after it, in order', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const first = h.client.send('first');
+    h.sock().recv({ t: 'error', code: 'NOT_READY', message: 'The relay is not ready to serve.', id: first.id });
+    const second = h.client.send('second');
+    expect(h.sock().frames('send').map((f: { id: string }) => f.id)).toEqual([first.id]);
+    vi.advanceTimersByTime(1000);
+    expect(h.sock().frames('send').map((f: { id: string }) => f.id)).toEqual([first.id, first.id, second.id]);
+  });
+
 
   test('a message sent before the relay answers shows as sending, goes out after welcome and turns sent on ack', () => {
     const h = harness();

@@ -509,7 +509,9 @@ export function createClient(options: ClientOptions): ParleyClient {
     const m = outbox.add(body, Date.now(), bad);
     emit('message', m);
     if (bad) fault('BAD_FRAME', 'The message does not fit the protocol limits.');
-    else flush(m.id);
+    // While refused sends wait for their resend, a new one waits with them, so the relay gets
+    // them in the order the visitor sent them.
+    else if (!resend) flush(m.id);
     return m;
   };
 

@@ -278,6 +278,9 @@ export class Connection implements HubMember {
     } catch (err) {
       // Not acked: the client keeps the message in its outbox and sends it again.
       this.internal(err, frame.id);
+      // Sends queued behind this one must not be stored before it: the socket closes with a
+      // reconnect code, and the client resends its outbox, in order, on the next connection.
+      if (isEngineUnavailable(err)) this.close(CLOSE.GOING_AWAY, 'NOT_READY');
       return;
     }
     if (!result) {

@@ -1,0 +1,74 @@
+// The chaos run (scripts/chaos.mjs --short) as part of `npm test`, which builds first: three
+// relay CLI processes on one redis-server, 120 widgets that reconnect to any relay, one relay
+// killed with SIGKILL, redis-server killed and restarted from its AOF, the backend down for a
+// while; nothing acked may be lost, shown twice or reordered, in either direction.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const script = fileURLToPath(new URL('../scripts/chaos.mjs', import.meta.url));
+const cli = fileURLToPath(new URL('../packages/relay/dist/cli.js', import.meta.url));
+
+let child: ChildProcess | undefined;
+
+afterEach(async () => {
+  // On a test timeout: SIGTERM lets the script kill its relays, redis-server and workers and remove its scratch directory.
+  const c = child;
+  child = undefined;
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const c = spawn(process.execPath, [script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    c.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    c.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    c.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+/** How many lines of `output` match `re` (anchored with the m flag). */
+const lines = (output: string, re: RegExp) => output.match(new RegExp(re.source, 'gm'))?.length ?? 0;
+
+test('three relays on one redis survive a relay kill, a redis restart and a backend outage without loss, duplicates or reordering', { timeout: 150_000 }, async () => {
+  if (!existsSync(cli)) throw new Error('packages/relay/dist/cli.js is missing: run `npx tsc -b` (npm test does) first.');
+  if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not installed: the chaos run starts its own on a spare port.');
+  const { code, output } = await run(['--short', '--seed', '1']);
+  const line = output.split('\n').find((l) => l.startsWith('CHAOS_SUMMARY '));
+  expect(line, output).toBeDefined();
+  const summary = JSON.parse(line!.slice('CHAOS_SUMMARY '.length));
+
+  // Both directions: visitor → backend and backend → visitor.
+  expect(output).toMatch(/^visitor → backend/m);
+  expect(output).toMatch(/^backend → visitor/m);
+  expect(lines(output, /^ {2}lost: 0 /), output).toBe(2);
+  expect(lines(output, /^ {2}duplicated on screen: 0$/), output).toBe(2);
+  expect(lines(output, /^ {2}reordered: 0 /), output).toBe(2);
+
+  // The faults happened: a relay was killed with widgets on it, redis-server restarted.
+  expect(output).toMatch(/^relay killed \(SIGKILL\): relay \d at [\d.]+ s with [1-9]\d* widgets on it/m);
+  expect(output).toMatch(/^redis restarted \(SIGKILL\): yes,/m);
+  expect(summary.kill).toMatchObject({ killed: true, notBack: 0 });
+  expect(summary.redisRestart).toMatchObject({ killed: true, relaysReady: true });
+  expect(summary.backendDown.ms503 + summary.backendDown.msClosed).toBeGreaterThan(0);
+  expect(output).toMatch(/^catch-up after the kill .*: p50 [\d.]+ s, p99 [\d.]+ s/m);
+  expect(summary.catchUp.widgets).toBeGreaterThan(0);
+  expect(summary.catchUp.notCaughtUp, output).toBe(0);
+
+  // Every message went both ways, and widgets really moved between relays (no sticky sessions).
+  expect(summary).toMatchObject({ widgets: 120, sent: 480, acked: 480, duplicatedOnScreen: 0, duplicatedInHistory: 0, timedOut: false });
+  expect(summary.lost.total, output).toBe(0);
+  expect(summary.reordered.total, output).toBe(0);
+  expect(summary.webhooks.byType['message.created'], output).toBeGreaterThanOrEqual(480);
+  expect(summary.replies).toMatchObject({ expected: 480, shown: 480, shownTwice: 0 });
+  expect(summary.widgetsOnAnotherRelay).toBeGreaterThanOrEqual(summary.catchUp.widgets);
+  expect(code, output).toBe(0);
+});
