@@ -86,6 +86,8 @@ export class MemoryEngine implements Engine {
   private sweeper: NodeJS.Timeout | undefined;
   /** Rate-limit buckets: one process serves the engine, so they live here. */
   private readonly buckets = new LocalBuckets();
+  /** Slots held per key (`acquireSlot`): one process serves the engine, so counts live here. */
+  private readonly slots = new Map<string, number>();
 
   constructor(options: MemoryEngineOptions = {}) {
     this.clock = options.now ?? Date.now;
@@ -340,6 +342,19 @@ export class MemoryEngine implements Engine {
 
   async takeToken(key: string, rate: Rate): Promise<boolean> {
     return this.buckets.take(key, rate, this.now());
+  }
+
+  async acquireSlot(key: string, cap: number): Promise<boolean> {
+    const held = this.slots.get(key) ?? 0;
+    if (held >= cap) return false;
+    this.slots.set(key, held + 1);
+    return true;
+  }
+
+  async releaseSlot(key: string): Promise<void> {
+    const held = this.slots.get(key) ?? 0;
+    if (held > 1) this.slots.set(key, held - 1);
+    else this.slots.delete(key);
   }
 
   async getOnline(siteKey: string): Promise<boolean | null> {

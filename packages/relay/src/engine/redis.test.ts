@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { WebhookEvent } from '@parley/protocol';
@@ -242,6 +243,104 @@ if (!available) {
     });
   });
 
+  describe('redis engine: connection slots across instances', () => {
+    const children: ChildProcess[] = [];
+    afterEach(() => {
+      for (const child of children.splice(0)) child.kill('SIGKILL');
+    });
+
+    test('two instances on one prefix share the cap, and a release on either frees a slot for both', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      expect([await a.acquireSlot('conn:ip', 3), await b.acquireSlot('conn:ip', 3), await a.acquireSlot('conn:ip', 3)]).toEqual([true, true, true]);
+      expect([await a.acquireSlot('conn:ip', 3), await b.acquireSlot('conn:ip', 3)]).toEqual([false, false]);
+      await b.releaseSlot('conn:ip');
+      expect([await a.acquireSlot('conn:ip', 3), await b.acquireSlot('conn:ip', 3)]).toEqual([true, false]);
+      // 40 concurrent acquires split across both instances on cap 10 (3 held): exactly 7 more.
+      const more = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).acquireSlot('conn:ip', 10)));
+      expect(more.filter(Boolean)).toHaveLength(7);
+    });
+
+    test('an instance that is closed without releasing frees its slots for the others at once', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      expect([await a.acquireSlot('conn:ip', 2), await a.acquireSlot('conn:ip', 2)]).toEqual([true, true]);
+      expect(await b.acquireSlot('conn:ip', 2)).toBe(false);
+      await a.close();
+      expect([await b.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2)]).toEqual([true, true, false]);
+      expect(await adminConnection().hkeys(`${prefix}slots:conn:ip`)).toHaveLength(1);
+    });
+
+    test('the slots of an instance whose liveness key is gone (a dead instance) are dropped by the next acquire', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      expect([await a.acquireSlot('conn:ip', 2), await a.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2)]).toEqual([true, true, false]);
+      const r = adminConnection();
+      const [deadId] = await r.hkeys(`${prefix}slots:conn:ip`);
+      // What the TTL does to an instance that was killed: its liveness key lapses.
+      expect(await r.del(`${prefix}instance:${deadId}`)).toBe(1);
+      expect([await b.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2)]).toEqual([true, true, false]);
+      expect(await r.hkeys(`${prefix}slots:conn:ip`)).not.toContain(deadId);
+    });
+
+    test('a live instance keeps its slots past the TTL by its heartbeat; a slot key nobody holds vanishes', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix, instanceTtlMs: 300 }), started({ prefix, instanceTtlMs: 300 })]);
+      expect(await a.acquireSlot('conn:held', 1)).toBe(true);
+      expect(await a.acquireSlot('conn:idle', 1)).toBe(true);
+      await a.releaseSlot('conn:idle');
+      const pttl = await adminConnection().pttl(`${prefix}slots:conn:held`);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(300);
+      await sleep(1000);
+      expect(await b.acquireSlot('conn:held', 1)).toBe(false);
+      expect(await adminConnection().exists(`${prefix}slots:conn:idle`)).toBe(0);
+    });
+
+    test('the slots of an instance killed with SIGKILL are freed once its liveness lapses', async () => {
+      const built = fileURLToPath(new URL('../../dist/engine/redis.js', import.meta.url));
+      if (!existsSync(built)) throw new Error('packages/relay/dist is missing: run `npx tsc -b` (npm test does) first.');
+      const prefix = newPrefix();
+      prefixes.add(prefix);
+      const ttl = 600;
+      const script = `
+        import { RedisEngine } from ${JSON.stringify(built)};
+        const e = new RedisEngine({ url: ${JSON.stringify(REDIS_URL)}, prefix: ${JSON.stringify(prefix)}, instanceTtlMs: ${ttl} });
+        await e.start();
+        const got = [await e.acquireSlot('conn:ip', 3), await e.acquireSlot('conn:ip', 3)];
+        process.stdout.write(JSON.stringify(got) + '\\n');
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const line = await new Promise<string>((done, fail) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) done(out.trim());
+        });
+        child.on('exit', () => fail(new Error(`the child exited early: ${stderr}`)));
+      });
+      expect(JSON.parse(line)).toEqual([true, true]);
+      const b = await started({ prefix, instanceTtlMs: ttl });
+      // The child lives: its heartbeat keeps its two slots counted well past the TTL.
+      await sleep(ttl * 2);
+      expect([await b.acquireSlot('conn:ip', 3), await b.acquireSlot('conn:ip', 3)]).toEqual([true, false]);
+      const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      const killedAt = Date.now();
+      expect(await b.acquireSlot('conn:ip', 3)).toBe(false);
+      for (let freed = false; !freed; ) {
+        if (Date.now() - killedAt > ttl + 2000) throw new Error('the dead instance still holds its slots');
+        await sleep(50);
+        freed = await b.acquireSlot('conn:ip', 3);
+      }
+      expect([await b.acquireSlot('conn:ip', 3), await b.acquireSlot('conn:ip', 3)]).toEqual([true, false]);
+    });
+  });
+
   describe('redis engine: retention and bounds', () => {
     test('a read leaves out entries older than maxAge even before an append or a sweep drops them', async () => {
       let now = 1_000_000;
@@ -295,6 +394,7 @@ if (!available) {
       await e.claimWebhooks(1, 60_000);
       await e.setOnline('site1', false);
       await e.takeToken('ip:1.2.3.4', { perSecond: 1, burst: 2 });
+      await e.acquireSlot('conn:1.2.3.4', 5);
       const kinds = [
         /^conv:c1$/,
         /^log:c1$/,
@@ -311,10 +411,12 @@ if (!available) {
         /^dead:site1$/,
         /^online$/,
         /^tb:ip:1\.2\.3\.4$/,
+        /^slots:conn:1\.2\.3\.4$/,
+        /^instance:[\w-]+$/,
       ];
       const keys = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length));
       expect(keys.filter((k) => !kinds.some((kind) => kind.test(k)))).toEqual([]);
-      expect(keys.length).toBeGreaterThanOrEqual(14);
+      expect(keys.length).toBeGreaterThanOrEqual(16);
     });
 
     test('dead letters are capped per site at maxDeadLetters, newest kept', async () => {
@@ -468,6 +570,51 @@ if (!available) {
       expect(next).toMatchObject({ duplicate: false, seq: 21 });
       await until(() => items.some((item) => item.kind === 'entry' && item.entry.seq === 21), 'entry 21 over pub/sub');
       await e.close();
+    });
+
+    test('while Redis is down an acquire fails with EngineUnavailableError and a release is kept, then given back after the reconnect', { timeout: 20_000 }, async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'parley-redis-'));
+      dirs.push(dir);
+      let server = await serve(port, dir);
+      const url = `redis://127.0.0.1:${port}`;
+      // b holds a slot in the same key and its heartbeat keeps the key alive, and neither liveness
+      // lapses during the test: only a's release can free a's slot.
+      const options = { url, prefix: newPrefix(), connectTimeoutMs: 1000, commandTimeoutMs: 1000, instanceTtlMs: 9000 };
+      const [a, b] = [engine(options), engine(options)];
+      await Promise.all([a.start(), b.start()]);
+      const slots = `${options.prefix}slots:conn:ip`;
+      const own = new Redis(url);
+      own.on('error', noop);
+      expect(await a.acquireSlot('conn:ip', 2)).toBe(true);
+      const [aId] = await own.hkeys(slots);
+      own.disconnect();
+      expect([await b.acquireSlot('conn:ip', 2), await b.acquireSlot('conn:ip', 2)]).toEqual([true, false]);
+
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+      await until(() => !a.isReady(), 'isReady() to turn false', 2000);
+      await expect(a.acquireSlot('conn:ip', 2)).rejects.toBeInstanceOf(EngineUnavailableError);
+      await a.releaseSlot('conn:ip');
+
+      server = await serve(port, dir);
+      await until(() => a.isReady() && b.isReady(), 'the engines to reconnect', 10_000);
+      const deadline = Date.now() + 8000;
+      while (!(await b.acquireSlot('conn:ip', 2).catch(() => false))) {
+        if (Date.now() > deadline) throw new Error("a's release was never given back");
+        await sleep(50);
+      }
+      expect(await b.acquireSlot('conn:ip', 2)).toBe(false);
+      // a is alive (its liveness never lapsed): its slot went back by its kept release.
+      const after = new Redis(url);
+      after.on('error', noop);
+      try {
+        expect(await after.exists(`${options.prefix}instance:${aId}`)).toBe(1);
+        expect(await after.hkeys(slots)).not.toContain(aId);
+      } finally {
+        after.disconnect();
+      }
     });
   });
 }

@@ -51,6 +51,16 @@
  * - `P dead:<site>` list of the site's dead letters (JSON), oldest first, at most `maxDeadLetters`.
  * - `P online` hash, site key → 0/1.
  * - `P tb:<key>` hash, a token bucket (`t` tokens, `at` ms); it expires when it would be full again.
+ * - `P slots:<key>` hash, the slots of `acquireSlot` (`conn:<ip>`: open widget sockets per address):
+ *   field = instance id, value = the slots that instance holds. An acquire drops the fields of
+ *   instances whose `instance:` key is gone, sums the rest and refuses at the cap; a release
+ *   decrements (the field goes at 0, the key with its last field). Its TTL (`instanceTtlMs`) is
+ *   renewed by every acquire and by the heartbeat of each instance holding a slot in it, so a key
+ *   that only dead instances held vanishes.
+ * - `P instance:<id>` string, the liveness of one relay instance (id random per `start()`) while it
+ *   holds slots: set by its acquires with a TTL of `instanceTtlMs`, renewed every third of it, and
+ *   deleted by `close()`. After a kill -9 it lapses, and the next acquire of each key drops that
+ *   instance's slots.
  *
  * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append script, and
  * transient items) and `P s:<siteKey>` (site items).
@@ -113,12 +123,20 @@ export interface RedisEngineOptions {
   emptyConversationTtlMs?: number;
   /** How often expired entries and idle conversations are swept. Default 60 s. */
   sweepIntervalMs?: number;
+  /**
+   * How long the slots of an instance that stopped without giving them back (kill -9, lost network)
+   * keep counting: its liveness key lives this long and is renewed every third of it. Real time,
+   * not the engine clock; every instance on a prefix should use the same value. Default 30 000 ms.
+   */
+  instanceTtlMs?: number;
 }
 
 /** Conversations one sweep script handles, so no script holds the server for long. */
 const SWEEP_BATCH = 200;
 /** Conversations a claim moves from waiting to due at most, for the same reason. */
 const PROMOTE_BATCH = 1000;
+/** Slot keys one heartbeat script renews at most. */
+const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
 const MERGE_TRIES = 20;
 /** Redis replies that mean "not now, nothing changed": the caller may retry. */
@@ -446,6 +464,49 @@ return ok
 `,
 
   /**
+   * ARGV: key, cap, instance id, ttl ms. Renews this instance's liveness, drops the fields of
+   * instances whose liveness lapsed, and takes a slot unless the others reach the cap. → 1 | 0.
+   */
+  acquire: `
+local k, me, ttl = P .. 'slots:' .. ARGV[3], ARGV[5], ARGV[6]
+redis.call('SET', P .. 'instance:' .. me, 1, 'PX', ttl)
+local h = redis.call('HGETALL', k)
+local held = 0
+for i = 1, #h, 2 do
+  if h[i] == me or redis.call('EXISTS', P .. 'instance:' .. h[i]) == 1 then
+    held = held + tonumber(h[i + 1])
+  else
+    redis.call('HDEL', k, h[i])
+  end
+end
+if held >= tonumber(ARGV[4]) then return 0 end
+redis.call('HINCRBY', k, me, 1)
+redis.call('PEXPIRE', k, ttl)
+return 1
+`,
+
+  /** ARGV: key, instance id. Gives back one of this instance's slots (never below zero). → 1 | 0 (held none). */
+  release: `
+local k, me = P .. 'slots:' .. ARGV[3], ARGV[4]
+local n = tonumber(redis.call('HGET', k, me) or '0')
+if n > 1 then
+  redis.call('HINCRBY', k, me, -1)
+elseif n == 1 then
+  redis.call('HDEL', k, me)
+end
+if n > 0 then return 1 end
+return 0
+`,
+
+  /** ARGV: instance id, ttl ms, slot key… Renews this instance's liveness and the TTL of the slot keys it holds. */
+  heartbeat: `
+local ttl = ARGV[4]
+redis.call('SET', P .. 'instance:' .. ARGV[3], 1, 'PX', ttl)
+for i = 5, #ARGV do redis.call('PEXPIRE', P .. 'slots:' .. ARGV[i], ttl) end
+return 1
+`,
+
+  /**
    * ARGV: max, leaseMs, token base. Moves the conversations whose first job's time came to DUE, then
    * leases the first jobs of the oldest ones there. → {{id, conv, ev, site, att, enq, first, last, due, err, lease, until}, …}.
    */
@@ -664,9 +725,17 @@ export class RedisEngine implements Engine {
   private readonly commandTimeoutMs: number;
   private readonly emptyTtlMs: number;
   private readonly sweepIntervalMs: number;
+  private readonly instanceTtlMs: number;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private heartbeats: NodeJS.Timeout | undefined;
+  /** This instance's id in `slots:` hashes: random per start, so a restarted relay never inherits slots. */
+  private instance = '';
+  /** Slots this instance holds, per key: the keys its heartbeat keeps alive. */
+  private readonly held = new Map<string, number>();
+  /** Releases that could not reach Redis, per key: the heartbeat retries them. */
+  private readonly unreleased = new Map<string, number>();
   private starting: Promise<void> | undefined;
   /** Server clock minus local clock, measured with TIME (for `now()` without an injected clock). */
   private offset = 0;
@@ -687,6 +756,7 @@ export class RedisEngine implements Engine {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    this.instanceTtlMs = Math.max(30, Math.floor(options.instanceTtlMs ?? 30_000));
   }
 
   /** Connect both connections (commands, and pub/sub) and wait until both are ready. */
@@ -734,6 +804,9 @@ export class RedisEngine implements Engine {
       }
       this.cmd = cmd;
       this.sub = sub;
+      this.instance = randomBytes(12).toString('base64url');
+      this.held.clear();
+      this.unreleased.clear();
       await this.measureOffset();
     } catch (error) {
       this.cmd = undefined;
@@ -748,6 +821,8 @@ export class RedisEngine implements Engine {
       void this.measureOffset().catch(noop);
     }, this.sweepIntervalMs);
     this.sweeper.unref();
+    this.heartbeats = setInterval(() => void this.heartbeat().catch(noop), Math.floor(this.instanceTtlMs / 3));
+    this.heartbeats.unref();
   }
 
   isReady(): boolean {
@@ -759,6 +834,10 @@ export class RedisEngine implements Engine {
     this.starting = undefined;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
+    clearInterval(this.heartbeats);
+    this.heartbeats = undefined;
+    // This instance's slots stop counting at once (a kill -9 leaves them until the key lapses).
+    if (this.instance) await this.command((r) => r.del(this.key('instance:', this.instance))).catch(noop);
     this.topics.clear();
     const connections = [this.cmd, this.sub];
     this.cmd = undefined;
@@ -993,6 +1072,43 @@ export class RedisEngine implements Engine {
 
   async takeToken(key: string, rate: Rate): Promise<boolean> {
     return num(await this.run('token', [key, rate.perSecond, rate.burst])) === 1;
+  }
+
+  async acquireSlot(key: string, cap: number): Promise<boolean> {
+    const instance = this.instance;
+    const ok = num(await this.run('acquire', [key, Math.floor(cap), instance, this.instanceTtlMs])) === 1;
+    if (ok && instance === this.instance) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    return ok;
+  }
+
+  async releaseSlot(key: string): Promise<void> {
+    const held = this.held.get(key) ?? 0;
+    if (held > 1) this.held.set(key, held - 1);
+    else this.held.delete(key);
+    try {
+      await this.run('release', [key, this.instance]);
+    } catch (error) {
+      if (!isEngineUnavailable(error)) throw error;
+      this.unreleased.set(key, (this.unreleased.get(key) ?? 0) + 1);
+    }
+  }
+
+  /** While this instance holds slots: renew its liveness and their keys. Then retry the releases that failed. */
+  private async heartbeat(): Promise<void> {
+    const keys = [...this.held.keys()];
+    for (let i = 0; i < keys.length; i += HEARTBEAT_BATCH) {
+      await this.run('heartbeat', [this.instance, this.instanceTtlMs, ...keys.slice(i, i + HEARTBEAT_BATCH)]);
+    }
+    for (const [key, count] of [...this.unreleased]) {
+      // Taken out first, so an overlapping heartbeat cannot release the same slots twice.
+      this.unreleased.delete(key);
+      let done = 0;
+      try {
+        for (; done < count; done++) await this.run('release', [key, this.instance]);
+      } finally {
+        if (done < count) this.unreleased.set(key, (this.unreleased.get(key) ?? 0) + count - done);
+      }
+    }
   }
 
   // ---- site state ----

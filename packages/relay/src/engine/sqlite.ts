@@ -318,6 +318,8 @@ export class SqliteEngine implements Engine {
   private sweeper: NodeJS.Timeout | undefined;
   /** Rate-limit buckets: one process serves the engine, so they live here. */
   private readonly buckets = new LocalBuckets();
+  /** Slots held per key (`acquireSlot`): one process serves the engine, so counts live here. */
+  private readonly slots = new Map<string, number>();
   private tx: Transactions | undefined;
 
   constructor(options: SqliteEngineOptions) {
@@ -487,6 +489,19 @@ export class SqliteEngine implements Engine {
 
   async takeToken(key: string, rate: Rate): Promise<boolean> {
     return this.buckets.take(key, rate, this.clock());
+  }
+
+  async acquireSlot(key: string, cap: number): Promise<boolean> {
+    const held = this.slots.get(key) ?? 0;
+    if (held >= cap) return false;
+    this.slots.set(key, held + 1);
+    return true;
+  }
+
+  async releaseSlot(key: string): Promise<void> {
+    const held = this.slots.get(key) ?? 0;
+    if (held > 1) this.slots.set(key, held - 1);
+    else this.slots.delete(key);
   }
 
   async getOnline(siteKey: string): Promise<boolean | null> {

@@ -105,6 +105,18 @@ export interface Engine {
    * (per-IP new visitors, per-site REST calls). Buckets that refilled are forgotten.
    */
   takeToken(key: string, rate: Rate): Promise<boolean>;
+  /**
+   * Take one of the `cap` slots named `key` (`conn:<ip>`: open widget sockets per address) for this
+   * relay instance; false, and nothing taken, when `cap` slots are held across every instance on
+   * the engine. Slots held by an instance that died without giving them back (kill -9) are freed
+   * once its liveness lapses (seconds), never kept for good.
+   */
+  acquireSlot(key: string, cap: number): Promise<boolean>;
+  /**
+   * Give back one slot of `key` that this instance took. Never below zero. Does not fail while the
+   * store is unreachable: the engine keeps the release and retries it once it can.
+   */
+  releaseSlot(key: string): Promise<void>;
 
   // ---- site state ----
 

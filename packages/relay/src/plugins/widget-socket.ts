@@ -2,20 +2,24 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { CLOSE } from '@parley/protocol';
 import { Connection, type SocketContext } from '../connection.js';
+import { isEngineUnavailable } from '../engine/types.js';
 
 export interface WidgetSocketOptions {
   ctx: SocketContext;
 }
 
+/** Frames a socket may send before it knows it has a slot; a widget sends one (hello). */
+const MAX_EARLY_FRAMES = 16;
+
 /**
- * The widget socket at `/v1/widget`: per-IP connection cap, hello and idle timeouts,
- * and a clean close (CLOSE.GOING_AWAY) of every socket when the app closes.
+ * The widget socket at `/v1/widget`: per-IP connection cap (a slot of the engine's, shared by
+ * every relay instance on it), hello and idle timeouts, and a clean close (CLOSE.GOING_AWAY) of
+ * every socket when the app closes.
  */
 export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocketOptions): Promise<void> {
   const { ctx } = opts;
   const { limits } = ctx;
   const connections = new Set<Connection>();
-  const perIp = new Map<string, number>();
 
   await app.register(websocket, {
     // Frames between the relay's cap and this hard cap get a TOO_LARGE error frame and
@@ -35,21 +39,45 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
     const ip = req.ip;
     const origin = req.headers.origin;
     const conn = new Connection(ctx, socket, ip, origin);
-    const count = (perIp.get(ip) ?? 0) + 1;
-    perIp.set(ip, count);
+    const slot = `conn:${ip}`;
     connections.add(conn);
     ctx.metrics.hot.connections++;
-    socket.on('message', (data) => conn.onFrame(data));
+    // Frames wait here until the engine has answered whether the address may hold another socket.
+    let early: unknown[] | null = [];
+    let held = false;
+    let gone = false;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      ctx.engine.releaseSlot(slot).catch((err: unknown) => ctx.log.warn({ err }, 'releasing a connection slot failed'));
+    };
+    socket.on('message', (data) => {
+      if (!early) conn.onFrame(data);
+      else if (!conn.isClosed && early.push(data) > MAX_EARLY_FRAMES) conn.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
+    });
     socket.on('error', (err) => ctx.log.debug({ err }, 'widget socket error'));
     socket.on('close', () => {
+      gone = true;
       conn.onClosed();
       connections.delete(conn);
       ctx.metrics.hot.connections--;
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) perIp.delete(ip);
-      else perIp.set(ip, left);
+      release();
     });
-    if (count > limits.maxConnectionsPerIp) conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
+    ctx.engine.acquireSlot(slot, limits.maxConnectionsPerIp).then(
+      (ok) => {
+        if (!ok) return conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
+        held = true;
+        if (gone) return release();
+        const frames = early ?? [];
+        early = null;
+        for (const data of frames) conn.onFrame(data);
+      },
+      (err: unknown) => {
+        const unavailable = isEngineUnavailable(err);
+        if (!unavailable) ctx.log.error({ err }, 'taking a connection slot failed');
+        conn.fail(unavailable ? 'NOT_READY' : 'INTERNAL', CLOSE.GOING_AWAY);
+      },
+    );
   });
 
   // One sweep for every socket instead of a timer per socket.

@@ -230,6 +230,41 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(taken.filter(Boolean)).toHaveLength(10);
     });
 
+    test('a slot key gives at most cap slots; a release frees one for the next acquire', async () => {
+      const key = uid('conn:');
+      const acquires = async (n: number) => {
+        const out: boolean[] = [];
+        for (let i = 0; i < n; i++) out.push(await engine.acquireSlot(key, 3));
+        return out;
+      };
+      expect(await acquires(4)).toEqual([true, true, true, false]);
+      await engine.releaseSlot(key);
+      expect(await acquires(2)).toEqual([true, false]);
+      for (let i = 0; i < 3; i++) await engine.releaseSlot(key);
+      expect(await acquires(4)).toEqual([true, true, true, false]);
+    });
+
+    test('slot keys are counted apart, and releasing more than was taken never makes room beyond the cap', async () => {
+      const a = uid('conn:');
+      const b = uid('conn:');
+      expect([await engine.acquireSlot(a, 1), await engine.acquireSlot(a, 1)]).toEqual([true, false]);
+      expect([await engine.acquireSlot(b, 2), await engine.acquireSlot(b, 2), await engine.acquireSlot(b, 2)]).toEqual([true, true, false]);
+      for (let i = 0; i < 3; i++) await engine.releaseSlot(a);
+      await engine.releaseSlot(uid('conn:'));
+      expect([await engine.acquireSlot(a, 1), await engine.acquireSlot(a, 1)]).toEqual([true, false]);
+      expect(await engine.acquireSlot(b, 2)).toBe(false);
+    });
+
+    test('30 concurrent acquires of one key with cap 10 take exactly 10 slots', async () => {
+      const key = uid('conn:');
+      const taken = await Promise.all(Array.from({ length: 30 }, () => engine.acquireSlot(key, 10)));
+      expect(taken.filter(Boolean)).toHaveLength(10);
+      expect(await engine.acquireSlot(key, 10)).toBe(false);
+      await Promise.all(Array.from({ length: 10 }, () => engine.releaseSlot(key)));
+      const again = await Promise.all(Array.from({ length: 30 }, () => engine.acquireSlot(key, 10)));
+      expect(again.filter(Boolean)).toHaveLength(10);
+    });
+
     // ---- log ----
 
     test('append numbers entries 1..n in order and stamps them with the engine clock', async () => {
