@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// `npm run bench`: the relay measured side by side with a bare `ws` echo server, and the relay
-// on each engine (memory, SQLite FULL, SQLite NORMAL) side by side, in the same run, on the same
-// machine. Each server runs in its own child process so its memory and CPU time can be
-// attributed to it; this process opens the client sockets and hosts the webhook sink. The ratios
-// (relay / bare, engine / memory) are the figures that count; absolute numbers depend on the
-// machine and its noise. Build first: `npx tsc -b`. See docs/benchmarks.md.
+// `npm run bench`: the relay measured side by side with a bare `ws` echo server, the relay on
+// each engine (memory, SQLite FULL, SQLite NORMAL) side by side, and the scale-out scenarios: the
+// relay on Redis with one and two instances against Socket.IO 4 with its Redis adapter on one and
+// two processes, all in the same run, on the same machine. Each server runs in its own child
+// process so its memory and CPU time can be attributed to it; each Redis scenario gets a
+// redis-server of its own (a spare port, a scratch directory, stopped at the end); this process
+// opens the client sockets and hosts the webhook sink. The ratios (relay / bare, engine / memory,
+// Parley / Socket.IO) are the figures that count; absolute numbers depend on the machine and its
+// noise. Build first: `npx tsc -b`. See docs/benchmarks.md.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -18,7 +21,11 @@ const ORIGIN = 'https://shop.example';
 const SITE_KEY = 'pk_bench';
 const GIB = 1024 ** 3;
 /** Hard stop for the whole run, whatever the flags; children are killed with it. */
-const WATCHDOG_MS = 10 * 60_000;
+const WATCHDOG_MS = 15 * 60_000;
+/** The relay's default `retention.maxMessages` (the bench keeps it): entries a conversation's log keeps. */
+const RETENTION = 1000;
+/** Where the Socket.IO server and client, and the redis-server helper, live with their dependencies. */
+const BENCH_PACKAGE = new URL('../packages/bench/src/', import.meta.url);
 
 /** The engines `--engines` can name. A SQLite relay gets the `path` of a fresh temporary file. */
 const ENGINES = {
@@ -27,15 +34,36 @@ const ENGINES = {
   'sqlite-normal': { label: 'SQLite NORMAL', config: { type: 'sqlite', synchronous: 'NORMAL' } },
 };
 
+/**
+ * The scale-out scenarios `--scenarios` can name. `memory` is the relay on the memory engine above
+ * (the baseline, always run); every other one gets its own redis-server with `appendonly yes` and
+ * the given `appendfsync`, and `processes` server processes on it, the clients split across them
+ * in turn (no stickiness).
+ */
+const SCENARIOS = {
+  memory: { label: 'Parley, memory, 1 relay', kind: 'relay', processes: 1 },
+  'redis-1': { label: 'Parley, Redis, 1 relay', kind: 'relay', processes: 1, appendfsync: 'everysec' },
+  'redis-2': { label: 'Parley, Redis, 2 relays', kind: 'relay', processes: 2, appendfsync: 'everysec' },
+  'socketio-1': { label: 'Socket.IO + Redis adapter, 1 server', kind: 'socketio', processes: 1, appendfsync: 'everysec' },
+  'socketio-2': { label: 'Socket.IO + Redis adapter, 2 servers', kind: 'socketio', processes: 2, appendfsync: 'everysec' },
+  'redis-1-always': { label: 'Parley, Redis fsync always, 1 relay', kind: 'relay', processes: 1, appendfsync: 'always' },
+  'redis-2-always': { label: 'Parley, Redis fsync always, 2 relays', kind: 'relay', processes: 2, appendfsync: 'always' },
+};
+const DEFAULT_SCENARIOS = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2'];
+/** `--quick`'s: the two-process scenarios run every path of the one-process ones, with fewer processes to start. */
+const QUICK_SCENARIOS = ['memory', 'redis-2', 'socketio-2'];
+
 /** Flag defaults, and the smaller set `--quick` starts from (a smoke check: every path, in seconds). */
 const DEFAULTS = { connections: 2000, messages: 1000, seconds: 5, clients: 50, rounds: 2 };
 const QUICK = { connections: 50, messages: 50, seconds: 0.2, clients: 5, rounds: 2 };
 
 // ---------------------------------------------------------------------------------------------
-// Child: one server (bare ws echo, or the relay) answering the parent over IPC.
+// Child: one server (bare ws echo, the relay, or Socket.IO) answering the parent over IPC.
 // ---------------------------------------------------------------------------------------------
 
-async function child(kind, webhookUrl, engineJson) {
+/** `config`: the relay's `{ webhookUrl, engine }`, or Socket.IO's `{ redisUrl }`. */
+async function child(kind, configJson) {
+  const config = JSON.parse(configJson);
   let port;
   let close;
   if (kind === 'bare') {
@@ -52,9 +80,12 @@ async function child(kind, webhookUrl, engineJson) {
         for (const ws of wss.clients) ws.terminate();
         wss.close(() => resolve());
       });
+  } else if (kind === 'socketio') {
+    const { startSocketIoServer } = await import(new URL('socketio-server.mjs', BENCH_PACKAGE));
+    ({ port, close } = await startSocketIoServer({ redisUrl: config.redisUrl }));
   } else {
     const { buildApp } = await import('../packages/relay/dist/index.js');
-    const app = buildApp(benchConfig(webhookUrl, JSON.parse(engineJson)));
+    const app = buildApp(benchConfig(config.webhookUrl, config.engine));
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = app.server.address().port;
     close = () => app.close();
@@ -127,6 +158,8 @@ async function main() {
       clients: { type: 'string' },
       rounds: { type: 'string' },
       engines: { type: 'string', default: Object.keys(ENGINES).join(',') },
+      scenarios: { type: 'string' },
+      'redis-server': { type: 'string', default: 'redis-server' },
       'db-dir': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
@@ -135,10 +168,14 @@ async function main() {
     },
   });
   if (args.help) {
-    console.log(`node scripts/bench-relay.mjs [--engines LIST] [--rounds R] [--connections N] [--messages M] [--seconds S] [--clients K] [--quick] [--json]
+    console.log(`node scripts/bench-relay.mjs [--engines LIST] [--scenarios LIST] [--rounds R] [--connections N] [--messages M] [--seconds S] [--clients K] [--quick] [--json]
 
   --engines LIST   relay engines compared, comma-separated (default ${Object.keys(ENGINES).join(',')});
                    memory is always run: it is the baseline and the relay of the bare comparison
+  --scenarios LIST scale-out scenarios, comma-separated (default ${DEFAULT_SCENARIOS.join(',')}; --quick ${QUICK_SCENARIOS.join(',')};
+                   known: ${Object.keys(SCENARIOS).join(', ')}); memory is the relay above, always run;
+                   each other one gets its own redis-server (appendonly yes, appendfsync everysec or always)
+  --redis-server P the redis-server binary the Redis scenarios start (default redis-server, from PATH)
   --rounds R       times each latency and throughput figure is taken on each server, in turns (default ${DEFAULTS.rounds})
   --connections N  idle sockets held on bare and the memory relay for the memory figure (default ${DEFAULTS.connections})
   --messages M     sequential round trips per server per round for the latency figure, pooled over rounds (default ${DEFAULTS.messages})
@@ -147,8 +184,8 @@ async function main() {
   --quick          smoke check: smaller defaults (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); flags still win
   --db-dir DIR     where the SQLite relays' temporary directories are made (default the OS temp dir)
   --json           print only the JSON result
-  --cpu-prof DIR   write a V8 CPU profile of each server process into DIR
-Build first: npx tsc -b`);
+  --cpu-prof DIR   write a V8 CPU profile of each server process into DIR, as <server>-<n>.cpuprofile
+Build first: npx tsc -b (and npm install, for packages/bench: Socket.IO and its Redis adapter)`);
     return;
   }
   const base = args.quick ? QUICK : DEFAULTS;
@@ -159,11 +196,14 @@ Build first: npx tsc -b`);
     clients: positiveInt(args.clients ?? base.clients, '--clients'),
     rounds: positiveInt(args.rounds ?? base.rounds, '--rounds'),
     engines: parseEngines(args.engines),
+    scenarios: parseScenarios(args.scenarios ?? (args.quick ? QUICK_SCENARIOS : DEFAULT_SCENARIOS).join(',')),
     ...(args.quick ? { quick: true } : {}),
   };
   const engines = opts.engines;
+  /** The scale-out scenarios with servers of their own (`memory` is the memory relay of `engines`). */
+  const scaleOut = opts.scenarios.filter((name) => name !== 'memory');
   /** Every server, in the order of a round; the next round runs them the other way. */
-  const order = ['bare', ...engines];
+  const order = ['bare', ...engines, ...scaleOut];
   const quiet = args.json;
   const t00 = performance.now();
   const log = (line) => {
@@ -172,9 +212,10 @@ Build first: npx tsc -b`);
 
   const { default: WebSocket } = await import('ws');
   const sink = await startSink();
-  /** Every child process spawned (the watchdog kills them), and the servers that came up (closed at the end). */
+  /** Every child process spawned (the watchdog kills them), the servers that came up (closed at the end), and the redis-servers (stopped last). */
   const procs = [];
   const children = [];
+  const redisServers = [];
   const tempDirs = [];
   const removeTempDirs = () => {
     for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -186,7 +227,7 @@ Build first: npx tsc -b`);
     process.exit(1);
   }, WATCHDOG_MS);
   watchdog.unref();
-  // Interrupted: the children go with this process, the temporary databases too.
+  // Interrupted: the children (redis-servers included) go with this process, the temporary databases and AOFs too.
   const interrupted = (signal) => {
     for (const proc of procs) proc.kill('SIGKILL');
     removeTempDirs();
@@ -214,31 +255,50 @@ Build first: npx tsc -b`);
       removeTempDirs();
     }
 
-    log(`Starting the bare ws echo server and the relay on ${engines.map((e) => ENGINES[e].label).join(', ')} (each in its own process)…`);
-    const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
-    const servers = {};
-    const clients = {};
-    const starting = order.map((name) => {
-      let engine = null;
-      if (name !== 'bare') {
-        engine = { ...ENGINES[name].config };
+    log(
+      `Starting the bare ws echo server, the relay on ${engines.map((e) => ENGINES[e].label).join(', ')}` +
+        (scaleOut.length ? `, and ${scaleOut.map((n) => SCENARIOS[n].label).join('; ')}` : '') +
+        ` (each server in its own process${scaleOut.length ? ', each Redis scenario on a redis-server of its own' : ''})…`,
+    );
+    const profile = (name, i) => (args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-name=${name}-${i + 1}.cpuprofile`] : []);
+    const { startRedisServer } = scaleOut.length ? await import(new URL('redis-server.mjs', BENCH_PACKAGE)) : {};
+    const { socketIoClient } = scaleOut.some((n) => SCENARIOS[n].kind === 'socketio') ? await import(new URL('socketio-client.mjs', BENCH_PACKAGE)) : {};
+    /** One target's processes (its redis-server first); each one that comes up is registered for closing at once. */
+    const startTarget = async (name) => {
+      const up = (proc) => (children.push(proc), proc);
+      if (name === 'bare') return { procs: [up(await startChild('bare', {}, profile(name, 0), procs))] };
+      if (ENGINES[name]) {
+        const engine = { ...ENGINES[name].config };
         if (engine.type === 'sqlite') engine.path = join(makeTempDir(), 'relay.db');
+        return { procs: [up(await startChild('relay', { webhookUrl: sink.urlFor(name, 1), engine }, profile(name, 0), procs))] };
       }
-      return startChild(name === 'bare' ? 'bare' : 'relay', sink.url, profile, engine, procs);
-    });
+      const scenario = SCENARIOS[name];
+      const redis = await startRedisServer({ bin: args['redis-server'], dir: makeTempDir(), appendfsync: scenario.appendfsync, onProcess: (p) => procs.push(p) });
+      redisServers.push(redis);
+      const config = (i) =>
+        scenario.kind === 'socketio' ? { redisUrl: redis.url } : { webhookUrl: sink.urlFor(name, i + 1), engine: { type: 'redis', url: redis.url, prefix: 'parley:' } };
+      const started = await Promise.allSettled(Array.from({ length: scenario.processes }, (_, i) => startChild(scenario.kind, config(i), profile(name, i), procs).then(up)));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return { procs: started.map((r) => r.value), redis };
+    };
     // All at once (start-up is not measured); every one that came up is closed, even if another failed.
-    const ready = await Promise.allSettled(starting);
-    for (const r of ready) if (r.status === 'fulfilled') children.push(r.value);
+    const ready = await Promise.allSettled(order.map(startTarget));
     const failed = ready.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
+    const servers = {};
+    const clients = {};
     for (const [i, name] of order.entries()) {
-      const server = ready[i].value;
-      servers[name] = server;
-      clients[name] = name === 'bare' ? bareClient(WebSocket, server.port) : relayClient(WebSocket, server.port, sink, name);
+      const { procs: group, redis } = ready[i].value;
+      servers[name] = serverGroup(group, redis);
+      const ports = group.map((c) => c.port);
+      if (name === 'bare') clients[name] = bareClient(WebSocket, ports[0]);
+      else if (SCENARIOS[name]?.kind === 'socketio') clients[name] = socketIoClient({ ports, name, nextId: nextMessageId, body: MESSAGE_BODY });
+      else clients[name] = relayClient(WebSocket, ports, sink, name);
     }
     /** The servers of round `i`: forwards, then backwards, so a drift of the machine during the run hits all alike. */
     const roundOrder = (i) => (i % 2 === 0 ? order : [...order].reverse());
-    const label = (name) => (name === 'bare' ? 'bare' : `relay (${ENGINES[name].label})`);
+    const label = (name) => (name === 'bare' ? 'bare' : ENGINES[name] ? `relay (${ENGINES[name].label})` : SCENARIOS[name].label);
 
     // Warm-up, first for connections only: open, greet and close some sockets, so lazy
     // initialisation is done before the memory baseline. Message traffic comes after the
@@ -291,8 +351,10 @@ Build first: npx tsc -b`);
     const rate = Object.fromEntries(order.map((name) => [name, combineThroughput(windows[name])]));
 
     result = report(opts, memory, latency, rate, commits, dbDir, sink, Date.now() - started);
+    result.scaleOut = scaleOutReport(opts, latency, rate, sink, clients, redisServers);
   } finally {
     for (const c of children) await c.close();
+    for (const r of redisServers) await r.stop();
     removeTempDirs();
     await sink.close();
     clearTimeout(watchdog);
@@ -302,11 +364,24 @@ Build first: npx tsc -b`);
   else {
     console.log(table(result));
     if (result.engines) console.log(engineTable(result));
+    if (result.scaleOut.scenarios.length > 1) console.log(scaleOutTable(result));
     console.log(JSON.stringify(result));
   }
   if (result.webhooks.received < result.webhooks.expected || result.webhooks.duplicates > 0) {
     process.stderr.write(`bench-relay: webhooks ${result.webhooks.received} of ${result.webhooks.expected} received, ${result.webhooks.duplicates} twice.\n`);
     process.exitCode = 1;
+  }
+  for (const [name, w] of Object.entries(result.webhooks.byServer)) {
+    if (w.received !== w.expected || w.duplicates > 0) {
+      process.stderr.write(`bench-relay: ${name}: webhooks ${w.received} of ${w.expected} received, ${w.duplicates} twice.\n`);
+      process.exitCode = 1;
+    }
+  }
+  for (const [name, s] of Object.entries(result.scaleOut.byScenario)) {
+    if (s.seqErrors > 0) {
+      process.stderr.write(`bench-relay: ${name}: ${s.seqErrors} acks out of sequence (or a fan-out with another seq).\n`);
+      process.exitCode = 1;
+    }
   }
 }
 
@@ -318,6 +393,18 @@ function parseEngines(value) {
     .filter(Boolean);
   for (const name of names) {
     if (!Object.hasOwn(ENGINES, name)) throw new Error(`--engines: unknown engine "${name}" (known: ${Object.keys(ENGINES).join(', ')})`);
+  }
+  return ['memory', ...new Set(names.filter((n) => n !== 'memory'))];
+}
+
+/** `--scenarios a,b`: known names, no repeats, memory first (added when missing: it is the baseline). */
+function parseScenarios(value) {
+  const names = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!Object.hasOwn(SCENARIOS, name)) throw new Error(`--scenarios: unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
   }
   return ['memory', ...new Set(names.filter((n) => n !== 'memory'))];
 }
@@ -374,25 +461,40 @@ function positiveNumber(value, name) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The merchant backend stand-in: answers every webhook 204 and counts them. */
+/**
+ * The merchant backend stand-in: answers every webhook 204 and counts them, in all and per server
+ * (each relay posts to `/webhooks/<server>/<instance>`, so the sink also sees which instance of a
+ * server delivered each event). A webhook id seen twice is a duplicate, whoever delivered it.
+ */
 async function startSink() {
   let received = 0;
   let expected = 0;
   let duplicates = 0;
   const seen = new Set();
+  const byServer = {};
+  const of = (name) => (byServer[name] ??= { expected: 0, received: 0, duplicates: 0, byInstance: {} });
   const server = createServer((req, res) => {
     const id = req.headers['webhook-id'];
-    if (seen.has(id)) duplicates++;
+    const [, , name = '?', instance = '1'] = req.url.split('/');
+    const counts = of(name);
+    if (seen.has(id)) {
+      duplicates++;
+      counts.duplicates++;
+    }
     seen.add(id);
     req.resume();
     req.on('end', () => {
       received++;
+      counts.received++;
+      counts.byInstance[instance] = (counts.byInstance[instance] ?? 0) + 1;
       res.writeHead(204).end();
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}/webhooks`;
   return {
-    url: `http://127.0.0.1:${server.address().port}/webhooks/parley`,
+    /** The webhook URL of `instance` (1, 2, …) of server `name`. */
+    urlFor: (name, instance) => `${base}/${name}/${instance}`,
     get received() {
       return received;
     },
@@ -403,9 +505,14 @@ async function startSink() {
     get duplicates() {
       return duplicates;
     },
-    /** The relay should send `n` more webhooks. */
-    expect(n) {
+    /** Expected, received and duplicates per server, and received per instance. */
+    get byServer() {
+      return structuredClone(byServer);
+    },
+    /** Server `name` should send `n` more webhooks. */
+    expect(n, name) {
       expected += n;
+      of(name).expected += n;
     },
     /** Waits until every expected webhook has arrived (or `timeoutMs` passes); returns whether it did. */
     async drained(timeoutMs) {
@@ -421,9 +528,12 @@ async function startSink() {
   };
 }
 
-/** Forks one server (`engine`: the relay's engine config) and resolves once it listens; `procs` gets the process at once. */
-async function startChild(kind, webhookUrl, extraArgs, engine, procs) {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, webhookUrl, JSON.stringify(engine)], {
+/**
+ * Forks one server (`kind` bare, relay or socketio; `config` what `child` reads) and resolves once
+ * it listens; `procs` gets the process at once.
+ */
+async function startChild(kind, config, extraArgs, procs) {
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, JSON.stringify(config)], {
     execArgv: ['--expose-gc', ...extraArgs],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -431,7 +541,7 @@ async function startChild(kind, webhookUrl, extraArgs, engine, procs) {
   let nextId = 0;
   const waiting = new Map();
   const port = await new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`${kind} server exited early (${code}); did you run npx tsc -b?`)));
+    proc.once('exit', (code) => reject(new Error(`${kind} server exited early (${code}); did you run npx tsc -b${kind === 'socketio' ? ' and npm install' : ''}?`)));
     proc.on('message', (msg) => {
       if (msg.ready) resolve(msg.port);
       else waiting.get(msg.id)?.(msg);
@@ -473,6 +583,26 @@ async function startChild(kind, webhookUrl, extraArgs, engine, procs) {
   };
 }
 
+/**
+ * The processes of one measured server (one, or two sharing a Redis) as one: CPU time summed
+ * (and per process), memory of the first; `redis` is the scenario's redis-server, if any.
+ */
+function serverGroup(procs, redis) {
+  return {
+    procs,
+    redis,
+    async stats(gc = false) {
+      const all = await Promise.all(procs.map((p) => p.stats(gc)));
+      const cpu = { user: 0, system: 0 };
+      for (const s of all) {
+        cpu.user += s.cpu.user;
+        cpu.system += s.cpu.system;
+      }
+      return { cpu, mem: all[0].mem, byProcess: all.map((s) => s.cpu) };
+    },
+  };
+}
+
 // ---- clients ----------------------------------------------------------------------------------
 
 function openSocket(WebSocket, url) {
@@ -485,7 +615,9 @@ function openSocket(WebSocket, url) {
 
 let idSeq = 0;
 const nextMessageId = () => `b${(++idSeq).toString(36)}`;
-const textOf = (id) => JSON.stringify({ t: 'send', id, body: { type: 'text', text: 'Where is my order? It was #1001, shipped on Monday.' } });
+/** What every message says, to every server. */
+const MESSAGE_BODY = { type: 'text', text: 'Where is my order? It was #1001, shipped on Monday.' };
+const textOf = (id) => JSON.stringify({ t: 'send', id, body: MESSAGE_BODY });
 
 /**
  * The bare server's client: a socket is ready as soon as it opens; a "message" is the same
@@ -541,15 +673,19 @@ function bareClient(WebSocket, port) {
 /**
  * The relay's client: a socket is ready once `hello` got `welcome` (a conversation exists);
  * a message is `send`, its reply the `ack`, and the fan-out `msg` reaches a second socket of
- * the same conversation.
+ * the same conversation. With several relays (`ports`), each socket goes to the next one in turn:
+ * no stickiness, and a pair's second socket resumes the conversation on another relay.
  */
-function relayClient(WebSocket, port, sink, name = 'relay') {
-  const url = `ws://127.0.0.1:${port}/v1/widget`;
+function relayClient(WebSocket, ports, sink, name) {
+  const urls = ports.map((port) => `ws://127.0.0.1:${port}/v1/widget`);
+  let turn = 0;
   const started = new Set();
   return {
     name,
+    /** Round trips whose ack seq was not the previous one + 1, or whose fan-out carried another seq. */
+    seqErrors: 0,
     async open(token) {
-      const ws = await openSocket(WebSocket, url);
+      const ws = await openSocket(WebSocket, urls[turn++ % urls.length]);
       ws.on('error', () => {});
       const welcome = await new Promise((resolve, reject) => {
         ws.once('message', (data) => {
@@ -572,16 +708,21 @@ function relayClient(WebSocket, port, sink, name = 'relay') {
         const t0 = performance.now();
         let ack;
         let fanout;
+        let ackSeq;
+        let fanoutSeq;
         const done = () => {
           if (ack === undefined || (other && fanout === undefined)) return;
           conn.ws.off('message', onA);
           other?.ws.off('message', onB);
+          if ((conn.lastSeq !== undefined && ackSeq !== conn.lastSeq + 1) || (other && fanoutSeq !== ackSeq)) this.seqErrors++;
+          conn.lastSeq = ackSeq;
           resolve({ ack, fanout });
         };
         const onA = (data) => {
           const f = JSON.parse(data.toString());
           if (f.t === 'ack' && f.id === id) {
             ack = performance.now() - t0;
+            ackSeq = f.seq;
             done();
           }
         };
@@ -589,6 +730,7 @@ function relayClient(WebSocket, port, sink, name = 'relay') {
           const f = JSON.parse(data.toString());
           if (f.t === 'msg' && f.id === id) {
             fanout = performance.now() - t0;
+            fanoutSeq = f.seq;
             done();
           }
         };
@@ -624,7 +766,7 @@ function relayClient(WebSocket, port, sink, name = 'relay') {
     sent(conn) {
       const first = !started.has(conn.conversationId);
       started.add(conn.conversationId);
-      sink.expect(first ? 2 : 1);
+      sink.expect(first ? 2 : 1, name);
     },
   };
 }
@@ -639,12 +781,13 @@ async function openMany(client, n) {
   return out;
 }
 
+/** Closes each connection: a `ws` socket (`c.ws`), or one with its own `close()` (Socket.IO). */
 function closeAll(conns) {
-  for (const c of conns) c.ws.close();
+  for (const c of conns) (c.close ? c.close() : c.ws.close());
 }
 
 async function waitClosed(conns) {
-  await Promise.all(conns.map((c) => (c.ws.readyState === 3 ? undefined : new Promise((r) => c.ws.once('close', r)))));
+  await Promise.all(conns.map((c) => c.closed ?? (c.ws.readyState === 3 ? undefined : new Promise((r) => c.ws.once('close', r)))));
 }
 
 // ---- figures ---------------------------------------------------------------------------------
@@ -711,32 +854,52 @@ function summariseLatency({ acks, fanouts }, rounds) {
 /**
  * (3) `k` senders on their own sockets (for the relay, their own conversations), each sending
  * the next message as soon as the previous one is acknowledged, for `seconds`. The server's CPU
- * time is read before and after; for the relay it runs until every webhook of the window has
- * reached the sink, so the figure includes the deliveries. Returns the raw window; see
- * `combineThroughput`.
+ * time (summed over its processes) is read before and after; for the relay it runs until every
+ * webhook of the window has reached the sink, so the figure includes the deliveries. On a Redis
+ * scenario the redis-server's CPU time and `used_memory` are read at the same points. Returns
+ * the raw window; see `combineThroughput`.
  */
 async function throughput(client, server, k, seconds, sink) {
   const conns = await openMany(client, k);
   await sleep(200);
-  const cpu0 = (await server.stats()).cpu;
+  const redis0 = await server.redis?.info();
+  const stats0 = await server.stats();
+  const cpu0 = stats0.cpu;
   const webhooks0 = sink.received;
   let count = 0;
   let running = true;
   const t0 = performance.now();
   const stop = setTimeout(() => (running = false), seconds * 1000);
-  await Promise.all(conns.map((c) => client.pump(c, () => running, () => count++)));
+  await Promise.all(
+    conns.map((c) => {
+      c.acked = 0;
+      return client.pump(c, () => running, () => (count++, c.acked++));
+    }),
+  );
   clearTimeout(stop);
   const wall = (performance.now() - t0) / 1000;
-  const cpuWindow = (await server.stats()).cpu;
+  const statsWindow = await server.stats();
+  const cpuWindow = statsWindow.cpu;
   const backlog = sink.expected - sink.received;
   const drainT0 = performance.now();
   const drained = await sink.drained(60_000);
   const drainMs = performance.now() - drainT0;
-  const cpu1 = drained && backlog > 0 ? (await server.stats()).cpu : cpuWindow;
+  const stats1 = drained && backlog > 0 ? await server.stats() : statsWindow;
+  const cpu1 = stats1.cpu;
+  const redis1 = await server.redis?.info();
   closeAll(conns);
   await waitClosed(conns);
-  const cpuSec = (c) => (c.user + c.system - cpu0.user - cpu0.system) / 1e6;
+  const cpuSec = (c, c0 = cpu0) => (c.user + c.system - c0.user - c0.system) / 1e6;
   return {
+    ...(stats1.byProcess.length > 1 ? { cpuByProcess: stats1.byProcess.map((c, i) => cpuSec(c, stats0.byProcess[i])) } : {}),
+    ...(redis0
+      ? {
+          redisCpu: redis1.cpuSec - redis0.cpuSec,
+          redisMemoryDelta: redis1.usedMemory - redis0.usedMemory,
+          // What the logs keep of the window: each conversation's entries, up to the retention cap.
+          stored: SCENARIOS[client.name]?.kind === 'relay' ? conns.reduce((n, c) => n + Math.min(c.acked, RETENTION), 0) : 0,
+        }
+      : {}),
     clients: k,
     wall,
     messages: count,
@@ -771,6 +934,17 @@ function combineThroughput(windows) {
     webhookBacklogAtEnd: sum((w) => w.backlog),
     webhookDrainMs: Math.round(sum((w) => w.drainMs)),
     webhooksDrained: windows.every((w) => w.drained),
+    ...(windows[0].cpuByProcess ? { cpuSecByProcess: windows[0].cpuByProcess.map((_, i) => round(sum((w) => w.cpuByProcess[i]), 3)) } : {}),
+    ...(windows[0].redisCpu !== undefined
+      ? {
+          redisCpuSec: round(sum((w) => w.redisCpu), 3),
+          redisCpuMsPerMsg: round((sum((w) => w.redisCpu) * 1000) / messages, 4),
+          msgsPerCpuSecWithRedis: Math.round(messages / (cpu + sum((w) => w.redisCpu))),
+          redisMemoryDelta: sum((w) => w.redisMemoryDelta),
+          storedMessages: sum((w) => w.stored),
+          ...(sum((w) => w.stored) > 0 ? { redisBytesPerStoredMsg: Math.round(sum((w) => w.redisMemoryDelta) / sum((w) => w.stored)) } : {}),
+        }
+      : {}),
   };
 }
 
@@ -825,7 +999,7 @@ function report(opts, memory, latency, rate, commits, dbDir, sink, elapsedMs) {
           commitProbe: commits,
         }
       : {}),
-    webhooks: { received: sink.received, expected: sink.expected, duplicates: sink.duplicates },
+    webhooks: { received: sink.received, expected: sink.expected, duplicates: sink.duplicates, byServer: sink.byServer },
     elapsedSec: round(elapsedMs / 1000, 1),
   };
 }
@@ -907,6 +1081,129 @@ function engineTable(r) {
   ].join('\n');
 }
 
+/** The ratios the scale-out section reports, as [numerator, denominator]; those of scenarios not run are left out. */
+const SCALE_OUT_RATIOS = [
+  ['redis-1', 'memory'],
+  ['redis-2', 'redis-1'],
+  ['socketio-2', 'socketio-1'],
+  ['redis-1', 'socketio-1'],
+  ['redis-2', 'socketio-2'],
+  ['redis-1-always', 'redis-1'],
+  ['redis-2-always', 'redis-2'],
+  ['redis-1-always', 'socketio-1'],
+  ['redis-2-always', 'socketio-2'],
+];
+
+/** The scale-out scenarios side by side: throughput, latency, Redis's share, webhooks per instance; and their ratios. */
+function scaleOutReport(opts, latency, rate, sink, clients, redisServers) {
+  const webhooks = sink.byServer;
+  const scenarios = Object.fromEntries(
+    opts.scenarios.map((name) => {
+      const sc = SCENARIOS[name];
+      const t = rate[name];
+      const l = latency[name];
+      return [
+        name,
+        {
+          label: sc.label,
+          server: sc.kind === 'relay' ? 'parley-relay' : 'socket.io',
+          processes: sc.processes,
+          ...(sc.appendfsync ? { appendfsync: sc.appendfsync } : {}),
+          msgsPerCpuSec: t.msgsPerCpuSec,
+          msgsPerCpuSecByRound: t.msgsPerCpuSecByRound,
+          msgsPerCpuSecWindowOnly: t.msgsPerCpuSecWindowOnly,
+          msgsPerSec: t.msgsPerSec,
+          p50: l.p50,
+          p99: l.p99,
+          fanoutP50: l.fanoutP50,
+          fanoutP99: l.fanoutP99,
+          serverCores: t.serverCores,
+          ...(t.cpuSecByProcess ? { cpuSecByProcess: t.cpuSecByProcess } : {}),
+          ...(t.redisCpuSec !== undefined
+            ? {
+                redisCpuMsPerMsg: t.redisCpuMsPerMsg,
+                msgsPerCpuSecWithRedis: t.msgsPerCpuSecWithRedis,
+                redisMemoryDelta: t.redisMemoryDelta,
+                storedMessages: t.storedMessages,
+                ...(t.redisBytesPerStoredMsg !== undefined ? { redisBytesPerStoredMsg: t.redisBytesPerStoredMsg } : {}),
+              }
+            : {}),
+          ...(sc.kind === 'relay' ? { webhooks: webhooks[name], seqErrors: clients[name].seqErrors } : {}),
+        },
+      ];
+    }),
+  );
+  const ratios = {};
+  for (const [a, b] of SCALE_OUT_RATIOS) {
+    const x = scenarios[a];
+    const y = scenarios[b];
+    if (!x || !y) continue;
+    ratios[`${a} / ${b}`] = {
+      msgsPerCpuSec: ratio(x.msgsPerCpuSec, y.msgsPerCpuSec),
+      msgsPerSec: ratio(x.msgsPerSec, y.msgsPerSec),
+      p50: ratio(x.p50, y.p50),
+      p99: ratio(x.p99, y.p99),
+    };
+  }
+  return {
+    scenarios: opts.scenarios,
+    settings: {
+      redis: redisServers.length ? `redis-server ${redisServers[0].version}, one per scenario on 127.0.0.1 (a spare port, a scratch directory), appendonly yes, no RDB snapshots, appendfsync per scenario` : undefined,
+      relay: "engine { type: 'redis', prefix: 'parley:' }, the bench's relay settings otherwise; each instance posts webhooks to its own path of the sink",
+      socketio: "socket.io 4 + @socket.io/redis-adapter (ioredis), WebSocket transport only; 'send' broadcasts to the conversation's room and acks: no log, no seq, no webhook",
+      clients: 'each socket to the next server process in turn; a latency pair has its two sockets on different processes when there are two',
+    },
+    byScenario: scenarios,
+    ratios,
+  };
+}
+
+function scaleOutTable(r) {
+  const so = r.scaleOut;
+  const x = (name) => so.byScenario[name];
+  const rows = [
+    ['scenario', 'msgs/server CPU-s', '(each round)', '(window CPU only)', 'msgs/s wall', 'p50 ms', 'p99 ms', 'fan-out p50/p99 ms', 'cores busy', 'Redis CPU ms/msg', 'msgs/CPU-s incl. Redis', 'Redis B/stored msg'],
+    ...so.scenarios.map((name) => {
+      const s = x(name);
+      return [
+        s.label,
+        num(s.msgsPerCpuSec),
+        s.msgsPerCpuSecByRound.map(num).join(' / '),
+        num(s.msgsPerCpuSecWindowOnly),
+        num(s.msgsPerSec),
+        s.p50,
+        s.p99,
+        `${s.fanoutP50} / ${s.fanoutP99}`,
+        s.serverCores,
+        s.redisCpuMsPerMsg ?? '—',
+        s.msgsPerCpuSecWithRedis !== undefined ? num(s.msgsPerCpuSecWithRedis) : '—',
+        s.redisBytesPerStoredMsg !== undefined ? num(s.redisBytesPerStoredMsg) : s.redisMemoryDelta !== undefined ? `(Δ ${num(s.redisMemoryDelta)} B)` : '—',
+      ];
+    }),
+  ];
+  const ratios = Object.entries(so.ratios).map(
+    ([pair, q]) => `${pair}: ${q.msgsPerCpuSec}× messages per server CPU-second (${q.msgsPerSec}× per wall second), p50 ${q.p50}×, p99 ${q.p99}×`,
+  );
+  const hooks = so.scenarios
+    .filter((name) => x(name).webhooks)
+    .map((name) => {
+      const w = x(name).webhooks;
+      const split = Object.entries(w.byInstance).map(([i, n]) => `relay ${i}: ${num(n)}`).join(', ');
+      return `${name}: ${num(w.received)} of ${num(w.expected)} webhooks received, ${w.duplicates} twice (${split}); ${x(name).seqErrors} acks out of sequence`;
+    });
+  return [
+    `Scale-out on Redis — ${so.settings.redis ?? 'no Redis scenario'}.`,
+    `Socket.IO: ${so.settings.socketio}. Clients: ${so.settings.clients}.`,
+    '',
+    ...formatRows(rows),
+    '',
+    ...ratios,
+    '',
+    ...hooks,
+    '',
+  ].join('\n');
+}
+
 // Last, so every module-level constant above is initialised first.
-if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5]);
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4]);
 else await main();
