@@ -2,44 +2,17 @@
 // relay CLI processes on one redis-server, 120 widgets that reconnect to any relay, one relay
 // killed with SIGKILL, redis-server killed and restarted from its AOF, the backend down for a
 // while; nothing acked may be lost, shown twice or reordered, in either direction.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { afterEach, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { expect, test } from 'vitest';
+import { requireBuiltRelay, scriptRunner } from './support/script-run.js';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
-const script = fileURLToPath(new URL('../scripts/chaos.mjs', import.meta.url));
-const cli = fileURLToPath(new URL('../packages/relay/dist/cli.js', import.meta.url));
-
-let child: ChildProcess | undefined;
-
-afterEach(async () => {
-  // On a test timeout: SIGTERM lets the script kill its relays, redis-server and workers and remove its scratch directory.
-  const c = child;
-  child = undefined;
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
-  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    let output = '';
-    const c = spawn(process.execPath, [script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = c;
-    c.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    c.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    c.once('exit', (code) => resolve({ code, output }));
-  });
-}
+const run = scriptRunner('chaos.mjs');
 
 /** How many lines of `output` match `re` (anchored with the m flag). */
 const lines = (output: string, re: RegExp) => output.match(new RegExp(re.source, 'gm'))?.length ?? 0;
 
 test('three relays on one redis survive a relay kill, a redis restart and a backend outage without loss, duplicates or reordering', { timeout: 150_000 }, async () => {
-  if (!existsSync(cli)) throw new Error('packages/relay/dist/cli.js is missing: run `npx tsc -b` (npm test does) first.');
+  requireBuiltRelay();
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not installed: the chaos run starts its own on a spare port.');
   const { code, output } = await run(['--short', '--seed', '1']);
   const line = output.split('\n').find((l) => l.startsWith('CHAOS_SUMMARY '));

@@ -5,7 +5,6 @@ import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConve
 import {
   conversationTopic,
   dedupeWindow,
-  topicOf,
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
@@ -20,6 +19,7 @@ import {
   type Rate,
   type TransientItem,
 } from './types.js';
+import { LocalFanout, LocalSlots } from './in-process.js';
 import { WebhookQueue } from './webhook-queue.js';
 
 export interface MemoryEngineOptions {
@@ -78,7 +78,7 @@ export class MemoryEngine implements Engine {
   private readonly conversations = new Map<string, Stored>();
   private readonly owners = new Map<string, string>();
   private readonly online = new Map<string, boolean>();
-  private readonly topics = new Map<string, Set<Listener>>();
+  private readonly fanout: LocalFanout;
   private readonly webhooks = new WebhookQueue();
   private readonly dead = new Map<string, DeadLetter[]>();
   private created = 0;
@@ -87,7 +87,7 @@ export class MemoryEngine implements Engine {
   /** Rate-limit buckets: one process serves the engine, so they live here. */
   private readonly buckets = new LocalBuckets();
   /** Slots held per key (`acquireSlot`): one process serves the engine, so counts live here. */
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new LocalSlots();
 
   constructor(options: MemoryEngineOptions = {}) {
     this.clock = options.now ?? Date.now;
@@ -95,6 +95,7 @@ export class MemoryEngine implements Engine {
     this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.onListenerError = options.onListenerError ?? (() => {});
+    this.fanout = new LocalFanout(this.onListenerError, copy);
   }
 
   async start(): Promise<void> {
@@ -112,7 +113,7 @@ export class MemoryEngine implements Engine {
     this.ready = false;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
-    this.topics.clear();
+    this.fanout.clear();
   }
 
   now(): number {
@@ -227,7 +228,7 @@ export class MemoryEngine implements Engine {
     this.trim(log, request.retention.maxMessages, now - request.retention.maxAgeMs);
     this.webhooks.enqueue(jobs);
 
-    this.deliver({ kind: 'entry', conversationId: conversation.id, entry });
+    this.fanout.deliver({ kind: 'entry', conversationId: conversation.id, entry });
     return { duplicate: false, entry: copy(entry), seq, ts: now };
   }
 
@@ -308,34 +309,11 @@ export class MemoryEngine implements Engine {
   // ---- fan-out ----
 
   async publish(item: TransientItem): Promise<void> {
-    this.deliver(item);
+    this.fanout.deliver(item);
   }
 
   async subscribe(topic: string, listener: Listener): Promise<() => void> {
-    let listeners = this.topics.get(topic);
-    if (!listeners) this.topics.set(topic, (listeners = new Set()));
-    // A wrapper per call: one function subscribed twice is two subscriptions, each ended on its own.
-    const own = (item: FanoutItem): void => listener(item);
-    listeners.add(own);
-    return () => {
-      const current = this.topics.get(topic);
-      if (!current?.delete(own)) return;
-      if (current.size === 0) this.topics.delete(topic);
-    };
-  }
-
-  /** Hand a copy of `item` to its topic's listeners; one that throws does not stop the others. */
-  private deliver(item: Exclude<FanoutItem, { kind: 'resync' }>): void {
-    const listeners = this.topics.get(topicOf(item));
-    if (!listeners) return;
-    const shared = copy(item);
-    for (const listener of [...listeners]) {
-      try {
-        listener(shared);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
+    return this.fanout.subscribe(topic, listener);
   }
 
   // ---- site state ----
@@ -345,16 +323,11 @@ export class MemoryEngine implements Engine {
   }
 
   async acquireSlot(key: string, cap: number): Promise<boolean> {
-    const held = this.slots.get(key) ?? 0;
-    if (held >= cap) return false;
-    this.slots.set(key, held + 1);
-    return true;
+    return this.slots.acquire(key, cap);
   }
 
   async releaseSlot(key: string): Promise<void> {
-    const held = this.slots.get(key) ?? 0;
-    if (held > 1) this.slots.set(key, held - 1);
-    else this.slots.delete(key);
+    this.slots.release(key);
   }
 
   async getOnline(siteKey: string): Promise<boolean | null> {

@@ -5,10 +5,10 @@ import Database from 'better-sqlite3';
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
+import { LocalFanout, LocalSlots } from './in-process.js';
 import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
 import {
   dedupeWindow,
-  topicOf,
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
@@ -293,10 +293,6 @@ function toJob(row: JobRow): WebhookJob {
   return job;
 }
 
-interface Subscription {
-  listener: (item: FanoutItem) => void;
-}
-
 /**
  * The durable engine: one SQLite file (WAL), served by one relay instance. Every operation is one
  * transaction that has committed when its promise resolves, so whatever the relay acked survives
@@ -313,13 +309,13 @@ export class SqliteEngine implements Engine {
   private readonly sweepIntervalMs: number;
   private readonly emptyTtlMs: number;
   private readonly onListenerError: (error: unknown) => void;
-  private readonly topics = new Map<string, Set<Subscription>>();
+  private readonly fanout: LocalFanout;
   private db: Database.Database | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   /** Rate-limit buckets: one process serves the engine, so they live here. */
   private readonly buckets = new LocalBuckets();
   /** Slots held per key (`acquireSlot`): one process serves the engine, so counts live here. */
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new LocalSlots();
   private tx: Transactions | undefined;
 
   constructor(options: SqliteEngineOptions) {
@@ -331,6 +327,7 @@ export class SqliteEngine implements Engine {
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
     this.onListenerError = options.onListenerError ?? (() => {});
+    this.fanout = new LocalFanout(this.onListenerError);
     if (this.synchronous !== 'FULL' && this.synchronous !== 'NORMAL') throw new Error(`SqliteEngine: synchronous must be FULL or NORMAL, not ${String(this.synchronous)}.`);
   }
 
@@ -382,7 +379,7 @@ export class SqliteEngine implements Engine {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    this.topics.clear();
+    this.fanout.clear();
     const db = this.db;
     this.db = undefined;
     this.tx = undefined;
@@ -435,7 +432,7 @@ export class SqliteEngine implements Engine {
     const result = this.t.append(request);
     if (result && !result.duplicate) {
       // After the commit: subscribers get their own copy.
-      this.deliver({ kind: 'entry', conversationId: request.conversationId, entry: structuredClone(result.entry) });
+      this.fanout.deliver({ kind: 'entry', conversationId: request.conversationId, entry: structuredClone(result.entry) });
     }
     return result;
   }
@@ -457,32 +454,11 @@ export class SqliteEngine implements Engine {
   // ---- fan-out ----
 
   async publish(item: TransientItem): Promise<void> {
-    this.deliver(item);
+    this.fanout.deliver(item);
   }
 
   async subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void> {
-    let set = this.topics.get(topic);
-    if (!set) this.topics.set(topic, (set = new Set()));
-    const subscription: Subscription = { listener };
-    set.add(subscription);
-    const subscribers = set;
-    return () => {
-      subscribers.delete(subscription);
-      if (subscribers.size === 0 && this.topics.get(topic) === subscribers) this.topics.delete(topic);
-    };
-  }
-
-  /** Call the topic's listeners; one that throws does not keep the item from the others. */
-  private deliver(item: Exclude<FanoutItem, { kind: 'resync' }>): void {
-    const set = this.topics.get(topicOf(item));
-    if (!set) return;
-    for (const { listener } of [...set]) {
-      try {
-        listener(item);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
+    return this.fanout.subscribe(topic, listener);
   }
 
   // ---- site state ----
@@ -492,16 +468,11 @@ export class SqliteEngine implements Engine {
   }
 
   async acquireSlot(key: string, cap: number): Promise<boolean> {
-    const held = this.slots.get(key) ?? 0;
-    if (held >= cap) return false;
-    this.slots.set(key, held + 1);
-    return true;
+    return this.slots.acquire(key, cap);
   }
 
   async releaseSlot(key: string): Promise<void> {
-    const held = this.slots.get(key) ?? 0;
-    if (held > 1) this.slots.set(key, held - 1);
-    else this.slots.delete(key);
+    this.slots.release(key);
   }
 
   async getOnline(siteKey: string): Promise<boolean | null> {
