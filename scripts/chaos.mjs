@@ -12,7 +12,7 @@
 // when the run itself broke or ran out of time. Build first: npx tsc -b packages/relay.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -22,7 +22,7 @@ import { startBackend } from './lib/backend.mjs';
 import { eventLoopDelay, isReady, redisProcess, relayProcess } from './lib/children.mjs';
 import { readHistories } from './lib/history.mjs';
 import { relayConfig } from './lib/relay-config.mjs';
-import { count, freePort, percentile, prng, secs, sleep } from './lib/util.mjs';
+import { cleanUpOnExit, count, freePort, percentile, prng, secs, sleep } from './lib/util.mjs';
 import { directionLines, verdict } from './lib/verdict.mjs';
 import { startWidget } from './lib/widget.mjs';
 
@@ -361,29 +361,12 @@ async function main() {
   parentLoop.enable();
   const machine = cpuSampler();
 
-  const cleanup = () => {
+  cleanUpOnExit('chaos', dir, () => {
     for (const w of workers) w.killNow();
     for (const r of relays) r.killNow();
     redis?.killNow();
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  };
-  process.on('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => {
-      console.error(`chaos: ${signal}; stopping every child and leaving.`);
-      process.exit(2);
-    });
-  }
-  for (const event of ['uncaughtException', 'unhandledRejection']) {
-    process.on(event, (err) => {
-      console.error(`chaos: the run broke: ${err?.stack ?? err}`);
-      process.exit(2);
-    });
-  }
+  }, 'stopping every child and leaving.');
+
   const watchdog = setTimeout(() => {
     console.error(`chaos: the run took more than ${o.timeoutMs} ms (while ${phase}); stopping.`);
     for (const r of relays) if (r.log.tail.length) console.error(`${r.name}:\n  ${r.log.tail.slice(-5).join('\n  ')}`);

@@ -7,7 +7,7 @@
 // the end it counts what was lost, duplicated and reordered, in both directions, prints a
 // summary (and one `CRASH_SUMMARY {json}` line) and exits 1 on any loss, on-screen duplicate
 // or reordering, 2 when the run itself broke. Build first: npx tsc -b.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { replyId, startBackend } from './lib/backend.mjs';
 import { eventLoopDelay, relayProcess } from './lib/children.mjs';
 import { readHistories } from './lib/history.mjs';
 import { relayConfig } from './lib/relay-config.mjs';
-import { freePort, prng, secs, sleep } from './lib/util.mjs';
+import { cleanUpOnExit, freePort, prng, secs, sleep } from './lib/util.mjs';
 import { verdict } from './lib/verdict.mjs';
 import { startWidget } from './lib/widget.mjs';
 
@@ -135,27 +135,10 @@ async function main() {
   let backend;
   let relay;
 
-  const cleanup = () => {
+  cleanUpOnExit('crash-test', dir, () => {
     relay?.killNow();
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  };
-  process.on('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => {
-      console.error(`crash-test: ${signal}; stopping the relay and leaving.`);
-      process.exit(2);
-    });
-  }
-  for (const event of ['uncaughtException', 'unhandledRejection']) {
-    process.on(event, (err) => {
-      console.error(`crash-test: the run broke: ${err?.stack ?? err}`);
-      process.exit(2);
-    });
-  }
+  }, 'stopping the relay and leaving.');
+
   const watchdog = setTimeout(() => {
     console.error(`crash-test: the run took more than ${o.timeoutMs} ms; stopping.`);
     if (relay) console.error(relay.log.tail.slice(-10).join('\n'));

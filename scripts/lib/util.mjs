@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 // Small helpers shared by scripts/crash-test.mjs and scripts/chaos.mjs.
 import { createServer as createNetServer } from 'node:net';
 
@@ -42,4 +43,31 @@ export function percentile(values, p) {
   if (!values.length) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * Run `cleanup` (kill the run's children) and remove the scratch `dir` however the process ends:
+ * normally, on SIGINT/SIGTERM/SIGHUP (exit 2), or on an uncaught error (exit 2, "the run broke").
+ */
+export function cleanUpOnExit(name, dir, cleanup, signalMessage) {
+  process.on('exit', () => {
+    cleanup();
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      console.error(`${name}: ${signal}; ${signalMessage}`);
+      process.exit(2);
+    });
+  }
+  for (const event of ['uncaughtException', 'unhandledRejection']) {
+    process.on(event, (err) => {
+      console.error(`${name}: the run broke: ${err?.stack ?? err}`);
+      process.exit(2);
+    });
+  }
 }
