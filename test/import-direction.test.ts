@@ -8,8 +8,8 @@ const ALLOWED: Record<string, string[]> = {
   client: ['@parley/protocol', 'nanoid'],
   widget: ['@parley/client', '@parley/protocol', 'preact'],
   loader: [],
-  relay: ['@parley/protocol', 'fastify', '@fastify/websocket', 'ws', 'prom-client', 'ioredis', 'better-sqlite3', 'zod', 'pino'],
-  backend: ['@parley/protocol'],
+  relay: ['@parley/protocol', 'fastify', '@fastify/websocket', 'ws', 'prom-client', 'ioredis', 'better-sqlite3', 'undici', 'zod', 'pino'],
+  backend: ['@parley/protocol', 'ws'],
 };
 
 function sources(dir: string): string[] {

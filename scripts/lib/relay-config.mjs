@@ -19,6 +19,7 @@ export function relayConfig({ comment, host, port, tokenSecret, engine, widgets,
     limits: {
       // Every widget connects from 127.0.0.1, and a reconnect flushes a whole outbox at once.
       maxConnectionsPerIp: Math.max(1000, widgets * 4),
+      maxHttpConnectionsPerIp: 0,
       newVisitorsPerIpPerMinute: Math.max(10_000, widgets * 4),
       rateLimit: { perSecond: 1000, burst: 1000 },
       restRateLimit: { perSecond: 100_000, burst: 100_000 },

@@ -4,8 +4,8 @@ import { describeBrowser } from './chromium.js';
 import { useBrowserStack } from './stack.js';
 import { widgetOf } from './widget-page.js';
 
-/** The policy from the widget's isolation promise, exactly. */
-const STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:*";
+/** The policy from the widget's isolation promise, exactly: the relay's origin over HTTP (site config) and WebSocket. */
+const STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' http://127.0.0.1:* ws://127.0.0.1:*";
 
 /** Record CSP violations from the first script on, including inside shadow roots. */
 async function recordViolations(page: Page): Promise<void> {

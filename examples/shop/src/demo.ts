@@ -80,9 +80,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     port: options.backendPort ?? 3001,
     host,
     relayUrl,
-    apiSecret: site.apiSecret,
-    webhookSecret: site.webhookSecret,
-    ...(site.identitySecret ? { identitySecret: site.identitySecret } : {}),
+    // During a rotation the config lists several secrets; the demo backend uses the first.
+    apiSecret: [site.apiSecret].flat()[0]!,
+    webhookSecret: [site.webhookSecret].flat()[0]!,
+    ...(site.identitySecret ? { identitySecret: [site.identitySecret].flat()[0]! } : {}),
     shopUrl: shop.url,
     openHours: options.openHours ?? null,
     dataDir,

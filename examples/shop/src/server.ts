@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(root, '..', '..');
@@ -50,7 +52,50 @@ export interface Shop {
 export function strictCsp(relayUrl: string, imageOrigins: string[] = []): string {
   const ws = relayUrl.replace(/^http/, 'ws');
   const img = ["'self'", ...imageOrigins].join(' ');
-  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; connect-src 'self' ${ws}`;
+  // The relay's http(s) origin for the site config, its ws(s) origin for the socket.
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; connect-src 'self' ${relayUrl} ${ws}`;
+}
+
+/** A file as served: its body in each coding, compressed once per version of the file. */
+interface Served {
+  mtimeMs: number;
+  size: number;
+  identity: Buffer;
+  br?: Buffer;
+  gzip?: Buffer;
+  etag: string;
+}
+const served = new Map<string, Served>();
+const COMPRESSIBLE = /^(text\/|application\/json|image\/svg)/;
+
+/** Read `file` (again only when it changed on disk), compressing text once. */
+async function load(file: string, type: string): Promise<Served> {
+  const { mtimeMs, size } = await stat(file);
+  const hit = served.get(file);
+  if (hit && hit.mtimeMs === mtimeMs && hit.size === size) return hit;
+  const identity = await readFile(file);
+  const etag = `"${createHash('sha256').update(identity).digest('base64url').slice(0, 27)}"`;
+  const entry: Served = { mtimeMs, size, identity, etag };
+  if (COMPRESSIBLE.test(type) && identity.byteLength > 256) {
+    entry.br = brotliCompressSync(identity, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+    entry.gzip = gzipSync(identity, { level: 9 });
+  }
+  served.set(file, entry);
+  return entry;
+}
+
+/** The best coding the request accepts among those `entry` has: brotli, gzip, or none. */
+function coding(req: IncomingMessage, entry: Served): 'br' | 'gzip' | undefined {
+  const q = new Map<string, number>();
+  for (const part of String(req.headers['accept-encoding'] ?? '').toLowerCase().split(',')) {
+    const [name = '', ...params] = part.split(';').map((x) => x.trim());
+    const weight = params.find((x) => x.startsWith('q='));
+    if (name) q.set(name, weight ? Number(weight.slice(2)) : 1);
+  }
+  const allows = (name: string) => (q.get(name) ?? q.get('*') ?? 0) > 0;
+  if (entry.br && allows('br')) return 'br';
+  if (entry.gzip && allows('gzip')) return 'gzip';
+  return undefined;
 }
 
 /** Serve the demo shop, the Parley loader and the widget bundle. */
@@ -90,18 +135,30 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
     }
     const candidates = assets[path] ? [assets[path]!] : dirs.map((d) => safeJoin(d, path)).filter((p): p is string => p !== null);
     for (const file of candidates) {
+      let entry: Served;
+      const type = TYPES[extname(file)] ?? 'application/octet-stream';
       try {
-        const body = await readFile(file);
-        const type = TYPES[extname(file)] ?? 'application/octet-stream';
-        const headers: Record<string, string> = { 'content-type': type, 'cache-control': 'no-store' };
-        const csp = options.csp === undefined ? strictCsp(relayUrl(), shopOrigins) : options.csp;
-        if (type.startsWith('text/html') && csp) headers['content-security-policy'] = csp;
-        res.writeHead(200, headers);
-        res.end(body);
-        return;
+        entry = await load(file, type);
       } catch {
-        // try the next folder
+        continue; // try the next folder
       }
+      const enc = coding(req, entry);
+      // The widget's files are revalidated by ETag (a new build is fetched at once, an unchanged
+      // one costs a 304); the demo pages themselves are never cached.
+      const widget = path.startsWith('/parley/');
+      const etag = enc ? entry.etag.replace(/"$/, `-${enc}"`) : entry.etag;
+      const headers: Record<string, string> = { 'content-type': type, 'cache-control': widget ? 'no-cache' : 'no-store', vary: 'Accept-Encoding' };
+      if (widget) headers.etag = etag;
+      const csp = options.csp === undefined ? strictCsp(relayUrl(), shopOrigins) : options.csp;
+      if (type.startsWith('text/html') && csp) headers['content-security-policy'] = csp;
+      if (widget && String(req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(etag)) {
+        res.writeHead(304, headers).end();
+        return;
+      }
+      if (enc) headers['content-encoding'] = enc;
+      res.writeHead(200, headers);
+      res.end(enc ? entry[enc] : entry.identity);
+      return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('Not found');

@@ -18,6 +18,8 @@ export const BACKEND_ERRORS = {
   RELAY_UNREACHABLE: { status: 0, message: 'The relay could not be reached.' },
   RELAY_TIMEOUT: { status: 0, message: 'The relay did not answer in time.' },
   RELAY_BAD_RESPONSE: { status: 0, message: 'The relay answered with a body that does not match the protocol.' },
+  RELAY_CLOSED: { status: 0, message: 'The relay connection was closed before the relay answered.' },
+  HANDLER_FAILED: { status: 0, message: 'onEvent threw; the event was not acked and the relay will deliver it again.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type BackendErrorCode = keyof typeof BACKEND_ERRORS;

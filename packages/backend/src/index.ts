@@ -5,11 +5,25 @@ export {
   type RelayClient,
   type RelayClientOptions,
   type ConversationSummary,
+  type ConversationPage,
+  type ListConversationsOptions,
   type VisitorIdentity,
   type HistoryOptions,
 } from './relay-client.js';
 export { BACKEND_ERRORS, BACKEND_ERROR_CODES, RelayError, WebhookError, type BackendErrorCode, type WebhookErrorCode } from './errors.js';
 export { signIdentity } from './sign-identity.js';
+export {
+  connectRelay,
+  backendSocketUrl,
+  type ConnectRelayOptions,
+  type RelayConnection,
+  type RelayConnectionEvents,
+  type ConnectionState,
+  type EventReply,
+  type WriteResult,
+} from './connect-relay.js';
+export { backoff } from './backoff.js';
+export { createDedupe, memoryDedupeStore, type Dedupe, type DedupeOptions, type DedupeOutcome, type DedupeState, type DedupeStore, type MemoryDedupeStoreOptions } from './dedupe.js';
 export { newId } from './new-id.js';
 export {
   HANDOFF_VALUE,

@@ -115,6 +115,28 @@ describe('createRelayClient', () => {
     expect(requests.every((r) => r.headers.authorization === 'Bearer sk')).toBe(true);
   });
 
+  test('listConversations sends limit and cursor and returns the page with its nextCursor; eachConversation follows it to the end', async () => {
+    const summary = (id: string) => ({ id, visitorId: `v_${id}`, createdAt: 10, lastSeq: 0, closed: false, context: {} });
+    answers.push({ status: 200, body: { items: [summary('c_3'), summary('c_2')], nextCursor: 'WzEwLCJjXzIiXQ' } });
+    answers.push({ status: 200, body: { items: [summary('c_3')], nextCursor: 'abc' } }, { status: 200, body: { items: [summary('c_2')], nextCursor: null } });
+    answers.push({ status: 200, body: { items: [summary('c_1')] } }, { status: 200, body: { items: [], nextCursor: 7 } });
+    const relay = createRelayClient({ url, apiSecret: 'sk' });
+    expect(await relay.listConversations({ limit: 2, cursor: 'WzIwLCJjXzQiXQ' })).toEqual({ conversations: [summary('c_3'), summary('c_2')], nextCursor: 'WzEwLCJjXzIiXQ' });
+    const walked: string[] = [];
+    for await (const c of relay.eachConversation({ pageSize: 1 })) walked.push(c.id);
+    expect(walked).toEqual(['c_3', 'c_2']);
+    // A relay from before paging answers without nextCursor: that page is the last.
+    expect(await relay.listConversations()).toEqual({ conversations: [summary('c_1')], nextCursor: null });
+    expect(await relay.listConversations().catch((e: unknown) => e)).toMatchObject({ code: 'RELAY_BAD_RESPONSE' });
+    expect(requests.map((r) => r.url)).toEqual([
+      '/v1/conversations?limit=2&cursor=WzIwLCJjXzQiXQ',
+      '/v1/conversations?limit=1',
+      '/v1/conversations?limit=1&cursor=abc',
+      '/v1/conversations',
+      '/v1/conversations',
+    ]);
+  });
+
   test("throws a RelayError with the relay's code, message and status", async () => {
     answers.push({ status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'The API secret is missing or wrong.' } } });
     answers.push({ status: 409, body: { error: { code: 'ID_CONFLICT', message: 'This message id was already used with a different body.' } } });

@@ -44,6 +44,20 @@ export interface ConversationSummary {
   identity?: VisitorIdentity;
 }
 
+/** One page of `GET /v1/conversations`, newest first. */
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** Pass as `cursor` for the next, older page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface ListConversationsOptions {
+  /** At most this many conversations (the relay's default and cap: 1,000). */
+  limit?: number;
+  /** The `nextCursor` of the previous page; none for the newest page. */
+  cursor?: string;
+}
+
 export interface HistoryOptions {
   /** Return entries after this sequence number. Default 0 (from the start). */
   after?: number;
@@ -66,10 +80,20 @@ export interface RelayClient {
   sendEvent(conversationId: string, event: ConversationEvent, options?: { id?: string }): Promise<PostEventResponse>;
   /** Read a conversation's log (messages and stored events) after a sequence number. */
   history(conversationId: string, options?: HistoryOptions): Promise<HistoryResponse>;
-  /** This site's conversations, newest first. */
+  /** This site's newest conversations, newest first: the first page of `listConversations` (up to 1,000). */
   conversations(): Promise<ConversationSummary[]>;
+  /**
+   * One page of this site's conversations, newest first. Conversations opened while you page
+   * never repeat one you saw nor push an older one out of reach. A cursor the relay did not give
+   * out throws `BAD_CURSOR`.
+   */
+  listConversations(options?: ListConversationsOptions): Promise<ConversationPage>;
+  /** Every conversation of this site, newest first, fetched a page at a time (`pageSize`, default 1,000) as the loop asks for them. */
+  eachConversation(options?: { pageSize?: number }): AsyncIterable<ConversationSummary>;
   /** Tell every open widget whether agents are available (offline shows the leave-a-message form). */
   setAvailability(online: boolean): Promise<{ online: boolean }>;
+  /** Refuse the visitor's tokens issued until now: their next connection starts over as a new visitor. */
+  revokeVisitor(visitorId: string): Promise<{ visitorId: string; revokedAt: number }>;
   /** Webhook deliveries that ran out of retries. */
   deadLetters(): Promise<DeadLetter[]>;
 }
@@ -128,8 +152,22 @@ const parseConversation: Parse<ConversationSummary> = (raw) => {
   return { ok: true, value: summary };
 };
 
+const parseConversationPage: Parse<ConversationPage> = (value) => {
+  const conversations = listOf('items', parseConversation)(value);
+  if (!conversations.ok) return conversations;
+  // A relay from before paging answers `{items}` only: its one page is the last.
+  const { nextCursor = null } = value as Record<string, unknown>;
+  if (nextCursor !== null && typeof nextCursor !== 'string') return { ok: false, message: 'nextCursor: expected a string or null' };
+  return { ok: true, value: { conversations: conversations.value, nextCursor } };
+};
+
 const parseAvailability: Parse<{ online: boolean }> = (value) =>
   isObject(value) && typeof value.online === 'boolean' ? { ok: true, value: { online: value.online } } : { ok: false, message: 'online: expected a boolean' };
+
+const parseRevoked: Parse<{ visitorId: string; revokedAt: number }> = (value) =>
+  isObject(value) && typeof value.visitorId === 'string' && typeof value.revokedAt === 'number'
+    ? { ok: true, value: { visitorId: value.visitorId, revokedAt: value.revokedAt } }
+    : { ok: false, message: 'expected {visitorId, revokedAt}' };
 
 const parseWith =
   <T>(schema: Parameters<typeof check<T>>[0]): Parse<T> =>
@@ -185,6 +223,23 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
 
   const conversationPath = (id: string, rest: string) => `/v1/conversations/${encodeURIComponent(id)}/${rest}`;
 
+  const listConversations = (opts: ListConversationsOptions = {}): Promise<ConversationPage> => {
+    const query = new URLSearchParams();
+    if (opts.limit !== undefined) query.set('limit', String(opts.limit));
+    if (opts.cursor !== undefined) query.set('cursor', opts.cursor);
+    const qs = query.size ? `?${query}` : '';
+    return request('GET', `/v1/conversations${qs}`, undefined, parseConversationPage);
+  };
+
+  async function* eachConversation(opts: { pageSize?: number } = {}): AsyncGenerator<ConversationSummary> {
+    let cursor: string | undefined;
+    do {
+      const page = await listConversations(cursor === undefined ? { limit: opts.pageSize } : { limit: opts.pageSize, cursor });
+      yield* page.conversations;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
   return {
     sendMessage: (conversationId, message) =>
       request('POST', conversationPath(conversationId, 'messages'), message, parseWith(PostMessageResponse)),
@@ -203,7 +258,10 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
       return request('GET', conversationPath(conversationId, `messages${qs}`), undefined, parseHistory);
     },
     conversations: () => request('GET', '/v1/conversations', undefined, listOf('items', parseConversation)),
+    listConversations,
+    eachConversation,
     setAvailability: (online) => request('POST', '/v1/availability', { online }, parseAvailability),
+    revokeVisitor: (visitorId) => request('POST', `/v1/visitors/${encodeURIComponent(visitorId)}/revoke`, undefined, parseRevoked),
     deadLetters: () => request('GET', '/v1/dead-letters', undefined, listOf('items', parseWith(DeadLetter))),
   };
 }

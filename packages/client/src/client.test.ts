@@ -710,3 +710,112 @@ describe('in a browser', () => {
     expect(notified).toEqual(['b2']);
   });
 });
+
+describe('prepare: no socket before intent', () => {
+  const config = { v: 1, site: { name: 'Config Shop' }, greeting: { text: 'Hello from the config', quickReplies: [{ label: 'Returns', value: 'returns' }] }, online: false };
+  /** A fetch that records the URLs it was asked for and answers `body`. */
+  const fetcher = (body: unknown = config) => {
+    const urls: string[] = [];
+    const fetch = async (url: string) => {
+      urls.push(url);
+      return { json: async () => body };
+    };
+    return { urls, fetch };
+  };
+
+  test('a new visitor opens no socket: the site config fills the greeting, name and availability', async () => {
+    const f = fetcher();
+    const h = harness({ fetch: f.fetch });
+    h.client.prepare();
+    await vi.runAllTimersAsync();
+    expect(h.sockets).toHaveLength(0);
+    expect(f.urls).toEqual([`https://relay.test/v1/sites/site${siteN}/config`]);
+    const s = h.client.getSnapshot();
+    expect(s.state).toBe('idle');
+    expect(s.greeting).toEqual(config.greeting);
+    expect(s.siteName).toBe('Config Shop');
+    expect(s.online).toBe(false);
+    h.client.prepare(); // once is enough
+    expect(f.urls).toHaveLength(1);
+  });
+
+  test('a message sent before the socket waits in the outbox, connects, and goes out after welcome', async () => {
+    const h = harness({ fetch: fetcher().fetch });
+    h.client.prepare();
+    const m = h.client.postback({ label: 'Returns', value: 'returns' });
+    expect(m.status).toBe('sending');
+    expect(h.sockets).toHaveLength(1);
+    expect(h.client.getSnapshot().state).toBe('connecting');
+    h.accept();
+    expect(h.sock().frames('send')).toEqual([{ t: 'send', id: m.id, body: { type: 'postback', value: 'returns', label: 'Returns' } }]);
+    h.sock().recv({ t: 'ack', id: m.id, seq: 1, ts: 5 });
+    expect(h.client.getSnapshot().timeline).toMatchObject([{ id: m.id, seq: 1, status: 'sent' }]);
+  });
+
+  test('connect() is intent: it opens the socket at once, and welcome wins over a late config', async () => {
+    let answer!: (v: { json(): Promise<unknown> }) => void;
+    const h = harness({ fetch: () => new Promise((r) => (answer = r)) });
+    h.client.prepare();
+    h.client.connect();
+    expect(h.sockets).toHaveLength(1);
+    h.accept();
+    answer({ json: async () => config });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.client.getSnapshot().greeting?.text).toBe('Hi! How can we help?');
+    expect(h.client.getSnapshot().siteName).toBe('Demo Shop');
+  });
+
+  test('a returning visitor (a conversation in storage) connects at once, without fetching the config', async () => {
+    const { storage } = memoryStorage();
+    const f = fetcher();
+    const first = harness({ storage, fetch: f.fetch });
+    first.client.connect();
+    first.accept();
+    first.sock().recv(bot(1));
+    first.client.disconnect();
+    const again = harness({ storage, fetch: f.fetch });
+    again.client.prepare();
+    expect(again.sockets).toHaveLength(1);
+    again.sock().open();
+    expect(again.sock().frames('hello')[0].token).toBe('tok-1');
+    expect(f.urls).toEqual([]);
+  });
+
+  test('a visitor who only opened the panel once (a token, no conversation) stays without a socket', async () => {
+    const { storage } = memoryStorage();
+    const first = harness({ storage, fetch: fetcher().fetch });
+    first.client.prepare();
+    first.client.connect();
+    first.accept();
+    first.client.disconnect();
+    const again = harness({ storage, fetch: fetcher().fetch });
+    again.client.prepare();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(again.sockets).toHaveLength(0);
+    expect(again.client.getSnapshot().greeting?.text).toBe('Hello from the config'); // fresher than the stored welcome's
+  });
+
+  test('messages left unsent by an earlier page connect at once', () => {
+    const { storage } = memoryStorage();
+    const before = harness({ storage, fetch: fetcher().fetch });
+    before.client.prepare();
+    before.client.disconnect(); // the page went away before the socket opened
+    before.client.send('still there?');
+    const after = harness({ storage, fetch: fetcher().fetch });
+    after.client.prepare();
+    expect(after.sockets).toHaveLength(1);
+    after.accept();
+    expect(after.sock().frames('send').map((f) => f.body.text)).toEqual(['still there?']);
+  });
+
+  test('a config that fails the guard, an error answer or a failed fetch changes nothing and raises nothing', async () => {
+    for (const fetch of [fetcher({ error: { code: 'NOT_FOUND' } }).fetch, fetcher({ ...config, online: 'yes' }).fetch, () => Promise.reject(new TypeError('CSP'))]) {
+      const h = harness({ fetch });
+      h.client.prepare();
+      await vi.runAllTimersAsync();
+      expect(h.client.getSnapshot().greeting).toBeNull();
+      expect(h.errors).toEqual([]);
+      expect(h.sockets).toHaveLength(0);
+    }
+  });
+});

@@ -5,10 +5,10 @@ import {
   LIMITS,
   PROTOCOL_VERSION,
   decodeServerFrame,
-  errorInfo,
-  isErrorCode,
   isVisitorBody,
+  parsePublicSiteConfig,
   shouldReconnect,
+  siteConfigPath,
   type Button,
   type ClientFrame,
   type ConversationEvent,
@@ -22,7 +22,7 @@ import {
 import { backoff } from './backoff.js';
 import { createEmitter } from './emitter.js';
 import { createOutbox } from './outbox.js';
-import { widgetSocketUrl } from './relay-url.js';
+import { relayHttpUrl, widgetSocketUrl } from './relay-url.js';
 import { createState } from './state.js';
 import { createStore, type ConversationRecord } from './storage.js';
 import { createTabs, type Tabs } from './tabs.js';
@@ -50,11 +50,17 @@ const httpUrl = (u: unknown) => (typeof u === 'string' && HTTP_URL_RE.test(u) ? 
 /**
  * The error for a do-not-reconnect close: the error code of the same name, or — for a
  * refusal code this client does not know (the range decides, not a list) — CONNECTION_REFUSED.
+ * The client reads no error registry (its messages would cost the bundle half a kilobyte):
+ * every close code is named after an error code, except the names below.
  */
 function closeError(code: number): ErrorCode {
-  const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code);
-  return isErrorCode(name) ? name : code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : 'CONNECTION_REFUSED';
+  const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code) as CloseName | undefined;
+  return code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : (name as ErrorCode | undefined) || 'CONNECTION_REFUSED';
 }
+type CloseName = keyof typeof CLOSE;
+type Assert<T extends true> = T;
+/** Fails to compile when a close code is added whose name is no error code: map it in `closeError`. */
+export type CloseNamesAreErrorCodes = Assert<[Exclude<CloseName, ErrorCode>] extends ['GOING_AWAY' | 'FRAME_TOO_LARGE' | 'PROTOCOL_ERROR' | 'BAD_HELLO'] ? true : false>;
 
 function defaultStorage(): StorageLike | null {
   try {
@@ -157,6 +163,8 @@ export function createClient(options: ClientOptions): ParleyClient {
   let lastError: string | undefined;
   let tabs: Tabs | undefined;
   let unlisten = noop;
+  /** `prepare()` left a new visitor without a socket: the first message connects. */
+  let lazy = false;
 
   const outbox = createOutbox([], (items, acked) => {
     set({ timeline: [...log, ...items] });
@@ -166,9 +174,10 @@ export function createClient(options: ClientOptions): ParleyClient {
     store.set('out', [...items, ...theirs]);
   });
 
-  const fault = (code: ErrorCode | string, message?: string) => {
+  /** Report a fault. Every one carries its message: the relay's, the decoder's, or the client's own. */
+  const fault = (code: ErrorCode | string, message: string) => {
     lastError = code;
-    emit('error', isErrorCode(code) ? errorInfo(code, message) : { code: code as ErrorCode, message: message ?? code });
+    emit('error', { code: code as ErrorCode, message });
   };
 
   const tx = (frame: ClientFrame): boolean => {
@@ -348,7 +357,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     if (stopped || !shouldReconnect(code)) {
       state.set('closed');
       const err = stopped ? undefined : closeError(code);
-      if (err && err !== lastError) fault(err, err == 'CONNECTION_REFUSED' ? `The relay refused the connection (${code} ${reason}).` : undefined);
+      if (err && err !== lastError) fault(err, `The relay refused the connection (${code} ${reason}).`);
       return;
     }
     state.set('reconnecting');
@@ -508,6 +517,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     const bad = !isVisitorBody(body) || JSON.stringify(body).length > LIMITS.maxFrameBytes - 100;
     const m = outbox.add(body, Date.now(), bad);
     emit('message', m);
+    if (lazy) connect();
     if (bad) fault('BAD_FRAME', 'The message does not fit the protocol limits.');
     // While refused sends wait for their resend, a new one waits with them, so the relay gets
     // them in the order the visitor sent them.
@@ -520,7 +530,19 @@ export function createClient(options: ClientOptions): ParleyClient {
     ctxPending = !tx({ t: 'context', ...ctx }) && !!ctx.product;
   };
 
+  const connect = () => {
+    const s = state.get();
+    if (s !== 'idle' && s !== 'closed') return;
+    lazy = false;
+    stopped = false;
+    attempt = 0;
+    listen();
+    state.set('connecting');
+    open();
+  };
+
   const disconnect = () => {
+    lazy = false;
     stopped = true;
     drop(1000, 'disconnect');
     tabs?.close();
@@ -535,14 +557,20 @@ export function createClient(options: ClientOptions): ParleyClient {
   };
 
   return {
-    connect() {
-      const s = state.get();
-      if (s !== 'idle' && s !== 'closed') return;
-      stopped = false;
-      attempt = 0;
-      listen();
-      state.set('connecting');
-      open();
+    connect,
+    prepare() {
+      if (state.get() !== 'idle' || lazy) return;
+      // A returning visitor (a conversation stored) connects now, for what arrived while away; so do
+      // messages left unsent. A visitor who only opened the panel once has a token and nothing else.
+      if ((store.get('token') && store.get('log')?.items?.length) || outbox.items().length) return connect();
+      lazy = true;
+      (o.fetch ?? fetch)(relayHttpUrl(o.relayUrl, siteConfigPath(o.siteKey)))
+        .then((r) => r.json())
+        .then((json) => {
+          const c = parsePublicSiteConfig(json);
+          if (c && !welcomed) set({ greeting: c.greeting, siteName: c.site.name, online: c.online });
+        })
+        .catch(noop); // no config (blocked, offline): `welcome` brings the greeting on intent
     },
     disconnect,
     send: (text) => post({ type: 'text', text }),

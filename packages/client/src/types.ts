@@ -48,7 +48,7 @@ export interface Snapshot {
   timeline: TimelineItem[];
   /** Messages from others after the visitor's last read, shared across tabs. */
   unread: number;
-  /** The site's greeting (from `welcome`, or storage before it arrives). */
+  /** The site's greeting (from `welcome`, or storage or the site config before it arrives). */
   greeting: Greeting | null;
   siteName: string;
   /** Whether human agents are available; false shows the leave-a-message form. */
@@ -129,6 +129,8 @@ export interface ClientOptions {
   backoff?: { minMs?: number; maxMs?: number };
   /** Heartbeat interval in ms. Default 25,000. */
   pingIntervalMs?: number;
+  /** HTTP GET for the site's public config (`prepare()`). Defaults to the global `fetch`. */
+  fetch?: (url: string) => Promise<{ json(): Promise<unknown> }>;
 }
 
 export interface IdentifyOptions {
@@ -143,6 +145,14 @@ export interface IdentifyOptions {
 export interface ParleyClient {
   /** Open the connection (idempotent). */
   connect(): void;
+  /**
+   * Get ready without costing a socket for a visitor who may never chat. A returning visitor
+   * (a conversation in storage) or unsent messages connect at once. A new visitor gets the
+   * site's public config over HTTP instead (greeting, site name, online: the snapshot shows
+   * them with state `idle`), and the socket opens on intent: the first message sent, or
+   * `connect()`.
+   */
+  prepare(): void;
   /** Close the connection for good (until `connect()` again). */
   disconnect(): void;
   /** Send a text message; shows at once as "sending". */

@@ -99,6 +99,14 @@ describe('loading the widget bundle', () => {
     expect(p.requested()).toHaveLength(1);
   });
 
+  test('a send is intent too: the bundle loads at once to deliver it', () => {
+    const p = page();
+    p.Parley('product', { title: 'Trail Runner 2' });
+    expect(p.requested()).toEqual([]);
+    p.Parley('send', 'Do you ship to Norway?');
+    expect(p.requested()).toEqual(['https://cdn.shop.example/parley/parley.iife.js']);
+  });
+
   // The README's snippet: an inline stub, then loader.js with `async`.
   const inlineStub = (...commands: unknown[][]) => (w: Window) => {
     const win = w as unknown as { Parley?: ((...a: unknown[]) => void) & { q?: unknown[][] } };

@@ -14,7 +14,7 @@ type Win = Window & typeof globalThis & { Parley?: ((...command: unknown[]) => u
  * - Bundle URL: `Parley('boot', {src})` if given, else the loader tag's `data-src`, else
  *   `parley.iife.js` next to the loader.
  * - Nothing is fetched before the page's `load` event; then the bundle loads when the
- *   browser is idle — or at once when the visitor shows intent (`open`/`toggle`), also
+ *   browser is idle — or at once when the visitor shows intent (`open`/`toggle`/`send`), also
  *   when an inline stub queued it before the loader ran.
  * - History changes (`pushState`, `replaceState`, `popstate`) become
  *   `Parley('context', {url, title})`, sent once per new URL.
@@ -33,11 +33,11 @@ export function install(w: Win, me: HTMLScriptElement | null): void {
     s.async = true;
     d.head.append(s);
   };
-  /** Takes a bundle URL from `boot {src}`; true for intent (`open`/`toggle`). */
+  /** Takes a bundle URL from `boot {src}`; true for intent (`open`/`toggle`/`send`). */
   const see = (command: unknown[]) => {
     const [name, options] = command as [string, { src?: string } | undefined];
     if (name == 'boot' && options && options.src) src = options.src;
-    return name == 'open' || name == 'toggle';
+    return name == 'open' || name == 'toggle' || name == 'send';
   };
   const stub = ((...command: unknown[]) => {
     stub.q.push(command);

@@ -24,14 +24,21 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, message: 'The API secret is missing or wrong.' },
   FORBIDDEN: { status: 403, message: 'This conversation belongs to another site.' },
   NOT_FOUND: { status: 404, message: 'No such conversation or resource.' },
+  UPGRADE_REQUIRED: { status: 426, message: 'This endpoint is a WebSocket: connect with an Upgrade request.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
   ID_CONFLICT: { status: 409, message: 'This message id was already used with a different body.' },
   BAD_REQUEST: { status: 400, message: 'The request is not valid.' },
+  BAD_CURSOR: { status: 400, message: 'The cursor is not one the relay gave out; list again from the newest page.' },
   INTERNAL: { status: 500, message: 'The relay hit an unexpected error.' },
   NOT_READY: { status: 503, message: 'The relay is not ready to serve.' },
   CONNECTION_REFUSED: { status: 403, message: 'The relay refused the connection and asked not to reconnect.' },
   WEBHOOK_FAILED: { status: 502, message: 'The backend did not accept the webhook.' },
   WEBHOOK_TIMEOUT: { status: 504, message: 'The backend did not answer the webhook in time.' },
   WEBHOOK_BAD_REPLY: { status: 502, message: 'The backend answered the webhook with an invalid body.' },
+  BACKEND_SOCKET_OFF: { status: 403, message: "The site's backend socket mode is off; it receives webhooks." },
+  BACKEND_SOCKET_CLOSED: { status: 502, message: 'The backend socket closed before it acked the event.' },
+  BACKEND_SOCKET_TIMEOUT: { status: 504, message: 'The backend socket did not ack the event in time.' },
+  BACKEND_SOCKET_ABSENT: { status: 503, message: 'No backend socket is connected; the event waits for one.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,9 +6,12 @@ export * from './messages.js';
 export * from './events.js';
 export * from './frames.js';
 export * from './webhooks.js';
+export * from './backend-frames.js';
 export { decode, check, encode, type DecodeResult, type DecodeErrorCode, type RawFrame } from './decode.js';
 export { decodeServerFrame } from './decode-server-frame.js';
 export { parseServerFrame, isVisitorBody } from './server-guard.js';
+export { PublicSiteConfig } from './site-config.js';
+export { parsePublicSiteConfig, siteConfigPath } from './site-config-guard.js';
 export { ID_RE, HTTP_URL_RE, EMAIL_RE } from './patterns.js';
 export {
   signWebhook,

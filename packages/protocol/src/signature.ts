@@ -92,7 +92,9 @@ export async function verifyWebhookSignature(
   // The header may carry several space-separated signatures (key rotation).
   for (const part of sig.split(' ')) {
     const [version, value] = part.split(',', 2);
-    if (version !== 'v1' || !value || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) continue;
+    // A v1 signature is the base64 of a 32-byte HMAC: 43 characters and one `=`. Anything else
+    // cannot match, and some of it (`v1,A`) is not even base64 that `atob` accepts.
+    if (version !== 'v1' || !value || !/^[A-Za-z0-9+/]{43}=$/.test(value)) continue;
     if (await crypto.subtle.verify('HMAC', key, fromBase64(value), data)) return { ok: true };
   }
   return { ok: false, reason: 'BAD_SIGNATURE' };
@@ -107,7 +109,8 @@ export async function hmacSha256Hex(secret: string, data: string): Promise<strin
 
 /** Constant-time check of a hex HMAC-SHA256 (Web Crypto `verify`). Never throws. */
 export async function verifyHmacSha256Hex(secret: string, data: string, hex: string): Promise<boolean> {
-  if (!/^[0-9a-f]{64}$/i.test(hex)) return false;
+  // Lower-case hex only: one spelling of each signature.
+  if (!/^[0-9a-f]{64}$/.test(hex)) return false;
   const key = await hmacKey(secret, false, 'verify');
   const sig = new Uint8Array(32);
   for (let i = 0; i < 32; i++) sig[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

@@ -104,6 +104,42 @@ export const HistoryQuery = z.object({
   limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/))),
 });
 
+/** Page size of `GET /v1/conversations`: the default, and the most one page holds (a larger `limit` is lowered to it). */
+export const CONVERSATION_PAGE = { defaultLimit: 1000, maxLimit: 1000 } as const;
+
+/** `GET /v1/conversations?limit=N&cursor=C` */
+export const ConversationListQuery = z.object({
+  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/))),
+  /** The `nextCursor` of the previous page: opaque base64url; the relay answers `BAD_CURSOR` to one it did not give out. */
+  cursor: z.optional(z.string()),
+});
+export type ConversationListQuery = z.infer<typeof ConversationListQuery>;
+
+/** One conversation of `GET /v1/conversations`. */
+export const ConversationListItem = z.object({
+  id: Id,
+  visitorId: z.string(),
+  createdAt: Timestamp,
+  /** Highest seq in the log (0 while empty). */
+  lastSeq: Seq,
+  closed: z.boolean(),
+  /** True once the visitor's first action sent `conversation.started`. */
+  started: z.boolean(),
+  /** Highest seq the visitor reported as read. */
+  readSeq: Seq,
+  context: VisitorContext,
+  identity: z.optional(WebhookVisitor.shape.identity),
+});
+export type ConversationListItem = z.infer<typeof ConversationListItem>;
+
+/** `GET /v1/conversations` answer: a page, newest first. */
+export const ConversationListResponse = z.object({
+  items: z.array(ConversationListItem),
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: z.nullable(z.string()),
+});
+export type ConversationListResponse = z.infer<typeof ConversationListResponse>;
+
 /** A webhook delivery that ran out of retries. */
 export const DeadLetter = z.object({
   event: WebhookEvent,

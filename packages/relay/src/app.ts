@@ -1,19 +1,26 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { LIMITS, isErrorCode, type ErrorCode } from '@parley/protocol';
 import { parseConfig, type LimitsConfig, type RelayConfig, type RelayConfigInput, type WebhooksConfig } from './config.js';
 import type { SiteRuntime } from './connection.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { BackendSockets } from './backend-socket.js';
 import { ConversationService } from './conversation-service.js';
 import { createEngine } from './engine/create.js';
 import { isEngineUnavailable, type Engine } from './engine/types.js';
 import { errorBody, RelayError, statusOf } from './errors.js';
 import { Hub } from './hub.js';
+import { SECURITY_HEADERS, capConnectionsPerIp, httpServerOptions, rawResponse } from './http-limits.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
+import { backendSocketPlugin } from './plugins/backend-socket.js';
 import { healthPlugin } from './plugins/health.js';
 import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
+import { siteConfigPlugin } from './plugins/site-config.js';
 import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
 import { newVisitorRate } from './protections.js';
-import { WebhookWorker } from './webhook-worker.js';
+import { VisitorTokens } from './visitor-token.js';
+import { WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';
 
 /** Options for `buildApp`; everything here is for embedding and tests, the config file covers operators. */
 export interface BuildAppOptions {
@@ -31,6 +38,8 @@ export interface BuildAppOptions {
   webhooks?: Partial<WebhooksConfig> & { pollMs?: number };
   /** Grace given to a closing socket before it is cut. Default 1000 ms. */
   closeGraceMs?: number;
+  /** Backend socket timers: the wait before an `only`-mode event with no socket is looked at again (default 1000 ms), and the ping interval (default 30 s). */
+  backendSocket?: { waitMs?: number; pingMs?: number };
   /** Also export Node process metrics (the CLI turns this on). Default false. */
   defaultMetrics?: boolean;
 }
@@ -52,7 +61,7 @@ export const REDACT_PATHS = [
 declare module 'fastify' {
   interface FastifyInstance {
     /** The relay's engine, metrics and resolved config. */
-    parley: { engine: Engine; metrics: RelayMetrics; config: RelayConfig };
+    parley: { engine: Engine; metrics: RelayMetrics; config: RelayConfig; metricsServer?: Server };
   }
 }
 
@@ -68,6 +77,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const limits: LimitsConfig = { ...config.limits, ...options.limits };
   const webhooks = { ...config.webhooks, ...options.webhooks };
   const now = options.now ?? Date.now;
+  const tokenTtlMs = config.tokenTtlDays * 86_400_000;
   const random = options.random ?? Math.random;
   const ownEngine = !options.engine;
   const engine = options.engine ?? createEngine(config.engine, now);
@@ -84,14 +94,64 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     ...(isPino ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: LIMITS.maxBodyBytes,
     trustProxy: config.trustProxy,
+    // Slow clients are cut by Node's own timers; every request is not an info line (operators get
+    // start, stop, dead letters and engine faults).
+    http: httpServerOptions(limits),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    logController: new LogController({ disableRequestLogging: true }),
+    // A request Node could not parse, or one too slow: counted, logged at debug without a stack,
+    // and answered with the relay's error body.
+    clientErrorHandler: (err, socket) => {
+      metrics.clientErrors.inc({ kind: 'http' });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || socket.destroyed) return;
+      app.log.debug({ code }, 'malformed or slow HTTP request refused');
+      const refusal: ErrorCode = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : code === 'HPE_HEADER_OVERFLOW' ? 'TOO_LARGE' : 'BAD_REQUEST';
+      if (socket.writable) socket.write(rawResponse(statusOf(refusal), JSON.stringify(errorBody(refusal))));
+      socket.destroy();
+    },
+    // Fastify's own refusals (a path parameter over 100 characters, a malformed URL) get the
+    // relay's error body, which never echoes the input.
+    frameworkErrors: (err, _req, res) => {
+      const { code, message } = classify(err);
+      void (res as FastifyReply).code(statusOf(code)).headers(SECURITY_HEADERS).send(errorBody(code, message));
+    },
   });
+  if (limits.maxHttpConnectionsPerIp > 0 && !config.trustProxy) {
+    capConnectionsPerIp(app.server, limits.maxHttpConnectionsPerIp, () => metrics.httpConnectionsRefused.inc());
+  }
 
   const sites = new Map(config.sites.map((s) => [s.siteKey, s]));
   const runtimes = new Map<string, SiteRuntime>(
     config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
   );
   // The service kicks the worker after an append that queued webhooks; the worker appends inline replies through the service.
-  const service: ConversationService = new ConversationService(engine, () => worker.kick());
+  const service: ConversationService = new ConversationService(engine, () => worker.kick(), limits.contextUpdateIntervalMs);
+  const appendReply: WebhookWorkerOptions['onReply'] = async (job, reply) => {
+    const site = sites.get(job.siteKey)!;
+    const messages = reply.messages ?? [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      // Ids derive from the webhook id, so a redelivered event's replies are appended once.
+      await service.appendBackendMessage(site, job.conversationId, { ...m, id: m.id ?? `${job.id}-${i}` });
+    }
+  };
+  // A backend socket that connects kicks the worker; events left waiting in `only` mode are due again within `waitMs`.
+  const backendSockets = new BackendSockets({
+    engine,
+    service,
+    metrics,
+    log: app.log,
+    now,
+    random,
+    timeoutMs: webhooks.timeoutMs,
+    retryScheduleMs: webhooks.retryScheduleMs,
+    maxInvalidFrames: limits.maxInvalidFrames,
+    ...(options.backendSocket?.waitMs !== undefined ? { waitMs: options.backendSocket.waitMs } : {}),
+    onReply: appendReply,
+    onConnect: () => worker.kick(),
+  });
   const worker = new WebhookWorker({
     engine,
     sites,
@@ -103,15 +163,8 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     retryScheduleMs: webhooks.retryScheduleMs,
     concurrency: webhooks.concurrency,
     ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
-    onReply: async (job, reply) => {
-      const site = sites.get(job.siteKey)!;
-      const messages = reply.messages ?? [];
-      for (let i = 0; i < messages.length; i++) {
-        const m = messages[i]!;
-        // Ids derive from the webhook id, so a redelivered webhook's replies are appended once.
-        await service.appendBackendMessage(site, job.conversationId, { ...m, id: m.id ?? `${job.id}-${i}` });
-      }
-    },
+    onReply: appendReply,
+    backendSockets,
   });
   const hub = new Hub(engine);
   let closing = false;
@@ -124,6 +177,10 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     return reply.code(statusOf(code)).send(errorBody(code, message));
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('NOT_FOUND')));
+  // Every answer: never sniffed as another type, never framed, no referrer, nothing loaded from it.
+  app.addHook('onSend', async (_req, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+  });
 
   app.addHook('onReady', async () => {
     await engine.start();
@@ -139,13 +196,18 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     if (ownEngine) await engine.close();
   });
 
+  // Each site's tokens: its own token secret when it has one, else the relay's.
+  const tokens = new Map(config.sites.map((s) => [s.siteKey, new VisitorTokens({ secrets: s.tokenSecret ?? config.tokenSecret, ttlMs: tokenTtlMs, now })]));
+  const authThrottle = new AuthThrottle(engine, limits.authFailuresPerIp, limits.authBlockMs, now);
   void app.register(healthPlugin, { engine, isClosing: () => closing });
-  void app.register(metricsPlugin, { metrics });
+  void app.register(metricsPlugin, { metrics, access: config.metrics, onListener: (server) => (app.parley.metricsServer = server) });
   void app.register(widgetSocketPlugin, {
-    ctx: { sites: runtimes, limits, tokenSecret: config.tokenSecret, engine, service, hub, newVisitorRate: newVisitorRate(limits), metrics, log: app.log, now, closeGraceMs },
+    ctx: { sites: runtimes, limits, tokens: (siteKey) => tokens.get(siteKey)!, authThrottle, engine, service, hub, newVisitorRate: newVisitorRate(limits), metrics, log: app.log, now, closeGraceMs },
   });
   if (assets) void app.register(widgetAssetsPlugin, { assets });
-  void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit });
+  void app.register(siteConfigPlugin, { sites: config.sites, engine });
+  void app.register(backendSocketPlugin, { sites: config.sites, sockets: backendSockets, authThrottle, closeGraceMs, ...(options.backendSocket?.pingMs !== undefined ? { pingMs: options.backendSocket.pingMs } : {}) });
+  void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit, authThrottle, tokenTtlMs });
   return app;
 }
 
@@ -164,6 +226,8 @@ function classify(err: unknown): { code: ErrorCode; message?: string } {
     case 415:
       return { code: 'BAD_REQUEST', message: 'Send JSON (content-type: application/json).' };
     case 404:
+    case 414:
+      // A path parameter too long to be any id names nothing.
       return { code: 'NOT_FOUND' };
     case 429:
       return { code: 'RATE_LIMITED' };

@@ -77,6 +77,14 @@ describe('config', () => {
     expect(keyOf({ ...base, sites: [base.sites[0], base.sites[0]] })).toBe('sites.1.siteKey');
   });
 
+  test('a site needs a webhookUrl and webhookSecret unless its events go over the backend socket only', () => {
+    const base = testConfig('http://127.0.0.1:1/hook') as { sites: Record<string, unknown>[] };
+    const { webhookUrl: _url, webhookSecret: _secret, ...bare } = base.sites[0]!;
+    expect(keyOf({ ...base, sites: [bare] })).toBe('sites.0.webhookUrl');
+    expect(keyOf({ ...base, sites: [{ ...bare, backendSocket: 'fallback' }] })).toBe('sites.0.webhookUrl');
+    expect(parseConfig({ ...base, sites: [{ ...bare, backendSocket: 'only' }] } as never).sites[0]!.webhookUrl).toBeUndefined();
+  });
+
   test('PORT and HOST from the environment win over the file; a bad PORT is named', () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-'));
     const file = join(dir, 'relay.json');

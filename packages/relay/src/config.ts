@@ -25,6 +25,17 @@ const origin = z.union([
   z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://shop.example (scheme and host, no path)'),
 ]);
 
+/**
+ * A secret, or a list of 1–5 during a rotation: every one is accepted (a webhook is signed with
+ * each), so the old and the new secret both work until the old one is removed.
+ */
+const oneOrMore = <T extends z.ZodType<string>>(secret: T) => z.union([secret, z.array(secret).min(1).max(5)]);
+
+/** The secrets of a `oneOrMore` setting, as a list. */
+export function secretList(value: string | readonly string[]): readonly string[] {
+  return typeof value === 'string' ? [value] : value;
+}
+
 const button = z.object({ label: z.string().min(1).max(LIMITS.maxLabelLength), value: z.string().min(1).max(LIMITS.maxValueLength) }).strict();
 
 const webhookSecret = z
@@ -49,14 +60,21 @@ export const SiteConfig = z
     name: z.string().min(1).max(LIMITS.maxShortLength),
     /** Exact page origins allowed to open a widget socket; `"*"` allows any (development only). */
     allowedOrigins: z.array(origin).min(1),
+    /** Accept widget sockets that send no `Origin` header (native apps, not browsers). Default false, even with `"*"`. */
+    allowNoOrigin: z.boolean().default(false),
     /** Where webhooks are POSTed. */
-    webhookUrl: z.url({ protocol: /^https?$/ }),
+    webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Standard Webhooks signing secret, `whsec_` + base64. */
-    webhookSecret,
+    webhookSecret: oneOrMore(webhookSecret).optional(),
+    /**
+     * Signs this site's visitor tokens instead of the relay's `tokenSecret` (a list during a
+     * rotation). Replacing it signs out every visitor of this site, and no other.
+     */
+    tokenSecret: oneOrMore(z.string().min(32, 'must be at least 32 characters')).optional(),
     /** Bearer secret of the backend REST API for this site. */
-    apiSecret: z.string().min(16, 'must be at least 16 characters'),
+    apiSecret: oneOrMore(z.string().min(16, 'must be at least 16 characters')),
     /** Secret for identity signatures (`hex(HMAC-SHA256(identitySecret, userId))`). */
-    identitySecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    identitySecret: oneOrMore(z.string().min(16, 'must be at least 16 characters')).optional(),
     /** Shown at once on open, with no backend round trip. */
     greeting: z
       .object({
@@ -75,6 +93,12 @@ export const SiteConfig = z
       .default({ maxMessages: 1000, maxAgeHours: 24 * 7 }),
     /** Whether agents are available when the relay starts (the backend changes it with `POST /v1/availability`). */
     online: z.boolean().default(true),
+    /**
+     * How events reach the backend: `fallback` (default) over a connected backend socket
+     * (`/v1/backend`), by webhook while none is connected; `only` over a socket, events wait while
+     * none is connected; `off` by webhook only (a socket is refused).
+     */
+    backendSocket: z.enum(['off', 'fallback', 'only']).default('fallback'),
   })
   .strict();
 export type SiteConfig = z.infer<typeof SiteConfig>;
@@ -106,6 +130,28 @@ export const LimitsConfig = z
     newVisitorsPerIpPerMinute: z.number().int().min(1).default(120),
     /** Largest stored visitor context (page, product and attributes), in bytes of JSON. */
     maxContextBytes: z.number().int().min(1024).max(64 * 1024).default(16 * 1024),
+    /**
+     * Failed authentications (wrong API secret, forged or expired visitor token, wrong identity
+     * signature) per client address, in a bucket shared by every relay on the engine. A failure
+     * that finds it empty blocks the address for `authBlockMs`.
+     */
+    authFailuresPerIp: rate.default({ perSecond: 0.2, burst: 20 }),
+    /** How long an address that used up `authFailuresPerIp` is refused (429 / close 4004) before anything is checked. */
+    authBlockMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** At most one `context.updated` webhook per conversation per this many ms; the latest context wins. */
+    contextUpdateIntervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    /** Time a client has to send its request headers (a WebSocket upgrade included); a slowloris socket is cut after it. */
+    headersTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** Time a client has to send a whole request, body included. */
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** An idle keep-alive HTTP connection is closed after this long. */
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+    /**
+     * Plain HTTP connections (not yet upgraded, or kept alive) one address may hold at once; more are
+     * answered 429 and closed. Counted by TCP peer, so it is off with `trustProxy` (the proxy's own
+     * limits apply there). 0 turns it off.
+     */
+    maxHttpConnectionsPerIp: z.number().int().min(0).default(64),
   })
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfig>;
@@ -164,8 +210,14 @@ export const RelayConfig = z
     host: z.string().min(1).default('0.0.0.0'),
     /** Port to listen on (env `PORT` wins). */
     port: z.number().int().min(0).max(65535).default(8787),
-    /** Secret that signs visitor tokens. Changing it signs every visitor out of their conversation. */
-    tokenSecret: z.string().min(32, 'must be at least 32 characters'),
+    /**
+     * Secret that signs visitor tokens; or a list, the first signing and every one verifying, to
+     * rotate without signing visitors out (list the new secret first, drop the old one after
+     * `tokenTtlDays`). Replacing it outright signs every visitor out of their conversation.
+     */
+    tokenSecret: z.union([z.string().min(32, 'must be at least 32 characters'), z.array(z.string().min(32, 'must be at least 32 characters')).min(1).max(5)]),
+    /** Lifetime of a visitor token; every connection renews it, so only a visitor away this long starts over. */
+    tokenTtlDays: z.number().int().min(1).max(3650).default(30),
     /** pino log level. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Trust `X-Forwarded-For` from a proxy in front of the relay (needed for per-IP limits behind a load balancer). */
@@ -177,6 +229,19 @@ export const RelayConfig = z
     engine: EngineConfig.default({ type: 'sqlite', path: DEFAULT_SQLITE_PATH, synchronous: 'FULL' }),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     webhooks: WebhooksConfig.default(WebhooksConfig.parse({})),
+    /**
+     * Who may read `/metrics`. Default: loopback addresses only, on the relay's port. `token`: any
+     * address with `Authorization: Bearer <token>`. `port` (and `host`, default 127.0.0.1): a
+     * listener of its own, and nothing on the relay's port.
+     */
+    metrics: z
+      .object({
+        token: z.string().min(16, 'must be at least 16 characters').optional(),
+        port: z.number().int().min(0).max(65535).optional(),
+        host: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /**
      * Directories searched in order for the widget's `loader.js` and `parley.iife.js`, served at
      * `/parley/loader.js` and `/parley/parley.iife.js`. Unset: not served. In a config file,
@@ -191,9 +256,16 @@ export const RelayConfig = z
     const secrets = new Set<string>();
     cfg.sites.forEach((site, i) => {
       if (keys.has(site.siteKey)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'siteKey'], message: 'duplicate site key' });
-      if (secrets.has(site.apiSecret)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'apiSecret'], message: 'must differ between sites' });
+      for (const secret of secretList(site.apiSecret)) {
+        if (secrets.has(secret)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'apiSecret'], message: 'must differ between sites' });
+      }
+      // Only a site whose events go over the backend socket alone may do without webhooks.
+      if (site.backendSocket !== 'only') {
+        if (!site.webhookUrl) ctx.addIssue({ code: 'custom', path: ['sites', i, 'webhookUrl'], message: 'required unless backendSocket is "only"' });
+        if (!site.webhookSecret) ctx.addIssue({ code: 'custom', path: ['sites', i, 'webhookSecret'], message: 'required unless backendSocket is "only"' });
+      }
       keys.add(site.siteKey);
-      secrets.add(site.apiSecret);
+      for (const secret of secretList(site.apiSecret)) secrets.add(secret);
     });
   });
 /** A validated configuration, defaults filled in. */
@@ -234,11 +306,20 @@ export function parseConfig(input: unknown): RelayConfig {
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const path = file ?? env.PARLEY_CONFIG;
   if (!path) throw new ConfigError('No config file: pass --config FILE or set PARLEY_CONFIG.', '(file)');
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`Cannot read relay config ${path}: ${(err as Error).message}`, '(file)');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    // V8's message can quote the text around the mistake, which may be a secret: give only the place.
+    const at = /at position (\d+)/.exec((err as Error).message);
+    const where = at ? ` at line ${text.slice(0, Number(at[1])).split('\n').length}` : '';
+    throw new ConfigError(`Cannot read relay config ${path}: it is not valid JSON${where}.`, '(file)');
   }
   if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
     const obj = raw as Record<string, unknown>;

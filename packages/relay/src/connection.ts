@@ -25,7 +25,6 @@ import { OrderedDelivery, REPLAY_PAGE } from './ordered-delivery.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 import { SocketGuard } from './protections.js';
 import { sameJson } from './same-json.js';
-import { signVisitorToken } from './visitor-token.js';
 
 export type { SiteRuntime } from './handshake.js';
 
@@ -45,6 +44,15 @@ export type SocketLike = Pick<WebSocket, 'send' | 'close' | 'terminate' | 'ready
 
 const OPEN = 1;
 
+/** The stream under a `ws` socket (`_socket`), corked while one turn's frames gather. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Frames gathered in one turn go out early once they pass this many bytes (or the backlog cap). */
+const BATCH_BYTES = 64 * 1024;
+
 type State = 'new' | 'hello' | 'open' | 'closed';
 
 /**
@@ -52,6 +60,9 @@ type State = 'new' | 'hello' | 'open' | 'closed';
  * visitor's actions (a conversation is stored with the first one), ordered delivery
  * (ordered-delivery.ts) and the frame budget (protections.ts).
  */
+/** Stands in the frame queue for a binary frame. */
+const BINARY = Symbol('binary frame');
+
 export class Connection implements HubMember {
   conversationId = '';
   siteKey = '';
@@ -68,7 +79,12 @@ export class Connection implements HubMember {
   private readonly guard: SocketGuard;
   private busy = false;
   private readonly queue: unknown[] = [];
+  /** A close waiting for the frame in hand to finish, so what it stored is acked first. */
+  private closeAfter: (() => void) | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  /** The socket's stream while it is corked for this turn of the event loop. */
+  private corked: Corkable | undefined;
+  private readonly flushSoon = (): void => this.flush();
 
   constructor(
     private readonly ctx: SocketContext,
@@ -90,9 +106,9 @@ export class Connection implements HubMember {
 
   // ---- inbound ----
 
-  /** A raw frame from the socket. */
-  onFrame(data: unknown): void {
-    if (this.state === 'closed') return;
+  /** A raw frame from the socket; `binary` for a binary frame, which the protocol does not use. */
+  onFrame(data: unknown, binary = false): void {
+    if (this.state === 'closed' || this.closeAfter) return;
     const now = this.ctx.now();
     this.lastFrameAt = now;
     this.ctx.metrics.hot.framesIn++;
@@ -102,11 +118,12 @@ export class Connection implements HubMember {
       else if (verdict === 'warn') this.sendFrame(errorFrame('RATE_LIMITED'));
       return;
     }
+    const frame = binary ? BINARY : data;
     if (this.busy) {
-      this.queue.push(data);
+      this.queue.push(frame);
       return;
     }
-    this.run(data);
+    this.run(frame);
   }
 
   private run(data: unknown): void {
@@ -125,6 +142,12 @@ export class Connection implements HubMember {
 
   private drain(): void {
     this.busy = false;
+    if (this.closeAfter) {
+      const close = this.closeAfter;
+      this.closeAfter = undefined;
+      close();
+      return;
+    }
     while (!this.busy && this.queue.length && this.state !== 'closed') this.run(this.queue.shift());
   }
 
@@ -140,6 +163,10 @@ export class Connection implements HubMember {
   }
 
   private handle(data: unknown): Promise<void> | void {
+    if (data === BINARY) {
+      const message = 'Binary frames are not accepted: send JSON text frames.';
+      return this.state !== 'open' ? this.fail('BAD_FRAME', CLOSE.BAD_HELLO, message) : this.refuse('BAD_FRAME', message);
+    }
     const r = decode(data, this.ctx.limits.maxFrameBytes);
     if (!r.ok) {
       if (r.code === 'TOO_LARGE') return this.fail('TOO_LARGE', CLOSE.FRAME_TOO_LARGE, r.message);
@@ -213,7 +240,7 @@ export class Connection implements HubMember {
     const first = await ctx.engine.read(session.conversationId, session.afterSeq, REPLAY_PAGE);
     const online = (await ctx.engine.getOnline(this.siteKey)) ?? site.config.online;
     if (this.isClosed) return;
-    const token = signVisitorToken(ctx.tokenSecret, {
+    const token = ctx.tokens(this.siteKey).sign({
       siteKey: this.siteKey,
       visitorId: session.visitorId,
       conversationId: session.conversationId,
@@ -342,12 +369,36 @@ export class Connection implements HubMember {
     this.sendText(encode(frame));
   }
 
+  /**
+   * Send a frame. Frames sent in one turn of the event loop leave in one write: a visitor's own
+   * `msg` and its `ack`, a bot reply of several messages, a welcome and its replay page.
+   */
   private sendText(text: string): void {
     const { socket } = this;
     if (socket.readyState !== OPEN) return;
+    this.gather();
     socket.send(text);
     this.ctx.metrics.hot.framesOut++;
-    if (socket.bufferedAmount > this.ctx.limits.maxBufferedBytes && this.state !== 'closed') {
+    if (!this.corked || socket.bufferedAmount >= Math.min(BATCH_BYTES, this.ctx.limits.maxBufferedBytes)) this.flush();
+  }
+
+  /** Cork the socket's stream until the end of this turn (after the promise jobs it runs). */
+  private gather(): void {
+    if (this.corked) return;
+    const stream = (this.socket as { _socket?: Corkable })._socket;
+    if (!stream) return;
+    stream.cork();
+    this.corked = stream;
+    process.nextTick(this.flushSoon);
+  }
+
+  /** Write what was gathered, then judge the backlog: what the reader has not taken yet. */
+  private flush(): void {
+    const { socket } = this;
+    const stream = this.corked;
+    this.corked = undefined;
+    stream?.uncork();
+    if (socket.readyState === OPEN && socket.bufferedAmount > this.ctx.limits.maxBufferedBytes && this.state !== 'closed') {
       // The error frame and the close frame queue behind the backlog; a reader that never drains is cut after the grace.
       socket.send(encode(errorFrame('SLOW_CONSUMER')));
       this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER');
@@ -356,11 +407,27 @@ export class Connection implements HubMember {
 
   // ---- closing ----
 
-  /** Send an error frame with `code`, then close with `closeCode`. */
+  /**
+   * Send an error frame with `code`, then close with `closeCode`. While a frame is being handled
+   * (a send on its way into the engine), the close waits for it, at most `closeGraceMs`: a message
+   * the engine stores gets its `ack` before the socket closes. Frames queued behind it are dropped
+   * unhandled (nothing of them is stored; the client sends them again).
+   */
   fail(code: ErrorCode, closeCode: number, message?: string): void {
-    if (this.state === 'closed') return;
-    this.sendFrame(errorFrame(code, message));
-    this.close(closeCode, code);
+    if (this.state === 'closed' || this.closeAfter) return;
+    const now = () => {
+      this.sendFrame(errorFrame(code, message));
+      this.close(closeCode, code);
+    };
+    if (!this.busy) return now();
+    this.queue.length = 0;
+    this.closeAfter = now;
+    const timer = setTimeout(() => {
+      if (this.closeAfter !== now) return;
+      this.closeAfter = undefined;
+      now();
+    }, this.ctx.closeGraceMs);
+    timer.unref();
   }
 
   /** Close with a code; a socket that does not finish the close handshake in time is cut. */

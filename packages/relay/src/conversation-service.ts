@@ -31,10 +31,15 @@ export function webhookTypeOf(body: VisitorBody): MessageWebhookType {
 export class ConversationService {
   private readonly retentions = new Map<string, Retention>();
 
+  /** Conversations whose last `context.updated` was queued less than `contextIntervalMs` ago; `dirty` once more context came since. */
+  private readonly contextWindows = new Map<string, { dirty: boolean }>();
+
   constructor(
     private readonly engine: Engine,
     /** Called after an operation that may have queued webhooks. */
     private readonly kick: () => void,
+    /** At most one `context.updated` webhook per conversation per this many ms. Default 5000. */
+    private readonly contextIntervalMs = 5000,
   ) {}
 
   retention(site: SiteConfig): Retention {
@@ -83,10 +88,43 @@ export class ConversationService {
     return this.engine.append({ conversationId, entry: { kind: 'event', id: id ?? newId('ev_'), event }, retention: this.retention(site) });
   }
 
-  /** Merge the visitor's context (a `context.updated` webhook follows once the conversation has started). */
+  /**
+   * Merge the visitor's context. Once the conversation has started, a `context.updated` webhook
+   * follows, coalesced per conversation: the first change queues one at once; changes within
+   * `contextIntervalMs` after it are stored quietly, and one webhook carrying the latest context
+   * goes when the interval ends. A page that sends context frames in a loop costs the backend one
+   * webhook per interval, not one per frame.
+   */
   async mergeContext(conversationId: string, patch: VisitorContext, maxBytes: number): Promise<MergeResult | null> {
+    const window = this.contextIntervalMs > 0 ? this.contextWindows.get(conversationId) : undefined;
+    if (window) {
+      const result = await this.engine.mergeContext(conversationId, patch, maxBytes, true);
+      if (result?.ok && result.conversation.started) window.dirty = true;
+      return result;
+    }
+    // Opened before the engine call, so a second frame arriving meanwhile is coalesced too.
+    if (this.contextIntervalMs > 0) this.openContextWindow(conversationId, maxBytes);
     const result = await this.engine.mergeContext(conversationId, patch, maxBytes);
     if (result?.ok && result.conversation.started) this.kick();
     return result;
+  }
+
+  private openContextWindow(conversationId: string, maxBytes: number): void {
+    const window = { dirty: false };
+    this.contextWindows.set(conversationId, window);
+    const timer = setTimeout(() => {
+      this.contextWindows.delete(conversationId);
+      if (!window.dirty) return;
+      // An empty patch queues `context.updated` with the context as it stands: the latest wins.
+      this.openContextWindow(conversationId, maxBytes);
+      this.engine.mergeContext(conversationId, {}, maxBytes).then(
+        (result) => {
+          if (result?.ok && result.conversation.started) this.kick();
+        },
+        // The engine is unreachable: this update is dropped; the next change queues one again.
+        () => this.contextWindows.delete(conversationId),
+      );
+    }, this.contextIntervalMs);
+    timer.unref();
   }
 }

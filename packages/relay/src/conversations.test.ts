@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { verifyWebhook } from '@parley/backend';
+import { RelayError, createRelayClient, verifyWebhook } from '@parley/backend';
 import type { AppendRequest, AppendResult } from './engine/types.js';
 import { MemoryEngine } from './engine/memory.js';
-import { TestClient, WEBHOOK_SECRET, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { API_SECRET, API_SECRET_2, TestClient, WEBHOOK_SECRET, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -88,6 +88,36 @@ describe('conversations come into being with the visitor’s first action', () =
       const c = (await relay.api('GET', '/v1/conversations')).json.items[0]?.context;
       return c?.page?.title === 'Cart' && c?.product?.title === 'Socks' && c?.attrs?.cart === 3 && c?.attrs?.plan === 'gold';
     });
+  });
+});
+
+describe('context.updated webhooks are coalesced per conversation', () => {
+  test('a burst of context frames costs one webhook at once and one with the latest context at the end of the interval', async () => {
+    const { backend, open } = await setup({ limits: { contextUpdateIntervalMs: 400 } });
+    const tabs = [await open(), await open()];
+    const w = await tabs[0]!.hello();
+    await tabs[1]!.hello({ token: w.token });
+    tabs[0]!.send({ t: 'send', id: 'm', body: text('hi') });
+    await tabs[0]!.take('ack');
+    await backend.waitFor(2); // conversation.started, message.created
+    for (let i = 1; i <= 60; i++) tabs[i % 2]!.send({ t: 'context', page: { url: `https://shop.example/p/${i}`, title: `Product ${i}` } });
+    const got = await backend.waitFor(4);
+    const titleOf = (r: { json: { data: unknown } } | undefined) => (r?.json.data as { context?: { page?: { title?: string } } } | undefined)?.context?.page?.title;
+    const updates = () => backend.received.filter((r) => r.json.type === 'context.updated');
+    expect(titleOf(updates()[0])).toMatch(/^Product \d+$/);
+    // The trailing webhook carries the last page sent.
+    await eventually(() => titleOf(updates()[1]) === 'Product 60', 3000);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(updates()).toHaveLength(2);
+    expect(got.map((r) => r.json.type).slice(0, 3)).toEqual(['conversation.started', 'message.created', 'context.updated']);
+
+    // Another conversation has its own window.
+    const other = await open();
+    await other.hello();
+    other.send({ t: 'send', id: 'm2', body: text('hi') });
+    await other.take('ack');
+    other.send({ t: 'context', page: { url: 'https://shop.example/cart', title: 'Cart' } });
+    await eventually(() => backend.received.some((r) => r.json.type === 'context.updated' && titleOf(r) === 'Cart'), 3000);
   });
 });
 
@@ -220,5 +250,94 @@ describe('an ack is a promise', () => {
     expect(await verify(retried)).toMatchObject({ ok: true, event: { id: retried!.json.id } });
     // The first attempt's timestamp is ten minutes old by now: a replay of it would be refused.
     expect(await verify(failed)).toMatchObject({ ok: false, code: 'WEBHOOK_STALE' });
+  });
+});
+
+describe('GET /v1/conversations pages with a cursor', () => {
+  /** A relay whose memory engine holds `count` conversations of pk_test, one per millisecond, and 3 of pk_other. */
+  async function withConversations(count: number) {
+    let t = 1_700_000_000_000;
+    const engine = new MemoryEngine({ now: () => t });
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      t += 1;
+      ids.push((await engine.openConversation({ id: `c_${i}`, siteKey: 'pk_test', ownerKey: `v:${i}`, visitorId: `v_${i}`, context: {} })).conversation.id);
+    }
+    for (let i = 0; i < 3; i++) await engine.openConversation({ id: `o_${i}`, siteKey: 'pk_other', ownerKey: `v:o${i}`, visitorId: `v_o${i}`, context: {} });
+    const { relay } = await setup({ engine });
+    return { relay, newestFirst: [...ids].reverse() };
+  }
+
+  test('following nextCursor lists every conversation of the site once, newest first, and the last page says null', async () => {
+    const { relay, newestFirst } = await withConversations(250);
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let path = '/v1/conversations?limit=100';
+    for (;;) {
+      const { status, json } = await relay.api('GET', path);
+      expect(status).toBe(200);
+      sizes.push(json.items.length);
+      seen.push(...json.items.map((c: { id: string }) => c.id));
+      if (json.nextCursor === null) break;
+      expect(json.nextCursor).toMatch(/^[\w-]+$/);
+      path = `/v1/conversations?limit=100&cursor=${json.nextCursor}`;
+    }
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(seen).toEqual(newestFirst);
+    // Without a limit, the whole site fits the default page of 1,000.
+    const all = (await relay.api('GET', '/v1/conversations')).json;
+    expect(all.items).toHaveLength(250);
+    expect(all.nextCursor).toBeNull();
+    expect(all.items[0]).toEqual({ id: newestFirst[0], visitorId: 'v_249', createdAt: 1_700_000_000_250, lastSeq: 0, closed: false, started: false, readSeq: 0, context: {} });
+  });
+
+  test('a page holds at most 1,000 conversations, whatever limit asks for', async () => {
+    const { relay, newestFirst } = await withConversations(1003);
+    const first = (await relay.api('GET', '/v1/conversations?limit=5000')).json;
+    expect(first.items).toHaveLength(1000);
+    const byDefault = (await relay.api('GET', '/v1/conversations')).json;
+    expect(byDefault.items).toHaveLength(1000);
+    expect(byDefault.nextCursor).toBe(first.nextCursor);
+    const rest = (await relay.api('GET', `/v1/conversations?cursor=${first.nextCursor}`)).json;
+    expect(rest.items.map((c: { id: string }) => c.id)).toEqual(newestFirst.slice(1000));
+    expect(rest.nextCursor).toBeNull();
+    const zero = await relay.api('GET', '/v1/conversations?limit=0');
+    expect([zero.status, zero.json.error.code]).toEqual([400, 'BAD_REQUEST']);
+    // The history endpoint answers page sizes the same way: 0 refused, over the cap cut to it.
+    const conversationId = newestFirst[0];
+    const history0 = await relay.api('GET', `/v1/conversations/${conversationId}/messages?limit=0`);
+    expect([history0.status, history0.json.error.code]).toEqual([400, 'BAD_REQUEST']);
+    expect((await relay.api('GET', `/v1/conversations/${conversationId}/messages?limit=5000`)).status).toBe(200);
+  });
+
+  test('a cursor the relay did not give out answers 400 BAD_CURSOR; a bad limit answers BAD_REQUEST', async () => {
+    const { relay } = await withConversations(3);
+    const page = (await relay.api('GET', '/v1/conversations?limit=1')).json;
+    for (const cursor of ['nope', '', encodeURIComponent('a+b/c='), `${page.nextCursor}x`, 'x'.repeat(500)]) {
+      const res = await relay.api('GET', `/v1/conversations?cursor=${cursor}`);
+      expect(res, cursor).toMatchObject({ status: 400, json: { error: { code: 'BAD_CURSOR' } } });
+    }
+    expect(await relay.api('GET', '/v1/conversations?limit=ten')).toMatchObject({ status: 400, json: { error: { code: 'BAD_REQUEST' } } });
+    // Another site's cursor is only a position: this site's conversations older than it, nothing of the other site's.
+    const other = (await relay.api('GET', '/v1/conversations?limit=1', undefined, API_SECRET_2)).json;
+    const listed = await relay.api('GET', `/v1/conversations?cursor=${other.nextCursor}`);
+    expect(listed.status).toBe(200);
+    expect(listed.json.items.every((c: { id: string }) => c.id.startsWith('c_'))).toBe(true);
+  });
+
+  test("@parley/backend's client pages with listConversations and walks every page with eachConversation", async () => {
+    const { relay, newestFirst } = await withConversations(7);
+    const client = createRelayClient({ url: relay.base, apiSecret: API_SECRET });
+    const first = await client.listConversations({ limit: 3 });
+    expect(first.conversations.map((c) => c.id)).toEqual(newestFirst.slice(0, 3));
+    const second = await client.listConversations({ limit: 3, cursor: first.nextCursor! });
+    expect(second.conversations.map((c) => c.id)).toEqual(newestFirst.slice(3, 6));
+    const walked: string[] = [];
+    for await (const c of client.eachConversation({ pageSize: 2 })) walked.push(c.id);
+    expect(walked).toEqual(newestFirst);
+    expect((await client.conversations()).map((c) => c.id)).toEqual(newestFirst);
+    const refused = await client.listConversations({ cursor: 'not-ours' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RelayError);
+    expect(refused).toMatchObject({ code: 'BAD_CURSOR', status: 400 });
   });
 });

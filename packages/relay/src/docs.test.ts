@@ -65,7 +65,8 @@ describe('docs stay in sync with the registry', () => {
     for (const route of routes) {
       const [method, url] = route.split(' ') as [string, string];
       expect(api, route).toContain(`### \`${method} ${url}`);
-      const path = `$RELAY${url.replace(':id', '$CONV')}`;
+      // Path parameters are shell variables in the examples: :id is $CONV, :visitorId $VISITOR, :siteKey $SITE_KEY.
+      const path = `$RELAY${url.replace(':id', '$CONV').replace(':visitorId', '$VISITOR').replace(':siteKey', '$SITE_KEY')}`;
       const curl = api.split('\n').filter((line) => line.startsWith('curl ') && line.includes(path));
       expect(curl.some((line) => (method === 'GET' ? !line.includes('-X ') : line.includes(`-X ${method}`))), `curl for ${route}`).toBe(true);
     }

@@ -1,9 +1,10 @@
 import { CLOSE, PROTOCOL_VERSION, verifyHmacSha256Hex, type ErrorCode, type HelloFrame, type VisitorContext } from '@parley/protocol';
-import type { SiteConfig } from './config.js';
+import { secretList, type SiteConfig } from './config.js';
 import type { Conversation, ConversationIdentity, Engine } from './engine/types.js';
 import { newId } from './ids.js';
 import type { Rate } from './engine/types.js';
-import { verifyVisitorToken, type VisitorClaims } from './visitor-token.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import type { VerifiedClaims, VisitorTokens } from './visitor-token.js';
 
 /** A configured site with its origin allow-list ready for lookups. */
 export interface SiteRuntime {
@@ -15,7 +16,10 @@ export interface SiteRuntime {
 /** What the handshake needs. */
 export interface HandshakeContext {
   sites: ReadonlyMap<string, SiteRuntime>;
-  tokenSecret: string;
+  /** Signs and verifies a site's visitor tokens (current and grace-period secrets, expiry). */
+  tokens: (siteKey: string) => VisitorTokens;
+  /** Failed token and identity checks per address. */
+  authThrottle: AuthThrottle;
   engine: Engine;
   /** New visitors (no token) accepted per client address, in a bucket the engine shares across instances. */
   newVisitorRate: Rate;
@@ -66,16 +70,24 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
   if (frame.v !== PROTOCOL_VERSION) return refuse('UNSUPPORTED_VERSION', CLOSE.UNSUPPORTED_VERSION);
   const site = ctx.sites.get(frame.siteKey);
   if (!site) return refuse('BAD_SITE_KEY', CLOSE.BAD_SITE_KEY);
-  if (!site.anyOrigin && (origin === undefined || !site.origins.has(origin))) return refuse('ORIGIN_REFUSED', CLOSE.ORIGIN_REFUSED);
+  // No Origin header: not a browser. Refused unless the site serves native apps (`allowNoOrigin`), even with "*".
+  if (origin === undefined ? !site.config.allowNoOrigin : !site.anyOrigin && !site.origins.has(origin)) return refuse('ORIGIN_REFUSED', CLOSE.ORIGIN_REFUSED);
   const siteKey = site.config.siteKey;
+  // An address that failed too many checks gets no more checks for a while.
+  const credentials = frame.token !== undefined || frame.identity?.signature !== undefined;
+  if (credentials && ctx.authThrottle.blockedFor(ip) > 0) return refuse('RATE_LIMITED', CLOSE.RATE_LIMITED);
 
   let identity: ConversationIdentity | undefined;
   if (frame.identity) {
     const { userId, name, email, attrs, signature } = frame.identity;
     let verified = false;
     if (signature && site.config.identitySecret) {
-      verified = await verifyHmacSha256Hex(site.config.identitySecret, userId, signature);
-      if (!verified) return refuse('IDENTITY_INVALID', CLOSE.IDENTITY_INVALID);
+      // Any of the site's identity secrets (more than one during a rotation).
+      for (const secret of secretList(site.config.identitySecret)) if (!verified) verified = await verifyHmacSha256Hex(secret, userId, signature);
+      if (!verified) {
+        await ctx.authThrottle.failed(ip);
+        return refuse('IDENTITY_INVALID', CLOSE.IDENTITY_INVALID);
+      }
     }
     identity = { userId, verified };
     if (name !== undefined) identity.name = name;
@@ -84,10 +96,16 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
   }
   const userId = identity?.verified ? identity.userId : undefined;
 
-  let claims: VisitorClaims | null = null;
+  let claims: VerifiedClaims | null = null;
   if (frame.token !== undefined) {
-    claims = verifyVisitorToken(ctx.tokenSecret, frame.token);
-    if (!claims || claims.siteKey !== siteKey) return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
+    claims = ctx.tokens(siteKey).verify(frame.token);
+    if (!claims || claims.siteKey !== siteKey) {
+      await ctx.authThrottle.failed(ip);
+      return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
+    }
+    // Revoked by the backend: tokens issued up to the revocation are refused (not a failed guess).
+    const revokedAt = await ctx.engine.visitorRevokedAt(siteKey, claims.visitorId);
+    if (revokedAt !== null && claims.issuedAt * 1000 <= revokedAt) return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
   } else if (!(await ctx.engine.takeToken(`nv:${ip}`, ctx.newVisitorRate))) {
     return refuse('RATE_LIMITED', CLOSE.RATE_LIMITED);
   }

@@ -50,6 +50,17 @@ describe('identity', () => {
     expect((await c.waitClosed()).code).toBe(CLOSE.IDENTITY_INVALID);
   });
 
+  test('the signature is lower-case hex: the same MAC in upper case is refused with IDENTITY_INVALID', async () => {
+    const { open } = await setup();
+    const signature = await hmacSha256Hex(IDENTITY_SECRET, 'user-42');
+    const upper = await open();
+    upper.send({ t: 'hello', v: PROTOCOL_VERSION, siteKey: 'pk_test', identity: { userId: 'user-42', signature: signature.toUpperCase() } });
+    expect(await upper.take('error')).toMatchObject({ code: 'IDENTITY_INVALID' });
+    expect((await upper.waitClosed()).code).toBe(CLOSE.IDENTITY_INVALID);
+    const lower = await open();
+    expect((await lower.hello({ identity: { userId: 'user-42', signature } })).identity).toEqual({ userId: 'user-42', verified: true });
+  });
+
   test('an unsigned identity is forwarded as unverified and does not reach the signed-in user’s conversation', async () => {
     const { backend, open } = await setup();
     const signature = await hmacSha256Hex(IDENTITY_SECRET, 'user-7');

@@ -41,7 +41,7 @@ async function heapUsed(base: string): Promise<number> {
 
 describe('new visitors', () => {
   test('10,000 token-less hellos from one client store no conversation and keep the heap under 48 MB', { timeout: 120_000 }, async () => {
-    const base = await startCli({ type: 'memory' }, { newVisitorsPerIpPerMinute: 1_000_000, maxConnectionsPerIp: 1000 });
+    const base = await startCli({ type: 'memory' }, { newVisitorsPerIpPerMinute: 1_000_000, maxConnectionsPerIp: 1000, maxHttpConnectionsPerIp: 0 });
     const wsUrl = base.replace('http', 'ws') + '/v1/widget';
     const outcomes = new Map<string, number>();
     let next = 0;

@@ -1,8 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { LIMITS, WebhookReply, check, signWebhook } from '@parley/protocol';
+import { Pool, type Dispatcher } from 'undici';
+import { LIMITS, WebhookReply, check } from '@parley/protocol';
+import type { BackendSockets } from './backend-socket.js';
 import type { SiteConfig } from './config.js';
 import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
 import type { RelayMetrics } from './plugins/metrics.js';
+import { signWebhookSync } from './webhook-signer.js';
 
 export interface WebhookWorkerOptions {
   engine: Engine;
@@ -22,6 +25,8 @@ export interface WebhookWorkerOptions {
   pollMs?: number;
   /** Append the messages of a 2xx reply. Throwing makes the delivery retry (reply ids are stable). */
   onReply: (job: ClaimedJob, reply: WebhookReply) => Promise<void>;
+  /** Backend sockets (`/v1/backend`): each job goes to them first, per the site's `backendSocket` mode. */
+  backendSockets?: Pick<BackendSockets, 'deliver'>;
 }
 
 type Failure = { result: 'http_error' | 'timeout' | 'network_error' | 'aborted'; error: JobError };
@@ -47,13 +52,20 @@ export class WebhookWorker {
   /** A look at the queue is booked for the next turn of the event loop. */
   private booked: NodeJS.Immediate | undefined;
   private readonly running = new Set<Promise<void>>();
-  /** Aborts the attempts in flight when a stop runs out of time. */
-  private readonly abort = new AbortController();
+  /** The POSTs in flight, cut when a stop runs out of time. */
+  private readonly posts = new Set<Post>();
+  /** A stop ran out of time: attempts still starting are cut at once. */
+  private cutting = false;
+  /** One keep-alive pool per backend origin. */
+  private readonly pools = new Map<string, Pool>();
+  /** Where each webhook URL is POSTed: its origin's pool and its path. */
+  private readonly targets = new Map<string, { pool: Pool; path: string }>();
 
   constructor(private readonly o: WebhookWorkerOptions) {}
 
   start(): void {
     this.stopped = false;
+    this.cutting = false;
     this.kick();
   }
 
@@ -87,16 +99,22 @@ export class WebhookWorker {
     const all = Promise.allSettled([...this.running]);
     if (drainMs === Infinity) {
       await all;
-      return;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), drainMs)));
+      const outcome = await Promise.race([all, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        this.cutting = true;
+        for (const post of this.posts) post.cut('aborted');
+        await all;
+      }
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), drainMs)));
-    const outcome = await Promise.race([all, late]);
-    clearTimeout(timer);
-    if (outcome === 'late') {
-      this.abort.abort();
-      await all;
-    }
+    // Every outcome is recorded: close the keep-alive connections (and any ignored body still draining).
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    this.targets.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   private async pump(): Promise<void> {
@@ -164,6 +182,12 @@ export class WebhookWorker {
       await this.bury(job, { code: 'WEBHOOK_FAILED', message: 'The site is no longer configured.' });
       return;
     }
+    if (this.o.backendSockets) {
+      // Settled over a backend socket (or left waiting for one), or handed back for a webhook.
+      const handedBack = await this.o.backendSockets.deliver(site, job);
+      if (!handedBack) return;
+      job = handedBack;
+    }
     const outcome = await this.attempt(site, job);
     const seconds = (this.o.now() - started) / 1000;
     if (outcome.ok) {
@@ -209,60 +233,89 @@ export class WebhookWorker {
   }
 
   private async attempt(site: SiteConfig, job: ClaimedJob): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
-    const body = JSON.stringify(job.event);
-    const timestamp = Math.floor(this.o.now() / 1000);
-    const timeout = AbortSignal.timeout(this.o.timeoutMs);
-    const signal = AbortSignal.any([timeout, this.abort.signal]);
-    try {
-      const signature = await signWebhook(site.webhookSecret, job.id, timestamp, body);
-      const res = await fetch(site.webhookUrl, {
-        method: 'POST',
-        redirect: 'manual',
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'parley-relay',
-          'webhook-id': job.id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signature,
-        },
-        body,
-      });
-      if (res.status < 200 || res.status > 299) {
-        await res.body?.cancel().catch(() => {});
-        return { ok: false, failure: { result: 'http_error', error: { code: 'WEBHOOK_FAILED', message: `The backend answered HTTP ${res.status}.`, status: res.status } } };
-      }
-      return { ok: true, reply: await this.readReply(res, job) };
-    } catch (err) {
-      if (this.abort.signal.aborted) {
-        return { ok: false, failure: { result: 'aborted', error: { code: 'WEBHOOK_FAILED', message: 'The relay stopped during the attempt.' } } };
-      }
-      if (timeout.aborted) {
-        return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${this.o.timeoutMs} ms.` } } };
-      }
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: `Network error${cause ? ` (${cause})` : ''}.` } } };
+    if (!site.webhookUrl || !site.webhookSecret) {
+      // Only a backendSocket "only" site has no webhook, and its events never come here.
+      return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: 'The site has no webhookUrl.' } } };
     }
+    const { webhookUrl, webhookSecret } = site;
+    const post = new Post(this.o.timeoutMs, LIMITS.maxBodyBytes);
+    let answer: PostResult;
+    try {
+      const body = Buffer.from(JSON.stringify(job.event));
+      const timestamp = Math.floor(this.o.now() / 1000);
+      const { pool, path } = this.target(webhookUrl);
+      this.posts.add(post);
+      if (this.cutting) post.cut('aborted');
+      // A Buffer body goes out with its content-length, in the same write as the headers.
+      pool.dispatch(
+        {
+          path,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'parley-relay',
+            'webhook-id': job.id,
+            'webhook-timestamp': String(timestamp),
+            'webhook-signature': signWebhookSync(webhookSecret, job.id, timestamp, body),
+          },
+          body,
+        },
+        post,
+      );
+      answer = await post.done;
+    } catch (err) {
+      // Nothing went out (a bad URL or secret): stop the timer and fail the attempt.
+      post.cut('aborted');
+      answer = { kind: 'error', error: err as Error };
+    } finally {
+      this.posts.delete(post);
+    }
+    switch (answer.kind) {
+      case 'aborted':
+        return { ok: false, failure: { result: 'aborted', error: { code: 'WEBHOOK_FAILED', message: 'The relay stopped during the attempt.' } } };
+      case 'timeout':
+        return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${this.o.timeoutMs} ms.` } } };
+      case 'error': {
+        const { code } = answer.error as { code?: string };
+        return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: `Network error${code ? ` (${code})` : ''}.` } } };
+      }
+    }
+    // Redirects are not followed: a 3xx is a failure like any other non-2xx.
+    if (answer.status < 200 || answer.status > 299) {
+      return { ok: false, failure: { result: 'http_error', error: { code: 'WEBHOOK_FAILED', message: `The backend answered HTTP ${answer.status}.`, status: answer.status } } };
+    }
+    return { ok: true, reply: this.readReply(answer, job) };
+  }
+
+  /** The pool and path a webhook URL is POSTed to; one pool per origin, kept until `stop`. */
+  private target(url: string): { pool: Pool; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      const { origin, pathname, search } = new URL(url);
+      let pool = this.pools.get(origin);
+      if (!pool) {
+        // No timeouts of undici's own: each attempt's one timer (Post) bounds it from start to end.
+        pool = new Pool(origin, { connections: this.o.concurrency, headersTimeout: 0, bodyTimeout: 0 });
+        this.pools.set(origin, pool);
+      }
+      target = { pool, path: pathname + search };
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** The inline reply of a 2xx answer; an empty or invalid body means no reply (logged, never retried). */
-  private async readReply(res: Response, job: ClaimedJob): Promise<WebhookReply | undefined> {
-    const type = res.headers.get('content-type') ?? '';
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (!type.includes('json') || length > LIMITS.maxBodyBytes) {
-      await res.body?.cancel().catch(() => {});
-      if (length > LIMITS.maxBodyBytes) this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
-      return undefined;
-    }
-    const text = await readCapped(res, LIMITS.maxBodyBytes);
-    if (text === null) {
+  private readReply(answer: Answer, job: ClaimedJob): WebhookReply | undefined {
+    const { body } = answer;
+    if (body === undefined) return undefined;
+    if (body === null) {
       this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
       return undefined;
     }
-    if (text.trim() === '') return undefined;
+    if (body.trim() === '') return undefined;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = JSON.parse(body);
     } catch {
       this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply is not JSON; ignored');
       return undefined;
@@ -277,23 +330,92 @@ export class WebhookWorker {
 }
 
 /**
- * The body of a response as text, or null once it passes `maxBytes` (the rest is not read).
- * A reply without a content-length is read only up to the cap.
+ * A backend's answer. `body` is the text of a 2xx JSON reply; null when it passed the size cap
+ * (the rest is not read); undefined when it is not read at all (another status or content type).
  */
-async function readCapped(res: Response, maxBytes: number): Promise<string | null> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
+type Answer = { kind: 'answer'; status: number; body: string | null | undefined };
+
+type PostResult = Answer | { kind: 'timeout' | 'aborted' } | { kind: 'error'; error: Error };
+
+/**
+ * One webhook POST, as an undici dispatch handler: no Request, stream or AbortSignal per delivery.
+ * It settles once with the answer, a timeout (one timer from dispatch to the end of the body), a
+ * cut (the relay stopping) or a network error. A body it does not keep is drained in the
+ * background, so the connection can be reused, up to the size cap and within the same timer.
+ */
+class Post implements Dispatcher.DispatchHandler {
+  readonly done: Promise<PostResult>;
+  private settle!: (result: PostResult) => void;
+  private settled = false;
+  /** Aborts the request once it has started; a request cut before that is aborted as it starts. */
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private status = 0;
+  /** The chunks of a body being kept; undefined while the body is not kept. */
+  private parts: Buffer[] | undefined;
+  private size = 0;
+
+  constructor(
+    timeoutMs: number,
+    private readonly maxBytes: number,
+  ) {
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.timer = setTimeout(() => this.cut('timeout'), timeoutMs);
   }
-  return Buffer.concat(parts).toString('utf8');
+
+  /** Give up on the request: settle with `why` (unless settled already) and abort it. */
+  cut(why: 'timeout' | 'aborted'): void {
+    this.finish({ kind: why });
+    clearTimeout(this.timer);
+    this.controller?.abort(new Error(why === 'timeout' ? 'Webhook attempt timed out.' : 'The relay stopped.'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.settled) controller.abort(new Error('The attempt was cut before it started.'));
+    else this.controller = controller;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200 || this.settled) return;
+    this.status = statusCode;
+    const type = String(headers['content-type'] ?? '');
+    const length = Number(headers['content-length'] ?? 0);
+    if (statusCode > 299 || !type.includes('json')) return this.finish({ kind: 'answer', status: statusCode, body: undefined });
+    if (length > this.maxBytes) {
+      this.finish({ kind: 'answer', status: statusCode, body: null });
+      return this.abort(controller);
+    }
+    this.parts = [];
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.finish({ kind: 'answer', status: this.status, body: null });
+      return this.abort(controller);
+    }
+    this.parts?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.timer);
+    this.finish({ kind: 'answer', status: this.status, body: this.parts && Buffer.concat(this.parts).toString('utf8') });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    clearTimeout(this.timer);
+    this.finish({ kind: 'error', error });
+  }
+
+  private finish(result: PostResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(result);
+  }
+
+  private abort(controller: Dispatcher.DispatchController): void {
+    clearTimeout(this.timer);
+    this.parts = undefined;
+    controller.abort(new Error('The webhook reply passed the size cap.'));
+  }
 }

@@ -1,8 +1,12 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
 import { verifyWebhook } from '@parley/backend';
-import { LIMITS } from '@parley/protocol';
+import { LIMITS, signWebhook } from '@parley/protocol';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './config.js';
-import { TestClient, WEBHOOK_SECRET, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { TestClient, WEBHOOK_SECRET, WEBHOOK_SECRET_2, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { signWebhookSync } from './webhook-signer.js';
 import { jitter } from './webhook-worker.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -134,5 +138,146 @@ describe('webhook retries', () => {
     expect(jitter(1000, () => 0)).toBe(0);
     expect(jitter(1000, () => 0.5)).toBe(1000);
     expect(jitter(1000, () => 0.999)).toBeLessThan(2000);
+  });
+});
+
+/** A backend on port 0 that answers with `handle` (after reading the body); counts requests by path. */
+async function rawBackend(handle: (req: IncomingMessage, res: ServerResponse, body: string) => void) {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      paths.push(req.url ?? '');
+      handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const close = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  cleanups.push(close);
+  return { url: `http://127.0.0.1:${port}/webhooks/parley`, port, paths, close };
+}
+
+/** Log lines written by a relay given `stream`. */
+function captureLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+async function metricsOf(relay: { base: string }): Promise<string> {
+  return (await fetch(`${relay.base}/metrics`)).text();
+}
+
+describe('webhook delivery', () => {
+  test("the relay's signature is the protocol's signWebhook and @parley/backend verifies it, with non-ASCII bodies too", async () => {
+    const timestamp = Math.floor(Date.now() / 1000);
+    const event = {
+      id: 'evt_sig_1',
+      type: 'conversation.started',
+      createdAt: timestamp * 1000,
+      siteKey: 'pk_test',
+      conversationId: 'c_sig_1',
+      visitor: { id: 'v_sig_1' },
+      data: { context: { attrs: { note: 'héllo ✓ — 日本' } } },
+    };
+    const raw = JSON.stringify(event);
+    const signature = signWebhookSync(WEBHOOK_SECRET, event.id, timestamp, Buffer.from(raw));
+    expect(signature).toBe(await signWebhook(WEBHOOK_SECRET, event.id, timestamp, raw));
+    const headers = { 'webhook-id': event.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signature };
+    expect(await verifyWebhook(WEBHOOK_SECRET, headers, raw)).toMatchObject({ ok: true, event: { id: 'evt_sig_1' } });
+    expect((await verifyWebhook(WEBHOOK_SECRET_2, headers, raw)).ok).toBe(false);
+    // A second site's secret signs differently (each secret's key is kept apart).
+    expect(signWebhookSync(WEBHOOK_SECRET_2, event.id, timestamp, raw)).not.toBe(signature);
+  });
+
+  test('a redirect is not followed: a 3xx answer is a failed attempt, dead-lettered with its status', async () => {
+    const backend = await rawBackend((_req, res) => res.writeHead(307, { location: '/elsewhere' }).end());
+    const relay = await startRelay(testConfig(backend.url), { webhooks: { retryScheduleMs: [10] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hi' } });
+    const dead = await eventually(async () => {
+      const r = await relay.api('GET', '/v1/dead-letters');
+      return r.json.items.length === 2 ? r.json.items : null;
+    });
+    for (const d of dead) expect(d).toMatchObject({ attempts: 2, lastError: { code: 'WEBHOOK_FAILED', status: 307 } });
+    expect(backend.paths.filter((p) => p !== '/webhooks/parley')).toEqual([]);
+    expect(await metricsOf(relay)).toMatch(/parley_webhook_deliveries_total\{result="http_error"\} 4/);
+  });
+
+  test('an unreachable backend is a network error that names its cause', async () => {
+    const gone = await rawBackend(() => {});
+    await gone.close();
+    const relay = await startRelay(testConfig(gone.url), { webhooks: { retryScheduleMs: [] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hi' } });
+    const dead = await eventually(async () => {
+      const r = await relay.api('GET', '/v1/dead-letters');
+      return r.json.items.length === 2 ? r.json.items : null;
+    });
+    for (const d of dead) expect(d.lastError).toEqual({ code: 'WEBHOOK_FAILED', message: 'Network error (ECONNREFUSED).' });
+    expect(await metricsOf(relay)).toMatch(/parley_webhook_deliveries_total\{result="network_error"\} 2/);
+  });
+
+  test('a 2xx reply that is not JSON, not a reply, or declared past the size cap is ignored with WEBHOOK_BAD_REPLY: delivered once, nothing appended', async () => {
+    const answers: Record<string, (res: ServerResponse) => void> = {
+      m1: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages": [ not json'),
+      m2: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages":"not a list"}'),
+      m3: (res) => {
+        // The declared length alone rules the reply out: the relay reads none of it.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(LIMITS.maxBodyBytes + 1) });
+        res.write('{"messages":[{"id":"never","body":{"type":"text","text":"never"}}]');
+      },
+    };
+    const backend = await rawBackend((_req, res, raw) => {
+      const event = JSON.parse(raw) as { type: string; data: { message?: { id: string } } };
+      const answer = event.type === 'message.created' ? answers[event.data.message!.id] : undefined;
+      if (answer) answer(res);
+      else res.writeHead(204).end();
+    });
+    const log = captureLog();
+    const relay = await startRelay(testConfig(backend.url), { logger: { level: 'warn', stream: log.stream }, webhooks: { retryScheduleMs: [0] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    const welcome = await c.hello();
+    for (const id of ['m1', 'm2', 'm3']) c.send({ t: 'send', id, body: { type: 'text', text: id } });
+    await eventually(async () => /result="delivered"\} 4/.test(await metricsOf(relay)));
+    expect(backend.paths).toHaveLength(4);
+    const bad = log.lines.filter((l) => l.code === 'WEBHOOK_BAD_REPLY').map((l) => l.msg);
+    expect(bad).toEqual(['webhook reply is not JSON; ignored', 'webhook reply does not match the schema; ignored', 'webhook reply over the size limit; ignored']);
+    const history = await relay.api('GET', `/v1/conversations/${welcome.conversationId}/messages`);
+    expect(history.json.entries.map((e: { id: string }) => e.id)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  test('the timeout covers the whole answer: a reply body that never ends is a timeout, and the retry is delivered', async () => {
+    let calls = 0;
+    const backend = await rawBackend((_req, res) => {
+      if (calls++ > 0) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"messages":[');
+    });
+    const relay = await startRelay(testConfig(backend.url), { webhooks: { timeoutMs: 100, retryScheduleMs: [10] } });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    await c.hello();
+    c.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hi' } });
+    await eventually(async () => /result="delivered"\} 2/.test(await metricsOf(relay)));
+    const metrics = await metricsOf(relay);
+    expect(metrics).toMatch(/parley_webhook_deliveries_total\{result="timeout"\} 1/);
+    expect(backend.paths).toHaveLength(3);
   });
 });

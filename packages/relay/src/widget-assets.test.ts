@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildApp } from './app.js';
 import { ConfigError } from './config.js';
@@ -10,6 +11,8 @@ import { startRelay, testConfig } from './test-support/harness.js';
 const HOOK = 'http://127.0.0.1:9/hook';
 const LOADER = '/* loader */ (function(){ window.Parley = window.Parley || function(){}; })();\n';
 const BUNDLE = '/* bundle */ (function(){ var ParleyBundle = {}; })();\n';
+/** A bundle big and repetitive enough that compression shows. */
+const BIG = `/* bundle */ ${'window.ParleyBundle = (window.ParleyBundle || 0) + 1;\n'.repeat(400)}`;
 const relays: Array<{ close(): Promise<void> }> = [];
 
 afterEach(async () => {
@@ -29,14 +32,17 @@ async function relayWith(assets?: string[]) {
   return relay;
 }
 
-/** A GET with the path sent byte for byte (fetch would normalise `..`). */
-function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+/** A GET with the path sent byte for byte (fetch would normalise `..`) and the body as it came, not decompressed. */
+function rawGet(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; raw: Buffer; headers: Record<string, string | string[] | undefined> }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    const req = request({ host: hostname, port, path, method: 'GET', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode!, body: raw.toString(), raw, headers: res.headers });
+      });
     });
     req.on('error', reject);
     req.end();
@@ -95,6 +101,42 @@ describe('widget assets', () => {
     }
   });
 
+  test('answers brotli, gzip or the file as it is, as Accept-Encoding allows, and varies on it', async () => {
+    const { base } = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BIG })]);
+    const path = '/parley/parley.iife.js';
+    const br = await rawGet(base, path, { 'accept-encoding': 'gzip, deflate, br' });
+    expect(br.status).toBe(200);
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toBe('Accept-Encoding');
+    expect(brotliDecompressSync(br.raw).toString()).toBe(BIG);
+    expect(br.raw.byteLength).toBeLessThan(BIG.length / 10);
+    expect(br.headers['content-length']).toBe(String(br.raw.byteLength));
+
+    const gz = await rawGet(base, path, { 'accept-encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toBe('Accept-Encoding');
+    expect(gunzipSync(gz.raw).toString()).toBe(BIG);
+
+    for (const accept of [undefined, 'identity', 'br;q=0, gzip;q=0', 'deflate']) {
+      const plain = await rawGet(base, path, accept === undefined ? {} : { 'accept-encoding': accept });
+      expect(plain.headers['content-encoding'], String(accept)).toBeUndefined();
+      expect(plain.headers.vary).toBe('Accept-Encoding');
+      expect(plain.body, String(accept)).toBe(BIG);
+    }
+    // q=0 refuses a coding; `*` stands for the ones not named.
+    expect((await rawGet(base, path, { 'accept-encoding': 'br;q=0, gzip' })).headers['content-encoding']).toBe('gzip');
+    expect((await rawGet(base, path, { 'accept-encoding': '*' })).headers['content-encoding']).toBe('br');
+    // Each coding is its own representation with its own ETag, each revalidated to 304.
+    const tags = new Set([br, gz].map((r) => r.headers.etag));
+    expect(tags.size).toBe(2);
+    for (const [accept, r] of [['br', br], ['gzip', gz]] as const) {
+      const again = await rawGet(base, path, { 'accept-encoding': accept, 'if-none-match': String(r.headers.etag) });
+      expect(again.status).toBe(304);
+      expect(again.raw.byteLength).toBe(0);
+      expect(again.headers.vary).toBe('Accept-Encoding');
+    }
+  });
+
   test('a new build gets a new ETag, so caches fetch it again', async () => {
     const a = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BUNDLE })]);
     const b = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BUNDLE + '// v2\n' })]);
@@ -106,7 +148,7 @@ describe('widget assets', () => {
 
   test('HEAD answers the headers and length without a body', async () => {
     const { base } = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BUNDLE })]);
-    const res = await fetch(`${base}/parley/loader.js`, { method: 'HEAD' });
+    const res = await fetch(`${base}/parley/loader.js`, { method: 'HEAD', headers: { 'accept-encoding': 'identity' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(LOADER)));

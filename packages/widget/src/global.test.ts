@@ -14,7 +14,9 @@ afterEach(() => {
 const boot = (client: ReturnType<typeof fakeClient>): Command => ['boot', { siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', locale: 'en', client }];
 const panel = () => document.querySelector('parley-chat')?.shadowRoot?.querySelector('.p') ?? null;
 
-test('replays the queued commands in order, waiting for boot, then replaces window.Parley', () => {
+const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+
+test('replays the queued commands in order, waiting for boot, then replaces window.Parley', async () => {
   const client = fakeClient({ unread: 0 });
   const opened: string[] = [];
   const card = { title: 'Trail Runner 2', price: '€129.00' };
@@ -22,12 +24,16 @@ test('replays the queued commands in order, waiting for boot, then replaces wind
     q: <Command[]>[['product', card], ['on', 'open', () => opened.push('open')], boot(client), ['identify', { userId: 'u1' }], ['open'], ['context', { url: 'https://shop.example/cart', title: 'Cart' }]],
   });
   installGlobal(w);
-  expect(client.calls).toEqual([
-    ['connect'],
+  const replayed = [
     ['setContext', { product: card }],
     ['identify', { userId: 'u1' }],
+    ['connect'],
     ['setContext', { url: 'https://shop.example/cart', title: 'Cart' }],
-  ]);
+  ];
+  expect(client.calls).toEqual(replayed);
+  // The client is prepared in a task of its own (the real client ignores it once connected).
+  await nextTask();
+  expect(client.calls).toEqual([...replayed, ['prepare']]);
   expect(opened).toEqual(['open']);
   expect(panel()).not.toBeNull();
   expect(w.Parley!.q).toBeUndefined();
@@ -50,18 +56,20 @@ test('with the loader: commands made before and after the bundle arrives run in 
   expect(seen).toEqual([2]);
 });
 
-test('shutdown forgets the visitor and removes the widget; a later boot mounts a fresh one', () => {
+test('shutdown forgets the visitor and removes the widget; a later boot mounts a fresh one', async () => {
   const first = fakeClient();
   installGlobal(w);
   w.Parley!(...boot(first));
   w.Parley!('consent');
   w.Parley!('shutdown');
-  expect(first.calls.map((c) => c[0])).toEqual(['connect', 'consent', 'shutdown']);
   expect(document.querySelector('parley-chat')).toBeNull();
   const second = fakeClient();
   w.Parley!(...boot(second));
   expect(document.querySelectorAll('parley-chat')).toHaveLength(1);
-  expect(second.calls).toEqual([['connect']]);
+  await nextTask();
+  // The widget removed before its client was prepared leaves it alone.
+  expect(first.calls.map((c) => c[0])).toEqual(['consent', 'shutdown']);
+  expect(second.calls).toEqual([['prepare']]);
 });
 
 test('a second boot is ignored while a widget is mounted', () => {

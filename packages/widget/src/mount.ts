@@ -10,7 +10,10 @@ import type { MountOptions, WidgetHandle } from './options.js';
 import type { UiState, View } from './view.js';
 import { trackViewport } from './viewport.js';
 
-/** Put the chat on the page: appends `<parley-chat>`, connects, and returns its handle. */
+/**
+ * Put the chat on the page: appends `<parley-chat>` (the launcher alone until opened) and returns
+ * its handle. A returning visitor connects at once; a new one on opening the panel or sending.
+ */
 export function mount(options: MountOptions): WidgetHandle {
   if (import.meta.env.DEV) checkOptions(options);
   const lang = options.locale || navigator.language || 'en';
@@ -26,7 +29,9 @@ export function mount(options: MountOptions): WidgetHandle {
   const listeners: Record<string, Set<() => void>> = { open: new Set(), close: new Set() };
   const flasher = titleFlasher(t.notify);
   const untrack = trackViewport(host);
-  const time = new Intl.DateTimeFormat(lang, { hour: 'numeric', minute: '2-digit' });
+  // Built on first use (the panel's first time): constructing one takes tens of ms.
+  let clock: Intl.DateTimeFormat | undefined;
+  const time = (ts: number) => (clock ||= new Intl.DateTimeFormat(lang, { hour: 'numeric', minute: '2-digit' })).format(ts);
   let shown = 0;
 
   const draw = () => {
@@ -55,7 +60,11 @@ export function mount(options: MountOptions): WidgetHandle {
   function setOpen(open: boolean, focus: boolean) {
     if (ui.open === open) return;
     ui.open = open;
-    if (open && options.sound) primeAudio();
+    if (open) {
+      // Opening is intent: a new visitor's socket opens now (see `prepare()` below).
+      c.connect();
+      if (options.sound) primeAudio();
+    }
     draw();
     if (focus) {
       const $ = (sel: string) => root.querySelector<HTMLElement>(sel);
@@ -82,11 +91,14 @@ export function mount(options: MountOptions): WidgetHandle {
       if (options.sound) beep();
     }),
   ];
-  c.connect();
   draw();
+  // A new visitor costs no socket until intent; a returning one connects for what is new. In a
+  // task of its own, so the request (or socket) and the first render make no long task together.
+  const prepare = setTimeout(() => c.prepare());
   if (options.open) setOpen(true, false);
 
   const destroy = () => {
+    clearTimeout(prepare);
     offs.forEach((off) => off());
     flasher.stop();
     untrack();

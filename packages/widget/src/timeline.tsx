@@ -78,7 +78,7 @@ function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; 
       )}
       <Body v={v} m={m} live={live && !visitor} />
       <span class="t">
-        {m.ts > 0 && <time dateTime={new Date(m.ts).toISOString()}>{v.time.format(m.ts)}</time>}
+        {m.ts > 0 && <time dateTime={new Date(m.ts).toISOString()}>{v.time(m.ts)}</time>}
         {visitor && status && (status === 'sending' || status === 'failed' || mine) && (
           <span class={status === 'failed' ? 'fl' : ''}> · {t[status]}</span>
         )}

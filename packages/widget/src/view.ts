@@ -19,7 +19,8 @@ export interface View {
   ui: UiState;
   t: Strings;
   c: ParleyClient;
-  time: Intl.DateTimeFormat;
+  /** A message time as the locale writes it ("9:30 AM"). */
+  time(ts: number): string;
   /** Update the UI state and render again. */
   set(patch: Partial<UiState>): void;
   close(): void;

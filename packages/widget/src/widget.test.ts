@@ -430,7 +430,7 @@ describe('handle', () => {
     w.handle.identify({ userId: 'u1', name: 'Ana' });
     w.handle.send('hello');
     w.handle.consent();
-    expect(w.client.calls.filter((c) => c[0] !== 'connect' && c[0] !== 'markRead')).toEqual([
+    expect(w.client.calls.filter((c) => c[0] !== 'prepare' && c[0] !== 'connect' && c[0] !== 'markRead')).toEqual([
       ['setContext', { product: card }],
       ['setContext', { url: 'https://shop.example/cart', title: 'Cart' }],
       ['identify', { userId: 'u1', name: 'Ana' }],
@@ -457,8 +457,43 @@ describe('handle', () => {
     expect(document.querySelector('parley-chat')).toBeNull();
   });
 
-  test('connects the client on mount', () => {
-    const w = setup();
+  test('closed, it prepares the client without connecting and renders the launcher alone; opening connects', async () => {
+    const w = setup({ state: 'idle', greeting: { text: 'Hi!', quickReplies: [] }, timeline: [msg('bot', 'hi')] }, { open: false });
+    // Prepared in the next task, apart from the first render.
+    expect(w.client.calls).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve));
+    expect(w.client.calls.map((c) => c[0])).toEqual(['prepare']);
+    // Nothing hidden is rendered: the launcher is the widget's only element.
+    expect(w.$$('.w > *').map((e) => e.className)).toEqual(['l']);
+    expect(w.$('.p')).toBeNull();
+    w.button('Open chat').click();
     expect(calls(w.client, 'connect')).toHaveLength(1);
+    expect(w.text('.m')).toContain('Hi!');
+    w.button('Close chat').click();
+    w.handle.open();
+    expect(calls(w.client, 'connect')).toHaveLength(2); // idempotent in the client
+  });
+
+  test('builds its time format only when a time is first shown, and once', () => {
+    const Real = Intl.DateTimeFormat;
+    let made = 0;
+    Intl.DateTimeFormat = class extends Real {
+      constructor(...args: ConstructorParameters<typeof Real>) {
+        super(...args);
+        made++;
+      }
+    } as typeof Real;
+    try {
+      const w = setup({ timeline: [msg('bot', 'hi')] }, { open: false });
+      w.client.update({ timeline: [msg('bot', 'hi'), msg('bot', 'there')] });
+      expect(made).toBe(0);
+      w.handle.open();
+      expect(w.$$('time')).toHaveLength(2);
+      w.client.update({ timeline: [...w.client.getSnapshot().timeline, msg('agent', 'and more')] });
+      expect(w.$$('time')).toHaveLength(3);
+      expect(made).toBe(1);
+    } finally {
+      Intl.DateTimeFormat = Real;
+    }
   });
 });

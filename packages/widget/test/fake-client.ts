@@ -67,6 +67,7 @@ export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
       for (const fn of handlers[event] ?? []) (fn as (...a: unknown[]) => void)(...args);
     },
     connect: record('connect'),
+    prepare: record('prepare'),
     disconnect: record('disconnect'),
     send(text) {
       calls.push(['send', text]);

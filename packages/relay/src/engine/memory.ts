@@ -1,7 +1,7 @@
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext } from '@parley/protocol';
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
-import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
+import { appendJobs, closesConversation, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation, type ListPosition } from './shared.js';
 import {
   conversationTopic,
   dedupeWindow,
@@ -10,9 +10,11 @@ import {
   type ClaimedJob,
   type Conversation,
   type ConversationIdentity,
+  type ConversationPage,
   type Engine,
   type FanoutItem,
   type JobError,
+  type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
@@ -53,8 +55,6 @@ interface Log {
 interface Stored {
   conversation: Conversation;
   ownerKey: string;
-  /** Creation order, to list conversations created in the same millisecond newest first. */
-  order: number;
   log: Log;
 }
 
@@ -62,6 +62,26 @@ type Listener = (item: FanoutItem) => void;
 
 const copy = <T>(value: T): T => structuredClone(value);
 const ownerOf = (siteKey: string, ownerKey: string): string => `${siteKey}\n${ownerKey}`;
+
+/** The list order, oldest first: by createdAt, then by id (as SQLite orders them). */
+function compareTo(stored: Stored, position: ListPosition): number {
+  const { createdAt, id } = stored.conversation;
+  return createdAt - position.createdAt || (id < position.key ? -1 : id > position.key ? 1 : 0);
+}
+
+const positionOf = (stored: Stored): ListPosition => ({ createdAt: stored.conversation.createdAt, key: stored.conversation.id });
+
+/** The index of the first item of `sorted` at or after `position` (binary search). */
+function lowerBound(sorted: readonly Stored[], position: ListPosition): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareTo(sorted[mid]!, position) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /**
  * Everything in this process's memory: for tests and throwaway demos. Nothing survives a restart
@@ -76,12 +96,18 @@ export class MemoryEngine implements Engine {
   private readonly sweepIntervalMs: number;
   private readonly onListenerError: (error: unknown) => void;
   private readonly conversations = new Map<string, Stored>();
+  /**
+   * Each site's conversations in list order, oldest first. The clock mostly moves forward, so a new
+   * conversation is appended; one created at an earlier time (a clock set back) is inserted in place.
+   */
+  private readonly bySite = new Map<string, Stored[]>();
   private readonly owners = new Map<string, string>();
   private readonly online = new Map<string, boolean>();
+  /** `<site>\0<visitor>` → the revocation mark and when it is forgotten. */
+  private readonly revoked = new Map<string, { at: number; until: number }>();
   private readonly fanout: LocalFanout;
   private readonly webhooks = new WebhookQueue();
   private readonly dead = new Map<string, DeadLetter[]>();
-  private created = 0;
   private ready = false;
   private sweeper: NodeJS.Timeout | undefined;
   /** Rate-limit buckets: one process serves the engine, so they live here. */
@@ -145,7 +171,9 @@ export class MemoryEngine implements Engine {
     };
     if (request.identity) conversation.identity = copy(request.identity);
     const log: Log = { entries: [], head: 0, ids: new Map(), recent: [], recentHead: 0, maxAgeMs: null, lastActivityAt: now };
-    this.conversations.set(request.id, { conversation, ownerKey: request.ownerKey, order: ++this.created, log });
+    const stored: Stored = { conversation, ownerKey: request.ownerKey, log };
+    this.conversations.set(request.id, stored);
+    this.addToSite(stored);
     this.owners.set(owner, request.id);
     return { conversation: copy(conversation), created: true };
   }
@@ -188,11 +216,23 @@ export class MemoryEngine implements Engine {
     return stored.conversation.readSeq;
   }
 
-  async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
-    const site: Stored[] = [];
-    for (const stored of this.conversations.values()) if (stored.conversation.siteKey === siteKey) site.push(stored);
-    site.sort((a, b) => b.conversation.createdAt - a.conversation.createdAt || b.order - a.order);
-    return site.slice(0, Math.max(0, limit)).map((s) => copy(s.conversation));
+  async listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage> {
+    const after = listPositionOf(page.cursor);
+    const sorted = this.bySite.get(siteKey) ?? [];
+    const end = after ? lowerBound(sorted, after) : sorted.length;
+    const start = Math.max(0, end - pageLimit(page.limit));
+    const conversations: Conversation[] = [];
+    for (let i = end - 1; i >= start; i--) conversations.push(copy(sorted[i]!.conversation));
+    return { conversations, nextCursor: start > 0 ? encodeListCursor(positionOf(sorted[start]!)) : null };
+  }
+
+  private addToSite(stored: Stored): void {
+    const { siteKey } = stored.conversation;
+    let sorted = this.bySite.get(siteKey);
+    if (!sorted) this.bySite.set(siteKey, (sorted = []));
+    const last = sorted[sorted.length - 1];
+    if (!last || compareTo(stored, positionOf(last)) > 0) sorted.push(stored);
+    else sorted.splice(lowerBound(sorted, positionOf(stored)), 0, stored);
   }
 
   async countConversations(): Promise<number> {
@@ -296,13 +336,21 @@ export class MemoryEngine implements Engine {
    */
   sweep(now: number = this.now()): void {
     this.buckets.sweep(now);
+    const thinned = new Set<string>();
     for (const [id, { conversation, ownerKey, log }] of this.conversations) {
       const maxAge = log.maxAgeMs ?? this.emptyTtlMs;
       if (log.maxAgeMs !== null) this.trim(log, Infinity, now - log.maxAgeMs);
       if (log.entries.length > log.head || log.lastActivityAt >= now - maxAge) continue;
       this.conversations.delete(id);
+      thinned.add(conversation.siteKey);
       const owner = ownerOf(conversation.siteKey, ownerKey);
       if (this.owners.get(owner) === id) this.owners.delete(owner);
+    }
+    // One pass per site that lost conversations, rather than a splice per conversation.
+    for (const siteKey of thinned) {
+      const kept = this.bySite.get(siteKey)!.filter((s) => this.conversations.get(s.conversation.id) === s);
+      if (kept.length) this.bySite.set(siteKey, kept);
+      else this.bySite.delete(siteKey);
     }
   }
 
@@ -336,6 +384,19 @@ export class MemoryEngine implements Engine {
 
   async setOnline(siteKey: string, online: boolean): Promise<void> {
     this.online.set(siteKey, online);
+  }
+
+  async revokeVisitor(siteKey: string, visitorId: string, at: number, keepMs: number): Promise<void> {
+    const key = `${siteKey}\0${visitorId}`;
+    const held = this.revoked.get(key);
+    this.revoked.set(key, { at: Math.max(at, held?.at ?? 0), until: Math.max(this.now() + keepMs, held?.until ?? 0) });
+    // Marks past their keep time are dropped as new ones come.
+    if (this.revoked.size % 1024 === 0) for (const [k, v] of this.revoked) if (v.until <= this.now()) this.revoked.delete(k);
+  }
+
+  async visitorRevokedAt(siteKey: string, visitorId: string): Promise<number | null> {
+    const held = this.revoked.get(`${siteKey}\0${visitorId}`);
+    return held && held.until > this.now() ? held.at : null;
   }
 
   // ---- webhook queue ----

@@ -377,7 +377,7 @@ if (!available) {
       expect(await e.getConversation('c1')).toBeNull();
       expect(await e.currentConversation('site1', 'u:ann')).toBeNull();
       expect(await e.countConversations()).toBe(0);
-      expect(await e.listConversations('site1', 10)).toEqual([]);
+      expect(await e.listConversations('site1', { limit: 10 })).toEqual({ conversations: [], nextCursor: null });
       // What remains: the queued jobs (they outlive their conversation) and the counters.
       const left = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length)).sort();
       expect(left.filter((k) => !k.startsWith('job:'))).toEqual(['jobs:waiting', 'jobseq', 'nconv', 'q:c1']);

@@ -34,7 +34,8 @@
  *   once the list is longer than the window. Cheaper than a sorted set (no skiplist node per id).
  * - `P owner:<site>:<ownerKey>` string: the owner's current conversation id.
  * - `P site:<site>` sorted set, the site's conversations for `listConversations`: score createdAt,
- *   member `<n, 12 digits>:<id>` (so ties list the later creation first).
+ *   member `<n, 12 digits>:<id>` (so ties list the later creation first). A list cursor names a
+ *   position in it, (score, member), so a page is found by rank, never by walking the set.
  * - `P sweep` sorted set, every stored conversation once (its size is `countConversations`):
  *   score = when the sweep must look at it next (its oldest entry expires, or it may be forgotten).
  * - `P nconv` counter behind `n`.
@@ -78,7 +79,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import { newId } from '../ids.js';
-import { mergeContextValue, webhookJobId } from './shared.js';
+import { encodeListCursor, listPositionOf, mergeContextValue, pageLimit, webhookJobId } from './shared.js';
 import {
   EngineUnavailableError,
   dedupeWindow,
@@ -89,9 +90,11 @@ import {
   type ClaimedJob,
   type Conversation,
   type ConversationIdentity,
+  type ConversationPage,
   type Engine,
   type FanoutItem,
   type JobError,
+  type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
@@ -391,13 +394,55 @@ end
 return cur
 `,
 
-  /** ARGV: site, limit. → {id, HGETALL, …} newest first. */
+  /**
+   * ARGV: site, limit, cursor score ('' for the newest page), cursor member. One page of the site
+   * set, newest first, strictly after the position (score, member) in the set's own order (score,
+   * then member): the member carries the creation number, so the set orders ties and no second
+   * index is needed. → {next member or '', its score, id, HGETALL, …}; a next member means more follow.
+   *
+   * The position's member is normally still in the set: ZREVRANK finds it and ZREVRANGE reads the
+   * page from there, O(log n + limit). When it has gone (swept since), the set is read by score:
+   * the members sharing its score that sort below it (those opened in the same millisecond on the
+   * site, a handful), then the strictly older ones with ZREVRANGEBYSCORE … LIMIT. A composite score
+   * (createdAt and a counter in one double) would leave too few bits for either; ZRANGEBYLEX is
+   * undefined on a set whose scores differ.
+   */
   list: `
+local key = P .. 'site:' .. ARGV[3]
 local limit = tonumber(ARGV[4])
-if limit <= 0 then return {} end
-local out = {}
-for _, m in ipairs(redis.call('ZREVRANGE', P .. 'site:' .. ARGV[3], 0, limit - 1)) do
-  local id = string.match(m, '^%d+:(.*)$')
+local at, after = ARGV[5], ARGV[6]
+local rows
+if at == '' then
+  rows = redis.call('ZREVRANGE', key, 0, limit, 'WITHSCORES')
+else
+  local score = redis.call('ZSCORE', key, after)
+  if score and tonumber(score) == tonumber(at) then
+    local rank = redis.call('ZREVRANK', key, after)
+    rows = redis.call('ZREVRANGE', key, rank + 1, rank + 1 + limit, 'WITHSCORES')
+  else
+    rows = {}
+    -- Ties compare by creation number (Lua's string < follows the server's locale, members do not).
+    local n = tonumber(string.match(after, '^(%d+):')) or -1
+    local ties = redis.call('ZREVRANGEBYSCORE', key, at, at, 'WITHSCORES')
+    for i = 1, #ties, 2 do
+      if tonumber(string.match(ties[i], '^(%d+):')) < n and #rows < 2 * (limit + 1) then
+        rows[#rows + 1] = ties[i]
+        rows[#rows + 1] = ties[i + 1]
+      end
+    end
+    local want = limit + 1 - #rows / 2
+    if want > 0 then
+      for _, v in ipairs(redis.call('ZREVRANGEBYSCORE', key, '(' .. at, '-inf', 'WITHSCORES', 'LIMIT', 0, want)) do rows[#rows + 1] = v end
+    end
+  end
+end
+local out = {'', ''}
+if #rows > 2 * limit then
+  out[1] = rows[2 * limit - 1]
+  out[2] = rows[2 * limit]
+end
+for i = 1, math.min(#rows, 2 * limit), 2 do
+  local id = string.match(rows[i], '^%d+:(.*)$')
   local h = redis.call('HGETALL', P .. 'conv:' .. id)
   if #h > 0 then
     out[#out + 1] = id
@@ -443,6 +488,27 @@ for _, id in ipairs(due) do
   end
 end
 return #due
+`,
+
+  /**
+   * ARGV: site:visitor, revoked at (ms), keep (ms). Keeps "<at>,<until>", the mark only moving
+   * forward, expiring (server time) with the last token it could refuse.
+   */
+  revoke: `
+local k = P .. 'revoked:' .. ARGV[3]
+local now = clock()
+local at, keep = tonumber(ARGV[4]), tonumber(ARGV[5])
+local held = redis.call('GET', k)
+local expire = now + keep
+if held then
+  local a, u = string.match(held, '^(%d+),(%d+)$')
+  if a then
+    at = math.max(at, tonumber(a))
+    expire = math.max(expire, tonumber(u))
+  end
+end
+redis.call('SET', k, n2s(at) .. ',' .. n2s(expire), 'PX', n2s(math.max(1, expire - now)))
+return 1
 `,
 
   /** ARGV: key, perSecond, burst. → 1 taken | 0 empty. */
@@ -924,11 +990,13 @@ export class RedisEngine implements Engine {
     return reply === null ? null : num(reply);
   }
 
-  async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
-    const reply = list(await this.run('list', [siteKey, Math.max(0, Math.floor(limit))]));
-    const out: Conversation[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) out.push(toConversation(str(reply[i]), record(reply[i + 1])));
-    return out;
+  async listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage> {
+    const after = listPositionOf(page.cursor);
+    const reply = list(await this.run('list', [siteKey, pageLimit(page.limit), after ? String(after.createdAt) : '', after?.key ?? '']));
+    const conversations: Conversation[] = [];
+    for (let i = 2; i + 1 < reply.length; i += 2) conversations.push(toConversation(str(reply[i]), record(reply[i + 1])));
+    const next = str(reply[0]);
+    return { conversations, nextCursor: next ? encodeListCursor({ createdAt: num(reply[1]), key: next }) : null };
   }
 
   async countConversations(): Promise<number> {
@@ -1120,6 +1188,20 @@ export class RedisEngine implements Engine {
 
   async setOnline(siteKey: string, online: boolean): Promise<void> {
     await this.command((r) => r.hset(this.key('online'), siteKey, online ? '1' : '0'));
+  }
+
+  async revokeVisitor(siteKey: string, visitorId: string, at: number, keepMs: number): Promise<void> {
+    // One key per visitor, expiring with the last token it could refuse; the mark only moves forward.
+    await this.run('revoke', [`${siteKey}:${visitorId}`, Math.floor(at), Math.max(1, Math.ceil(keepMs))]);
+  }
+
+  async visitorRevokedAt(siteKey: string, visitorId: string): Promise<number | null> {
+    const value = await this.command((r) => r.get(this.key(`revoked:${siteKey}:${visitorId}`)));
+    const match = value === null ? null : /^(\d+),(\d+)$/.exec(value);
+    if (!match) return null;
+    // Redis expires the key on its own clock; an injected clock (tests) is honoured too.
+    if (this.clock && Number(match[2]) <= this.clock()) return null;
+    return Number(match[1]);
   }
 
   // ---- webhook queue ----

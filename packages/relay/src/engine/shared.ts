@@ -82,3 +82,51 @@ export function mergeContextValue(current: VisitorContext, patch: VisitorContext
   }
   return { ok: true, context };
 }
+
+/**
+ * A position in a site's conversation list: the `createdAt` of the last conversation a page
+ * returned and the engine's tie-breaking key for it (its id, or its sorted-set member in Redis).
+ */
+export interface ListPosition {
+  createdAt: number;
+  key: string;
+}
+
+/** Cursors are short; anything longer is not one of ours. */
+const MAX_CURSOR_LENGTH = 400;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The opaque cursor of a position: base64url of `[createdAt, key]` as JSON. */
+export function encodeListCursor(position: ListPosition): string {
+  return Buffer.from(JSON.stringify([position.createdAt, position.key])).toString('base64url');
+}
+
+/** The position a cursor names, or null when it is not a cursor `encodeListCursor` could have made. */
+export function decodeListCursor(cursor: string): ListPosition | null {
+  if (cursor.length > MAX_CURSOR_LENGTH || !BASE64URL.test(cursor)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(value) || value.length !== 2) return null;
+  const [createdAt, key] = value as unknown[];
+  if (!Number.isSafeInteger(createdAt) || typeof key !== 'string' || key.length === 0) return null;
+  const position = { createdAt: createdAt as number, key };
+  // One spelling per position, so a cursor with stray bits is refused rather than half read.
+  return encodeListCursor(position) === cursor ? position : null;
+}
+
+/** The position of `cursor` for an engine: undefined for the newest page; a TypeError for a cursor that is not one. */
+export function listPositionOf(cursor: string | undefined): ListPosition | undefined {
+  if (cursor === undefined) return undefined;
+  const position = decodeListCursor(cursor);
+  if (!position) throw new TypeError('listConversations: the cursor is not one a page returned.');
+  return position;
+}
+
+/** A page size an engine serves: a whole number, at least 1. */
+export function pageLimit(limit: number): number {
+  return Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
+}

@@ -82,7 +82,7 @@ describe('sqlite engine: the file', () => {
     expect(connectionOf(full).pragma('journal_mode', { simple: true })).toBe('wal');
     expect(connectionOf(full).pragma('synchronous', { simple: true })).toBe(2);
     expect(connectionOf(full).pragma('busy_timeout', { simple: true })).toBe(5000);
-    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(1);
+    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(3);
 
     const normal = await started({ synchronous: 'NORMAL', busyTimeoutMs: 250 });
     expect(connectionOf(normal).pragma('journal_mode', { simple: true })).toBe('wal');
@@ -202,7 +202,37 @@ describe('sqlite engine: the file', () => {
   test('refuses a file written by a newer schema', async () => {
     const path = tempPath();
     connect(path).pragma('user_version = 7');
-    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 1/);
+    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 3/);
+  });
+
+  test('a version 1 file is migrated in place: its conversations page by the (site, created_at, id) index', async () => {
+    let t = 1_700_000_000_000;
+    const first = await started({ now: () => t });
+    for (let i = 0; i < 5; i++) {
+      t += i % 2; // ties too
+      await first.openConversation(open(`c${i}`, `v:${i}`));
+    }
+    await first.close();
+    // What a version 1 relay left: the list index on (site_key, created_at) only.
+    const old = connect(first.path);
+    old.exec('DROP INDEX conversations_site_page; CREATE INDEX conversations_site ON conversations (site_key, created_at);');
+    old.pragma('user_version = 1');
+    old.close();
+
+    const e = await started({ path: first.path, now: () => t });
+    const db = connect(e.path);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    const indexes = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL ORDER BY name").pluck().all();
+    expect(indexes).toEqual(['conversations_site_page', 'conversations_sweep']);
+    const plan = db
+      .prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE site_key = 'site' AND (created_at, id) < (1, 'c') ORDER BY created_at DESC, id DESC LIMIT 3")
+      .all()
+      .map((row) => (row as { detail: string }).detail);
+    expect(plan).toEqual(['SEARCH conversations USING INDEX conversations_site_page (site_key=? AND (created_at,id)<(?,?))']);
+    const page1 = await e.listConversations('site', { limit: 3 });
+    const page2 = await e.listConversations('site', { limit: 3, cursor: page1.nextCursor! });
+    expect([...page1.conversations, ...page2.conversations].map((c) => c.id)).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
+    expect(page2.nextCursor).toBeNull();
   });
 });
 

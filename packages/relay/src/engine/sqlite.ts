@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,7 +5,7 @@ import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEven
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
 import { LocalFanout, LocalSlots } from './in-process.js';
-import { appendJobs, closesConversation, makeJob, mergeContextValue, startsConversation } from './shared.js';
+import { appendJobs, closesConversation, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation } from './shared.js';
 import {
   dedupeWindow,
   type AppendRequest,
@@ -14,9 +13,11 @@ import {
   type ClaimedJob,
   type Conversation,
   type ConversationIdentity,
+  type ConversationPage,
   type Engine,
   type FanoutItem,
   type JobError,
+  type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
@@ -49,7 +50,7 @@ export interface SqliteEngineOptions {
 }
 
 /** The schema version this code writes (`PRAGMA user_version`); bump it with a migration step. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 3;
 
 /**
  * No foreign keys: every delete is explicit, and jobs and dead letters deliberately outlive the
@@ -74,7 +75,8 @@ CREATE TABLE IF NOT EXISTS conversations (
   -- when the sweep must look at it next: its oldest entry expires, or it may be forgotten
   sweep_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS conversations_site ON conversations (site_key, created_at);
+-- A page of a site's list is one range scan of this index, whatever the site holds.
+CREATE INDEX IF NOT EXISTS conversations_site_page ON conversations (site_key, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS conversations_sweep ON conversations (sweep_at);
 
 CREATE TABLE IF NOT EXISTS owners (
@@ -137,6 +139,14 @@ CREATE TABLE IF NOT EXISTS online (
   site_key TEXT PRIMARY KEY,
   online INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS revoked_visitors (
+  site_key TEXT NOT NULL,
+  visitor_id TEXT NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  keep_until INTEGER NOT NULL,
+  PRIMARY KEY (site_key, visitor_id)
+) WITHOUT ROWID;
 `;
 
 interface ConversationRow {
@@ -187,8 +197,11 @@ function prepareStatements(db: Database.Database) {
     setContext: db.prepare<[string, string]>('UPDATE conversations SET context = ? WHERE id = ?'),
     setIdentity: db.prepare<[string, string]>('UPDATE conversations SET identity = ? WHERE id = ?'),
     raiseReadSeq: db.prepare<[number, string], number>('UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ? RETURNING read_seq').pluck(),
-    listConversations: db.prepare<[string, number], ConversationRow>(
-      'SELECT * FROM conversations WHERE site_key = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
+    listNewest: db.prepare<[string, number], ConversationRow>('SELECT * FROM conversations WHERE site_key = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
+    // Keyset paging: strictly after (createdAt, id) in list order, a range of `conversations_site_page`.
+    listAfter: db.prepare<{ site: string; at: number; id: string; limit: number }, ConversationRow>(
+      `SELECT * FROM conversations WHERE site_key = @site AND (created_at, id) < (@at, @id)
+       ORDER BY created_at DESC, id DESC LIMIT @limit`,
     ),
     countConversations: db.prepare<[], number>('SELECT COUNT(*) FROM conversations').pluck(),
     afterAppend: db.prepare<{ id: string; lastSeq: number; now: number; maxAgeMs: number; started: number; closed: number }>(
@@ -254,6 +267,12 @@ function prepareStatements(db: Database.Database) {
 
     getOnline: db.prepare<[string], number>('SELECT online FROM online WHERE site_key = ?').pluck(),
     setOnline: db.prepare<[string, number]>('INSERT OR REPLACE INTO online (site_key, online) VALUES (?, ?)'),
+    revokeVisitor: db.prepare<[string, string, number, number]>(
+      `INSERT INTO revoked_visitors (site_key, visitor_id, revoked_at, keep_until) VALUES (?, ?, ?, ?)
+       ON CONFLICT (site_key, visitor_id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), keep_until = max(keep_until, excluded.keep_until)`,
+    ),
+    visitorRevokedAt: db.prepare<[string, string, number], number>('SELECT revoked_at FROM revoked_visitors WHERE site_key = ? AND visitor_id = ? AND keep_until > ?').pluck(),
+    forgetRevocations: db.prepare<[number]>('DELETE FROM revoked_visitors WHERE keep_until <= ?'),
   };
 }
 
@@ -418,8 +437,8 @@ export class SqliteEngine implements Engine {
     return this.t.setReadSeq(id, seq);
   }
 
-  async listConversations(siteKey: string, limit: number): Promise<Conversation[]> {
-    return this.t.list(siteKey, limit);
+  async listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage> {
+    return this.t.list(siteKey, page);
   }
 
   async countConversations(): Promise<number> {
@@ -477,6 +496,14 @@ export class SqliteEngine implements Engine {
 
   async getOnline(siteKey: string): Promise<boolean | null> {
     return this.t.getOnline(siteKey);
+  }
+
+  async revokeVisitor(siteKey: string, visitorId: string, at: number, keepMs: number): Promise<void> {
+    this.t.revokeVisitor(siteKey, visitorId, at, this.now() + keepMs);
+  }
+
+  async visitorRevokedAt(siteKey: string, visitorId: string): Promise<number | null> {
+    return this.t.visitorRevokedAt(siteKey, visitorId, this.now());
   }
 
   async setOnline(siteKey: string, online: boolean): Promise<void> {
@@ -635,7 +662,7 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     const leaseUntil = at + leaseMs;
     const out: ClaimedJob[] = [];
     for (const row of s.claimable.all(at, Math.max(0, Math.floor(max)))) {
-      const lease = randomBytes(16).toString('base64url');
+      const lease = newId('l_');
       s.lease.run({ pos: row.pos, lease, until: leaseUntil, now: at });
       const job = toJob(row);
       job.attempts += 1;
@@ -691,7 +718,15 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     mergeContext: mergeContext.immediate,
     setIdentity: setIdentity.immediate,
     setReadSeq: setReadSeq.immediate,
-    list: (siteKey: string, limit: number): Conversation[] => s.listConversations.all(siteKey, Math.max(0, Math.floor(limit))).map(toConversation),
+    list: (siteKey: string, page: ListRequest): ConversationPage => {
+      const after = listPositionOf(page.cursor);
+      const limit = pageLimit(page.limit);
+      // One row beyond the page tells whether another page follows.
+      const rows = after ? s.listAfter.all({ site: siteKey, at: after.createdAt, id: after.key, limit: limit + 1 }) : s.listNewest.all(siteKey, limit + 1);
+      const conversations = rows.slice(0, limit).map(toConversation);
+      const last = conversations[conversations.length - 1];
+      return { conversations, nextCursor: rows.length > limit && last ? encodeListCursor({ createdAt: last.createdAt, key: last.id }) : null };
+    },
     count: (): number => s.countConversations.get() ?? 0,
     append: append.immediate,
     read: read.deferred,
@@ -701,6 +736,13 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
       return online === undefined ? null : online === 1;
     },
     setOnline: setOnline.immediate,
+    revokeVisitor: db
+      .transaction((siteKey: string, visitorId: string, at: number, until: number): void => {
+        s.revokeVisitor.run(siteKey, visitorId, at, until);
+        s.forgetRevocations.run(Math.min(at, until));
+      })
+      .immediate,
+    visitorRevokedAt: (siteKey: string, visitorId: string, now: number): number | null => s.visitorRevokedAt.get(siteKey, visitorId, now) ?? null,
     claim: claim.immediate,
     nextAt: (): number | null => s.nextAt.get() ?? null,
     complete: complete.immediate,
@@ -719,7 +761,10 @@ function migrate(db: Database.Database): void {
   if (version > SCHEMA_VERSION) throw new Error(`its schema is version ${version}, newer than this relay's ${SCHEMA_VERSION}; run a newer relay`);
   db.transaction(() => {
     db.exec(SCHEMA);
-    // Future migrations: `if (version < 2) { … }` here, in the same transaction.
+    // Version 2: the list pages by (created_at, id); the index by (site_key, created_at) goes.
+    if (version < 2) db.exec('DROP INDEX IF EXISTS conversations_site');
+    // Version 3: revoked_visitors (created above by the schema's IF NOT EXISTS).
+    // Future migrations: `if (version < 4) { … }` here, in the same transaction.
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -53,8 +53,16 @@ export interface Engine {
   setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null>;
   /** Raise the visitor's read seq to `seq` (never lowers it). Returns the stored read seq, or null when the conversation does not exist. */
   setReadSeq(id: string, seq: number): Promise<number | null>;
-  /** A site's conversations, newest first, at most `limit`. */
-  listConversations(siteKey: string, limit: number): Promise<Conversation[]>;
+  /**
+   * One page of a site's conversations, newest first: by `createdAt`, and among those created in
+   * the same millisecond by an order the engine fixes (by id in memory and SQLite, by creation in
+   * Redis). `cursor` is the `nextCursor` of the page before: the page holds the conversations
+   * strictly after that position, so conversations created meanwhile never repeat an item or push
+   * an older one out of reach. `nextCursor` is null when nothing follows. Costs O(log n + limit)
+   * whatever the site holds. A cursor that `decodeListCursor` refuses rejects with a TypeError
+   * (the REST API validates it first).
+   */
+  listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage>;
   /** How many conversations are stored (all sites). */
   countConversations(): Promise<number>;
 
@@ -123,6 +131,14 @@ export interface Engine {
   /** Whether a site's agents are online; null when never set (the config's `online` applies). */
   getOnline(siteKey: string): Promise<boolean | null>;
   setOnline(siteKey: string, online: boolean): Promise<void>;
+  /**
+   * Revoke a visitor's tokens: those issued at or before `at` (ms) are refused from now on. Kept
+   * for `keepMs` (the token lifetime: by then every such token has expired anyway). A later call
+   * moves the mark forward, never back.
+   */
+  revokeVisitor(siteKey: string, visitorId: string, at: number, keepMs: number): Promise<void>;
+  /** The revocation mark of a visitor (ms), or null when none is kept. */
+  visitorRevokedAt(siteKey: string, visitorId: string): Promise<number | null>;
 
   // ---- webhook queue ----
 
@@ -176,6 +192,21 @@ export interface Conversation {
   readSeq: number;
   /** Highest seq in the log (0 while empty). */
   lastSeq: number;
+}
+
+/** What `listConversations` is asked for. */
+export interface ListRequest {
+  /** At most this many conversations (at least 1). */
+  limit: number;
+  /** The `nextCursor` of the previous page; none for the newest page. */
+  cursor?: string;
+}
+
+/** One page of `listConversations`. */
+export interface ConversationPage {
+  conversations: Conversation[];
+  /** Where the next page starts (opaque, base64url); null when this page is the last. */
+  nextCursor: string | null;
 }
 
 /** What `openConversation` needs to create a conversation. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newId } from '../ids.js';
 import { MinHeap } from './min-heap.js';
 import type { ClaimedJob, JobError, WebhookJob } from './types.js';
 
@@ -53,7 +53,7 @@ export class WebhookQueue {
     leased: new MinHeap<Lane>((a, b) => a.leaseUntil < b.leaseUntil, this.track),
   };
 
-  constructor(private readonly newLease: () => string = () => randomBytes(12).toString('base64url')) {}
+  constructor(private readonly newLease: () => string = () => newId('l_')) {}
 
   /** Queue copies of `jobs` at the end of their conversations; an id already queued is ignored. */
   enqueue(jobs: readonly WebhookJob[]): void {

@@ -1,25 +1,27 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod/mini';
 import {
+  CONVERSATION_PAGE,
+  ConversationListQuery,
   HistoryQuery,
   Id,
   LIMITS,
   PostEventRequest,
   PostMessageRequest,
   check,
+  type ConversationListResponse,
   type HistoryResponse,
-  type LogEntry,
-  type Message,
   type PostEventResponse,
   type PostMessageResponse,
 } from '@parley/protocol';
+import type { AuthThrottle } from '../auth-throttle.js';
 import type { SiteConfig } from '../config.js';
+import { apiSecretAuth, authenticateBackend } from '../backend-auth.js';
+import { conversationOfSite, postEvent, postMessage } from '../backend-writes.js';
 import type { ConversationService } from '../conversation-service.js';
-import { toMessage } from '../engine/shared.js';
-import type { AppendResult, Conversation, Engine } from '../engine/types.js';
+import { decodeListCursor } from '../engine/shared.js';
+import type { Conversation, Engine } from '../engine/types.js';
 import { httpError } from '../errors.js';
-import { sameJson } from '../same-json.js';
 import type { Rate } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -31,6 +33,10 @@ export interface BackendApiOptions {
   now: () => number;
   /** Token bucket per site. */
   rateLimit: Rate;
+  /** Failed API secrets per address. */
+  authThrottle: AuthThrottle;
+  /** Lifetime of visitor tokens: how long a revocation must be kept. */
+  tokenTtlMs: number;
 }
 
 const AvailabilityRequest = z.object({ online: z.boolean() });
@@ -42,32 +48,19 @@ declare module 'fastify' {
   }
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 /** The backend REST API under `/v1`: Bearer `apiSecret`, scoped to the secret's site. */
 export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOptions): Promise<void> {
   const { engine, service, metrics } = opts;
-  const secrets = opts.sites.map((site) => ({ site, digest: digest(site.apiSecret) }));
+  const siteOf = apiSecretAuth(opts.sites);
 
-  function authenticate(req: FastifyRequest): SiteConfig {
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header) : null;
-    if (!match) throw httpError('UNAUTHORIZED');
-    const given = digest(match[1]!);
-    let found: SiteConfig | undefined;
-    // Compare against every site in constant time, so timing reveals nothing.
-    for (const s of secrets) if (timingSafeEqual(given, s.digest)) found = s.site;
-    if (!found) throw httpError('UNAUTHORIZED');
-    return found;
-  }
 
   /** The site's REST bucket, shared by every relay instance on the engine. */
   async function limit(site: SiteConfig): Promise<void> {
     if (!(await engine.takeToken(`rest:${site.siteKey}`, opts.rateLimit))) throw httpError('RATE_LIMITED');
   }
 
-  app.addHook('onRequest', async (req) => {
-    const site = authenticate(req);
+  app.addHook('onRequest', async (req, reply) => {
+    const site = await authenticateBackend(siteOf, opts.authThrottle, req, reply);
     await limit(site);
     req.parleySite = site;
   });
@@ -81,12 +74,8 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   }
 
   /** The conversation named in the path; another site's answers 404 like an unknown one, so ids cannot be probed. */
-  async function conversationOf(req: FastifyRequest): Promise<Conversation> {
-    const { id } = req.params as { id: string };
-    if (!check(Id, id).ok) throw httpError('NOT_FOUND');
-    const conversation = await engine.getConversation(id);
-    if (!conversation || conversation.siteKey !== site(req).siteKey) throw httpError('NOT_FOUND');
-    return conversation;
+  function conversationOf(req: FastifyRequest): Promise<Conversation> {
+    return conversationOfSite(engine, site(req), (req.params as { id: string }).id);
   }
 
   function body<T>(schema: z.ZodMiniType<T>, value: unknown): T {
@@ -95,34 +84,16 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return parsed.value;
   }
 
-  /** An append's result; null means the conversation went away meanwhile (retention). */
-  function appended<T extends AppendResult | 'transient'>(result: T | null): T {
-    if (!result) throw httpError('NOT_FOUND');
-    return result;
-  }
-
   app.post('/conversations/:id/messages', async (req, reply): Promise<PostMessageResponse> => {
     const conversation = await conversationOf(req);
-    const message = body(PostMessageRequest, req.body);
-    const result = appended(await service.appendBackendMessage(site(req), conversation.id, message));
-    const { entry } = result;
-    if (result.duplicate) {
-      if (entry && (entry.kind !== 'msg' || !sameJson(entry.body, message.body))) throw httpError('ID_CONFLICT');
-      // Retention trimmed the entry: answer with what was sent, at its original seq.
-      const stored = entry?.kind === 'msg' ? toMessage(entry) : ({ seq: result.seq, id: message.id, ts: result.ts, from: message.from ?? { role: 'bot' }, body: message.body } as Message);
-      return { message: stored, duplicate: true };
-    }
-    reply.code(201);
-    return { message: toMessage(entry as Extract<LogEntry, { kind: 'msg' }>), duplicate: false };
+    const result = await postMessage(service, site(req), conversation.id, body(PostMessageRequest, req.body));
+    if (!result.duplicate) reply.code(201);
+    return result;
   });
 
   app.post('/conversations/:id/events', async (req): Promise<PostEventResponse> => {
     const conversation = await conversationOf(req);
-    const request = body(PostEventRequest, req.body);
-    const result = appended(await service.appendEvent(site(req), conversation.id, request.event, request.id));
-    if (result === 'transient') return { duplicate: false };
-    if (result.duplicate && result.entry && (result.entry.kind !== 'event' || !sameJson(result.entry.event, request.event))) throw httpError('ID_CONFLICT');
-    return { seq: result.seq, duplicate: result.duplicate };
+    return postEvent(service, site(req), conversation.id, body(PostEventRequest, req.body));
   });
 
   app.get('/conversations/:id/messages', async (req): Promise<HistoryResponse> => {
@@ -130,13 +101,26 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     const query = check(HistoryQuery, req.query);
     if (!query.ok) throw httpError('BAD_REQUEST', `The query is not valid: ${query.message}`);
     const after = Number(query.value.after ?? 0);
-    const limit = Math.min(LIMITS.maxHistoryPage, Math.max(1, Number(query.value.limit ?? 50)));
+    const limit = queryLimit(query.value.limit, 50, LIMITS.maxHistoryPage);
     return engine.read(conversation.id, after, limit);
   });
 
-  app.get('/conversations', async (req) => {
-    const list = await engine.listConversations(site(req).siteKey, 1000);
-    const items = list.map((c) => ({
+  app.post('/visitors/:visitorId/revoke', async (req): Promise<{ visitorId: string; revokedAt: number }> => {
+    const visitorId = check(Id, (req.params as { visitorId: string }).visitorId);
+    if (!visitorId.ok) throw httpError('NOT_FOUND');
+    const revokedAt = opts.now();
+    await engine.revokeVisitor(site(req).siteKey, visitorId.value, revokedAt, opts.tokenTtlMs);
+    return { visitorId: visitorId.value, revokedAt };
+  });
+
+  app.get('/conversations', async (req): Promise<ConversationListResponse> => {
+    const query = check(ConversationListQuery, req.query);
+    if (!query.ok) throw httpError('BAD_REQUEST', `The query is not valid: ${query.message}`);
+    const { cursor } = query.value;
+    if (cursor !== undefined && !decodeListCursor(cursor)) throw httpError('BAD_CURSOR');
+    const limit = queryLimit(query.value.limit, CONVERSATION_PAGE.defaultLimit, CONVERSATION_PAGE.maxLimit);
+    const page = await engine.listConversations(site(req).siteKey, cursor === undefined ? { limit } : { limit, cursor });
+    const items = page.conversations.map((c) => ({
       id: c.id,
       visitorId: c.visitorId,
       createdAt: c.createdAt,
@@ -147,7 +131,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
       context: c.context,
       ...(c.identity ? { identity: c.identity } : {}),
     }));
-    return { items };
+    return { items, nextCursor: page.nextCursor };
   });
 
   app.post('/availability', async (req) => {
@@ -159,4 +143,15 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   });
 
   app.get('/dead-letters', async (req) => ({ items: await engine.listDeadLetters(site(req).siteKey) }));
+}
+
+/**
+ * A page size from a query: `fallback` when absent, at most `max` (a larger one is cut to `max`),
+ * and 0 refused with `BAD_REQUEST` rather than read as some other size.
+ */
+export function queryLimit(raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (n < 1) throw httpError('BAD_REQUEST', `limit must be between 1 and ${max} (larger values are cut to ${max}).`);
+  return Math.min(max, n);
 }

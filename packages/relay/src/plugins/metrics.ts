@@ -1,5 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { errorBody, httpError } from '../errors.js';
 
 /** Plain counters bumped on the hot path; copied into Prometheus metrics only when scraped. */
 export interface HotCounters {
@@ -19,6 +23,10 @@ export interface RelayMetrics {
   webhookAttemptDuration: Histogram<'result'>;
   socketCloses: Counter<'code'>;
   restRequests: Counter<'route' | 'status'>;
+  /** Plain HTTP connections refused by the per-address cap. */
+  httpConnectionsRefused: Counter;
+  /** Protocol errors caused by clients (bad frames, bad HTTP), by kind; logged at debug only. */
+  clientErrors: Counter<'kind'>;
 }
 
 /** Build the relay's metrics on a fresh registry. */
@@ -54,6 +62,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
   const metrics: RelayMetrics = {
     registry,
     hot,
+    httpConnectionsRefused: new Counter({
+      name: 'parley_http_connections_refused_total',
+      help: 'Plain HTTP connections refused because one address held too many.',
+      registers: [registry],
+    }),
+    clientErrors: new Counter({
+      name: 'parley_client_errors_total',
+      help: 'Protocol errors caused by clients, by kind (http, websocket).',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     webhookDeliveries: new Counter({
       name: 'parley_webhook_deliveries_total',
       help: 'Webhook delivery attempts by result: delivered, http_error, timeout, network_error.',
@@ -97,10 +116,72 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
   return metrics;
 }
 
-/** `GET /metrics`: Prometheus text format. */
-export async function metricsPlugin(app: FastifyInstance, opts: { metrics: RelayMetrics }): Promise<void> {
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', opts.metrics.registry.contentType);
-    return opts.metrics.registry.metrics();
+export interface MetricsPluginOptions {
+  metrics: RelayMetrics;
+  /** Where and to whom `/metrics` is served (the config's `metrics`). */
+  access: MetricsAccess;
+  /** Given the separate listener, when `access.port` asks for one. */
+  onListener?: (server: Server) => void;
+}
+
+/** The config's `metrics` section. */
+export interface MetricsAccess {
+  /** A bearer token that unlocks `/metrics` on the relay's port for any address. */
+  token?: string | undefined;
+  /** Serve `/metrics` on its own listener at this port instead of the relay's port. */
+  port?: number | undefined;
+  /** Address of that listener. Default 127.0.0.1. */
+  host?: string | undefined;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * `GET /metrics`, Prometheus text format; process, heap and queue figures are for operators only.
+ * With `port`, on a listener of its own (started when the relay listens, closed with it) and not on
+ * the relay's port. Otherwise on the relay's port, to a bearer `token` when one is set and to
+ * loopback addresses (`request.ip`, so behind a trusted proxy the client's address) without one;
+ * anyone else gets the 404 of an unknown route.
+ */
+export async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOptions): Promise<void> {
+  const { registry } = opts.metrics;
+  const { token, port, host } = opts.access;
+  if (port !== undefined) {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(errorBody('NOT_FOUND')));
+        return;
+      }
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 5_000;
+    app.addHook('onListen', async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host ?? '127.0.0.1', () => resolve());
+      });
+      app.log.info({ port: (server.address() as AddressInfo).port, host: host ?? '127.0.0.1' }, 'metrics listening');
+    });
+    app.addHook('onClose', async () => {
+      if (!server.listening) return;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    opts.onListener?.(server);
+    return;
+  }
+  const expected = token ? digest(token) : undefined;
+  app.get('/metrics', async (req, reply) => {
+    const header = req.headers.authorization;
+    const given = typeof header === 'string' && /^Bearer \S+$/.test(header) ? digest(header.slice(7)) : undefined;
+    const allowed = expected ? given !== undefined && timingSafeEqual(given, expected) : LOOPBACK.test(req.ip);
+    if (!allowed) throw httpError('NOT_FOUND');
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
   });
 }

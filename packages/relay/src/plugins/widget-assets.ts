@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../config.js';
 
@@ -16,14 +17,45 @@ export const WIDGET_ASSETS = {
 } as const;
 export type WidgetAssetName = keyof typeof WIDGET_ASSETS;
 
-/** One served file, held in memory. */
+/** A content coding the relay can answer with; `identity` is the file as it is. */
+export type Coding = 'br' | 'gzip' | 'identity';
+
+/** One served file, held in memory in every coding, each compressed once at start-up. */
 export interface WidgetAsset {
   body: Buffer;
-  /** Strong ETag: a hash of the body. */
+  /** Strong ETag of the file as it is: a hash of the body. */
   etag: string;
+  /** The body and its strong ETag in each coding (a representation per coding, as RFC 9110 asks). */
+  encoded: Record<Coding, { body: Buffer; etag: string }>;
   cacheControl: string;
   /** The file it was read from. */
   path: string;
+}
+
+/** The body of `body` in every coding: brotli at its best quality, gzip at level 9. */
+export function precompress(body: Buffer, etag: string): WidgetAsset['encoded'] {
+  const tag = (suffix: string) => etag.replace(/"$/, `-${suffix}"`);
+  return {
+    br: { body: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: body.byteLength } }), etag: tag('br') },
+    gzip: { body: gzipSync(body, { level: 9 }), etag: tag('gz') },
+    identity: { body, etag },
+  };
+}
+
+/**
+ * The coding to answer an `Accept-Encoding` header with: brotli, else gzip, else the file as it
+ * is. A coding listed with `q=0` is refused; `*` stands for any coding not listed.
+ */
+export function pickCoding(acceptEncoding: string | undefined): Coding {
+  if (!acceptEncoding) return 'identity';
+  const q = new Map<string, number>();
+  for (const part of acceptEncoding.toLowerCase().split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const weight = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)).find(Boolean);
+    if (name) q.set(name.trim(), weight ? Number(weight[1]) : 1);
+  }
+  const ok = (c: string) => (q.get(c) ?? q.get('*') ?? 0) > 0;
+  return ok('br') ? 'br' : ok('gzip') || ok('x-gzip') ? 'gzip' : 'identity';
 }
 
 /**
@@ -41,7 +73,7 @@ export function loadWidgetAssets(dirs: readonly string[]): Map<WidgetAssetName, 
       continue;
     }
     const etag = `"${createHash('sha256').update(found.body).digest('base64url').slice(0, 32)}"`;
-    assets.set(name, { body: found.body, etag, cacheControl, path: found.path });
+    assets.set(name, { body: found.body, etag, encoded: precompress(found.body, etag), cacheControl, path: found.path });
   }
   if (missing.length) {
     const searched = dirs.map((d) => resolve(d)).join(', ');
@@ -65,7 +97,7 @@ function findFile(dirs: readonly string[], name: string): { body: Buffer; path: 
 }
 
 /** Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks). */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+export function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
   return ifNoneMatch.split(',').some((tag) => {
     const t = tag.trim();
@@ -75,20 +107,25 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 
 /**
  * `GET /parley/loader.js` and `GET /parley/parley.iife.js` (and HEAD): the widget's script-tag
- * files from memory, loadable from any shop's page.
+ * files from memory, loadable from any shop's page, brotli- or gzip-compressed as the request's
+ * `Accept-Encoding` allows (`vary: accept-encoding`).
  */
 export async function widgetAssetsPlugin(app: FastifyInstance, opts: { assets: Map<WidgetAssetName, WidgetAsset> }): Promise<void> {
   for (const [name, asset] of opts.assets) {
     app.get(`/parley/${name}`, async (req, reply) => {
+      const coding = pickCoding(req.headers['accept-encoding']);
+      const { body, etag } = asset.encoded[coding];
       reply.headers({
-        etag: asset.etag,
+        etag,
         'cache-control': asset.cacheControl,
+        vary: 'Accept-Encoding',
         'cross-origin-resource-policy': 'cross-origin',
         'access-control-allow-origin': '*',
         'x-content-type-options': 'nosniff',
       });
-      if (matches(req.headers['if-none-match'], asset.etag)) return reply.code(304).send();
-      return reply.type('text/javascript; charset=utf-8').send(asset.body);
+      if (matches(req.headers['if-none-match'], etag)) return reply.code(304).send();
+      if (coding !== 'identity') reply.header('content-encoding', coding);
+      return reply.type('text/javascript; charset=utf-8').send(body);
     });
   }
 }

@@ -9,9 +9,11 @@ import {
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
+  type Conversation,
   type Engine,
   type FanoutItem,
   type JobError,
+  type ListRequest,
   type NewEntry,
   type OpenRequest,
   type Retention,
@@ -189,6 +191,24 @@ export function describeEngine(name: string, harness: EngineHarness): void {
         all.push(...claimed);
       }
       throw new Error('the queue never ran dry');
+    }
+
+    /** The ids of one page, and whether a next page follows. */
+    async function listIds(siteKey: string, page: ListRequest): Promise<{ ids: string[]; next: boolean }> {
+      const got = await engine.listConversations(siteKey, page);
+      return { ids: got.conversations.map((c) => c.id), next: got.nextCursor !== null };
+    }
+
+    /** Every page of a site's list from `cursor` on (from the newest without one). */
+    async function allPages(siteKey: string, limit: number, cursor?: string): Promise<Conversation[][]> {
+      const pages: Conversation[][] = [];
+      for (let i = 0; i < 10_000; i++) {
+        const page = await engine.listConversations(siteKey, cursor === undefined ? { limit } : { limit, cursor });
+        pages.push(page.conversations);
+        if (page.nextCursor === null) return pages;
+        cursor = page.nextCursor;
+      }
+      throw new Error('the pages never ended');
     }
 
     async function claimOne(): Promise<ClaimedJob> {
@@ -475,7 +495,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       const got = (await engine.getConversation(c))!;
       got.context.attrs!.plan = 'changed';
       got.readSeq = 50;
-      (await engine.listConversations('site1', 10))[0]!.lastSeq = 50;
+      (await engine.listConversations('site1', { limit: 10 })).conversations[0]!.lastSeq = 50;
       expect(await engine.getConversation(c)).toMatchObject({ readSeq: 0, lastSeq: 1, context: { attrs: { plan: 'gold', cart: 3 } } });
       expect(await engine.read(c, 0, 10)).toMatchObject({ entries: [{ id: 'm1', body: { type: 'text', text: 'hello' } }] });
     });
@@ -984,10 +1004,104 @@ export function describeEngine(name: string, harness: EngineHarness): void {
         ids.push(await conversation({ siteKey: 'site1' }));
       }
       const other = await conversation({ siteKey: 'site2' });
-      expect((await engine.listConversations('site1', 10)).map((c) => c.id)).toEqual([...ids].reverse());
-      expect((await engine.listConversations('site1', 2)).map((c) => c.id)).toEqual([ids[4], ids[3]]);
-      expect(await engine.listConversations('site2', 10)).toMatchObject([{ id: other, siteKey: 'site2' }]);
-      expect(await engine.listConversations('site3', 10)).toEqual([]);
+      expect(await listIds('site1', { limit: 10 })).toEqual({ ids: [...ids].reverse(), next: false });
+      expect(await listIds('site1', { limit: 2 })).toEqual({ ids: [ids[4], ids[3]], next: true });
+      expect(await listIds('site1', { limit: 5 })).toEqual({ ids: [...ids].reverse(), next: false });
+      expect((await engine.listConversations('site2', { limit: 10 })).conversations).toMatchObject([{ id: other, siteKey: 'site2' }]);
+      expect(await engine.listConversations('site3', { limit: 10 })).toEqual({ conversations: [], nextCursor: null });
+    });
+
+    test('paging 450 conversations 100 at a time lists each exactly once, newest first', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 450; i++) {
+        clock.t = START + Math.floor(i / 3); // three conversations per millisecond
+        ids.push(await conversation());
+      }
+      await conversation({ siteKey: 'site2' });
+      const pages = await allPages('site1', 100);
+      expect(pages.map((p) => p.length)).toEqual([100, 100, 100, 100, 50]);
+      const listed = pages.flat();
+      expect(new Set(listed.map((c) => c.id)).size).toBe(450);
+      expect(new Set(listed.map((c) => c.id))).toEqual(new Set(ids));
+      const times = listed.map((c) => c.createdAt);
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      // The same order as one page holding them all.
+      expect(listed.map((c) => c.id)).toEqual((await engine.listConversations('site1', { limit: 1000 })).conversations.map((c) => c.id));
+    });
+
+    test('conversations opened between pages neither repeat an item nor push an older one out', async () => {
+      const older: string[] = [];
+      for (let i = 0; i < 250; i++) {
+        clock.t = START + 1000 + i;
+        older.push(await conversation());
+      }
+      const first = await engine.listConversations('site1', { limit: 100 });
+      expect(first.conversations.map((c) => c.id)).toEqual(older.slice(150).reverse());
+      // Newer ones, one in the millisecond of the page's last item, and one with the clock set back.
+      clock.t = START + 2000;
+      for (let i = 0; i < 30; i++) await conversation();
+      clock.t = first.conversations[99]!.createdAt;
+      const sameMs = await conversation();
+      clock.t = START;
+      const backdated = await conversation();
+      const rest = await allPages('site1', 100, first.nextCursor!);
+      const ids = rest.flat().map((c) => c.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.filter((id) => id !== sameMs)).toEqual([...older.slice(0, 150).reverse(), backdated]);
+    });
+
+    test('conversations opened in one millisecond page in one fixed order, each once', async () => {
+      clock.t = START;
+      const before = await conversation();
+      clock.t = START + 1;
+      const tied: string[] = [];
+      for (let i = 0; i < 7; i++) tied.push(await conversation());
+      clock.t = START + 2;
+      const after = await conversation();
+      const whole = (await engine.listConversations('site1', { limit: 100 })).conversations.map((c) => c.id);
+      expect(whole[0]).toBe(after);
+      expect(whole[8]).toBe(before);
+      expect(new Set(whole.slice(1, 8))).toEqual(new Set(tied));
+      for (const size of [1, 2, 3]) {
+        const pages = await allPages('site1', size);
+        expect(pages.flat().map((c) => c.id)).toEqual(whole);
+        expect(pages.every((p) => p.length === size || p === pages[pages.length - 1])).toBe(true);
+      }
+    });
+
+    test('a page continues from its cursor after the conversation the cursor names is forgotten', async () => {
+      clock.t = START;
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push(await conversation()); // all in one millisecond
+      clock.t = START + 1;
+      ids.push(await conversation());
+      const whole = (await engine.listConversations('site1', { limit: 100 })).conversations.map((c) => c.id);
+      const first = await engine.listConversations('site1', { limit: 3 });
+      const gone = first.conversations[2]!.id;
+      // Every other conversation gets an entry; the one the cursor names stays empty and is swept.
+      clock.t = START + DAY - 10;
+      for (const id of ids) if (id !== gone) await append(id, text(`m-${id}`));
+      clock.t = START + DAY + 1;
+      await (engine as Engine & { sweep(): unknown }).sweep();
+      expect(await engine.getConversation(gone)).toBeNull();
+      const rest = await allPages('site1', 2, first.nextCursor!);
+      expect(rest.flat().map((c) => c.id)).toEqual(whole.slice(3));
+    });
+
+    test('a cursor is a position: one from another site pages this site from there; a malformed one is refused', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        clock.t = START + i * 10;
+        ids.push(await conversation());
+        clock.t = START + i * 10 + 5;
+        await conversation({ siteKey: 'site2' });
+      }
+      const site2 = await engine.listConversations('site2', { limit: 2 });
+      // site2's second newest was opened at START + 25: site1's older ones follow it.
+      expect(await listIds('site1', { limit: 10, cursor: site2.nextCursor! })).toEqual({ ids: [ids[2], ids[1], ids[0]], next: false });
+      for (const bad of ['', 'not a cursor', 'bm90IGpzb24', Buffer.from('[1,2]').toString('base64url'), site2.nextCursor! + 'A']) {
+        await expect(engine.listConversations('site1', { limit: 10, cursor: bad }), bad).rejects.toThrow(TypeError);
+      }
     });
 
     test('countConversations counts the conversations of every site, once each', async () => {
@@ -1006,6 +1120,25 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(await engine.getOnline('site2')).toBeNull();
       await engine.setOnline('site1', true);
       expect(await engine.getOnline('site1')).toBe(true);
+    });
+
+    test('a visitor revocation is kept per site and visitor, only moves forward, and is forgotten after its keep time', async () => {
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBeNull();
+      await engine.revokeVisitor('site1', 'v1', START + 50, 10_000);
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBe(START + 50);
+      expect(await engine.visitorRevokedAt('site1', 'v2')).toBeNull();
+      expect(await engine.visitorRevokedAt('site2', 'v1')).toBeNull();
+      // An older mark does not move it back; a later one moves it forward.
+      await engine.revokeVisitor('site1', 'v1', START + 10, 10_000);
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBe(START + 50);
+      clock.t = START + 5_000;
+      await engine.revokeVisitor('site1', 'v1', START + 4_000, 10_000);
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBe(START + 4_000);
+      // Kept 10 s from the last revocation (START + 5 s), then forgotten.
+      clock.t = START + 14_999;
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBe(START + 4_000);
+      clock.t = START + 15_000;
+      expect(await engine.visitorRevokedAt('site1', 'v1')).toBeNull();
     });
 
     // ---- persistence ----
@@ -1032,7 +1165,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
           logA: await engine.read(a, 0, 100),
           logB: await engine.read(b, 0, 100),
           dead: await engine.listDeadLetters('site1'),
-          list: await engine.listConversations('site1', 10),
+          list: await engine.listConversations('site1', { limit: 10 }),
         };
 
         engine = await reopen(engine, view);
@@ -1044,7 +1177,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
           logA: await engine.read(a, 0, 100),
           logB: await engine.read(b, 0, 100),
           dead: await engine.listDeadLetters('site1'),
-          list: await engine.listConversations('site1', 10),
+          list: await engine.listConversations('site1', { limit: 10 }),
         }).toEqual(before);
         expect(before.a).toMatchObject({ started: true, readSeq: 2, lastSeq: 2, context: { page: { title: 'Home' }, attrs: { plan: 'gold' } } });
         expect(await engine.currentConversation('site1', 'u:ann')).toBe(a);

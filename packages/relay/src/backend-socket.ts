@@ -1,0 +1,311 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import {
+  CLOSE,
+  MAX_BACKEND_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  decodeBackendFrame,
+  errorInfo,
+  frameIdOf,
+  isErrorCode,
+  type BackendClientFrame,
+  type BackendServerFrame,
+  type ErrorInfo,
+  type WebhookEvent,
+  type WebhookReply,
+} from '@parley/protocol';
+import { conversationOfSite, postEvent, postMessage } from './backend-writes.js';
+import type { SiteConfig } from './config.js';
+import type { ConversationService } from './conversation-service.js';
+import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
+import { RelayError } from './errors.js';
+import { newId } from './ids.js';
+import type { RelayMetrics } from './plugins/metrics.js';
+import { jitter } from './webhook-worker.js';
+
+/** What became of one event sent over a backend socket. */
+type Outcome = { acked: true; reply: WebhookReply } | { acked: false; why: 'closed' | 'timeout' };
+
+export interface BackendSocketsOptions {
+  engine: Engine;
+  service: ConversationService;
+  metrics: RelayMetrics;
+  log: FastifyBaseLogger;
+  now: () => number;
+  /** Randomness for retry jitter, in [0, 1). */
+  random: () => number;
+  /** Time a backend has to ack one event: the webhook attempt timeout. */
+  timeoutMs: number;
+  /** The webhook retry schedule; an unacked event (timeout) follows it like a failed webhook. */
+  retryScheduleMs: readonly number[];
+  /** In `only` mode with no socket connected, a waiting event is looked at again after this long. Default 1000 ms. */
+  waitMs?: number;
+  /** Invalid frames tolerated on one socket before it is closed. */
+  maxInvalidFrames: number;
+  /** Append the messages of an ack's inline reply, as for a webhook reply. Throwing makes the delivery retry. */
+  onReply: (job: ClaimedJob, reply: WebhookReply) => Promise<void>;
+  /** Called when a socket connects, so events waiting for one go at once. */
+  onConnect: () => void;
+}
+
+/** Jobs whose uncounted attempts are remembered (socket drops, waits); beyond it the oldest are forgotten. */
+const MAX_REMEMBERED_JOBS = 100_000;
+
+/**
+ * The backend sockets connected to this relay instance, by site, and event delivery over them.
+ *
+ * The webhook queue stays the one queue: the webhook worker hands each claimed job to `deliver`,
+ * which sends it over a socket of the job's site and settles it on the ack, or hands it back for a
+ * webhook. A conversation's events go to one socket at a time (rendezvous hashing of the
+ * conversation id over the site's sockets) and the queue has one job per conversation in flight,
+ * so each conversation's order holds across sockets.
+ *
+ * Retries: a socket that closes before its ack is not the backend's failure: the event goes again
+ * at once and the attempt does not count toward the retry schedule. An ack that does not come
+ * within `timeoutMs` counts like a webhook timeout. In `only` mode an event with no socket to go to
+ * waits (`waitMs`), uncounted, never dead-lettered for it. Uncounted attempts are remembered in
+ * this instance's memory only (a restart forgets them, and the schedule restarts from the engine's
+ * attempt count).
+ */
+export class BackendSockets {
+  private readonly bySite = new Map<string, BackendLink[]>();
+  private readonly uncounted = new Map<string, number>();
+  private readonly waitMs: number;
+
+  constructor(private readonly o: BackendSocketsOptions) {
+    this.waitMs = o.waitMs ?? 1000;
+  }
+
+  /** Accept a socket authenticated for `site`: it receives events from now on. */
+  connect(site: SiteConfig, ws: WebSocket): BackendLink {
+    const link = new BackendLink(site, ws, this.o);
+    const links = [...(this.bySite.get(site.siteKey) ?? []), link];
+    this.bySite.set(site.siteKey, links);
+    ws.on('close', () => {
+      const rest = (this.bySite.get(site.siteKey) ?? []).filter((l) => l !== link);
+      if (rest.length) this.bySite.set(site.siteKey, rest);
+      else this.bySite.delete(site.siteKey);
+      link.closed();
+    });
+    link.send({ t: 'ready', v: PROTOCOL_VERSION, siteKey: site.siteKey, mode: site.backendSocket === 'only' ? 'only' : 'fallback' });
+    this.o.onConnect();
+    return link;
+  }
+
+  /** Sockets of a site connected to this instance. */
+  count(siteKey: string): number {
+    return this.bySite.get(siteKey)?.length ?? 0;
+  }
+
+  /** Every connected socket, for shutdown. */
+  all(): BackendLink[] {
+    return [...this.bySite.values()].flat();
+  }
+
+  /** The socket a conversation's events go to: the highest hash of (conversation, socket) wins. */
+  pick(siteKey: string, conversationId: string): BackendLink | undefined {
+    let best: BackendLink | undefined;
+    let bestScore = -1;
+    for (const link of this.bySite.get(siteKey) ?? []) {
+      if (!link.isOpen) continue;
+      const score = fnv1a(`${conversationId}|${link.id}`);
+      if (score > bestScore || (score === bestScore && best && link.id < best.id)) {
+        best = link;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The webhook worker's routing step for one claimed job: deliver it over a socket and settle it
+   * (null), or hand it back for a webhook, with the attempts that did not count taken off.
+   */
+  async deliver(site: SiteConfig, job: ClaimedJob): Promise<ClaimedJob | null> {
+    if (site.backendSocket === 'off') return job;
+    const link = this.pick(site.siteKey, job.conversationId);
+    if (!link) {
+      if (site.backendSocket === 'fallback') return this.counted(job);
+      await this.retryUncounted(job, this.waitMs, { code: 'BACKEND_SOCKET_ABSENT', message: 'No backend socket is connected; waiting for one.' });
+      return null;
+    }
+    const started = this.o.now();
+    const outcome = await link.deliver(job.event, this.o.timeoutMs);
+    const { metrics, log } = this.o;
+    if (!outcome.acked) {
+      metrics.webhookDeliveries.inc({ result: `socket_${outcome.why}` });
+      if (outcome.why === 'closed') {
+        await this.retryUncounted(job, 0, { code: 'BACKEND_SOCKET_CLOSED', message: 'The backend socket closed before the ack.' });
+      } else {
+        await this.fail(job, { code: 'BACKEND_SOCKET_TIMEOUT', message: `No ack within ${this.o.timeoutMs} ms.` });
+      }
+      return null;
+    }
+    metrics.webhookAttemptDuration.observe({ result: 'socket_acked' }, (this.o.now() - started) / 1000);
+    try {
+      if (outcome.reply.messages?.length) await this.o.onReply(job, outcome.reply);
+    } catch (err) {
+      log.error({ err, webhookId: job.id }, 'appending the reply of a backend socket ack failed; the delivery will be retried');
+      await this.fail(job, { code: 'INTERNAL', message: 'The reply could not be appended.' });
+      return null;
+    }
+    this.uncounted.delete(job.id);
+    if (!(await this.o.engine.completeWebhook(job.id, job.lease))) {
+      log.warn({ webhookId: job.id }, 'event acked after its lease ran out; it may be delivered again');
+    }
+    metrics.webhookDeliveries.inc({ result: 'socket_acked' });
+    metrics.webhookLatency.observe((this.o.now() - job.enqueuedAt) / 1000);
+    return null;
+  }
+
+  /** The job with its uncounted attempts taken off, for the retry schedule. */
+  private counted(job: ClaimedJob): ClaimedJob {
+    const free = this.uncounted.get(job.id) ?? 0;
+    return free ? { ...job, attempts: Math.max(1, job.attempts - free) } : job;
+  }
+
+  private async retryUncounted(job: ClaimedJob, delayMs: number, error: JobError): Promise<void> {
+    this.uncounted.delete(job.id);
+    this.uncounted.set(job.id, (this.uncounted.get(job.id) ?? 0) + 1);
+    if (this.uncounted.size > MAX_REMEMBERED_JOBS) this.uncounted.delete(this.uncounted.keys().next().value!);
+    await this.o.engine.retryWebhook(job.id, job.lease, delayMs, error);
+  }
+
+  /** A failure that counts: retried on the schedule, dead-lettered when it runs out. */
+  private async fail(job: ClaimedJob, error: JobError): Promise<void> {
+    const { engine, metrics, log } = this.o;
+    const attempts = this.counted(job).attempts;
+    const step = this.o.retryScheduleMs[attempts - 1];
+    if (step === undefined) {
+      this.uncounted.delete(job.id);
+      if (!(await engine.deadLetter(job.id, job.lease, error))) return;
+      metrics.webhookDeadLetters.inc();
+      log.error({ webhookId: job.id, type: job.event.type, attempts, code: error.code }, 'event dead-lettered');
+      return;
+    }
+    await engine.retryWebhook(job.id, job.lease, jitter(step, this.o.random), error);
+    metrics.webhookRetries.inc();
+    log.warn({ webhookId: job.id, type: job.event.type, attempts, code: error.code }, 'backend socket did not ack the event; will retry');
+  }
+}
+
+/** One connected backend socket: events out with their acks, sends and posts in with their answers. */
+export class BackendLink {
+  readonly id = newId('bs_');
+  private readonly pending = new Map<string, (outcome: Outcome) => void>();
+  /** The tail of each conversation's writes, so a socket's writes to one conversation keep their order. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private invalid = 0;
+  private open = true;
+
+  constructor(
+    readonly site: SiteConfig,
+    private readonly ws: WebSocket,
+    private readonly o: BackendSocketsOptions,
+  ) {
+    ws.on('message', (data) => this.onFrame(data));
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  send(frame: BackendServerFrame): void {
+    if (this.open) this.ws.send(JSON.stringify(frame));
+  }
+
+  /** Close with a close code; events awaiting an ack settle as `closed`. */
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.ws.close(code, reason);
+    this.closed();
+  }
+
+  /** The socket is gone: every event awaiting its ack is settled as `closed`. */
+  closed(): void {
+    this.open = false;
+    for (const settle of this.pending.values()) settle({ acked: false, why: 'closed' });
+    this.pending.clear();
+  }
+
+  /** Send an event and wait for its ack, at most `timeoutMs`. */
+  deliver(event: WebhookEvent, timeoutMs: number): Promise<Outcome> {
+    if (!this.open) return Promise.resolve({ acked: false, why: 'closed' });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle({ acked: false, why: 'timeout' }), timeoutMs);
+      const settle = (outcome: Outcome): void => {
+        clearTimeout(timer);
+        if (this.pending.get(event.id) === settle) this.pending.delete(event.id);
+        resolve(outcome);
+      };
+      this.pending.get(event.id)?.({ acked: false, why: 'closed' });
+      this.pending.set(event.id, settle);
+      this.send({ t: 'event', event });
+    });
+  }
+
+  private onFrame(data: unknown): void {
+    const decoded = decodeBackendFrame(data, MAX_BACKEND_FRAME_BYTES);
+    if (!decoded.ok) {
+      this.o.metrics.clientErrors.inc({ kind: 'backend-socket' });
+      this.send({ t: 'error', code: decoded.code, message: decoded.message, ...withId(frameIdOf(data)) });
+      if (decoded.code === 'TOO_LARGE') this.close(CLOSE.FRAME_TOO_LARGE, 'TOO_LARGE');
+      else if (++this.invalid >= this.o.maxInvalidFrames) this.close(CLOSE.PROTOCOL_ERROR, 'BAD_FRAME');
+      return;
+    }
+    const frame = decoded.frame;
+    if (frame.t === 'ack') {
+      const { t: _t, id, ...reply } = frame;
+      this.pending.get(id)?.({ acked: true, reply });
+      return;
+    }
+    this.write(frame);
+  }
+
+  /** A `send` or `post`, after the earlier writes of its conversation on this socket; answered with an ack or an error. */
+  private write(frame: Exclude<BackendClientFrame, { t: 'ack' }>): void {
+    const { conversationId } = frame;
+    const run = async (): Promise<void> => {
+      try {
+        const conversation = await conversationOfSite(this.o.engine, this.site, conversationId);
+        if (frame.t === 'send') {
+          const { t: _t, conversationId: _c, ...message } = frame;
+          const result = await postMessage(this.o.service, this.site, conversation.id, message);
+          this.send({ t: 'ack', id: frame.id, seq: result.message.seq, duplicate: result.duplicate });
+        } else {
+          const result = await postEvent(this.o.service, this.site, conversation.id, { id: frame.id, event: frame.event });
+          this.send({ t: 'ack', id: frame.id, ...(result.seq === undefined ? {} : { seq: result.seq }), duplicate: result.duplicate });
+        }
+      } catch (err) {
+        const { code, message } = this.classify(err);
+        this.send({ t: 'error', code, message, id: frame.id });
+      }
+    };
+    const tail = (this.tails.get(conversationId) ?? Promise.resolve()).then(run);
+    this.tails.set(conversationId, tail);
+    void tail.then(() => {
+      if (this.tails.get(conversationId) === tail) this.tails.delete(conversationId);
+    });
+  }
+
+  private classify(err: unknown): ErrorInfo {
+    if (err instanceof RelayError) return errorInfo(err.code, err.message);
+    if (isEngineUnavailable(err)) return errorInfo('NOT_READY', err.message);
+    const code = (err as { code?: unknown }).code;
+    if (isErrorCode(code)) return errorInfo(code);
+    this.o.log.error({ err }, 'a backend socket write failed');
+    return errorInfo('INTERNAL');
+  }
+}
+
+const withId = (id: string | undefined) => (id === undefined ? {} : { id });
+
+/** 32-bit FNV-1a of a string. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
