@@ -161,7 +161,9 @@ describe('the relay image (packages/relay/Dockerfile)', () => {
         cpSync(join(built, 'build/Release/better_sqlite3.node'), join(dirs.deps, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
         continue;
       }
-      run(step, dirs.deps);
+      const output = run(step, dirs.deps);
+      // The image's dependency tree fits the Node range the packages declare.
+      if (step.startsWith('npm ci')) expect(output).not.toMatch(/EBADENGINE/);
     }
     const installMs = Date.now() - started;
 

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,17 @@ describe('published packages', () => {
     // newer Node than engines.node says fails here when this runs on Node 20.
     const warned = [...install.output.matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map((m) => m[1]!.replace(/@[^@]+$/, ''));
     expect(warned.filter((p) => p !== 'cookie'), install.output).toEqual([]);
+  });
+
+  test("the repository's lockfile holds no package that needs a newer Node than engines.node (cookie is pinned to 1.x for light-my-request)", () => {
+    // fastify's semver, so the check reads ranges as npm does.
+    const semver = createRequire(join(root, 'node_modules/fastify/package.json'))('semver') as { minVersion(range: string): { version: string }; satisfies(v: string, range: string): boolean };
+    const floor = semver.minVersion(readJson<Manifest>(join(root, 'package.json')).engines!.node!).version;
+    const lock = readJson<{ packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> }>(join(root, 'package-lock.json'));
+    const tooNew = Object.entries(lock.packages)
+      .filter(([, p]) => p.engines && !Array.isArray(p.engines) && p.engines.node && !semver.satisfies(floor, p.engines.node))
+      .map(([path, p]) => `${path}@${p.version}: node ${(p.engines as { node: string }).node}`);
+    expect(tooNew, `engines.node says ${floor} is enough`).toEqual([]);
   });
 
   test('@parley/widget and @parley/client import with their types under strict tsc (NodeNext, no skipLibCheck)', () => {
