@@ -79,6 +79,12 @@ type Write = { frame: Extract<BackendClientFrame, { t: 'send' | 'post' }>; waite
 /** Upgrade refusals that the same secret would meet again. */
 const TERMINAL_STATUS = new Set([401, 403]);
 
+/** The stream under a `ws` socket (`_socket`). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 /** The socket URL of a relay. */
 export function backendSocketUrl(url: string): string {
   const u = new URL(url);
@@ -110,6 +116,28 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
   let whenClosed: Promise<void> | undefined;
+
+  /** The socket's stream while it is corked for this turn of the event loop. */
+  let corked: Corkable | undefined;
+
+  /** Send a frame; frames sent in one turn of the event loop (acks, writes) leave in one write. */
+  function sendText(socket: WebSocket, text: string): void {
+    if (!corked) {
+      const stream = (socket as { _socket?: Corkable })._socket;
+      if (stream) {
+        stream.cork();
+        corked = stream;
+        process.nextTick(uncork);
+      }
+    }
+    socket.send(text);
+  }
+
+  function uncork(): void {
+    const stream = corked;
+    corked = undefined;
+    stream?.uncork();
+  }
 
   function emit<K extends keyof RelayConnectionEvents>(event: K, ...args: Parameters<RelayConnectionEvents[K]>): void {
     for (const fn of listeners.get(event) ?? []) {
@@ -205,7 +233,7 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
         attempt = 0;
         setState('open');
         emit('connected', { siteKey: frame.siteKey, mode: frame.mode });
-        for (const write of writes.values()) socket.send(JSON.stringify(write.frame));
+        for (const write of writes.values()) sendText(socket, JSON.stringify(write.frame));
         return;
       case 'event':
         void handle(frame.event);
@@ -236,7 +264,7 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
     try {
       const reply = await options.onEvent(event);
       const messages = reply && reply.messages;
-      if (state === 'open' && ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'ack', id: event.id, ...(messages ? { messages } : {}) }));
+      if (state === 'open' && ws?.readyState === WebSocket.OPEN) sendText(ws, JSON.stringify({ t: 'ack', id: event.id, ...(messages ? { messages } : {}) }));
     } catch (err) {
       emit('error', { code: 'HANDLER_FAILED', message: `${BACKEND_ERRORS.HANDLER_FAILED.message} (${event.type} ${event.id}: ${(err as Error)?.message ?? String(err)})` });
     } finally {
@@ -253,7 +281,7 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
         return;
       }
       writes.set(frame.id, { frame, waiters: [{ resolve, reject }] });
-      if (state === 'open' && ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+      if (state === 'open' && ws?.readyState === WebSocket.OPEN) sendText(ws, JSON.stringify(frame));
     });
   }
 

@@ -1,9 +1,10 @@
 // Abuse with the limits asserted, not just exercised: frame and REST floods (a frozen clock makes
 // every count exact), connection floods, slowloris headers, and a reader that never reads.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CLOSE, PROTOCOL_VERSION } from '@parley/protocol';
+import { drip, rawClient } from './test-support/raw-http.js';
 import { API_SECRET_2, TestClient, eventually, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
@@ -124,38 +125,6 @@ describe('REST floods', () => {
   });
 });
 
-/** A raw TCP client recording what it reads and when the relay closed it. */
-function rawClient(port: number) {
-  const socket: Socket = connect(port, '127.0.0.1');
-  let received = '';
-  let closedAt: number | undefined;
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (received += d));
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.on('close', () => ((closedAt = Date.now()), resolve())));
-  cleanups.push(() => void socket.destroy());
-  return {
-    socket,
-    closed,
-    get received() {
-      return received;
-    },
-    get closedAt() {
-      return closedAt;
-    },
-    ready: new Promise<void>((resolve) => socket.once('connect', () => resolve())),
-  };
-}
-
-/** Write `text` one byte every `everyMs` until the socket closes. */
-function drip(socket: Socket, text: string, everyMs: number): void {
-  let i = 0;
-  const timer = setInterval(() => {
-    if (socket.destroyed || i >= text.length) return clearInterval(timer);
-    socket.write(text[i++]!);
-  }, everyMs);
-  socket.once('close', () => clearInterval(timer));
-}
 
 const UPGRADE_HEAD = 'GET /v1/widget HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: https://shop.example\r\nX-Padding: ' + 'p'.repeat(400);
 const body = (received: string) => JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4));
@@ -167,7 +136,7 @@ describe('slowloris', () => {
 
   test('connections dripping headers are each cut between headersTimeoutMs and headersTimeoutMs + 1 s, with 408 REQUEST_TIMEOUT', async () => {
     const { relay, port } = await setup({ limits: { headersTimeoutMs: HEADERS_TIMEOUT_MS, maxHttpConnectionsPerIp: 64 } });
-    const clients = Array.from({ length: 40 }, () => rawClient(port));
+    const clients = Array.from({ length: 40 }, () => rawClient(port, (c) => cleanups.push(c)));
     await Promise.all(clients.map((c) => c.ready));
     const started = Date.now();
     for (const c of clients) drip(c.socket, UPGRADE_HEAD, 40);
@@ -190,7 +159,7 @@ describe('slowloris', () => {
     const clients: Array<ReturnType<typeof rawClient>> = [];
     // One at a time, so which ones are over the cap is known.
     for (let i = 0; i < 20; i++) {
-      const c = rawClient(port);
+      const c = rawClient(port, (c) => cleanups.push(c));
       clients.push(c);
       await c.ready;
       drip(c.socket, UPGRADE_HEAD, 40);

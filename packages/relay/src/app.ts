@@ -138,32 +138,20 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     }
   };
   // A backend socket that connects kicks the worker; events left waiting in `only` mode are due again within `waitMs`.
+  // What both ways of delivering an event share: the queue, the clock, the retry schedule, the reply.
+  const delivery = { engine, metrics, log: app.log, now, random, timeoutMs: webhooks.timeoutMs, retryScheduleMs: webhooks.retryScheduleMs, onReply: appendReply };
   const backendSockets = new BackendSockets({
-    engine,
+    ...delivery,
     service,
-    metrics,
-    log: app.log,
-    now,
-    random,
-    timeoutMs: webhooks.timeoutMs,
-    retryScheduleMs: webhooks.retryScheduleMs,
     maxInvalidFrames: limits.maxInvalidFrames,
     ...(options.backendSocket?.waitMs !== undefined ? { waitMs: options.backendSocket.waitMs } : {}),
-    onReply: appendReply,
     onConnect: () => worker.kick(),
   });
   const worker = new WebhookWorker({
-    engine,
+    ...delivery,
     sites,
-    metrics,
-    log: app.log,
-    now,
-    random,
-    timeoutMs: webhooks.timeoutMs,
-    retryScheduleMs: webhooks.retryScheduleMs,
     concurrency: webhooks.concurrency,
     ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
-    onReply: appendReply,
     backendSockets,
   });
   const hub = new Hub(engine);

@@ -48,6 +48,15 @@ export interface BackendSocketsOptions {
   onConnect: () => void;
 }
 
+/** The stream under a `ws` socket (`_socket`), corked while one turn's frames gather. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Frames gathered in one turn go out early once they pass this many bytes. */
+const BATCH_BYTES = 64 * 1024;
+
 /** Jobs whose uncounted attempts are remembered (socket drops, waits); beyond it the oldest are forgotten. */
 const MAX_REMEMBERED_JOBS = 100_000;
 
@@ -197,6 +206,8 @@ export class BackendLink {
   private readonly tails = new Map<string, Promise<void>>();
   private invalid = 0;
   private open = true;
+  /** The socket's stream while it is corked for this turn of the event loop. */
+  private corked: Corkable | undefined;
 
   constructor(
     readonly site: SiteConfig,
@@ -210,13 +221,35 @@ export class BackendLink {
     return this.open;
   }
 
+  /** Send a frame. Frames sent in one turn of the event loop leave in one write (a burst of events, their answers). */
   send(frame: BackendServerFrame): void {
-    if (this.open) this.ws.send(JSON.stringify(frame));
+    if (!this.open) return;
+    this.gather();
+    this.ws.send(JSON.stringify(frame));
+    if (this.corked && this.ws.bufferedAmount >= BATCH_BYTES) this.flush();
   }
+
+  /** Cork the socket's stream until the end of this turn (after the promise jobs it runs). */
+  private gather(): void {
+    if (this.corked) return;
+    const stream = (this.ws as { _socket?: Corkable })._socket;
+    if (!stream) return;
+    stream.cork();
+    this.corked = stream;
+    process.nextTick(this.flush);
+  }
+
+  /** Write what was gathered in this turn. */
+  private readonly flush = (): void => {
+    const stream = this.corked;
+    this.corked = undefined;
+    stream?.uncork();
+  };
 
   /** Close with a close code; events awaiting an ack settle as `closed`. */
   close(code: number, reason: string): void {
     if (!this.open) return;
+    this.flush();
     this.ws.close(code, reason);
     this.closed();
   }

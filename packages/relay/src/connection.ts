@@ -19,9 +19,9 @@ import type { ConversationService } from './conversation-service.js';
 import { closesConversation, mergeContextValue } from './engine/shared.js';
 import { isEngineUnavailable } from './engine/types.js';
 import { errorFrame } from './errors.js';
-import { handshake, isRefusal, type HandshakeContext, type Session } from './handshake.js';
+import { handshake, isRefusal, type HandshakeContext, type Session, type SiteRuntime } from './handshake.js';
 import type { Hub, HubMember } from './hub.js';
-import { OrderedDelivery, REPLAY_PAGE } from './ordered-delivery.js';
+import { OrderedDelivery, REPLAY_PAGE, type OrderedDeliveryOptions } from './ordered-delivery.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 import { SocketGuard } from './protections.js';
 import { sameJson } from './same-json.js';
@@ -63,13 +63,23 @@ type State = 'new' | 'hello' | 'open' | 'closed';
 /** Stands in the frame queue for a binary frame. */
 const BINARY = Symbol('binary frame');
 
-export class Connection implements HubMember {
+/** What storing a conversation the visitor has not acted in yet takes, from the accepted hello. */
+type Draft = Pick<Session, 'visitorId' | 'ownerKey' | 'identity' | 'context' | 'fresh'>;
+
+/**
+ * An idle open widget costs its socket and little more: state is plain fields, what only the
+ * hello needs is let go after it, and the connection is its own port for the ordered delivery
+ * (no closures per socket).
+ */
+export class Connection implements HubMember, OrderedDeliveryOptions {
   conversationId = '';
   siteKey = '';
   readonly openedAt: number;
   lastFrameAt: number;
   private state: State = 'new';
-  private session: Session | undefined;
+  private site: SiteRuntime | undefined;
+  /** Kept until the conversation is stored. */
+  private draft: Draft | undefined;
   /** True once the conversation is stored. */
   private stored = false;
   /** The conversation has a stored `closed` event (seen in the log or at open). */
@@ -78,19 +88,20 @@ export class Connection implements HubMember {
   private joined = false;
   private readonly guard: SocketGuard;
   private busy = false;
-  private readonly queue: unknown[] = [];
+  /** Frames that arrived while one was being handled. */
+  private queue: unknown[] | undefined;
   /** A close waiting for the frame in hand to finish, so what it stored is acked first. */
   private closeAfter: (() => void) | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   /** The socket's stream while it is corked for this turn of the event loop. */
   private corked: Corkable | undefined;
-  private readonly flushSoon = (): void => this.flush();
 
   constructor(
     private readonly ctx: SocketContext,
     private readonly socket: SocketLike,
-    private readonly ip: string,
-    private readonly origin: string | undefined,
+    /** The client's address and Origin header, for the hello; let go after it. */
+    private ip: string,
+    private origin: string | undefined,
   ) {
     this.openedAt = this.lastFrameAt = ctx.now();
     this.guard = new SocketGuard(ctx.limits, this.openedAt);
@@ -120,7 +131,7 @@ export class Connection implements HubMember {
     }
     const frame = binary ? BINARY : data;
     if (this.busy) {
-      this.queue.push(frame);
+      (this.queue ??= []).push(frame);
       return;
     }
     this.run(frame);
@@ -148,7 +159,8 @@ export class Connection implements HubMember {
       close();
       return;
     }
-    while (!this.busy && this.queue.length && this.state !== 'closed') this.run(this.queue.shift());
+    for (let queue = this.queue; !this.busy && queue?.length && this.state !== 'closed'; queue = this.queue) this.run(queue.shift());
+    if (!this.busy && this.queue?.length === 0) this.queue = undefined;
   }
 
   /** A frame's handling failed: `NOT_READY` (retry) when the engine is unreachable, else `INTERNAL`. */
@@ -182,14 +194,14 @@ export class Connection implements HubMember {
     if (this.state !== 'open') return this.fail('HELLO_REQUIRED', CLOSE.BAD_HELLO);
     switch (frame.t) {
       case 'send':
-        return this.send(frame);
+        return this.visitorSend(frame);
       case 'ping':
         this.sendFrame({ t: 'pong', ts: this.ctx.now() });
         return;
       case 'read':
-        return this.read(frame.seq);
+        return this.visitorRead(frame.seq);
       case 'context':
-        return this.context(frame);
+        return this.visitorContext(frame);
       case 'typing':
         // Visitor typing is not forwarded to the backend.
         return;
@@ -207,31 +219,28 @@ export class Connection implements HubMember {
   private async hello(frame: HelloFrame): Promise<void> {
     const { ctx } = this;
     const result = await handshake(ctx, frame, this.origin, this.ip);
+    this.ip = '';
+    this.origin = undefined;
     if (isRefusal(result)) return this.fail(result.code, result.close);
     if (this.isClosed) return;
     const session = result;
     const { site, conversation } = session;
-    this.session = session;
+    this.site = site;
     this.siteKey = site.config.siteKey;
     this.conversationId = session.conversationId;
     this.stored = conversation !== null;
     this.closedConversation = conversation?.closed ?? false;
+    if (!conversation) {
+      const { visitorId, ownerKey, identity, context, fresh } = session;
+      this.draft = { visitorId, ownerKey, identity, context, fresh };
+    }
     if (conversation) {
       if (session.identity && !sameJson(session.identity, conversation.identity)) await ctx.engine.setIdentity(conversation.id, session.identity);
       if (session.context.page) await ctx.engine.mergeContext(conversation.id, session.context, ctx.limits.maxContextBytes, true);
     }
     if (this.isClosed) return;
 
-    const delivery = new OrderedDelivery(
-      {
-        read: (after, limit) => ctx.engine.read(this.conversationId, after, limit),
-        send: (text) => this.sendText(text),
-        isOpen: () => this.state === 'open',
-        onEntry: (entry) => this.noteClosed(entry),
-        onError: (err) => this.internal(err),
-      },
-      session.afterSeq,
-    );
+    const delivery = new OrderedDelivery(this, session.afterSeq);
     this.delivery = delivery;
     // Join the fan-out before reading the log, so nothing appended meanwhile is missed; live
     // entries wait in the delivery until the replay has been sent.
@@ -273,10 +282,10 @@ export class Connection implements HubMember {
    * first, and a reconnect joins that one.
    */
   private async ensureStored(): Promise<boolean> {
-    if (this.stored) return true;
-    const s = this.session!;
+    const s = this.draft;
+    if (this.stored || !s) return true;
     const { conversation } = await this.ctx.engine.openConversation({
-      id: s.conversationId,
+      id: this.conversationId,
       siteKey: this.siteKey,
       ownerKey: s.ownerKey,
       visitorId: s.visitorId,
@@ -284,16 +293,22 @@ export class Connection implements HubMember {
       ...(s.identity ? { identity: s.identity } : {}),
       ...(s.fresh ? { replace: true } : {}),
     });
-    if (conversation.id !== s.conversationId) {
+    if (conversation.id !== this.conversationId) {
       this.close(CLOSE.GOING_AWAY, 'conversation moved');
       return false;
     }
-    this.stored = true;
+    this.markStored();
     if (conversation.closed) this.closedConversation = true;
     return true;
   }
 
-  private async send(frame: SendFrame): Promise<void> {
+  /** The conversation is stored: what storing it took is let go. */
+  private markStored(): void {
+    this.stored = true;
+    this.draft = undefined;
+  }
+
+  private async visitorSend(frame: SendFrame): Promise<void> {
     if (this.closedConversation && frame.body.type !== 'rating') {
       this.sendFrame(errorFrame('CONVERSATION_CLOSED', undefined, frame.id));
       return;
@@ -301,7 +316,7 @@ export class Connection implements HubMember {
     let result;
     try {
       if (!(await this.ensureStored())) return;
-      result = await this.ctx.service.appendVisitorMessage(this.session!.site.config, this.conversationId, frame.id, frame.body);
+      result = await this.ctx.service.appendVisitorMessage(this.site!.config, this.conversationId, frame.id, frame.body);
     } catch (err) {
       // Not acked: the client keeps the message in its outbox and sends it again.
       this.internal(err, frame.id);
@@ -323,17 +338,17 @@ export class Connection implements HubMember {
     this.sendFrame({ t: 'ack', id: frame.id, seq: result.seq, ts: result.ts });
   }
 
-  private async read(seq: number): Promise<void> {
+  private async visitorRead(seq: number): Promise<void> {
     if (!this.stored) return;
     await this.ctx.engine.setReadSeq(this.conversationId, seq);
   }
 
-  private async context(frame: ContextFrame): Promise<void> {
+  private async visitorContext(frame: ContextFrame): Promise<void> {
     const { page, product, attrs } = frame;
     const merge = { ...(page ? { page } : {}), ...(product ? { product } : {}), ...(attrs ? { attrs } : {}) };
-    if (!this.stored) {
+    const s = this.draft;
+    if (!this.stored && s) {
       // Kept with the socket until the conversation is stored.
-      const s = this.session!;
       const merged = mergeContextValue(s.context, merge, this.ctx.limits.maxContextBytes);
       if (!merged.ok) return this.refuse(merged.code, merged.message);
       s.context = merged.context;
@@ -348,7 +363,7 @@ export class Connection implements HubMember {
   deliverEntry(entry: LogEntry, text: string): void {
     if (this.state === 'closed') return;
     // Another tab or device created the conversation this socket is waiting for.
-    this.stored = true;
+    if (!this.stored) this.markStored();
     this.delivery?.live(entry, text);
   }
 
@@ -360,9 +375,31 @@ export class Connection implements HubMember {
     if (this.state === 'open') this.sendText(text);
   }
 
+  // ---- the ordered delivery's port (OrderedDeliveryOptions) ----
+
+  /** Read this conversation's log after a seq. */
+  read(afterSeq: number, limit: number): ReturnType<OrderedDeliveryOptions['read']> {
+    return this.ctx.engine.read(this.conversationId, afterSeq, limit);
+  }
+
+  /** Send one encoded frame. */
+  send(text: string): void {
+    this.sendText(text);
+  }
+
+  /** False once the socket is closing. */
+  isOpen(): boolean {
+    return this.state === 'open';
+  }
+
   /** A `closed` event in the log closes the conversation for this socket's later sends. */
-  private noteClosed(entry: LogEntry): void {
+  onEntry(entry: LogEntry): void {
     if (closesConversation(entry)) this.closedConversation = true;
+  }
+
+  /** Reading the log failed. */
+  onError(err: unknown): void {
+    this.internal(err);
   }
 
   sendFrame(frame: ServerFrame): void {
@@ -389,7 +426,11 @@ export class Connection implements HubMember {
     if (!stream) return;
     stream.cork();
     this.corked = stream;
-    process.nextTick(this.flushSoon);
+    process.nextTick(Connection.flushSoon, this);
+  }
+
+  private static flushSoon(conn: Connection): void {
+    conn.flush();
   }
 
   /** Write what was gathered, then judge the backlog: what the reader has not taken yet. */
@@ -420,7 +461,7 @@ export class Connection implements HubMember {
       this.close(closeCode, code);
     };
     if (!this.busy) return now();
-    this.queue.length = 0;
+    this.queue = undefined;
     this.closeAfter = now;
     const timer = setTimeout(() => {
       if (this.closeAfter !== now) return;
@@ -444,7 +485,7 @@ export class Connection implements HubMember {
   onClosed(): void {
     this.state = 'closed';
     if (this.killTimer) clearTimeout(this.killTimer);
-    this.queue.length = 0;
+    this.queue = undefined;
     this.delivery?.clear();
     if (this.joined) this.ctx.hub.leave(this);
     this.joined = false;

@@ -1,5 +1,5 @@
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
+import { drip, rawClient } from './test-support/raw-http.js';
 import { TestClient, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
@@ -17,43 +17,11 @@ async function setup(options: BuildAppOptions = {}) {
   return { relay, port };
 }
 
-/** A raw TCP client recording what it reads and when the relay closed it. */
-function rawClient(port: number) {
-  const socket: Socket = connect(port, '127.0.0.1');
-  let received = '';
-  let closedAt: number | undefined;
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (received += d));
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.on('close', () => ((closedAt = Date.now()), resolve())));
-  cleanups.push(() => void socket.destroy());
-  return {
-    socket,
-    closed,
-    get received() {
-      return received;
-    },
-    get closedAt() {
-      return closedAt;
-    },
-    ready: new Promise<void>((resolve) => socket.once('connect', () => resolve())),
-  };
-}
-
-/** Send `text` one byte every `everyMs`, until the socket closes. */
-function drip(socket: Socket, text: string, everyMs: number): void {
-  let i = 0;
-  const timer = setInterval(() => {
-    if (socket.destroyed || i >= text.length) return clearInterval(timer);
-    socket.write(text[i++]!);
-  }, everyMs);
-  socket.once('close', () => clearInterval(timer));
-}
 
 describe('HTTP limits', () => {
   test('a slowloris upgrade (headers dripped a byte at a time) is cut after headersTimeoutMs', async () => {
     const { port } = await setup({ limits: { headersTimeoutMs: 400 } });
-    const c = rawClient(port);
+    const c = rawClient(port, (c) => cleanups.push(c));
     await c.ready;
     const started = Date.now();
     drip(c.socket, 'GET /v1/widget HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n', 50);
@@ -65,7 +33,7 @@ describe('HTTP limits', () => {
 
   test('a POST that announces a body and drips it is cut after requestTimeoutMs', async () => {
     const { port } = await setup({ limits: { headersTimeoutMs: 300, requestTimeoutMs: 600 } });
-    const c = rawClient(port);
+    const c = rawClient(port, (c) => cleanups.push(c));
     await c.ready;
     const started = Date.now();
     c.socket.write('POST /v1/conversations/c_x/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n');
@@ -76,7 +44,7 @@ describe('HTTP limits', () => {
 
   test('an idle keep-alive connection is closed after keepAliveTimeoutMs', async () => {
     const { port } = await setup({ limits: { keepAliveTimeoutMs: 300 } });
-    const c = rawClient(port);
+    const c = rawClient(port, (c) => cleanups.push(c));
     await c.ready;
     c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     const started = Date.now();
@@ -92,10 +60,10 @@ describe('HTTP limits', () => {
     cleanups.push(() => widget.close());
     await widget.hello();
 
-    const held = [rawClient(port), rawClient(port), rawClient(port)];
+    const held = [rawClient(port, (c) => cleanups.push(c)), rawClient(port, (c) => cleanups.push(c)), rawClient(port, (c) => cleanups.push(c))];
     await Promise.all(held.map((c) => c.ready));
     for (const c of held) c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // headers never finished
-    const refused = rawClient(port);
+    const refused = rawClient(port, (c) => cleanups.push(c));
     await refused.closed;
     expect(refused.received).toMatch(/^HTTP\/1\.1 429 /);
     expect(refused.received).toMatch(/retry-after: \d+/i);

@@ -8,8 +8,10 @@ export type Verdict = 'ok' | 'drop' | 'warn' | 'close';
  * One socket's frame budget: a token bucket, strikes for frames sent while out of tokens, and a
  * count of invalid frames. The first refused frame gets a warning; persisting gets the socket closed.
  */
-export class SocketGuard {
-  private readonly bucket: TokenBucket;
+export class SocketGuard implements TokenBucket {
+  /** The bucket, held in the guard itself (one object per socket, not two). */
+  tokens: number;
+  at: number;
   private strikes = 0;
   private invalid = 0;
 
@@ -17,12 +19,13 @@ export class SocketGuard {
     private readonly limits: Pick<LimitsConfig, 'rateLimit' | 'rateLimitStrikes' | 'maxInvalidFrames'>,
     now: number,
   ) {
-    this.bucket = { tokens: limits.rateLimit.burst, at: now };
+    this.tokens = limits.rateLimit.burst;
+    this.at = now;
   }
 
   /** A frame arrived: `ok` to handle it, `warn` (first refusal: tell the client) or `drop` to drop it, `close` to close the socket. */
   frame(now: number): Verdict {
-    if (takeToken(this.bucket, now, this.limits.rateLimit)) {
+    if (takeToken(this, now, this.limits.rateLimit)) {
       this.strikes = 0;
       return 'ok';
     }

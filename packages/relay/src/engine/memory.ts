@@ -1,7 +1,7 @@
 import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext } from '@parley/protocol';
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
-import { appendJobs, closesConversation, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation, type ListPosition } from './shared.js';
+import { appendJobs, cloneData, closesConversation, deepFreeze, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation, type ListPosition } from './shared.js';
 import {
   conversationTopic,
   dedupeWindow,
@@ -60,7 +60,13 @@ interface Stored {
 
 type Listener = (item: FanoutItem) => void;
 
-const copy = <T>(value: T): T => structuredClone(value);
+const copy = cloneData;
+
+/**
+ * What a fan-out delivery hands the listeners: an entry item as it is (stored entries are frozen,
+ * and so is the item), anything else a copy.
+ */
+const prepare = <T>(item: T): T => ((item as FanoutItem).kind === 'entry' && Object.isFrozen(item) ? item : copy(item));
 const ownerOf = (siteKey: string, ownerKey: string): string => `${siteKey}\n${ownerKey}`;
 
 /** The list order, oldest first: by createdAt, then by id (as SQLite orders them). */
@@ -86,7 +92,8 @@ function lowerBound(sorted: readonly Stored[], position: ListPosition): number {
 /**
  * Everything in this process's memory: for tests and throwaway demos. Nothing survives a restart
  * and it cannot be shared by several relay instances. Every operation runs in one synchronous step,
- * which makes it atomic. Values are copied in and out, so no caller can change stored state.
+ * which makes it atomic. Values are copied in and out, so no caller can change stored state; stored
+ * log entries are frozen, so fan-out and the webhook queue share them rather than copy them.
  */
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
@@ -121,7 +128,7 @@ export class MemoryEngine implements Engine {
     this.emptyTtlMs = options.emptyConversationTtlMs ?? 24 * 3600_000;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.onListenerError = options.onListenerError ?? (() => {});
-    this.fanout = new LocalFanout(this.onListenerError, copy);
+    this.fanout = new LocalFanout(this.onListenerError, prepare);
   }
 
   async start(): Promise<void> {
@@ -254,7 +261,7 @@ export class MemoryEngine implements Engine {
 
     const now = this.now();
     const seq = conversation.lastSeq + 1;
-    const entry: LogEntry = { ...copy(request.entry), seq, ts: now };
+    const entry: LogEntry = deepFreeze({ ...copy(request.entry), seq, ts: now });
     const jobs = appendJobs(conversation, request, entry, now);
     if (startsConversation(conversation, request)) conversation.started = true;
     if (closesConversation(entry)) conversation.closed = true;
@@ -268,7 +275,7 @@ export class MemoryEngine implements Engine {
     this.trim(log, request.retention.maxMessages, now - request.retention.maxAgeMs);
     this.webhooks.enqueue(jobs);
 
-    this.fanout.deliver({ kind: 'entry', conversationId: conversation.id, entry });
+    this.fanout.deliver(Object.freeze({ kind: 'entry', conversationId: conversation.id, entry }));
     return { duplicate: false, entry: copy(entry), seq, ts: now };
   }
 

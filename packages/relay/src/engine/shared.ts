@@ -3,6 +3,37 @@ import { LIMITS, type LogEntry, type Message, type VisitorContext, type WebhookE
 import type { AppendRequest, Conversation, MergeResult, WebhookJob } from './types.js';
 
 /**
+ * A deep copy of plain data (what JSON or a decoded frame holds): arrays and plain objects are
+ * copied, primitives kept. Anything else (a Date, a Map, a class instance) goes through
+ * `structuredClone`. Much cheaper than `structuredClone` for the small records the engines keep.
+ */
+export function cloneData<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneData(value[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = cloneData((value as Record<string, unknown>)[key]);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
+  }
+  return out as T;
+}
+
+/** Freeze plain data and everything it holds, so it can be shared instead of copied. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}
+
+/**
  * The id of the webhook job an entry causes: derived from the conversation, the entry id and the
  * event type, so a redone append re-ensures the same job and a backend deduplicating on
  * `webhook-id` sees one id per event.

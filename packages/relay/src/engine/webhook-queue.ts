@@ -1,5 +1,6 @@
 import { newId } from '../ids.js';
 import { MinHeap } from './min-heap.js';
+import { deepFreeze } from './shared.js';
 import type { ClaimedJob, JobError, WebhookJob } from './types.js';
 
 interface Queued {
@@ -55,11 +56,15 @@ export class WebhookQueue {
 
   constructor(private readonly newLease: () => string = () => newId('l_')) {}
 
-  /** Queue copies of `jobs` at the end of their conversations; an id already queued is ignored. */
+  /**
+   * Queue `jobs` at the end of their conversations; an id already queued is ignored. The queue
+   * keeps a copy of each job's record and freezes its event (and what the event holds), so claims
+   * share the event instead of copying it: hand it events no one changes afterwards.
+   */
   enqueue(jobs: readonly WebhookJob[]): void {
     for (const job of jobs) {
       if (this.jobs.has(job.id)) continue;
-      const queued: Queued = { job: structuredClone(job), seq: ++this.seq, lease: null };
+      const queued: Queued = { job: { ...job, event: deepFreeze(job.event) }, seq: ++this.seq, lease: null };
       this.jobs.set(job.id, queued);
       let lane = this.lanes.get(job.conversationId);
       if (!lane) {
@@ -88,7 +93,8 @@ export class WebhookQueue {
       job.lastAttemptAt = now;
       lane.leaseUntil = now + leaseMs;
       this.file(lane, 'leased');
-      out.push({ ...structuredClone(job), lease: queued.lease, leaseUntil: lane.leaseUntil });
+      // The event and the last error are frozen: the claim shares them.
+      out.push({ ...job, lease: queued.lease, leaseUntil: lane.leaseUntil });
     }
     return out;
   }
@@ -117,7 +123,7 @@ export class WebhookQueue {
     this.detach(lane);
     queued.lease = null;
     queued.job.dueAt = dueAt;
-    queued.job.lastError = { ...error };
+    queued.job.lastError = Object.freeze({ ...error });
     this.file(lane, 'waiting');
     return true;
   }

@@ -1,5 +1,8 @@
+import type { Socket } from 'node:net';
+import { ServerResponse } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
 import { CLOSE } from '@parley/protocol';
 import { Connection, type SocketContext } from '../connection.js';
 import { isEngineUnavailable } from '../engine/types.js';
@@ -21,17 +24,14 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
   const { ctx } = opts;
   const { limits } = ctx;
   const connections = new Set<Connection>();
+  const shared: Shared = { ctx, connections };
 
   await app.register(websocket, {
     // Frames between the relay's cap and this hard cap get a TOO_LARGE error frame and
     // CLOSE.FRAME_TOO_LARGE; anything bigger is cut by ws itself (close 1009).
     options: { maxPayload: Math.max(limits.maxFrameBytes * 4, 64 * 1024) },
-    // A socket's protocol errors (WS_ERR_*) are the client's: counted and logged at debug by the
-    // socket's own listener. Anything else is a fault of the relay.
-    errorHandler: (err: Error & { code?: string }, socket) => {
-      if (!err.code?.startsWith('WS_ERR_')) ctx.log.error({ err }, 'widget socket handler failed');
-      socket.terminate();
-    },
+    // A fault of the handler itself; the socket's own errors go to `onSocketError` below.
+    errorHandler: (err: Error & { code?: string }, socket) => socketError(ctx, err, socket),
     preClose: async () => {
       for (const conn of connections) conn.fail('NOT_READY', CLOSE.GOING_AWAY, 'The relay is shutting down.');
       const deadline = Date.now() + ctx.closeGraceMs;
@@ -51,46 +51,18 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
       throw httpError('UPGRADE_REQUIRED');
     },
     wsHandler: (socket, req) => {
-      const ip = req.ip;
-      const origin = req.headers.origin;
-      const conn = new Connection(ctx, socket, ip, origin);
-      const slot = `conn:${ip}`;
+      const { ip } = req;
+      const conn = new Connection(ctx, socket, ip, req.headers.origin);
+      releaseUpgrade(socket);
+      const state = new SocketState(shared, conn, ip);
+      (socket as Tracked)[kState] = state;
+      socket.on('message', onMessage);
+      socket.on('close', onClose);
+      socket.on('error', onError);
       connections.add(conn);
       ctx.metrics.hot.connections++;
-      // Frames wait here until the engine has answered whether the address may hold another socket.
-      let early: Array<{ data: unknown; binary: boolean }> | null = [];
-      let held = false;
-      let gone = false;
-      const release = (): void => {
-        if (!held) return;
-        held = false;
-        ctx.engine.releaseSlot(slot).catch((err: unknown) => ctx.log.warn({ err }, 'releasing a connection slot failed'));
-      };
-      socket.on('message', (data, binary) => {
-        if (!early) conn.onFrame(data, binary);
-        else if (!conn.isClosed && early.push({ data, binary }) > MAX_EARLY_FRAMES) conn.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
-      });
-      // Invalid UTF-8, bad framing, a frame over the cap: the client's fault, counted, never a stack in the log.
-      socket.on('error', (err: Error & { code?: string }) => {
-        ctx.metrics.clientErrors.inc({ kind: 'websocket' });
-        ctx.log.debug({ code: err.code }, 'widget socket protocol error');
-      });
-      socket.on('close', () => {
-        gone = true;
-        conn.onClosed();
-        connections.delete(conn);
-        ctx.metrics.hot.connections--;
-        release();
-      });
-      ctx.engine.acquireSlot(slot, limits.maxConnectionsPerIp).then(
-        (ok) => {
-          if (!ok) return conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
-          held = true;
-          if (gone) return release();
-          const frames = early ?? [];
-          early = null;
-          for (const { data, binary } of frames) conn.onFrame(data, binary);
-        },
+      ctx.engine.acquireSlot(state.slot, limits.maxConnectionsPerIp).then(
+        (ok) => state.admit(ok),
         (err: unknown) => {
           const unavailable = isEngineUnavailable(err);
           if (!unavailable) ctx.log.error({ err }, 'taking a connection slot failed');
@@ -112,4 +84,114 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
   }, every);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
+}
+
+/** What every socket of the plugin shares. */
+interface Shared {
+  ctx: SocketContext;
+  connections: Set<Connection>;
+}
+
+const kState = Symbol('widget socket state');
+type Tracked = WebSocket & { [kState]?: SocketState };
+
+/**
+ * What the plugin keeps per socket, kept on the socket itself and read by listeners shared by
+ * every socket: an idle widget holds no closures of its own.
+ */
+class SocketState {
+  /** Frames that arrived before the engine answered whether the address may hold another socket. */
+  private early: Array<{ data: unknown; binary: boolean }> | undefined;
+  private admitted = false;
+  /** The address's connection slot is held, to be released when the socket goes. */
+  private held = false;
+  private gone = false;
+
+  constructor(
+    private readonly shared: Shared,
+    readonly conn: Connection,
+    private readonly ip: string,
+  ) {}
+
+  /** The engine's per-IP connection slot (shared by every relay instance on it). */
+  get slot(): string {
+    return `conn:${this.ip}`;
+  }
+
+  message(data: unknown, binary: boolean): void {
+    const { conn } = this;
+    if (this.admitted) conn.onFrame(data, binary);
+    else if (!conn.isClosed && (this.early ??= []).push({ data, binary }) > MAX_EARLY_FRAMES) conn.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
+  }
+
+  /** The engine answered: the socket may stay (its early frames are handled now), or the address holds too many. */
+  admit(ok: boolean): void {
+    if (!ok) return this.conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
+    this.held = true;
+    if (this.gone) return this.release();
+    this.admitted = true;
+    const frames = this.early ?? [];
+    this.early = undefined;
+    for (const { data, binary } of frames) this.conn.onFrame(data, binary);
+  }
+
+  closed(): void {
+    const { ctx, connections } = this.shared;
+    this.gone = true;
+    this.early = undefined;
+    this.conn.onClosed();
+    connections.delete(this.conn);
+    ctx.metrics.hot.connections--;
+    this.release();
+  }
+
+  /** Invalid UTF-8, bad framing, a frame over the cap: the client's fault, counted. */
+  error(err: Error & { code?: string }, socket: WebSocket): void {
+    const { ctx } = this.shared;
+    ctx.metrics.clientErrors.inc({ kind: 'websocket' });
+    ctx.log.debug({ code: err.code }, 'widget socket protocol error');
+    socketError(ctx, err, socket);
+  }
+
+  private release(): void {
+    if (!this.held) return;
+    this.held = false;
+    const { ctx } = this.shared;
+    ctx.engine.releaseSlot(this.slot).catch((err: unknown) => ctx.log.warn({ err }, 'releasing a connection slot failed'));
+  }
+}
+
+function onMessage(this: Tracked, data: unknown, binary: boolean): void {
+  this[kState]?.message(data, binary);
+}
+
+function onClose(this: Tracked): void {
+  this[kState]?.closed();
+}
+
+function onError(this: Tracked, err: Error): void {
+  this[kState]?.error(err, this);
+}
+
+/**
+ * A socket's protocol errors (WS_ERR_*) are the client's, never a stack in the log; anything else
+ * is a fault of the relay. Either way the socket is cut.
+ */
+function socketError(ctx: SocketContext, err: Error & { code?: string }, socket: WebSocket): void {
+  if (!err.code?.startsWith('WS_ERR_')) ctx.log.error({ err }, 'widget socket handler failed');
+  socket.terminate();
+}
+
+/**
+ * Let the upgrade request go once the socket is open, so an idle widget costs its socket and
+ * little more. Left alone, the HTTP response made for the upgrade stays attached to the TCP stream
+ * (`_httpMessage`), and the plugin's `error` listener closes over the Fastify request and reply:
+ * both keep the request, its headers, the reply and a child logger alive for the life of the
+ * socket (about 2 KB a widget). The caller adds an `error` listener that does what it did.
+ */
+function releaseUpgrade(socket: WebSocket): void {
+  const stream = (socket as unknown as { _socket?: Socket & { _httpMessage?: unknown } })._socket;
+  const res = stream?._httpMessage;
+  if (stream && res instanceof ServerResponse && res.socket === stream) res.detachSocket(stream);
+  socket.removeAllListeners('error');
 }
