@@ -2,6 +2,7 @@ import { z } from 'zod/mini';
 import { ConversationEvent } from './events.js';
 import { LIMITS } from './limits.js';
 import { Button, Message, Sender, VisitorBody } from './messages.js';
+import { HEX_SHA256_RE } from './patterns.js';
 import { Attrs, HttpUrl, Id, Seq, Timestamp, str, text } from './schemas.js';
 
 /** Where the visitor is: sent in `hello` and in `context` frames on SPA route changes. */
@@ -34,7 +35,7 @@ export const Identity = z.object({
   name: z.optional(text(LIMITS.maxShortLength)),
   email: z.optional(text(LIMITS.maxShortLength)),
   attrs: z.optional(Attrs),
-  signature: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/i))),
+  signature: z.optional(z.string().check(z.regex(new RegExp(HEX_SHA256_RE.source, 'i')))),
 });
 export type Identity = z.infer<typeof Identity>;
 

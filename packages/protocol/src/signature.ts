@@ -1,6 +1,8 @@
-// Standard Webhooks signing (https://www.standardwebhooks.com), with Web Crypto so the
-// same code runs in the relay and in the backend SDK. This is the only signing code in
-// the repo.
+// Standard Webhooks signing and verifying (https://www.standardwebhooks.com) and identity
+// signatures, with Web Crypto so the same code runs in Node and in browsers. The relay signs its
+// deliveries with Node's synchronous HMAC (relay/src/webhook-signer.ts, tested equal to
+// `signWebhook`) and its visitor tokens in relay/src/visitor-token.ts.
+import { HEX_SHA256_RE } from './patterns.js';
 
 const encoder = new TextEncoder();
 
@@ -110,7 +112,7 @@ export async function hmacSha256Hex(secret: string, data: string): Promise<strin
 /** Constant-time check of a hex HMAC-SHA256 (Web Crypto `verify`). Never throws. */
 export async function verifyHmacSha256Hex(secret: string, data: string, hex: string): Promise<boolean> {
   // Lower-case hex only: one spelling of each signature.
-  if (!/^[0-9a-f]{64}$/.test(hex)) return false;
+  if (!HEX_SHA256_RE.test(hex)) return false;
   const key = await hmacKey(secret, false, 'verify');
   const sig = new Uint8Array(32);
   for (let i = 0; i < 32; i++) sig[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
