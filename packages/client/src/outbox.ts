@@ -1,5 +1,4 @@
-import { nanoid } from 'nanoid';
-import type { VisitorBody } from '@parley/protocol';
+import { newId, type VisitorBody } from '@parley/protocol';
 import type { ChatMessage, MessageStatus } from './types.js';
 
 /** Sends (one per connection) before an unacked message is marked failed. */
@@ -26,7 +25,7 @@ export function createOutbox(initial: ChatMessage[], onChange: (items: ChatMessa
     items: () => items,
     /** A new message with a fresh id, "sending" (or "failed" when `invalid`). */
     add(body: VisitorBody, ts: number, invalid?: boolean): ChatMessage {
-      const m: ChatMessage = { kind: 'msg', id: nanoid(), ts, from: { role: 'visitor' }, body, status: invalid ? 'failed' : 'sending' };
+      const m: ChatMessage = { kind: 'msg', id: newId(), ts, from: { role: 'visitor' }, body, status: invalid ? 'failed' : 'sending' };
       put([...items, m]);
       return m;
     },

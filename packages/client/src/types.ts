@@ -20,7 +20,7 @@ export type MessageStatus = 'sending' | 'sent' | 'read' | 'failed';
 /** A message as the UI shows it. Visitor messages carry a delivery `status`. */
 export interface ChatMessage {
   kind: 'msg';
-  /** Client id for the visitor's messages (nanoid), relay or backend id otherwise. */
+  /** Client id for the visitor's messages (`newId` of @parley/protocol), relay or backend id otherwise. */
   id: string;
   /** Sequence number in the conversation; absent while a visitor message is unacked. */
   seq?: number;

@@ -56,7 +56,7 @@ export const HelloFrame = z.object({
   fresh: z.optional(z.boolean()),
 });
 
-/** A visitor message. `id` is the client's idempotency key (a nanoid). */
+/** A visitor message. `id` is the client's idempotency key (from `newId`). */
 export const SendFrame = z.object({ t: z.literal('send'), id: Id, body: VisitorBody });
 export const TypingFrame = z.object({ t: z.literal('typing'), on: z.boolean() });
 /** The visitor has seen everything up to `seq`. */

@@ -13,6 +13,7 @@ export { parseServerFrame, isVisitorBody } from './server-guard.js';
 export { PublicSiteConfig } from './site-config.js';
 export { parsePublicSiteConfig, siteConfigPath } from './site-config-guard.js';
 export { ID_RE, HTTP_URL_RE, EMAIL_RE } from './patterns.js';
+export { newId } from './new-id.js';
 export {
   signWebhook,
   verifyWebhookSignature,

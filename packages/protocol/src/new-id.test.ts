@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ID_RE } from '@parley/protocol';
-import { newId } from './ids.js';
+import { ID_RE } from './patterns.js';
+import { newId } from './new-id.js';
 
 describe('newId', () => {
   test('is the prefix and 21 url-safe characters, a valid protocol id', () => {
