@@ -19,8 +19,8 @@ const no = (): never => {
   throw 0;
 };
 
-/** A string of `min`–`max` code points (zod counts code points, not UTF-16 units), matching `re`. */
-export const str =
+/** A string of `min`–`max` code points (zod counts code points, not UTF-16 units), matching `re`. Unlike the schemas' `str` (1–max), empty is allowed unless `min` says otherwise. */
+export const chars =
   (max: number, min = 0, re?: RegExp): Guard<string> =>
   (v) => {
     if (typeof v != 'string' || (re && !re.test(v))) no();

@@ -8,31 +8,31 @@
  * same accepted inputs, same output. Change a schema, change this file in the same commit.
  */
 import type { ServerFrame } from './frames.js';
-import { arr, bool, int, num, obj, oneOf, opt, parse, str, union, type Infer } from './guard.js';
+import { arr, bool, int, num, obj, oneOf, opt, parse, chars, union, type Infer } from './guard.js';
 import { LIMITS as L } from './limits.js';
 import type { VisitorBody } from './messages.js';
 import { EMAIL_RE, HTTP_URL_RE, ID_RE } from './patterns.js';
 
 const S = L.maxShortLength;
-const text = str(L.maxTextLength, 1);
-const label = str(L.maxLabelLength, 1);
-const value = str(L.maxValueLength, 1);
-const id = str(L.maxIdLength, 1, ID_RE);
-const url = str(L.maxUrlLength, 0, HTTP_URL_RE);
+const text = chars(L.maxTextLength, 1);
+const label = chars(L.maxLabelLength, 1);
+const value = chars(L.maxValueLength, 1);
+const id = chars(L.maxIdLength, 1, ID_RE);
+const url = chars(L.maxUrlLength, 0, HTTP_URL_RE);
 const seq = int();
 
 const sender = obj({
   role: oneOf('visitor', 'bot', 'agent', 'system'),
   id: opt(id),
-  name: opt(str(S, 1)),
+  name: opt(chars(S, 1)),
   avatarUrl: opt(url),
 });
 const button = obj({ label, value });
 
 const textBody = obj({ type: oneOf('text'), text });
 const postbackBody = obj({ type: oneOf('postback'), value, label });
-const ratingBody = obj({ type: oneOf('rating'), score: int(1, 5), comment: opt(str(L.maxCommentLength)) });
-const contactBody = obj({ type: oneOf('contact'), email: str(S, 0, EMAIL_RE), text });
+const ratingBody = obj({ type: oneOf('rating'), score: int(1, 5), comment: opt(chars(L.maxCommentLength)) });
+const contactBody = obj({ type: oneOf('contact'), email: chars(S, 0, EMAIL_RE), text });
 
 const visitorBody = union(textBody, postbackBody, ratingBody, contactBody);
 
@@ -42,16 +42,16 @@ const body = union(
   obj({
     type: oneOf('card'),
     kind: oneOf('product', 'order'),
-    title: str(S, 1),
-    subtitle: opt(str(S * 2)),
-    price: opt(str(S)),
+    title: chars(S, 1),
+    subtitle: opt(chars(S * 2)),
+    price: opt(chars(S)),
     imageUrl: opt(url),
     url: opt(url),
     actions: opt(arr(obj({ label, value: opt(value), url: opt(url) }), L.maxCardActions)),
   }),
   postbackBody,
   ratingBody,
-  obj({ type: oneOf('file'), name: str(S, 1), size: int(), mime: str(S, 1), url }),
+  obj({ type: oneOf('file'), name: chars(S, 1), size: int(), mime: chars(S, 1), url }),
   contactBody,
 );
 
@@ -62,9 +62,9 @@ const event = union(
   obj({ type: oneOf('agent_joined'), agent: sender }),
   obj({ type: oneOf('agent_left'), agent: sender }),
   obj({ type: oneOf('handoff'), state: oneOf('requested', 'accepted') }),
-  obj({ type: oneOf('rating_request'), text: opt(str(L.maxTextLength)) }),
+  obj({ type: oneOf('rating_request'), text: opt(chars(L.maxTextLength)) }),
   obj({ type: oneOf('availability'), online: bool }),
-  obj({ type: oneOf('closed'), reason: opt(str(S)) }),
+  obj({ type: oneOf('closed'), reason: opt(chars(S)) }),
 );
 
 const serverFrame = union(
@@ -73,19 +73,19 @@ const serverFrame = union(
     v: int(-Infinity),
     conversationId: id,
     visitorId: id,
-    token: str(1024, 1),
+    token: chars(1024, 1),
     lastSeq: seq,
     reset: opt(bool),
     greeting: obj({ text, quickReplies: arr(button, L.maxQuickReplies) }),
-    site: obj({ name: str(S, 1) }),
+    site: obj({ name: chars(S, 1) }),
     online: bool,
-    identity: opt(obj({ userId: str(S, 1), verified: bool })),
+    identity: opt(obj({ userId: chars(S, 1), verified: bool })),
     limits: obj({ maxFrameBytes: num, maxTextLength: num, maxQuickReplies: num }),
   }),
   obj({ t: oneOf('ack'), id, seq, ts: seq }),
   obj({ t: oneOf('msg'), seq, id, ts: seq, from: sender, body }),
   obj({ t: oneOf('event'), seq: opt(seq), id: opt(id), ts: seq, event }),
-  obj({ t: oneOf('error'), code: str(64, 1), message: str(S * 2), id: opt(id) }),
+  obj({ t: oneOf('error'), code: chars(64, 1), message: chars(S * 2), id: opt(id) }),
   obj({ t: oneOf('pong'), ts: seq }),
 );
 

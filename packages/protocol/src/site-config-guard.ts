@@ -2,16 +2,16 @@
  * The site config, checked without zod for the browser (see server-guard.ts for why).
  * site-config.test.ts keeps it equal to the `PublicSiteConfig` schema.
  */
-import { arr, bool, int, obj, parse, str, type Infer } from './guard.js';
+import { arr, bool, int, obj, parse, chars, type Infer } from './guard.js';
 import { LIMITS as L } from './limits.js';
 import type { PublicSiteConfig } from './site-config.js';
 
 const siteConfig = obj({
   v: int(-Infinity),
-  site: obj({ name: str(L.maxShortLength, 1) }),
+  site: obj({ name: chars(L.maxShortLength, 1) }),
   greeting: obj({
-    text: str(L.maxTextLength, 1),
-    quickReplies: arr(obj({ label: str(L.maxLabelLength, 1), value: str(L.maxValueLength, 1) }), L.maxQuickReplies),
+    text: chars(L.maxTextLength, 1),
+    quickReplies: arr(obj({ label: chars(L.maxLabelLength, 1), value: chars(L.maxValueLength, 1) }), L.maxQuickReplies),
   }),
   online: bool,
 });
