@@ -3,6 +3,17 @@
 // keeps the page's inherited styles out; the shadow boundary keeps these in.
 // Theme hooks: --parley-primary, --parley-offset, --parley-z-index on <parley-chat>,
 // and the `position="left"` attribute.
+// Class names are one or two letters because every byte ships to every shopper. Legend:
+//   w  the widget root (theme variables)      l   launcher button       b   unread badge
+//   p  the chat panel                         h   header                av  avatar
+//   bd bot/AI/human badge                     hu  "talk to a human"     cl  close button
+//   n  reconnecting notice                    m   message list (log)    e   timeline notice (closed, empty)
+//   g  one message group (g v: the visitor's) t   sender line / time    x   message text bubble
+//   q  quick-reply or card buttons            c   card                  pr  card price
+//   fl failed status                          rt  retry button          y   typing / queue line
+//   d  typing dots                            o   form (offline, rating, closed) with k its button
+//   r  rating form                            on  a chosen rating star  f   composer form
+//   ct character count                        s   send button           u   panel's opening animation
 import { DEFAULT_PRIMARY } from './contrast.js';
 
 export const CSS = `
