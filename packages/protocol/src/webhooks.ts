@@ -2,7 +2,7 @@ import { z } from 'zod/mini';
 import { ConversationEvent } from './events.js';
 import { PageContext, ProductContext, type LogEntry } from './frames.js';
 import { LIMITS } from './limits.js';
-import { BackendBody, Message, Role, Sender } from './messages.js';
+import { BackendBody, Message, Sender } from './messages.js';
 import { Attrs, Id, Seq, Timestamp, str } from './schemas.js';
 
 /** The visitor a webhook is about. */
@@ -149,9 +149,6 @@ export const DeadLetter = z.object({
   lastError: z.object({ code: z.string(), message: z.string(), status: z.optional(z.number()) }),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
-
-/** Roles a backend may author messages as. */
-export const BACKEND_ROLES: readonly Role[] = ['bot', 'agent', 'system'];
 
 /** `GET /v1/conversations/:id/messages` answer. */
 export interface HistoryResponse {
