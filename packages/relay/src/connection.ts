@@ -12,6 +12,7 @@ import {
   type LogEntry,
   type SendFrame,
   type ServerFrame,
+  type VisitorContext,
   type WelcomeFrame,
 } from '@parley/protocol';
 import type { LimitsConfig } from './config.js';
@@ -64,7 +65,10 @@ type State = 'new' | 'hello' | 'open' | 'closed';
 const BINARY = Symbol('binary frame');
 
 /** What storing a conversation the visitor has not acted in yet takes, from the accepted hello. */
-type Draft = Pick<Session, 'visitorId' | 'ownerKey' | 'identity' | 'context' | 'fresh'>;
+type Draft = Pick<Session, 'visitorId' | 'ownerKey' | 'identity' | 'fresh'> & {
+  /** Left out while empty. */
+  context: VisitorContext | undefined;
+};
 
 /**
  * An idle open widget costs its socket and little more: state is plain fields, what only the
@@ -232,7 +236,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.closedConversation = conversation?.closed ?? false;
     if (!conversation) {
       const { visitorId, ownerKey, identity, context, fresh } = session;
-      this.draft = { visitorId, ownerKey, identity, context, fresh };
+      this.draft = { visitorId, ownerKey, identity, context: Object.keys(context).length ? context : undefined, fresh };
     }
     if (conversation) {
       if (session.identity && !sameJson(session.identity, conversation.identity)) await ctx.engine.setIdentity(conversation.id, session.identity);
@@ -289,7 +293,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       siteKey: this.siteKey,
       ownerKey: s.ownerKey,
       visitorId: s.visitorId,
-      context: s.context,
+      context: s.context ?? {},
       ...(s.identity ? { identity: s.identity } : {}),
       ...(s.fresh ? { replace: true } : {}),
     });
@@ -349,7 +353,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     const s = this.draft;
     if (!this.stored && s) {
       // Kept with the socket until the conversation is stored.
-      const merged = mergeContextValue(s.context, merge, this.ctx.limits.maxContextBytes);
+      const merged = mergeContextValue(s.context ?? {}, merge, this.ctx.limits.maxContextBytes);
       if (!merged.ok) return this.refuse(merged.code, merged.message);
       s.context = merged.context;
       return;

@@ -30,7 +30,7 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
     // Frames between the relay's cap and this hard cap get a TOO_LARGE error frame and
     // CLOSE.FRAME_TOO_LARGE; anything bigger is cut by ws itself (close 1009).
     options: { maxPayload: Math.max(limits.maxFrameBytes * 4, 64 * 1024) },
-    // A fault of the handler itself; the socket's own errors go to `onSocketError` below.
+    // A fault of the handler itself; the socket's own errors go to its `error` listener (SocketState.error).
     errorHandler: (err: Error & { code?: string }, socket) => socketError(ctx, err, socket),
     preClose: async () => {
       for (const conn of connections) conn.fail('NOT_READY', CLOSE.GOING_AWAY, 'The relay is shutting down.');
