@@ -49,6 +49,8 @@ export class WebhookWorker {
   private again = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires, on the `performance.now()` clock. */
+  private timerAt = 0;
   /** A look at the queue is booked for the next turn of the event loop. */
   private booked: NodeJS.Immediate | undefined;
   private readonly running = new Set<Promise<void>>();
@@ -94,6 +96,7 @@ export class WebhookWorker {
   async stop(drainMs = Infinity): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.booked) clearImmediate(this.booked);
     this.booked = undefined;
     const all = Promise.allSettled([...this.running]);
@@ -126,9 +129,11 @@ export class WebhookWorker {
           // Longer than an attempt may take, with room to record its outcome; a lease lost with its
           // instance (or with a claim whose answer never came back) delays that conversation by this much.
           const leaseMs = this.o.timeoutMs + 5_000;
-          const jobs = await this.o.engine.claimWebhooks(this.o.concurrency - this.inflight, leaseMs);
-          if (jobs.length === 0) break;
+          const max = this.o.concurrency - this.inflight;
+          const jobs = await this.o.engine.claimWebhooks(max, leaseMs);
           for (const job of jobs) this.track(this.deliver(job));
+          // Fewer than asked for: nothing else is due now, so no second look (an enqueue kicks again).
+          if (jobs.length < max) break;
         }
       } while (this.again && !this.stopped);
       await this.schedule();
@@ -144,13 +149,21 @@ export class WebhookWorker {
     this.inflight++;
     // A delivery whose outcome could not be recorded (the engine went away) is left leased: the
     // lease runs out and the event goes again, as at-least-once allows.
-    const p = delivery.catch((err: unknown) => this.engineFault(err, 'recording a webhook attempt failed; it will be retried when its lease runs out'));
+    const p: Promise<void> = delivery.then(
+      () => this.settled(p),
+      (err: unknown) => {
+        this.engineFault(err, 'recording a webhook attempt failed; it will be retried when its lease runs out');
+        this.settled(p);
+      },
+    );
     this.running.add(p);
-    void p.finally(() => {
-      this.inflight--;
-      this.running.delete(p);
-      this.kick();
-    });
+  }
+
+  /** A delivery is over: its slot is free for the next claim. */
+  private settled(delivery: Promise<void>): void {
+    this.inflight--;
+    this.running.delete(delivery);
+    this.kick();
   }
 
   /** Log an engine failure: a warning while the engine is unreachable (it reconnects), else an error. */
@@ -169,8 +182,15 @@ export class WebhookWorker {
 
   private arm(ms: number): void {
     if (this.stopped) return;
+    const at = performance.now() + ms;
+    // A look booked no later than this one does as well: a look that comes early finds nothing and books again.
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.kick(), ms);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, ms);
     this.timer.unref();
   }
 

@@ -58,6 +58,28 @@ describe('memory engine', () => {
     expect(ids).toEqual(['m3', 'm4', 'm5']);
   });
 
+  test('claimed events and fanned-out entries are shared frozen: changing them throws and changes nothing stored', async () => {
+    const engine = new MemoryEngine({ now: () => 0 });
+    await engine.openConversation(open('c1', 'u:ann'));
+    const seen: unknown[] = [];
+    await engine.subscribe('c:c1', (item) => seen.push(item));
+    await engine.append({ conversationId: 'c1', entry: text('m1'), retention: minute, webhook: 'message.created' });
+    const [item] = seen as [{ entry: { body: { text: string } } }];
+    expect(() => {
+      item.entry.body.text = 'changed';
+    }).toThrow(TypeError);
+    const [job] = await engine.claimWebhooks(1, 1000);
+    const event = job!.event as { data: { message: { body: { text: string } } } };
+    expect(() => {
+      event.data.message.body.text = 'changed';
+    }).toThrow(TypeError);
+    job!.attempts = 99;
+    await engine.retryWebhook(job!.id, job!.lease, 0, { code: 'WEBHOOK_FAILED', message: 'x' });
+    const [again] = await engine.claimWebhooks(1, 1000);
+    expect(again).toMatchObject({ attempts: 2, event: { data: { message: { id: 'm1', body: { text: 'm1' } } } } });
+    expect(await engine.read('c1', 0, 10)).toMatchObject({ entries: [{ id: 'm1', body: { text: 'm1' } }] });
+  });
+
   test('a listener error goes to onListenerError', async () => {
     const errors: unknown[] = [];
     const engine = new MemoryEngine({ onListenerError: (error) => errors.push(error) });

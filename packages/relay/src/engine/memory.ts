@@ -261,7 +261,10 @@ export class MemoryEngine implements Engine {
 
     const now = this.now();
     const seq = conversation.lastSeq + 1;
-    const entry: LogEntry = deepFreeze({ ...copy(request.entry), seq, ts: now });
+    const entry = copy(request.entry) as LogEntry;
+    entry.seq = seq;
+    entry.ts = now;
+    deepFreeze(entry);
     const jobs = appendJobs(conversation, request, entry, now);
     if (startsConversation(conversation, request)) conversation.started = true;
     if (closesConversation(entry)) conversation.closed = true;
