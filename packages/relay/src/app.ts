@@ -8,7 +8,7 @@ import { BackendSockets } from './backend-socket.js';
 import { ConversationService } from './conversation-service.js';
 import { createEngine } from './engine/create.js';
 import { isEngineUnavailable, type Engine } from './engine/types.js';
-import { errorBody, RelayError, statusOf } from './errors.js';
+import { errorBody, CodedError, statusOf } from './errors.js';
 import { Hub } from './hub.js';
 import { SECURITY_HEADERS, capConnectionsPerIp, httpServerOptions, rawResponse } from './http-limits.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
@@ -201,7 +201,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
 
 /** The registry code for any error a route or Fastify itself raised. */
 function classify(err: unknown): { code: ErrorCode; message?: string } {
-  if (err instanceof RelayError) return { code: err.code, message: err.message };
+  if (err instanceof CodedError) return { code: err.code, message: err.message };
   if (isEngineUnavailable(err)) return { code: 'NOT_READY', message: err.message };
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.code && isErrorCode(e.code)) return { code: e.code };

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthThrottle } from './auth-throttle.js';
 import { secretList, type SiteConfig } from './config.js';
-import { httpError } from './errors.js';
+import { CodedError } from './errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -37,12 +37,12 @@ export async function authenticateBackend(
 ): Promise<SiteConfig> {
   const refuse = (ms: number) => {
     void reply.header('retry-after', String(Math.ceil(ms / 1000)));
-    return httpError('RATE_LIMITED', 'Too many failed authentications from this address; retry later.');
+    return new CodedError('RATE_LIMITED', 'Too many failed authentications from this address; retry later.');
   };
   const blocked = throttle.blockedFor(req.ip);
   if (blocked > 0) throw refuse(blocked);
   const site = siteOf(req.headers.authorization);
   if (site) return site;
   const now = await throttle.failed(req.ip);
-  throw now > 0 ? refuse(now) : httpError('UNAUTHORIZED');
+  throw now > 0 ? refuse(now) : new CodedError('UNAUTHORIZED');
 }

@@ -18,7 +18,7 @@ import { conversationOfSite, postEvent, postMessage } from './backend-writes.js'
 import type { SiteConfig } from './config.js';
 import type { ConversationService } from './conversation-service.js';
 import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
-import { RelayError } from './errors.js';
+import { CodedError } from './errors.js';
 import { newId } from './ids.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 import { jitter } from './webhook-worker.js';
@@ -322,7 +322,7 @@ export class BackendLink {
   }
 
   private classify(err: unknown): ErrorInfo {
-    if (err instanceof RelayError) return errorInfo(err.code, err.message);
+    if (err instanceof CodedError) return errorInfo(err.code, err.message);
     if (isEngineUnavailable(err)) return errorInfo('NOT_READY', err.message);
     const code = (err as { code?: unknown }).code;
     if (isErrorCode(code)) return errorInfo(code);

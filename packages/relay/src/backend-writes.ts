@@ -3,23 +3,23 @@ import type { SiteConfig } from './config.js';
 import type { ConversationService } from './conversation-service.js';
 import { toMessage } from './engine/shared.js';
 import type { AppendResult, Conversation, Engine } from './engine/types.js';
-import { httpError } from './errors.js';
+import { CodedError } from './errors.js';
 import { sameJson } from './same-json.js';
 
 // What a backend writes to a conversation, the same over REST and over the backend socket.
-// Requests arrive validated; failures throw a `RelayError` with a registry code.
+// Requests arrive validated; failures throw a `CodedError` with a registry code.
 
 /** A site's conversation; another site's answers `NOT_FOUND` like an unknown one, so ids cannot be probed. */
 export async function conversationOfSite(engine: Engine, site: SiteConfig, id: string): Promise<Conversation> {
-  if (!check(Id, id).ok) throw httpError('NOT_FOUND');
+  if (!check(Id, id).ok) throw new CodedError('NOT_FOUND');
   const conversation = await engine.getConversation(id);
-  if (!conversation || conversation.siteKey !== site.siteKey) throw httpError('NOT_FOUND');
+  if (!conversation || conversation.siteKey !== site.siteKey) throw new CodedError('NOT_FOUND');
   return conversation;
 }
 
 /** An append's result; null means the conversation went away meanwhile (retention). */
 function appended<T extends AppendResult | 'transient'>(result: T | null): T {
-  if (!result) throw httpError('NOT_FOUND');
+  if (!result) throw new CodedError('NOT_FOUND');
   return result;
 }
 
@@ -31,7 +31,7 @@ export async function postMessage(service: ConversationService, site: SiteConfig
   const result = appended(await service.appendBackendMessage(site, conversationId, message));
   const { entry } = result;
   if (result.duplicate) {
-    if (entry && (entry.kind !== 'msg' || !sameJson(entry.body, message.body))) throw httpError('ID_CONFLICT');
+    if (entry && (entry.kind !== 'msg' || !sameJson(entry.body, message.body))) throw new CodedError('ID_CONFLICT');
     // Retention trimmed the entry: answer with what was sent, at its original seq.
     const stored = entry?.kind === 'msg' ? toMessage(entry) : ({ seq: result.seq, id: message.id, ts: result.ts, from: message.from ?? { role: 'bot' }, body: message.body } as Message);
     return { message: stored, duplicate: true };
@@ -43,6 +43,6 @@ export async function postMessage(service: ConversationService, site: SiteConfig
 export async function postEvent(service: ConversationService, site: SiteConfig, conversationId: string, request: PostEventRequest): Promise<PostEventResponse> {
   const result = appended(await service.appendEvent(site, conversationId, request.event, request.id));
   if (result === 'transient') return { duplicate: false };
-  if (result.duplicate && result.entry && (result.entry.kind !== 'event' || !sameJson(result.entry.event, request.event))) throw httpError('ID_CONFLICT');
+  if (result.duplicate && result.entry && (result.entry.kind !== 'event' || !sameJson(result.entry.event, request.event))) throw new CodedError('ID_CONFLICT');
   return { seq: result.seq, duplicate: result.duplicate };
 }

@@ -1,5 +1,6 @@
 import {
   HANDOFF_VALUE,
+  isStoredEvent,
   type ConversationEvent,
   type OutgoingMessage,
   type Sender,
@@ -12,9 +13,6 @@ import { newId } from './ids.js';
 
 const VISITOR: Sender = { role: 'visitor' };
 const BOT: Sender = { role: 'bot' };
-
-/** Event types that are pushed but never stored (no seq, no replay). */
-export const TRANSIENT_EVENTS: ReadonlySet<ConversationEvent['type']> = new Set(['typing', 'read', 'availability']);
 
 /** The webhook type a visitor body produces. */
 export function webhookTypeOf(body: VisitorBody): MessageWebhookType {
@@ -81,7 +79,7 @@ export class ConversationService {
    * Null when the conversation does not exist.
    */
   async appendEvent(site: SiteConfig, conversationId: string, event: ConversationEvent, id?: string): Promise<AppendResult | 'transient' | null> {
-    if (TRANSIENT_EVENTS.has(event.type)) {
+    if (!isStoredEvent(event.type)) {
       await this.engine.publish({ kind: 'transient', conversationId, ts: this.engine.now(), event });
       return 'transient';
     }

@@ -1,21 +1,19 @@
 import { ERRORS, type ErrorCode, type ErrorFrame } from '@parley/protocol';
 
-/** An error with a registry code; the REST API answers it as `{error:{code,message}}` with the code's status. */
-export class RelayError extends Error {
+/**
+ * An error with a registry code; the REST API answers it as `{error:{code,message}}` with the
+ * code's status. (`@parley/backend`'s `RelayError` is the other side: a failed call to the relay.)
+ */
+export class CodedError extends Error {
   readonly statusCode: number;
   constructor(
     readonly code: ErrorCode,
     message: string = ERRORS[code].message,
   ) {
     super(message);
-    this.name = 'RelayError';
+    this.name = 'CodedError';
     this.statusCode = ERRORS[code].status;
   }
-}
-
-/** A `RelayError` for a registry code, with the registry message unless one is given. */
-export function httpError(code: ErrorCode, message?: string): RelayError {
-  return new RelayError(code, message);
 }
 
 /** The REST error body for a code. */

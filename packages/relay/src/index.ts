@@ -35,7 +35,7 @@ export type {
   ClaimedJob,
   JobError,
 } from './engine/types.js';
-export { RelayError, httpError, errorBody, errorFrame, statusOf } from './errors.js';
+export { CodedError, errorBody, errorFrame, statusOf } from './errors.js';
 export { signVisitorToken, verifyVisitorToken, type VisitorClaims } from './visitor-token.js';
 export { createMetrics, type RelayMetrics } from './plugins/metrics.js';
 export { jitter } from './webhook-worker.js';

@@ -10,10 +10,6 @@ export class MinHeap<T> {
     private readonly track: (item: T, index: number) => void = () => {},
   ) {}
 
-  get size(): number {
-    return this.items.length;
-  }
-
   peek(): T | undefined {
     return this.items[0];
   }

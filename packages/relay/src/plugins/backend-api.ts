@@ -21,7 +21,7 @@ import { conversationOfSite, postEvent, postMessage } from '../backend-writes.js
 import type { ConversationService } from '../conversation-service.js';
 import { decodeListCursor } from '../engine/shared.js';
 import type { Conversation, Engine } from '../engine/types.js';
-import { httpError } from '../errors.js';
+import { CodedError } from '../errors.js';
 import type { Rate } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -56,7 +56,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   /** The site's REST bucket, shared by every relay instance on the engine. */
   async function limit(site: SiteConfig): Promise<void> {
-    if (!(await engine.takeToken(`rest:${site.siteKey}`, opts.rateLimit))) throw httpError('RATE_LIMITED');
+    if (!(await engine.takeToken(`rest:${site.siteKey}`, opts.rateLimit))) throw new CodedError('RATE_LIMITED');
   }
 
   app.addHook('onRequest', async (req, reply) => {
@@ -80,7 +80,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   function body<T>(schema: z.ZodMiniType<T>, value: unknown): T {
     const parsed = check(schema, value);
-    if (!parsed.ok) throw httpError('BAD_REQUEST', `The request body is not valid: ${parsed.message}`);
+    if (!parsed.ok) throw new CodedError('BAD_REQUEST', `The request body is not valid: ${parsed.message}`);
     return parsed.value;
   }
 
@@ -99,7 +99,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   app.get('/conversations/:id/messages', async (req): Promise<HistoryResponse> => {
     const conversation = await conversationOf(req);
     const query = check(HistoryQuery, req.query);
-    if (!query.ok) throw httpError('BAD_REQUEST', `The query is not valid: ${query.message}`);
+    if (!query.ok) throw new CodedError('BAD_REQUEST', `The query is not valid: ${query.message}`);
     const after = Number(query.value.after ?? 0);
     const limit = queryLimit(query.value.limit, 50, LIMITS.maxHistoryPage);
     return engine.read(conversation.id, after, limit);
@@ -107,7 +107,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   app.post('/visitors/:visitorId/revoke', async (req): Promise<{ visitorId: string; revokedAt: number }> => {
     const visitorId = check(Id, (req.params as { visitorId: string }).visitorId);
-    if (!visitorId.ok) throw httpError('NOT_FOUND');
+    if (!visitorId.ok) throw new CodedError('NOT_FOUND');
     const revokedAt = opts.now();
     await engine.revokeVisitor(site(req).siteKey, visitorId.value, revokedAt, opts.tokenTtlMs);
     return { visitorId: visitorId.value, revokedAt };
@@ -115,9 +115,9 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 
   app.get('/conversations', async (req): Promise<ConversationListResponse> => {
     const query = check(ConversationListQuery, req.query);
-    if (!query.ok) throw httpError('BAD_REQUEST', `The query is not valid: ${query.message}`);
+    if (!query.ok) throw new CodedError('BAD_REQUEST', `The query is not valid: ${query.message}`);
     const { cursor } = query.value;
-    if (cursor !== undefined && !decodeListCursor(cursor)) throw httpError('BAD_CURSOR');
+    if (cursor !== undefined && !decodeListCursor(cursor)) throw new CodedError('BAD_CURSOR');
     const limit = queryLimit(query.value.limit, CONVERSATION_PAGE.defaultLimit, CONVERSATION_PAGE.maxLimit);
     const page = await engine.listConversations(site(req).siteKey, cursor === undefined ? { limit } : { limit, cursor });
     const items = page.conversations.map((c) => ({
@@ -152,6 +152,6 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
 export function queryLimit(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (n < 1) throw httpError('BAD_REQUEST', `limit must be between 1 and ${max} (larger values are cut to ${max}).`);
+  if (n < 1) throw new CodedError('BAD_REQUEST', `limit must be between 1 and ${max} (larger values are cut to ${max}).`);
   return Math.min(max, n);
 }

@@ -5,7 +5,7 @@ import type { AuthThrottle } from '../auth-throttle.js';
 import { apiSecretAuth, authenticateBackend } from '../backend-auth.js';
 import type { BackendSockets } from '../backend-socket.js';
 import type { SiteConfig } from '../config.js';
-import { httpError } from '../errors.js';
+import { CodedError } from '../errors.js';
 
 export interface BackendSocketPluginOptions {
   sites: readonly SiteConfig[];
@@ -37,8 +37,8 @@ export async function backendSocketPlugin(app: FastifyInstance, opts: BackendSoc
 
   app.get('/v1/backend', async (req, reply) => {
     const site = await authenticateBackend(siteOf, opts.authThrottle, req, reply);
-    if (site.backendSocket === 'off') throw httpError('BACKEND_SOCKET_OFF');
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw httpError('BAD_REQUEST', 'Open a WebSocket here (Upgrade: websocket).');
+    if (site.backendSocket === 'off') throw new CodedError('BACKEND_SOCKET_OFF');
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw new CodedError('BAD_REQUEST', 'Open a WebSocket here (Upgrade: websocket).');
     reply.hijack();
     wss.handleUpgrade(req.raw, req.raw.socket, NO_HEAD, (ws) => {
       ws.on('error', (err) => req.log.debug({ err }, 'backend socket error'));

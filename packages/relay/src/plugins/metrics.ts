@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { errorBody, httpError } from '../errors.js';
+import { errorBody, CodedError } from '../errors.js';
 
 /** Plain counters bumped on the hot path; copied into Prometheus metrics only when scraped. */
 export interface HotCounters {
@@ -180,7 +180,7 @@ export async function metricsPlugin(app: FastifyInstance, opts: MetricsPluginOpt
     const header = req.headers.authorization;
     const given = typeof header === 'string' && /^Bearer \S+$/.test(header) ? digest(header.slice(7)) : undefined;
     const allowed = expected ? given !== undefined && timingSafeEqual(given, expected) : LOOPBACK.test(req.ip);
-    if (!allowed) throw httpError('NOT_FOUND');
+    if (!allowed) throw new CodedError('NOT_FOUND');
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

@@ -6,7 +6,7 @@ import type { WebSocket } from 'ws';
 import { CLOSE } from '@parley/protocol';
 import { Connection, type SocketContext } from '../connection.js';
 import { isEngineUnavailable } from '../engine/types.js';
-import { httpError } from '../errors.js';
+import { CodedError } from '../errors.js';
 
 export interface WidgetSocketOptions {
   ctx: SocketContext;
@@ -48,7 +48,7 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
     // A plain GET (no Upgrade) gets the error envelope, not an empty 404.
     handler: async (_req, reply) => {
       void reply.header('upgrade', 'websocket');
-      throw httpError('UPGRADE_REQUIRED');
+      throw new CodedError('UPGRADE_REQUIRED');
     },
     wsHandler: (socket, req) => {
       const { ip } = req;
