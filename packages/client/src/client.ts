@@ -24,7 +24,7 @@ import { createEmitter } from './emitter.js';
 import { createOutbox } from './outbox.js';
 import { relayHttpUrl, widgetSocketUrl } from './relay-url.js';
 import { createState } from './state.js';
-import { createStore, type ConversationRecord } from './storage.js';
+import { MAX_STORED_ITEMS, createStore } from './storage.js';
 import { createTabs, type Tabs } from './tabs.js';
 import type {
   ChatEvent,
@@ -194,7 +194,7 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const persist = (force?: boolean) => {
     if (!conv) return;
-    const rec = store.merge({ conv, seq: lastSeq, read, ntf: 0, items: log.slice(-200) }, force);
+    const rec = store.merge({ conv, seq: lastSeq, read, ntf: 0, items: log.slice(-MAX_STORED_ITEMS) }, force);
     if (rec.conv === conv && rec.read > read) read = rec.read;
   };
 
@@ -296,7 +296,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     tabs.claim(() => {
       const rec = store.get('log');
       if (!c || (rec && rec.conv === c && rec.ntf >= seq)) return;
-      store.merge({ conv: c, seq: lastSeq, read, ntf: seq, items: log.slice(-200) });
+      store.merge({ conv: c, seq: lastSeq, read, ntf: seq, items: log.slice(-MAX_STORED_ITEMS) });
       emit('notify', m);
     });
   };

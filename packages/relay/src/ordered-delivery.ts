@@ -1,8 +1,8 @@
-import { encode, type HistoryResponse, type LogEntry } from '@parley/protocol';
+import { LIMITS, encode, type HistoryResponse, type LogEntry } from '@parley/protocol';
 import { entryFrame } from './hub.js';
 
-/** Entries read from the log per page while replaying or filling a gap. */
-export const REPLAY_PAGE = 200;
+/** Entries read from the log per page while replaying or filling a gap: the REST history's page, too. */
+export const REPLAY_PAGE = LIMITS.maxHistoryPage;
 
 export interface OrderedDeliveryOptions {
   /** Read the conversation's log after a seq. */

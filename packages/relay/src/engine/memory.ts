@@ -3,7 +3,6 @@ import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
 import { appendJobs, cloneData, closesConversation, deepFreeze, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation, type ListPosition } from './shared.js';
 import {
-  conversationTopic,
   dedupeWindow,
   type AppendRequest,
   type AppendResult,

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { describeEngine } from '../test-support/engine-contract.js';
 import { SqliteEngine, type SqliteEngineOptions } from './sqlite.js';
