@@ -126,8 +126,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const runtimes = new Map<string, SiteRuntime>(
     config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
   );
-  // The service kicks the worker after an append that queued webhooks; the worker appends inline replies through the service.
-  const service: ConversationService = new ConversationService(engine, () => worker.kick(), limits.contextUpdateIntervalMs);
+  const service = new ConversationService(engine, limits.contextUpdateIntervalMs);
   const appendReply: WebhookWorkerOptions['onReply'] = async (job, reply) => {
     const site = sites.get(job.siteKey)!;
     const messages = reply.messages ?? [];
@@ -154,6 +153,8 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
     backendSockets,
   });
+  // The worker appends inline replies through the service; the service tells the worker when it queued events.
+  service.onQueued(() => worker.kick());
   const hub = new Hub(engine);
   let closing = false;
 

@@ -24,7 +24,8 @@ export function webhookTypeOf(body: VisitorBody): MessageWebhookType {
 /**
  * What the widget socket and the backend REST API do to a conversation, each as one engine
  * operation (the engine appends, enqueues and fans out atomically); after each one that may have
- * queued a webhook, the worker is kicked.
+ * queued a webhook, the `onQueued` listener runs (the relay points it at the delivery worker, which
+ * itself appends replies through this service: the listener is set after both exist).
  */
 export class ConversationService {
   private readonly retentions = new Map<string, Retention>();
@@ -32,13 +33,18 @@ export class ConversationService {
   /** Conversations whose last `context.updated` was queued less than `contextIntervalMs` ago; `dirty` once more context came since. */
   private readonly contextWindows = new Map<string, { dirty: boolean }>();
 
+  private kick: () => void = () => {};
+
   constructor(
     private readonly engine: Engine,
-    /** Called after an operation that may have queued webhooks. */
-    private readonly kick: () => void,
     /** At most one `context.updated` webhook per conversation per this many ms. Default 5000. */
     private readonly contextIntervalMs = 5000,
   ) {}
+
+  /** Call `listener` after each operation that may have queued webhooks. */
+  onQueued(listener: () => void): void {
+    this.kick = listener;
+  }
 
   retention(site: SiteConfig): Retention {
     let r = this.retentions.get(site.siteKey);
