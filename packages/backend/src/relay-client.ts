@@ -1,17 +1,17 @@
 import {
-  DeadLetter,
+  AvailabilityResponse,
+  ConversationListReading,
+  DeadLettersResponse,
   ErrorBody,
-  Message,
+  HistoryResponse,
   PostEventResponse,
   PostMessageResponse,
-  StoredEvent,
-  VisitorContext,
-  WebhookVisitor,
+  RevokeVisitorResponse,
   check,
   type ConversationEvent,
-  type HistoryResponse,
-  type LogEntry,
+  type DeadLetter,
   type PostMessageRequest,
+  type VisitorContext,
   type WebhookEvent,
 } from '@parley/protocol';
 import { BACKEND_ERRORS, RelayError } from './errors.js';
@@ -98,81 +98,12 @@ export interface RelayClient {
   deadLetters(): Promise<DeadLetter[]>;
 }
 
-type Parse<T> = (value: unknown) => { ok: true; value: T } | { ok: false; message: string };
+type Schema<T> = Parameters<typeof check<T>>[0];
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
-
-function listOf<T>(key: string, item: Parse<T>): Parse<T[]> {
-  return (value) => {
-    if (!isObject(value) || !Array.isArray(value[key])) return { ok: false, message: `${key}: expected an array` };
-    const out: T[] = [];
-    for (const [i, raw] of (value[key] as unknown[]).entries()) {
-      const parsed = item(raw);
-      if (!parsed.ok) return { ok: false, message: `${key}.${i}.${parsed.message}` };
-      out.push(parsed.value);
-    }
-    return { ok: true, value: out };
-  };
+/** A page of the SDK's shape; a missing `nextCursor` (a relay from before paging) makes it the last. */
+function toPage({ items, nextCursor = null }: ConversationListReading): ConversationPage {
+  return { conversations: items, nextCursor };
 }
-
-const parseEntry: Parse<LogEntry> = (raw) => {
-  if (isObject(raw) && raw.kind === 'msg') {
-    const parsed = check(Message, raw);
-    return parsed.ok ? { ok: true, value: { kind: 'msg', ...parsed.value } } : parsed;
-  }
-  if (isObject(raw) && raw.kind === 'event') {
-    const parsed = check(StoredEvent, raw);
-    return parsed.ok ? { ok: true, value: { kind: 'event', ...parsed.value } } : parsed;
-  }
-  return { ok: false, message: 'kind: expected "msg" or "event"' };
-};
-
-const parseHistory: Parse<HistoryResponse> = (value) => {
-  const entries = listOf('entries', parseEntry)(value);
-  if (!entries.ok) return entries;
-  const v = value as Record<string, unknown>;
-  if (typeof v.lastSeq !== 'number' || typeof v.hasMore !== 'boolean') {
-    return { ok: false, message: 'lastSeq and hasMore are required' };
-  }
-  return { ok: true, value: { entries: entries.value, lastSeq: v.lastSeq, hasMore: v.hasMore } };
-};
-
-const parseConversation: Parse<ConversationSummary> = (raw) => {
-  if (!isObject(raw)) return { ok: false, message: 'expected an object' };
-  const { id, visitorId, createdAt, lastSeq, closed } = raw;
-  if (typeof id !== 'string' || typeof createdAt !== 'number' || typeof lastSeq !== 'number' || typeof closed !== 'boolean') {
-    return { ok: false, message: 'id, createdAt, lastSeq and closed are required' };
-  }
-  const visitor = check(WebhookVisitor, { id: visitorId, identity: raw.identity ?? undefined });
-  if (!visitor.ok) return visitor;
-  const context = check(VisitorContext, raw.context ?? {});
-  if (!context.ok) return { ok: false, message: `context.${context.message}` };
-  const summary: ConversationSummary = { id, visitorId: visitor.value.id, createdAt, lastSeq, closed, context: context.value };
-  if (visitor.value.identity) summary.identity = visitor.value.identity;
-  return { ok: true, value: summary };
-};
-
-const parseConversationPage: Parse<ConversationPage> = (value) => {
-  const conversations = listOf('items', parseConversation)(value);
-  if (!conversations.ok) return conversations;
-  // A relay from before paging answers `{items}` only: its one page is the last.
-  const { nextCursor = null } = value as Record<string, unknown>;
-  if (nextCursor !== null && typeof nextCursor !== 'string') return { ok: false, message: 'nextCursor: expected a string or null' };
-  return { ok: true, value: { conversations: conversations.value, nextCursor } };
-};
-
-const parseAvailability: Parse<{ online: boolean }> = (value) =>
-  isObject(value) && typeof value.online === 'boolean' ? { ok: true, value: { online: value.online } } : { ok: false, message: 'online: expected a boolean' };
-
-const parseRevoked: Parse<{ visitorId: string; revokedAt: number }> = (value) =>
-  isObject(value) && typeof value.visitorId === 'string' && typeof value.revokedAt === 'number'
-    ? { ok: true, value: { visitorId: value.visitorId, revokedAt: value.revokedAt } }
-    : { ok: false, message: 'expected {visitorId, revokedAt}' };
-
-const parseWith =
-  <T>(schema: Parameters<typeof check<T>>[0]): Parse<T> =>
-  (value) =>
-    check(schema, value);
 
 /**
  * A client for the relay's backend REST API. Every call sends the site's API secret,
@@ -186,7 +117,7 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
   if (!options.apiSecret) throw new TypeError('createRelayClient needs the site apiSecret.');
   if (typeof fetchImpl !== 'function') throw new TypeError('No fetch implementation: pass options.fetch.');
 
-  async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, parse: Parse<T>): Promise<T> {
+  async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, schema: Schema<T>): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${options.apiSecret}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let status = 0;
@@ -216,7 +147,7 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
       if (error.ok) throw new RelayError(error.value.error.code, error.value.error.message, status);
       throw new RelayError('RELAY_BAD_RESPONSE', `The relay answered ${status} without an error body (${method} ${path}).`, status);
     }
-    const parsed = parse(json);
+    const parsed = check(schema, json);
     if (!parsed.ok) throw new RelayError('RELAY_BAD_RESPONSE', `${BACKEND_ERRORS.RELAY_BAD_RESPONSE.message} (${method} ${path}: ${parsed.message})`, status);
     return parsed.value;
   }
@@ -228,7 +159,7 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
     if (opts.cursor !== undefined) query.set('cursor', opts.cursor);
     const qs = query.size ? `?${query}` : '';
-    return request('GET', `/v1/conversations${qs}`, undefined, parseConversationPage);
+    return request('GET', `/v1/conversations${qs}`, undefined, ConversationListReading).then(toPage);
   };
 
   async function* eachConversation(opts: { pageSize?: number } = {}): AsyncGenerator<ConversationSummary> {
@@ -242,26 +173,26 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
 
   return {
     sendMessage: (conversationId, message) =>
-      request('POST', conversationPath(conversationId, 'messages'), message, parseWith(PostMessageResponse)),
+      request('POST', conversationPath(conversationId, 'messages'), message, PostMessageResponse),
     sendEvent: (conversationId, event, opts = {}) =>
       request(
         'POST',
         conversationPath(conversationId, 'events'),
         opts.id === undefined ? { event } : { id: opts.id, event },
-        parseWith(PostEventResponse),
+        PostEventResponse,
       ),
     history: (conversationId, opts = {}) => {
       const query = new URLSearchParams();
       if (opts.after !== undefined) query.set('after', String(opts.after));
       if (opts.limit !== undefined) query.set('limit', String(opts.limit));
       const qs = query.size ? `?${query}` : '';
-      return request('GET', conversationPath(conversationId, `messages${qs}`), undefined, parseHistory);
+      return request('GET', conversationPath(conversationId, `messages${qs}`), undefined, HistoryResponse);
     },
-    conversations: () => request('GET', '/v1/conversations', undefined, listOf('items', parseConversation)),
+    conversations: () => request('GET', '/v1/conversations', undefined, ConversationListReading).then((answer) => toPage(answer).conversations),
     listConversations,
     eachConversation,
-    setAvailability: (online) => request('POST', '/v1/availability', { online }, parseAvailability),
-    revokeVisitor: (visitorId) => request('POST', `/v1/visitors/${encodeURIComponent(visitorId)}/revoke`, undefined, parseRevoked),
-    deadLetters: () => request('GET', '/v1/dead-letters', undefined, listOf('items', parseWith(DeadLetter))),
+    setAvailability: (online) => request('POST', '/v1/availability', { online }, AvailabilityResponse),
+    revokeVisitor: (visitorId) => request('POST', `/v1/visitors/${encodeURIComponent(visitorId)}/revoke`, undefined, RevokeVisitorResponse),
+    deadLetters: () => request('GET', '/v1/dead-letters', undefined, DeadLettersResponse).then((answer) => answer.items),
   };
 }

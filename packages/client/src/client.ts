@@ -5,6 +5,7 @@ import {
   LIMITS,
   PROTOCOL_VERSION,
   decodeServerFrame,
+  errorOf,
   isVisitorBody,
   parsePublicSiteConfig,
   shouldReconnect,
@@ -46,21 +47,6 @@ const RESEND_AFTER_MS = 1000;
 const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
 const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
 const httpUrl = (u: unknown) => (typeof u === 'string' && HTTP_URL_RE.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
-
-/**
- * The error for a do-not-reconnect close: the error code of the same name, or — for a
- * refusal code this client does not know (the range decides, not a list) — CONNECTION_REFUSED.
- * The client reads no error registry (its messages would cost the bundle half a kilobyte):
- * every close code is named after an error code, except the names below.
- */
-function closeError(code: number): ErrorCode {
-  const name = Object.keys(CLOSE).find((k) => CLOSE[k as keyof typeof CLOSE] === code) as CloseName | undefined;
-  return code === CLOSE.BAD_HELLO ? 'BAD_FRAME' : (name as ErrorCode | undefined) || 'CONNECTION_REFUSED';
-}
-type CloseName = keyof typeof CLOSE;
-type Assert<T extends true> = T;
-/** Fails to compile when a close code is added whose name is no error code: map it in `closeError`. */
-export type CloseNamesAreErrorCodes = Assert<[Exclude<CloseName, ErrorCode>] extends ['GOING_AWAY' | 'FRAME_TOO_LARGE' | 'PROTOCOL_ERROR' | 'BAD_HELLO'] ? true : false>;
 
 function defaultStorage(): StorageLike | null {
   try {
@@ -356,7 +342,8 @@ export function createClient(options: ClientOptions): ParleyClient {
     }
     if (stopped || !shouldReconnect(code)) {
       state.set('closed');
-      const err = stopped ? undefined : closeError(code);
+      // A refusal code this client does not know (the range decides, not a list) is CONNECTION_REFUSED.
+      const err = stopped ? undefined : errorOf(code) || 'CONNECTION_REFUSED';
       if (err && err !== lastError) fault(err, `The relay refused the connection (${code} ${reason}).`);
       return;
     }

@@ -3,7 +3,8 @@ import { ConversationEvent } from './events.js';
 import { badFrame, readFrame, type DecodeResult } from './frame-text.js';
 import { LIMITS } from './limits.js';
 import { Id, Seq, str, text } from './schemas.js';
-import { PostMessageRequest, WebhookEvent, WebhookReply } from './webhooks.js';
+import { PostMessageRequest } from './rest.js';
+import { WebhookEvent, WebhookReply } from './webhooks.js';
 
 // The backend socket at `/v1/backend`: a merchant backend holds it with the site's API secret,
 // receives the site's webhook events over it, acks each one, and sends messages and events.

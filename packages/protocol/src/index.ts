@@ -1,11 +1,12 @@
 export { PROTOCOL_VERSION, LIMITS, type Limits } from './limits.js';
-export { CLOSE, shouldReconnect, type CloseCode } from './close-codes.js';
+export { CLOSE, CLOSE_OF, errorOf, shouldReconnect, type CloseCode, type ClosingErrorCode } from './close-codes.js';
 export { ERRORS, ERROR_CODES, errorInfo, isErrorCode, type ErrorCode, type ErrorInfo } from './errors.js';
 export { Id, HttpUrl, Seq, Timestamp, Attrs } from './schemas.js';
 export * from './messages.js';
 export * from './events.js';
 export * from './frames.js';
 export * from './webhooks.js';
+export * from './rest.js';
 export * from './backend-frames.js';
 export { decode, check, encode, type DecodeResult, type DecodeErrorCode, type RawFrame } from './decode.js';
 export { decodeServerFrame } from './decode-server-frame.js';

@@ -2,10 +2,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import {
   CLOSE,
+  CLOSE_OF,
   LIMITS,
   PROTOCOL_VERSION,
   decode,
   encode,
+  type CloseCode,
+  type ClosingErrorCode,
   type ContextFrame,
   type ErrorCode,
   type HelloFrame,
@@ -129,7 +132,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.ctx.metrics.hot.framesIn++;
     const verdict = this.guard.frame(now);
     if (verdict !== 'ok') {
-      if (verdict === 'close') this.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
+      if (verdict === 'close') this.fail('RATE_LIMITED');
       else if (verdict === 'warn') this.sendFrame(errorFrame('RATE_LIMITED'));
       return;
     }
@@ -175,18 +178,18 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     const code = unavailable ? 'NOT_READY' : 'INTERNAL';
     // Only a retryable refusal names the send: the client keeps it and sends it again.
     if (this.state === 'open') this.sendFrame(errorFrame(code, undefined, unavailable ? id : undefined));
-    else this.fail(code, CLOSE.GOING_AWAY);
+    else this.failWith(code, CLOSE.GOING_AWAY); // INTERNAL closes like NOT_READY: the client retries
   }
 
   private handle(data: unknown): Promise<void> | void {
     if (data === BINARY) {
       const message = 'Binary frames are not accepted: send JSON text frames.';
-      return this.state !== 'open' ? this.fail('BAD_FRAME', CLOSE.BAD_HELLO, message) : this.refuse('BAD_FRAME', message);
+      return this.state !== 'open' ? this.badFirstFrame('BAD_FRAME', message) : this.refuse('BAD_FRAME', message);
     }
     const r = decode(data, this.ctx.limits.maxFrameBytes);
     if (!r.ok) {
-      if (r.code === 'TOO_LARGE') return this.fail('TOO_LARGE', CLOSE.FRAME_TOO_LARGE, r.message);
-      if (this.state !== 'open') return this.fail(r.code, CLOSE.BAD_HELLO, r.message);
+      if (r.code === 'TOO_LARGE') return this.fail('TOO_LARGE', r.message);
+      if (this.state !== 'open') return this.badFirstFrame(r.code, r.message);
       return this.refuse(r.code, r.message);
     }
     const frame = r.frame;
@@ -195,7 +198,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       this.state = 'hello';
       return this.hello(frame);
     }
-    if (this.state !== 'open') return this.fail('HELLO_REQUIRED', CLOSE.BAD_HELLO);
+    if (this.state !== 'open') return this.badFirstFrame('HELLO_REQUIRED');
     switch (frame.t) {
       case 'send':
         return this.visitorSend(frame);
@@ -212,10 +215,15 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     }
   }
 
-  /** An invalid frame after hello: error frame, and a close once they pile up. */
+  /** An invalid frame after hello: error frame, and a close (PROTOCOL_ERROR, whatever the code) once they pile up. */
   private refuse(code: ErrorCode, message?: string): void {
-    if (this.guard.invalidFrame() === 'close') this.fail(code, CLOSE.PROTOCOL_ERROR, message);
+    if (this.guard.invalidFrame() === 'close') this.failWith(code, CLOSE.PROTOCOL_ERROR, message);
     else this.sendFrame(errorFrame(code, message));
+  }
+
+  /** A first frame that is not a valid `hello`: error frame, then close with BAD_HELLO, whatever the code. */
+  private badFirstFrame(code: ErrorCode, message?: string): void {
+    this.failWith(code, CLOSE.BAD_HELLO, message);
   }
 
   // ---- hello ----
@@ -225,7 +233,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     const result = await handshake(ctx, frame, this.origin, this.ip);
     this.ip = '';
     this.origin = undefined;
-    if (isRefusal(result)) return this.fail(result.code, result.close);
+    if (isRefusal(result)) return this.fail(result.code);
     if (this.isClosed) return;
     const session = result;
     const { site, conversation } = session;
@@ -326,7 +334,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       this.internal(err, frame.id);
       // Sends queued behind this one must not be stored before it: the socket closes with a
       // reconnect code, and the client resends its outbox, in order, on the next connection.
-      if (isEngineUnavailable(err)) this.close(CLOSE.GOING_AWAY, 'NOT_READY');
+      if (isEngineUnavailable(err)) this.close(CLOSE_OF.NOT_READY, 'NOT_READY');
       return;
     }
     if (!result) {
@@ -446,19 +454,26 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     if (socket.readyState === OPEN && socket.bufferedAmount > this.ctx.limits.maxBufferedBytes && this.state !== 'closed') {
       // The error frame and the close frame queue behind the backlog; a reader that never drains is cut after the grace.
       socket.send(encode(errorFrame('SLOW_CONSUMER')));
-      this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER');
+      this.close(CLOSE_OF.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
   }
 
   // ---- closing ----
 
+  /** Send an error frame with `code`, then close with the close code the code stands for (`CLOSE_OF`); see `failWith`. */
+  fail(code: ClosingErrorCode, message?: string): void {
+    this.failWith(code, CLOSE_OF[code], message);
+  }
+
   /**
-   * Send an error frame with `code`, then close with `closeCode`. While a frame is being handled
-   * (a send on its way into the engine), the close waits for it, at most `closeGraceMs`: a message
-   * the engine stores gets its `ack` before the socket closes. Frames queued behind it are dropped
-   * unhandled (nothing of them is stored; the client sends them again).
+   * Send an error frame with `code`, then close with `closeCode`: for the closes picked by
+   * context, not by the error code (a bad first frame, invalid frames piling up, INTERNAL).
+   * While a frame is being handled (a send on its way into the engine), the close waits for it,
+   * at most `closeGraceMs`: a message the engine stores gets its `ack` before the socket closes.
+   * Frames queued behind it are dropped unhandled (nothing of them is stored; the client sends
+   * them again).
    */
-  fail(code: ErrorCode, closeCode: number, message?: string): void {
+  failWith(code: ErrorCode, closeCode: CloseCode, message?: string): void {
     if (this.state === 'closed' || this.closeAfter) return;
     const now = () => {
       this.sendFrame(errorFrame(code, message));

@@ -1,4 +1,4 @@
-import { CLOSE, PROTOCOL_VERSION, verifyHmacSha256Hex, type ErrorCode, type HelloFrame, type VisitorContext } from '@parley/protocol';
+import { PROTOCOL_VERSION, verifyHmacSha256Hex, type ClosingErrorCode, type HelloFrame, type VisitorContext } from '@parley/protocol';
 import { secretList, type SiteConfig } from './config.js';
 import type { Conversation, ConversationIdentity, Engine } from './engine/types.js';
 import { newId } from './ids.js';
@@ -49,13 +49,12 @@ export interface Session {
   context: VisitorContext;
 }
 
-/** A refused hello: an error code and the close code that carries the retry policy. */
+/** A refused hello: an error code with a close code of its own (`CLOSE_OF`), which carries the retry policy. */
 export interface Refusal {
-  code: ErrorCode;
-  close: number;
+  code: ClosingErrorCode;
 }
 
-const refuse = (code: ErrorCode, close: number): Refusal => ({ code, close });
+const refuse = (code: ClosingErrorCode): Refusal => ({ code });
 
 /**
  * Check a `hello` (version, site key, origin, identity signature, visitor token, the per-IP cap
@@ -67,15 +66,15 @@ const refuse = (code: ErrorCode, close: number): Refusal => ({ code, close });
  * - a new visitor gets fresh ids and nothing stored.
  */
 export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin: string | undefined, ip: string): Promise<Session | Refusal> {
-  if (frame.v !== PROTOCOL_VERSION) return refuse('UNSUPPORTED_VERSION', CLOSE.UNSUPPORTED_VERSION);
+  if (frame.v !== PROTOCOL_VERSION) return refuse('UNSUPPORTED_VERSION');
   const site = ctx.sites.get(frame.siteKey);
-  if (!site) return refuse('BAD_SITE_KEY', CLOSE.BAD_SITE_KEY);
+  if (!site) return refuse('BAD_SITE_KEY');
   // No Origin header: not a browser. Refused unless the site serves native apps (`allowNoOrigin`), even with "*".
-  if (origin === undefined ? !site.config.allowNoOrigin : !site.anyOrigin && !site.origins.has(origin)) return refuse('ORIGIN_REFUSED', CLOSE.ORIGIN_REFUSED);
+  if (origin === undefined ? !site.config.allowNoOrigin : !site.anyOrigin && !site.origins.has(origin)) return refuse('ORIGIN_REFUSED');
   const siteKey = site.config.siteKey;
   // An address that failed too many checks gets no more checks for a while.
   const credentials = frame.token !== undefined || frame.identity?.signature !== undefined;
-  if (credentials && ctx.authThrottle.blockedFor(ip) > 0) return refuse('RATE_LIMITED', CLOSE.RATE_LIMITED);
+  if (credentials && ctx.authThrottle.blockedFor(ip) > 0) return refuse('RATE_LIMITED');
 
   let identity: ConversationIdentity | undefined;
   if (frame.identity) {
@@ -86,7 +85,7 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
       for (const secret of secretList(site.config.identitySecret)) if (!verified) verified = await verifyHmacSha256Hex(secret, userId, signature);
       if (!verified) {
         await ctx.authThrottle.failed(ip);
-        return refuse('IDENTITY_INVALID', CLOSE.IDENTITY_INVALID);
+        return refuse('IDENTITY_INVALID');
       }
     }
     identity = { userId, verified };
@@ -101,13 +100,13 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
     claims = ctx.tokens(siteKey).verify(frame.token);
     if (!claims || claims.siteKey !== siteKey) {
       await ctx.authThrottle.failed(ip);
-      return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
+      return refuse('TOKEN_INVALID');
     }
     // Revoked by the backend: tokens issued up to the revocation are refused (not a failed guess).
     const revokedAt = await ctx.engine.visitorRevokedAt(siteKey, claims.visitorId);
-    if (revokedAt !== null && claims.issuedAt * 1000 <= revokedAt) return refuse('TOKEN_INVALID', CLOSE.TOKEN_INVALID);
+    if (revokedAt !== null && claims.issuedAt * 1000 <= revokedAt) return refuse('TOKEN_INVALID');
   } else if (!(await ctx.engine.takeToken(`nv:${ip}`, ctx.newVisitorRate))) {
-    return refuse('RATE_LIMITED', CLOSE.RATE_LIMITED);
+    return refuse('RATE_LIMITED');
   }
   const visitorId = claims?.visitorId ?? newId('v_');
   const ownerKey = userId !== undefined ? `u:${userId}` : `v:${visitorId}`;
@@ -169,5 +168,5 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
 
 /** True for a refused hello. */
 export function isRefusal(r: Session | Refusal): r is Refusal {
-  return 'close' in r;
+  return 'code' in r;
 }

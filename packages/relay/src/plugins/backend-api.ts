@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod/mini';
 import {
+  AvailabilityRequest,
   CONVERSATION_PAGE,
   ConversationListQuery,
   HistoryQuery,
@@ -9,10 +10,14 @@ import {
   PostEventRequest,
   PostMessageRequest,
   check,
+  type AvailabilityResponse,
+  type ConversationListItem,
   type ConversationListResponse,
+  type DeadLettersResponse,
   type HistoryResponse,
   type PostEventResponse,
   type PostMessageResponse,
+  type RevokeVisitorResponse,
 } from '@parley/protocol';
 import type { AuthThrottle } from '../auth-throttle.js';
 import type { SiteConfig } from '../config.js';
@@ -38,8 +43,6 @@ export interface BackendApiOptions {
   /** Lifetime of visitor tokens: how long a revocation must be kept. */
   tokenTtlMs: number;
 }
-
-const AvailabilityRequest = z.object({ online: z.boolean() });
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -105,7 +108,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return engine.read(conversation.id, after, limit);
   });
 
-  app.post('/visitors/:visitorId/revoke', async (req): Promise<{ visitorId: string; revokedAt: number }> => {
+  app.post('/visitors/:visitorId/revoke', async (req): Promise<RevokeVisitorResponse> => {
     const visitorId = check(Id, (req.params as { visitorId: string }).visitorId);
     if (!visitorId.ok) throw new CodedError('NOT_FOUND');
     const revokedAt = opts.now();
@@ -120,7 +123,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     if (cursor !== undefined && !decodeListCursor(cursor)) throw new CodedError('BAD_CURSOR');
     const limit = queryLimit(query.value.limit, CONVERSATION_PAGE.defaultLimit, CONVERSATION_PAGE.maxLimit);
     const page = await engine.listConversations(site(req).siteKey, cursor === undefined ? { limit } : { limit, cursor });
-    const items = page.conversations.map((c) => ({
+    const items = page.conversations.map((c): ConversationListItem => ({
       id: c.id,
       visitorId: c.visitorId,
       createdAt: c.createdAt,
@@ -134,7 +137,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return { items, nextCursor: page.nextCursor };
   });
 
-  app.post('/availability', async (req) => {
+  app.post('/availability', async (req): Promise<AvailabilityResponse> => {
     const { online } = body(AvailabilityRequest, req.body);
     const siteKey = site(req).siteKey;
     await engine.setOnline(siteKey, online);
@@ -142,7 +145,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
     return { online };
   });
 
-  app.get('/dead-letters', async (req) => ({ items: await engine.listDeadLetters(site(req).siteKey) }));
+  app.get('/dead-letters', async (req): Promise<DeadLettersResponse> => ({ items: await engine.listDeadLetters(site(req).siteKey) }));
 }
 
 /**

@@ -33,7 +33,7 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
     // A fault of the handler itself; the socket's own errors go to its `error` listener (SocketState.error).
     errorHandler: (err: Error & { code?: string }, socket) => socketError(ctx, err, socket),
     preClose: async () => {
-      for (const conn of connections) conn.fail('NOT_READY', CLOSE.GOING_AWAY, 'The relay is shutting down.');
+      for (const conn of connections) conn.fail('NOT_READY', 'The relay is shutting down.');
       const deadline = Date.now() + ctx.closeGraceMs;
       while (connections.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const server = app.websocketServer;
@@ -66,7 +66,7 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
         (err: unknown) => {
           const unavailable = isEngineUnavailable(err);
           if (!unavailable) ctx.log.error({ err }, 'taking a connection slot failed');
-          conn.fail(unavailable ? 'NOT_READY' : 'INTERNAL', CLOSE.GOING_AWAY);
+          conn.failWith(unavailable ? 'NOT_READY' : 'INTERNAL', CLOSE.GOING_AWAY); // INTERNAL closes like NOT_READY: the client retries
         },
       );
     },
@@ -78,8 +78,8 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
     const now = ctx.now();
     for (const conn of connections) {
       if (conn.isClosed) continue;
-      if (!conn.helloDone && now - conn.openedAt >= limits.helloTimeoutMs) conn.fail('HELLO_TIMEOUT', CLOSE.HELLO_TIMEOUT);
-      else if (now - conn.lastFrameAt >= limits.idleTimeoutMs) conn.fail('IDLE_TIMEOUT', CLOSE.IDLE_TIMEOUT);
+      if (!conn.helloDone && now - conn.openedAt >= limits.helloTimeoutMs) conn.fail('HELLO_TIMEOUT');
+      else if (now - conn.lastFrameAt >= limits.idleTimeoutMs) conn.fail('IDLE_TIMEOUT');
     }
   }, every);
   sweeper.unref();
@@ -121,12 +121,12 @@ class SocketState {
   message(data: unknown, binary: boolean): void {
     const { conn } = this;
     if (this.admitted) conn.onFrame(data, binary);
-    else if (!conn.isClosed && (this.early ??= []).push({ data, binary }) > MAX_EARLY_FRAMES) conn.fail('RATE_LIMITED', CLOSE.RATE_LIMITED);
+    else if (!conn.isClosed && (this.early ??= []).push({ data, binary }) > MAX_EARLY_FRAMES) conn.fail('RATE_LIMITED');
   }
 
   /** The engine answered: the socket may stay (its early frames are handled now), or the address holds too many. */
   admit(ok: boolean): void {
-    if (!ok) return this.conn.fail('TOO_MANY_CONNECTIONS', CLOSE.TOO_MANY_CONNECTIONS);
+    if (!ok) return this.conn.fail('TOO_MANY_CONNECTIONS');
     this.held = true;
     if (this.gone) return this.release();
     this.admitted = true;
