@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchRelayConfig } from './lib/bench-relay-config.mjs';
 
 const ORIGIN = 'https://shop.example';
 const SITE_KEY = 'pk_bench';
@@ -110,33 +111,11 @@ async function child(kind, configJson) {
   process.send({ ready: true, port });
 }
 
-/**
- * The relay as the bench runs it: one site, the given engine, webhooks to the local sink, logs
- * silent, and the protections that would throttle a load generator on 127.0.0.1 raised.
- */
+/** The relay as the bench runs it: one site, the given engine, webhooks to the local sink. */
 function benchConfig(webhookUrl, engine, LimitsConfig) {
-  const limits = {
-    // Every bench socket comes from 127.0.0.1, and each greets as a new visitor.
-    maxConnectionsPerIp: 1_000_000,
-    newVisitorsPerIpPerMinute: 1_000_000,
-    // Hundreds of sockets upgrade at once from that one address.
-    maxHttpConnectionsPerIp: 0,
-    // A load generator sends far faster than a visitor.
-    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    restRateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    // Idle sockets are held for the memory figure without pings.
-    idleTimeoutMs: 30 * 60_000,
-  };
-  return {
-    tokenSecret: 'bench-token-secret-0123456789abcdef0123',
+  return benchRelayConfig({
     engine,
-    logLevel: 'silent',
-    host: '127.0.0.1',
-    port: 0,
-    // Only the limits this build of the relay knows (its config is strict).
-    limits: Object.fromEntries(Object.entries(limits).filter(([key]) => !LimitsConfig?.shape || key in LimitsConfig.shape)),
-    // The sink always answers 204; a long schedule keeps a hiccup from turning into a retry storm.
-    webhooks: { retryScheduleMs: [60_000] },
+    LimitsConfig,
     sites: [
       {
         siteKey: SITE_KEY,
@@ -147,7 +126,7 @@ function benchConfig(webhookUrl, engine, LimitsConfig) {
         apiSecret: 'bench_api_secret_0123456789',
       },
     ],
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { idleMemory, listConversations, loadWindow, sleep, stampede } from './be
 import { cpuSeconds, startServer } from './bench/processes.mjs';
 import { topSelfTime } from './bench/profile.mjs';
 import { writeReport } from './bench/report.mjs';
+import { benchRelayConfig } from './lib/bench-relay-config.mjs';
 import { combineWindows, percentiles, ratio, round } from './bench/stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -374,28 +375,9 @@ function benchSites(backendBase, opts, socketMode) {
   return s;
 }
 
-/** The relay as the bench runs it: the bench's sites, logs silent, and the protections that would throttle a load generator on 127.0.0.1 raised. */
+/** The relay as the bench runs it, with the bench's sites. */
 function relayConfig(engine, sites, LimitsConfig) {
-  const limits = {
-    maxConnectionsPerIp: 1_000_000,
-    newVisitorsPerIpPerMinute: 1_000_000,
-    // Thousands of sockets upgrade at once from one address.
-    maxHttpConnectionsPerIp: 0,
-    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    restRateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    idleTimeoutMs: 30 * 60_000,
-  };
-  return {
-    tokenSecret: 'bench-token-secret-0123456789abcdef0123',
-    engine,
-    logLevel: 'silent',
-    host: '127.0.0.1',
-    port: 0,
-    // Only the limits this build of the relay knows (its config is strict).
-    limits: Object.fromEntries(Object.entries(limits).filter(([key]) => !LimitsConfig?.shape || key in LimitsConfig.shape)),
-    webhooks: { retryScheduleMs: [60_000] },
-    sites: sites.map((s) => s.config),
-  };
+  return benchRelayConfig({ engine, sites: sites.map((s) => s.config), LimitsConfig });
 }
 
 /** Each connection sends one message; resolves once all are done. */
