@@ -1,7 +1,7 @@
 // Test support: a stand-in relay that records REST calls, and signed webhook deliveries.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { signWebhook, type WebhookEvent } from '@parley/protocol';
+import type { IncomingHttpHeaders } from 'node:http';
+import { isStoredEvent, signWebhook, type WebhookEvent } from '@parley/protocol';
+import { startRecordingServer, type Answer } from '../../../test/support/recording-server.js';
 
 export const API_SECRET = 'sk_test_demo_backend_0123456789';
 export const WEBHOOK_SECRET = 'whsec_' + Buffer.from('demo-backend-test-webhook-secret').toString('base64');
@@ -25,55 +25,44 @@ export interface FakeRelay {
 
 /** A relay on port 0 that answers the REST API per the contract and records every call. */
 export async function startFakeRelay(): Promise<FakeRelay> {
-  const calls: RecordedCall[] = [];
   const logs = new Map<string, any[]>();
   let seq = 0;
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (raw += c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://relay.local');
-      const body = raw ? JSON.parse(raw) : undefined;
-      calls.push({ method: req.method ?? '', path: url.pathname, headers: req.headers, body });
-      const send = (status: number, value: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(value));
-      };
-      if (req.headers.authorization !== `Bearer ${API_SECRET}`) return send(401, { error: { code: 'UNAUTHORIZED', message: 'The API secret is missing or wrong.' } });
-      const m = /^\/v1\/conversations\/([\w-]+)\/(messages|events)$/.exec(url.pathname);
-      const log = m ? (logs.get(m[1]!) ?? logs.set(m[1]!, []).get(m[1]!)!) : [];
-      if (m && req.method === 'POST' && m[2] === 'messages') {
-        const message = { seq: ++seq, id: body.id, ts: Date.now(), from: body.from ?? { role: 'bot' }, body: body.body };
-        log.push({ kind: 'msg', ...message });
-        return send(201, { message, duplicate: false });
-      }
-      if (m && req.method === 'POST' && m[2] === 'events') {
-        if (['typing', 'read', 'availability'].includes(body.event.type)) return send(200, { duplicate: false });
-        const entry = { kind: 'event', seq: ++seq, id: body.id ?? `e${seq}`, ts: Date.now(), event: body.event };
-        log.push(entry);
-        return send(200, { seq: entry.seq, duplicate: false });
-      }
-      if (m && req.method === 'GET') return send(200, { entries: log, lastSeq: log.at(-1)?.seq ?? 0, hasMore: false });
-      if (url.pathname === '/v1/conversations') return send(200, { items: [] });
-      if (url.pathname === '/v1/availability') return send(200, { online: body.online });
-      if (url.pathname === '/v1/dead-letters') return send(200, { items: [] });
-      send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
-    });
+  const answer = (call: RecordedCall): Answer => {
+    const { method, path, headers, body } = call;
+    const send = (status: number, value: unknown): Answer => ({ status, body: value });
+    if (headers.authorization !== `Bearer ${API_SECRET}`) return send(401, { error: { code: 'UNAUTHORIZED', message: 'The API secret is missing or wrong.' } });
+    const m = /^\/v1\/conversations\/([\w-]+)\/(messages|events)$/.exec(path);
+    const log = m ? (logs.get(m[1]!) ?? logs.set(m[1]!, []).get(m[1]!)!) : [];
+    if (m && method === 'POST' && m[2] === 'messages') {
+      const message = { seq: ++seq, id: body.id, ts: Date.now(), from: body.from ?? { role: 'bot' }, body: body.body };
+      log.push({ kind: 'msg', ...message });
+      return send(201, { message, duplicate: false });
+    }
+    if (m && method === 'POST' && m[2] === 'events') {
+      if (!isStoredEvent(body.event.type)) return send(200, { duplicate: false });
+      const entry = { kind: 'event', seq: ++seq, id: body.id ?? `e${seq}`, ts: Date.now(), event: body.event };
+      log.push(entry);
+      return send(200, { seq: entry.seq, duplicate: false });
+    }
+    if (m && method === 'GET') return send(200, { entries: log, lastSeq: log.at(-1)?.seq ?? 0, hasMore: false });
+    if (path === '/v1/conversations') return send(200, { items: [] });
+    if (path === '/v1/availability') return send(200, { online: body.online });
+    if (path === '/v1/dead-letters') return send(200, { items: [] });
+    return send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
+  };
+  const server = await startRecordingServer<RecordedCall>({
+    record: ({ method, path, headers, raw }) => ({ method, path, headers, body: raw ? JSON.parse(raw) : undefined }),
+    answer,
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const calls = server.received;
   const ofConversation = (id: string, kind: 'events' | 'messages') =>
     calls.filter((c) => c.method === 'POST' && c.path === `/v1/conversations/${id}/${kind}`).map((c) => c.body);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.base,
     calls,
     events: (id) => ofConversation(id, 'events').map((b) => b.event),
     messages: (id) => ofConversation(id, 'messages'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
 

@@ -1,8 +1,8 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { RelayError } from './errors.js';
 import { createRelayClient } from './relay-client.js';
+import { startRecordingServer, type RecordingServer } from '../../../test/support/recording-server.js';
 
 interface Recorded {
   method: string;
@@ -14,32 +14,26 @@ interface Recorded {
 type Answer = { status: number; body: unknown; raw?: string };
 
 /** A stand-in relay on port 0: records every request and answers from a queue. */
-let server: Server;
+let fake: RecordingServer<Recorded>;
 let url: string;
 let requests: Recorded[];
 let answers: Answer[];
 
 beforeEach(async () => {
-  requests = [];
   answers = [];
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      const answer = answers.shift() ?? { status: 500, body: { error: { code: 'INTERNAL', message: 'no answer queued' } } };
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
-      res.end(answer.raw ?? JSON.stringify(answer.body));
-    });
+  fake = await startRecordingServer<Recorded>({
+    record: ({ method, url, headers, raw }) => ({ method, url, headers, body: raw }),
+    answer: () => {
+      const a = answers.shift() ?? { status: 500, body: { error: { code: 'INTERNAL', message: 'no answer queued' } } };
+      // A raw answer is a body that is not JSON, still labelled as JSON.
+      return a.raw !== undefined ? { status: a.status, raw: a.raw, contentType: 'application/json' } : { status: a.status, body: a.body };
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  requests = fake.received;
+  url = fake.base;
 });
 
-afterEach(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterEach(() => fake.close());
 
 const message = { seq: 4, id: 'msg_1', ts: 1_800_000_000_000, from: { role: 'bot' as const, name: 'Parley Bot' }, body: { type: 'text' as const, text: 'Hi!' } };
 
@@ -157,8 +151,7 @@ describe('createRelayClient', () => {
   });
 
   test('throws RELAY_UNREACHABLE with status 0 when nothing listens', async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.listen(0); // let afterEach close something
+    await fake.close();
     const relay = createRelayClient({ url, apiSecret: 'sk' });
     expect(await relay.setAvailability(true).catch((e: unknown) => e)).toMatchObject({ name: 'RelayError', code: 'RELAY_UNREACHABLE', status: 0 });
   });

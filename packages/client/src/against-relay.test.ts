@@ -1,6 +1,5 @@
 // The client against a real relay (buildApp on port 0) and a recording merchant backend,
 // over real sockets (`ws`). A shared in-memory storage stands in for tabs and reloads.
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -9,6 +8,7 @@ import { buildApp, createMemoryEngine, type Engine, type LimitsConfig } from '@p
 import { createClient } from './client.js';
 import type { ChatMessage, ClientOptions, ParleyClient, SocketLike } from './types.js';
 import { memoryStorage } from '../test/memory-storage.js';
+import { startRecordingServer } from '../../../test/support/recording-server.js';
 
 const ORIGIN = 'https://shop.example';
 const API_SECRET = 'api_secret_client_tests_0123';
@@ -19,31 +19,16 @@ type Hook = { type: string; conversationId: string; visitor: any; data: any };
 
 /** A merchant backend that records every webhook and answers text messages with an inline bot reply. */
 async function startBackend() {
-  const hooks: Hook[] = [];
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-    req.on('end', () => {
-      const hook = JSON.parse(raw) as Hook;
-      hooks.push(hook);
+  const server = await startRecordingServer<Hook>({
+    record: ({ raw }) => JSON.parse(raw) as Hook,
+    answer: (hook) => {
       const body = hook.type === 'message.created' && hook.data.message.body.type === 'text' ? hook.data.message.body.text : undefined;
-      if (body === undefined) return res.writeHead(204).end();
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ messages: [{ body: { type: 'text', text: `echo: ${body}` } }] }));
-    });
+      return body === undefined ? { status: 204 } : { status: 200, body: { messages: [{ body: { type: 'text', text: `echo: ${body}` } }] } };
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const hooks = server.received;
   const texts = () => hooks.filter((h) => h.type === 'message.created').map((h) => h.data.message.body.text as string);
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
-    hooks,
-    texts,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { url: `${server.base}/hooks`, hooks, texts, close: server.close };
 }
 
 function config(webhookUrl: string) {

@@ -1,11 +1,12 @@
 // Test harness: a relay on port 0, a recording merchant backend on port 0, and a `ws` client
 // that records every frame it receives.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, WebhookEvent, check, decodeServerFrame, type Message, type ServerFrame } from '@parley/protocol';
 import { buildApp, type BuildAppOptions } from '../app.js';
 import type { RelayConfigInput } from '../config.js';
+import { startRecordingServer, type Answer } from '../../../../test/support/recording-server.js';
 
 export const ORIGIN = 'https://shop.example';
 export const WEBHOOK_SECRET = 'whsec_' + Buffer.from('test-webhook-secret-32-bytes-xx!').toString('base64');
@@ -20,63 +21,28 @@ export interface Recorded {
   json: WebhookEvent;
 }
 
-/** `body` is sent as JSON; `raw` is sent as is, with `contentType` (default text/plain) and no content-length. */
-export type BackendAnswer = { status: number; body?: unknown; raw?: string; contentType?: string; delayMs?: number };
+/** What the backend answers a webhook: see `Answer` of the shared recording server. */
+export type BackendAnswer = Answer;
 
 /** A merchant backend that records every webhook; `answer` decides each response. */
 export async function startBackend(answer: (req: Recorded, index: number) => BackendAnswer = () => ({ status: 204 })) {
-  const received: Recorded[] = [];
-  const waiters: Array<() => void> = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      // Every delivery must be a valid webhook event; anything else is an unhandled error that fails the run.
+  const server = await startRecordingServer<Recorded>({
+    // Every delivery must be a valid webhook event; anything else fails the run.
+    record: ({ headers, raw }) => {
       const parsed = check(WebhookEvent, raw ? JSON.parse(raw) : undefined);
-      if (!parsed.ok) {
-        res.writeHead(400).end();
-        throw new Error(`relay sent an invalid webhook: ${parsed.message}`);
-      }
-      const rec: Recorded = { headers: req.headers, raw, json: parsed.value };
-      const index = received.push(rec) - 1;
-      const a = answer(rec, index);
-      const respond = () => {
-        if (a.raw !== undefined) {
-          res.writeHead(a.status, { 'content-type': a.contentType ?? 'text/plain', 'transfer-encoding': 'chunked' });
-          res.write(a.raw);
-          res.end();
-        } else if (a.body === undefined) res.writeHead(a.status).end();
-        else res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
-      };
-      if (a.delayMs) setTimeout(respond, a.delayMs);
-      else respond();
-      for (const w of waiters.splice(0)) w();
-    });
-  });
-  let connections = 0;
-  server.on('connection', () => connections++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/parley`;
-  return {
-    url,
-    received,
-    /** TCP connections the relay opened to this backend so far. */
-    connections: () => connections,
-    /** Resolves once `n` requests (or one matching `pred`) have arrived. */
-    async waitFor(pred: number | ((r: Recorded[]) => boolean), timeoutMs = 8000): Promise<Recorded[]> {
-      const ok = typeof pred === 'number' ? (r: Recorded[]) => r.length >= pred : pred;
-      const deadline = Date.now() + timeoutMs;
-      while (!ok(received)) {
-        if (Date.now() > deadline) throw new Error(`backend: timed out with ${received.length} requests`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 50);
-        });
-      }
-      return received;
+      if (!parsed.ok) throw new Error(`relay sent an invalid webhook: ${parsed.message}`);
+      return { headers, raw, json: parsed.value };
     },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    answer,
+  });
+  return {
+    url: `${server.base}/webhooks/parley`,
+    received: server.received,
+    /** TCP connections the relay opened to this backend so far. */
+    connections: server.connections,
+    /** Resolves once `n` requests (or one matching `pred`) have arrived. */
+    waitFor: server.waitFor,
+    close: server.close,
   };
 }
 
