@@ -26,6 +26,7 @@ const USED_WITHOUT_IMPORT: Record<string, string> = {
   typescript: 'the compiler, run as tsc',
   vite: 'the bundler, run as vite build (and imported by vite configs)',
   vitest: 'the test runner',
+  knip: 'the unused-code check, run as knip by test/knip.test.ts',
   '@types/node': 'Node typings, loaded by the tsconfig',
   'happy-dom': 'the DOM of component tests, chosen by an environment comment at the top of each',
   'axe-core': 'its axe.min.js is injected into the page by the a11y browser test',

@@ -20,7 +20,7 @@ function openSocket(url, onMessage) {
 }
 
 /** Closes a connection and resolves once its socket is closed. */
-export function closeConn(conn) {
+function closeConn(conn) {
   if (conn.close) {
     conn.close();
     return conn.closed;

@@ -10,7 +10,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const SEND_TIMEOUT_MS = 30_000;
 
 /** `promise`, or a rejection with `message()` after `ms`. */
-export function withTimeout(promise, ms, message) {
+function withTimeout(promise, ms, message) {
   let timer;
   return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)))]).finally(() => clearTimeout(timer));
 }

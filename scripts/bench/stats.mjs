@@ -1,7 +1,7 @@
 // Percentiles, rounding and ratios for the side-by-side bench.
 
 /** The p-quantile (0–1) of `sorted` by nearest rank; NaN when empty. */
-export function quantile(sorted, p) {
+function quantile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }

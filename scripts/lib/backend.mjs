@@ -7,7 +7,7 @@ import { count, sleep } from './util.mjs';
 /** The id of the backend's reply to a visitor message: derived from it, so a retried POST is a duplicate, never a second reply. */
 export const replyId = (visitorMessageId) => `r-${visitorMessageId}`;
 /** The text of the k-th reply of a conversation (k from 1), answering `text`. */
-export const replyText = (k, text) => `reply ${k} to ${text}`;
+const replyText = (k, text) => `reply ${k} to ${text}`;
 /** The reply number in a reply's text, or undefined. */
 export const replyNumber = (text) => {
   const m = /^reply (\d+) to /.exec(text ?? '');

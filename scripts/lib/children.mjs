@@ -9,7 +9,7 @@ import { count, sleep } from './util.mjs';
  * A child process in its own group. `ready()` is polled after each start until it resolves
  * true; `parse(line)` turns an output line into `{ level, msg }` (pino levels: 40 warn, 50 error).
  */
-export function childProcess({ name, command, args, cwd, env, ready, parse }) {
+function childProcess({ name, command, args, cwd, env, ready, parse }) {
   const log = { warn: 0, error: 0, messages: new Map(), tail: [], unexpectedExits: [] };
   let child;
   let exited;
@@ -143,7 +143,7 @@ export function redisProcess({ bin = 'redis-server', host, port, dir }) {
 }
 
 /** True when Redis answers PING with +PONG within a second. */
-export function redisPing(host, port) {
+function redisPing(host, port) {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     let buf = '';

@@ -1,7 +1,7 @@
 // Reading back what the relay stored, through the backend REST API.
 
 /** A conversation's whole history as `{ entries }`, or `{ status }` when it could not be read. */
-export async function readHistory(base, apiSecret, id) {
+async function readHistory(base, apiSecret, id) {
   const entries = [];
   let after = 0;
   for (;;) {

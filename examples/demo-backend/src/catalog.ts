@@ -22,7 +22,7 @@ export interface Order {
   trackingUrl: string;
 }
 
-export const PRODUCTS: readonly Product[] = [
+const PRODUCTS: readonly Product[] = [
   {
     id: 'trail-runner-2',
     title: { en: 'Trail Runner 2', 'zh-CN': 'Trail Runner 2 越野跑鞋' },
@@ -41,7 +41,7 @@ export const PRODUCTS: readonly Product[] = [
   },
 ];
 
-export const ORDERS: readonly Order[] = [
+const ORDERS: readonly Order[] = [
   {
     number: '1001',
     status: { en: 'Shipped — arriving in 2 days', 'zh-CN': '已发货 — 预计 2 天内送达' },

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { DeskState } from './desk.js';
 
 /** Bumped when the file's shape changes; an older or newer file is refused, not guessed at. */
-export const DESK_FILE_VERSION = 1;
+const DESK_FILE_VERSION = 1;
 
 interface DeskFile extends DeskState {
   version: typeof DESK_FILE_VERSION;

@@ -5,9 +5,6 @@ import type { Locale } from './locale.js';
 /** How the bot signs its messages: the widget labels them as the bot's. */
 export const BOT: Sender & { role: 'bot' } = { role: 'bot', name: 'Parley Bot' };
 
-/** Postback values of the greeting's buttons (set in the relay config) and the bot's own. */
-export const POSTBACKS = ['shipping', 'returns', 'sizes', 'order_status', HANDOFF_VALUE] as const;
-
 /** What the bot wants to say, and whether the visitor asked for a human. */
 export interface BotAnswer {
   messages: OutgoingMessage[];

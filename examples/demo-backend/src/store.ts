@@ -6,7 +6,7 @@ import { detectLocale, type Locale } from './locale.js';
 // (and keys webhook de-duplication on `webhook-id` there).
 
 /** `bot`: the bot answers. `waiting`: queued for a human. `agent`: an agent has it. */
-export type ConversationStatus = 'bot' | 'waiting' | 'agent' | 'closed';
+type ConversationStatus = 'bot' | 'waiting' | 'agent' | 'closed';
 
 /** One line of a transcript: a message, or a stored event. `seq` is unknown until the relay says. */
 export type TranscriptEntry =
@@ -120,7 +120,7 @@ export class DemoStore {
   }
 }
 
-export function previewOf(body: MessageBody): string {
+function previewOf(body: MessageBody): string {
   switch (body.type) {
     case 'text':
     case 'quick_replies':

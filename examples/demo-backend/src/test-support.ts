@@ -6,7 +6,7 @@ import { startRecordingServer, type Answer } from '../../../test/support/recordi
 export const API_SECRET = 'sk_test_demo_backend_0123456789';
 export const WEBHOOK_SECRET = 'whsec_' + Buffer.from('demo-backend-test-webhook-secret').toString('base64');
 
-export interface RecordedCall {
+interface RecordedCall {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;

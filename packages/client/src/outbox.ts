@@ -70,4 +70,3 @@ export function createOutbox(initial: ChatMessage[], onChange: (items: ChatMessa
   };
 }
 
-export type Outbox = ReturnType<typeof createOutbox>;

@@ -28,7 +28,6 @@ export interface Saved {
 
 const KEYS = ['token', 'log', 'out', 'id', 'greet', 'consent'] as const;
 
-export type Store = ReturnType<typeof createStore>;
 
 /**
  * Storage namespaced by site key. Values are always held in memory; they reach `storage`

@@ -102,7 +102,7 @@ export type ConversationListReading = z.infer<typeof ConversationListReading>;
 /** `POST /v1/availability` body, and its answer. */
 export const AvailabilityRequest = z.object({ online: z.boolean() });
 export type AvailabilityRequest = z.infer<typeof AvailabilityRequest>;
-export const AvailabilityResponse = AvailabilityRequest;
+export const AvailabilityResponse = z.object({ online: z.boolean() });
 export type AvailabilityResponse = z.infer<typeof AvailabilityResponse>;
 
 /** `POST /v1/visitors/:visitorId/revoke` answer: tokens issued until `revokedAt` are refused. */

@@ -2,7 +2,6 @@ import { z } from 'zod/mini';
 import { LIMITS } from './limits.js';
 import { HTTP_URL_RE, ID_RE } from './patterns.js';
 
-export { EMAIL_RE, HTTP_URL_RE, ID_RE } from './patterns.js';
 
 // Building blocks shared by every schema. The browser checks relay frames with
 // server-guard.ts instead, which repeats these rules without zod.

@@ -92,6 +92,7 @@ const serverFrame = union(
 // The guards' types must be identical to the schemas' types: a key added to a schema and not here fails to compile.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
+/** @public A compile-time check: it fails to compile when the guard and the schema differ. */
 export type GuardTypesMatchSchemas = [
   Assert<Same<Infer<typeof serverFrame>, ServerFrame>>,
   Assert<Same<Infer<typeof visitorBody>, VisitorBody>>,

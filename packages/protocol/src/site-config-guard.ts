@@ -18,6 +18,7 @@ const siteConfig = obj({
 
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
+/** @public A compile-time check: it fails to compile when the guard and the schema differ. */
 export type GuardTypeMatchesSchema = Assert<Same<Infer<typeof siteConfig>, PublicSiteConfig>>;
 
 /** The path of a site's public config on the relay: `/v1/sites/<siteKey>/config`. */

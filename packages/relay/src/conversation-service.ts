@@ -15,7 +15,7 @@ const VISITOR: Sender = { role: 'visitor' };
 const BOT: Sender = { role: 'bot' };
 
 /** The webhook type a visitor body produces. */
-export function webhookTypeOf(body: VisitorBody): MessageWebhookType {
+function webhookTypeOf(body: VisitorBody): MessageWebhookType {
   if (body.type === 'postback') return body.value === HANDOFF_VALUE ? 'handoff.requested' : 'postback';
   if (body.type === 'rating') return 'rating.submitted';
   return 'message.created';

@@ -152,7 +152,7 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
  * A page size from a query: `fallback` when absent, at most `max` (a larger one is cut to `max`),
  * and 0 refused with `BAD_REQUEST` rather than read as some other size.
  */
-export function queryLimit(raw: string | undefined, fallback: number, max: number): number {
+function queryLimit(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (n < 1) throw new CodedError('BAD_REQUEST', `limit must be between 1 and ${max} (larger values are cut to ${max}).`);

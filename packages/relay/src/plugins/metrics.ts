@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { errorBody, CodedError } from '../errors.js';
 
 /** Plain counters bumped on the hot path; copied into Prometheus metrics only when scraped. */
-export interface HotCounters {
+interface HotCounters {
   framesIn: number;
   framesOut: number;
   connections: number;
@@ -125,7 +125,7 @@ export interface MetricsPluginOptions {
 }
 
 /** The config's `metrics` section. */
-export interface MetricsAccess {
+interface MetricsAccess {
   /** A bearer token that unlocks `/metrics` on the relay's port for any address. */
   token?: string | undefined;
   /** Serve `/metrics` on its own listener at this port instead of the relay's port. */

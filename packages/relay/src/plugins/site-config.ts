@@ -10,10 +10,10 @@ import { matches } from './widget-assets.js';
  * Revalidated on every use: the greeting changes only with the config, but `online` changes
  * at runtime (`POST /v1/availability`), and a revalidation that ends in 304 costs a few bytes.
  */
-export const SITE_CONFIG_CACHE_CONTROL = 'no-cache';
+const SITE_CONFIG_CACHE_CONTROL = 'no-cache';
 
 /** The public part of a site's config, as `GET /v1/sites/:siteKey/config` answers it. */
-export function publicSiteConfig(site: SiteConfig, online: boolean): PublicSiteConfig {
+function publicSiteConfig(site: SiteConfig, online: boolean): PublicSiteConfig {
   return { v: PROTOCOL_VERSION, site: { name: site.name }, greeting: site.greeting, online };
 }
 

@@ -11,14 +11,14 @@ import { ConfigError } from '../config.js';
  * cached briefly because merchants' pages point at it by a stable URL; the bundle it loads
  * may be cached longer.
  */
-export const WIDGET_ASSETS = {
+const WIDGET_ASSETS = {
   'loader.js': 'public, max-age=300',
   'parley.iife.js': 'public, max-age=3600',
 } as const;
 export type WidgetAssetName = keyof typeof WIDGET_ASSETS;
 
 /** A content coding the relay can answer with; `identity` is the file as it is. */
-export type Coding = 'br' | 'gzip' | 'identity';
+type Coding = 'br' | 'gzip' | 'identity';
 
 /** One served file, held in memory in every coding, each compressed once at start-up. */
 export interface WidgetAsset {
@@ -33,7 +33,7 @@ export interface WidgetAsset {
 }
 
 /** The body of `body` in every coding: brotli at its best quality, gzip at level 9. */
-export function precompress(body: Buffer, etag: string): WidgetAsset['encoded'] {
+function precompress(body: Buffer, etag: string): WidgetAsset['encoded'] {
   const tag = (suffix: string) => etag.replace(/"$/, `-${suffix}"`);
   return {
     br: { body: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: body.byteLength } }), etag: tag('br') },
@@ -46,7 +46,7 @@ export function precompress(body: Buffer, etag: string): WidgetAsset['encoded'] 
  * The coding to answer an `Accept-Encoding` header with: brotli, else gzip, else the file as it
  * is. A coding listed with `q=0` is refused; `*` stands for any coding not listed.
  */
-export function pickCoding(acceptEncoding: string | undefined): Coding {
+function pickCoding(acceptEncoding: string | undefined): Coding {
   if (!acceptEncoding) return 'identity';
   const q = new Map<string, number>();
   for (const part of acceptEncoding.toLowerCase().split(',')) {

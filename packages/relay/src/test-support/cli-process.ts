@@ -18,7 +18,7 @@ export function requireBuiltCli(): void {
 }
 
 /** A fresh SQLite file, so no test writes into the repository (or the image's `/data`). */
-export function dataFile(): string {
+function dataFile(): string {
   return join(mkdtempSync(join(tmpdir(), 'parley-data-')), 'parley.db');
 }
 
