@@ -9,7 +9,6 @@
 // Parley / Socket.IO) are the figures that count; absolute numbers depend on the machine and its
 // noise. Build first: `npx tsc -b`. See docs/benchmarks-scale-out.md; `npm run bench` is the
 // side-by-side suite of the performance goals (scripts/bench.mjs).
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -17,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { forkServer } from './bench/processes.mjs';
 import { benchRelayConfig } from './lib/bench-relay-config.mjs';
 
 const ORIGIN = 'https://shop.example';
@@ -516,55 +516,8 @@ async function startSink() {
  * Forks one server (`kind` bare, relay or socketio; `config` what `child` reads) and resolves once
  * it listens; `procs` gets the process at once.
  */
-async function startChild(kind, config, extraArgs, procs) {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', kind, JSON.stringify(config)], {
-    execArgv: ['--expose-gc', ...extraArgs],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  procs.push(proc);
-  let nextId = 0;
-  const waiting = new Map();
-  const port = await new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`${kind} server exited early (${code}); did you run npx tsc -b${kind === 'socketio' ? ' and npm install' : ''}?`)));
-    proc.on('message', (msg) => {
-      if (msg.ready) resolve(msg.port);
-      else waiting.get(msg.id)?.(msg);
-    });
-  });
-  let closed = false;
-  // A server that dies mid-run fails the call waiting on it instead of hanging the run.
-  proc.once('exit', (code, signal) => {
-    const error = new Error(`${kind} server exited during the run (${signal ?? code})`);
-    for (const settle of waiting.values()) settle(undefined, error);
-  });
-  const call = (cmd, extra = {}) =>
-    new Promise((resolve, reject) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`${kind} server is not running`));
-      const id = ++nextId;
-      waiting.set(id, (msg, error) => {
-        waiting.delete(id);
-        if (error && !closed) reject(error);
-        else resolve(msg);
-      });
-      proc.send({ id, cmd, ...extra });
-    });
-  return {
-    kind,
-    port,
-    proc,
-    /** CPU time (µs) and memory of the server process; `gc` collects garbage first. */
-    stats: (gc = false) => call('stats', { gc }),
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      call('close');
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+function startChild(kind, config, extraArgs, procs) {
+  return forkServer(kind, fileURLToPath(import.meta.url), ['--child', kind, JSON.stringify(config)], { procs, execArgv: ['--expose-gc', ...extraArgs] });
 }
 
 /**

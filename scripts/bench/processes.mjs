@@ -11,7 +11,16 @@ const ENTRY = fileURLToPath(new URL('./server-process.mjs', import.meta.url));
 export async function startServer(kind, config, { procs, cpuProf } = {}) {
   const execArgv = ['--expose-gc'];
   if (cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProf.dir}`, `--cpu-prof-name=${cpuProf.name}`);
-  const proc = fork(ENTRY, [kind, JSON.stringify(config)], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return forkServer(kind, ENTRY, [kind, JSON.stringify(config)], { procs, execArgv });
+}
+
+/**
+ * Forks `entry` with `args` as the server `kind` and resolves once it sends `{ready, port}`; it then
+ * answers `{id, cmd}` messages (`stats`, `close`, its own commands) over IPC. Shared by both bench
+ * scripts.
+ */
+export async function forkServer(kind, entry, args, { procs, execArgv = [] } = {}) {
+  const proc = fork(entry, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   procs?.push(proc);
   let nextId = 0;
   const waiting = new Map();

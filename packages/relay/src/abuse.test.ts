@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CLOSE, PROTOCOL_VERSION } from '@parley/protocol';
 import { drip, rawClient } from './test-support/raw-http.js';
-import { API_SECRET_2, TestClient, eventually, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { API_SECRET_2, TestClient, eventually, startBackend, startRelay, testConfig, startStack } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -13,18 +13,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(options: BuildAppOptions = {}) {
-  const backend = await startBackend();
-  cleanups.push(backend.close);
-  const relay = await startRelay(testConfig(backend.url), options);
-  cleanups.push(relay.close);
-  const open = async () => {
-    const c = await TestClient.open(relay.wsUrl);
-    cleanups.push(() => c.close());
-    return c;
-  };
-  return { relay, open, port: Number(new URL(relay.base).port) };
-}
+const setup = (options: BuildAppOptions = {}) => startStack((c) => cleanups.push(c), options);
 
 /** A counter of the relay's /metrics, 0 when absent. */
 async function metric(base: string, line: string): Promise<number> {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { CLOSE } from '@parley/protocol';
 import { MemoryEngine } from './engine/memory.js';
 import type { AppendRequest, AppendResult } from './engine/types.js';
-import { TestClient, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { startStack } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -21,18 +21,7 @@ class SlowEngine extends MemoryEngine {
   }
 }
 
-async function setup(options: BuildAppOptions = {}) {
-  const backend = await startBackend();
-  cleanups.push(backend.close);
-  const relay = await startRelay(testConfig(backend.url), options);
-  cleanups.push(relay.close);
-  const open = async () => {
-    const c = await TestClient.open(relay.wsUrl);
-    cleanups.push(() => c.close());
-    return c;
-  };
-  return { relay, open };
-}
+const setup = (options: BuildAppOptions = {}) => startStack((c) => cleanups.push(c), options);
 
 const text = (t: string) => ({ type: 'text', text: t });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE, PROTOCOL_VERSION, hmacSha256Hex } from '@parley/protocol';
-import { API_SECRET, IDENTITY_SECRET, ORIGIN, TestClient, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { API_SECRET, IDENTITY_SECRET, TestClient, startBackend, startRelay, testConfig, startStack } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 import type { RelayConfigInput } from './config.js';
 
@@ -11,22 +11,12 @@ afterEach(async () => {
 });
 
 let clock = 1_800_000_000_000;
-async function setup(options: BuildAppOptions = {}, overrides: Partial<RelayConfigInput> = {}) {
-  const backend = await startBackend();
-  cleanups.push(backend.close);
-  const relay = await startRelay(testConfig(backend.url, overrides), {
-    now: () => clock,
-    limits: { authFailuresPerIp: { perSecond: 0.001, burst: 5 }, authBlockMs: 60_000 },
-    ...options,
-  });
-  cleanups.push(relay.close);
-  const open = async (origin: string | null = ORIGIN) => {
-    const c = await TestClient.open(relay.wsUrl, origin);
-    cleanups.push(() => c.close());
-    return c;
-  };
-  return { relay, open };
-}
+const setup = (options: BuildAppOptions = {}, overrides: Partial<RelayConfigInput> = {}) =>
+  startStack(
+    (c) => cleanups.push(c),
+    { now: () => clock, limits: { authFailuresPerIp: { perSecond: 0.001, burst: 5 }, authBlockMs: 60_000 }, ...options },
+    overrides,
+  );
 
 /** The status (and Retry-After) of a backend socket upgrade with this secret. */
 function upgrade(base: string, secret: string): Promise<{ status: number; retryAfter?: string }> {

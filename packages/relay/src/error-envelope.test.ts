@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { API_SECRET, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { API_SECRET, startStack } from './test-support/harness.js';
 import type { RelayConfigInput } from './config.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -8,13 +8,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(overrides: Partial<RelayConfigInput> = {}) {
-  const backend = await startBackend();
-  cleanups.push(backend.close);
-  const relay = await startRelay(testConfig(backend.url, overrides));
-  cleanups.push(relay.close);
-  return relay;
-}
+const setup = async (overrides: Partial<RelayConfigInput> = {}) => (await startStack((c) => cleanups.push(c), {}, overrides)).relay;
 
 const auth = { authorization: `Bearer ${API_SECRET}` };
 const ENVELOPE = { error: { code: expect.any(String), message: expect.any(String) } };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { drip, rawClient } from './test-support/raw-http.js';
-import { TestClient, startBackend, startRelay, testConfig } from './test-support/harness.js';
+import { TestClient, startStack } from './test-support/harness.js';
 import type { BuildAppOptions } from './app.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -8,15 +8,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(options: BuildAppOptions = {}) {
-  const backend = await startBackend();
-  cleanups.push(backend.close);
-  const relay = await startRelay(testConfig(backend.url), options);
-  cleanups.push(relay.close);
-  const port = Number(new URL(relay.base).port);
-  return { relay, port };
-}
-
+const setup = (options: BuildAppOptions = {}) => startStack((c) => cleanups.push(c), options);
 
 describe('HTTP limits', () => {
   test('a slowloris upgrade (headers dripped a byte at a time) is cut after headersTimeoutMs', async () => {

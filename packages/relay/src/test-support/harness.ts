@@ -105,6 +105,23 @@ export async function startRelay(config: RelayConfigInput, options: BuildAppOpti
   };
 }
 
+/**
+ * A recording backend and a relay sending it webhooks, each closed through `track` (a test's
+ * cleanup list), with `open` for widget sockets (closed the same way) and the relay's port.
+ */
+export async function startStack(track: (cleanup: () => Promise<void> | void) => void, options: BuildAppOptions = {}, overrides: Partial<RelayConfigInput> = {}) {
+  const backend = await startBackend();
+  track(backend.close);
+  const relay = await startRelay(testConfig(backend.url, overrides), options);
+  track(relay.close);
+  const open = async (origin: string | null = ORIGIN) => {
+    const c = await TestClient.open(relay.wsUrl, origin);
+    track(() => c.close());
+    return c;
+  };
+  return { backend, relay, open, port: Number(new URL(relay.base).port) };
+}
+
 /** A `ws` client recording every frame; `take` consumes the first unconsumed frame matching. */
 export class TestClient {
   readonly frames: ServerFrame[] = [];
