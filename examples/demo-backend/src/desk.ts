@@ -131,6 +131,8 @@ export class Desk {
       case 'context.updated':
         this.store.setContext(conv, event.data.context);
         return [];
+      case 'message.feedback':
+        return [];
       default:
         break;
     }

@@ -3,7 +3,7 @@ import { ConversationEvent } from './events.js';
 import { badFrame, readFrame, type DecodeResult } from './frame-text.js';
 import { LIMITS } from './limits.js';
 import { Id, Seq, str, text } from './schemas.js';
-import { PostMessageRequest } from './rest.js';
+import { PostMessageRequest, StreamAbort, StreamDelta, StreamFinish, StreamStart } from './rest.js';
 import { WebhookEvent, WebhookReply } from './webhooks.js';
 
 // The backend socket at `/v1/backend`: a merchant backend holds it with the site's API secret,
@@ -33,12 +33,26 @@ export const BackendSendFrame = z.extend(PostMessageRequest, { t: z.literal('sen
  */
 export const BackendPostFrame = z.object({ t: z.literal('post'), id: Id, conversationId: Id, event: ConversationEvent });
 
+/**
+ * One step of a streamed answer, as `POST /v1/conversations/:id/streams/:messageId`; `id` is the
+ * message id. `start`, `finish` and `abort` are answered with an `ack` (`seq` set once the answer is
+ * in the log); a `delta` is answered only when refused. Steps of one answer are applied in order.
+ */
+const streamFrame = <S extends z.ZodMiniObject>(step: S) => z.extend(step, { t: z.literal('stream'), id: Id, conversationId: Id });
+export const BackendStreamFrame = z.discriminatedUnion('op', [
+  streamFrame(StreamStart),
+  streamFrame(StreamDelta),
+  streamFrame(StreamFinish),
+  streamFrame(StreamAbort),
+]);
+
 /** Every frame a backend may send. */
-export const BackendClientFrame = z.discriminatedUnion('t', [BackendAckFrame, BackendSendFrame, BackendPostFrame]);
+export const BackendClientFrame = z.discriminatedUnion('t', [BackendAckFrame, BackendSendFrame, BackendPostFrame, BackendStreamFrame]);
 export type BackendClientFrame = z.infer<typeof BackendClientFrame>;
 export type BackendAckFrame = z.infer<typeof BackendAckFrame>;
 export type BackendSendFrame = z.infer<typeof BackendSendFrame>;
 export type BackendPostFrame = z.infer<typeof BackendPostFrame>;
+export type BackendStreamFrame = z.infer<typeof BackendStreamFrame>;
 
 // ---- relay → backend ----
 

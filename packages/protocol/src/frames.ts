@@ -68,13 +68,25 @@ export const ContextFrame = z.object({
   attrs: z.optional(Attrs),
 });
 export const PingFrame = z.object({ t: z.literal('ping'), ts: z.optional(Timestamp) });
+/**
+ * 👍 or 👎 on a bot's answer `messageId`, with an optional comment. `id` is the client's
+ * idempotency key (a retry with the same id reaches the backend once, as `message.feedback`).
+ */
+export const FeedbackFrame = z.object({
+  t: z.literal('feedback'),
+  id: Id,
+  messageId: Id,
+  value: z.enum(['up', 'down']),
+  comment: z.optional(text(LIMITS.maxCommentLength)),
+});
 
 /** Every frame a widget may send. */
-export const ClientFrame = z.discriminatedUnion('t', [HelloFrame, SendFrame, TypingFrame, ReadFrame, ContextFrame, PingFrame]);
+export const ClientFrame = z.discriminatedUnion('t', [HelloFrame, SendFrame, TypingFrame, ReadFrame, ContextFrame, PingFrame, FeedbackFrame]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type SendFrame = z.infer<typeof SendFrame>;
 export type ContextFrame = z.infer<typeof ContextFrame>;
+export type FeedbackFrame = z.infer<typeof FeedbackFrame>;
 
 // ---- relay → widget ----
 
@@ -137,14 +149,32 @@ export const ErrorFrame = z.object({
 
 export const PongFrame = z.object({ t: z.literal('pong'), ts: Timestamp });
 
+/**
+ * Part of an answer a bot is still writing (ephemeral: never stored, never given a seq).
+ * `text` starts at character `offset` (UTF-16 code units) of the answer: a client keeps
+ * `draft.slice(0, offset) + text` when `offset` is at most the length it holds, and ignores
+ * it otherwise (a later snapshot or the finished message fills the gap). A socket that joins
+ * mid-answer gets the whole text so far once, with `offset: 0`. The finished answer arrives
+ * as a `msg` with the same `id`, which replaces the draft.
+ */
+export const DraftFrame = z.object({
+  t: z.literal('draft'),
+  id: Id,
+  ts: Timestamp,
+  from: Sender,
+  offset: z.number().check(z.int(), z.gte(0), z.lte(LIMITS.maxTextLength)),
+  text: text(LIMITS.maxTextLength),
+});
+
 /** Every frame the relay may send. */
-export const ServerFrame = z.discriminatedUnion('t', [WelcomeFrame, AckFrame, MsgFrame, EventFrame, ErrorFrame, PongFrame]);
+export const ServerFrame = z.discriminatedUnion('t', [WelcomeFrame, AckFrame, MsgFrame, EventFrame, ErrorFrame, PongFrame, DraftFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
 export type MsgFrame = z.infer<typeof MsgFrame>;
 export type EventFrame = z.infer<typeof EventFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
+export type DraftFrame = z.infer<typeof DraftFrame>;
 
 /** A stored event in the conversation log. */
 export const StoredEvent = z.object({ seq: Seq, id: Id, ts: Timestamp, event: ConversationEvent });

@@ -16,6 +16,8 @@ export const Sender = z.object({
   name: z.optional(str(LIMITS.maxShortLength)),
   /** Avatar image. */
   avatarUrl: z.optional(HttpUrl),
+  /** A bot whose answers a language model writes: the widget labels it "AI", not "Bot". */
+  ai: z.optional(z.boolean()),
 });
 export type Sender = z.infer<typeof Sender>;
 
@@ -34,15 +36,30 @@ export const CardAction = z.object({
 });
 export type CardAction = z.infer<typeof CardAction>;
 
+/** Where an answer came from: shown under it as a link. */
+export const Source = z.object({
+  title: str(LIMITS.maxShortLength),
+  url: HttpUrl,
+});
+export type Source = z.infer<typeof Source>;
+
+/** The sources of a bot's answer (backend-authored text and quick replies only). */
+const sources = z.optional(z.array(Source).check(z.maxLength(LIMITS.maxSources)));
+
 export const TextBody = z.object({
   type: z.literal('text'),
   text: str(LIMITS.maxTextLength),
+  sources,
 });
+
+/** A visitor's text: sources are the backend's alone. */
+const VisitorTextBody = z.omit(TextBody, { sources: true });
 
 export const QuickRepliesBody = z.object({
   type: z.literal('quick_replies'),
   text: str(LIMITS.maxTextLength),
   replies: z.array(Button).check(z.minLength(1), z.maxLength(LIMITS.maxQuickReplies)),
+  sources,
 });
 
 export const CardBody = z.object({
@@ -69,7 +86,7 @@ export const RatingBody = z.object({
   comment: z.optional(text(LIMITS.maxCommentLength)),
 });
 
-/** Reserved: file transfer arrives in a later protocol revision. */
+/** A file the sender uploaded to the site's own storage (files never pass through the relay). */
 export const FileBody = z.object({
   type: z.literal('file'),
   name: str(LIMITS.maxShortLength),
@@ -105,7 +122,7 @@ export type FileBody = z.infer<typeof FileBody>;
 export type ContactBody = z.infer<typeof ContactBody>;
 
 /** Bodies a visitor may send. */
-export const VisitorBody = z.discriminatedUnion('type', [TextBody, PostbackBody, RatingBody, ContactBody]);
+export const VisitorBody = z.discriminatedUnion('type', [VisitorTextBody, PostbackBody, RatingBody, ContactBody]);
 export type VisitorBody = z.infer<typeof VisitorBody>;
 
 /** Bodies a backend (bot or agent) may send. */
@@ -121,5 +138,7 @@ export const Message = z.object({
   ts: Timestamp,
   from: Sender,
   body: MessageBody,
+  /** A streamed answer that was aborted or stalled before it finished: `body` holds the text that arrived. */
+  incomplete: z.optional(z.boolean()),
 });
 export type Message = z.infer<typeof Message>;

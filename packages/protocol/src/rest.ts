@@ -1,8 +1,9 @@
 import { z } from 'zod/mini';
 import { ConversationEvent } from './events.js';
 import { StoredEvent } from './frames.js';
-import { Message } from './messages.js';
-import { Id, Seq, Timestamp } from './schemas.js';
+import { Button, Message, Source } from './messages.js';
+import { LIMITS } from './limits.js';
+import { Id, Seq, Timestamp, str, text } from './schemas.js';
 import { OutgoingMessage, VisitorContext, WebhookEvent, WebhookVisitor } from './webhooks.js';
 
 // Every request body, query and answer of the backend REST API under `/v1`.
@@ -27,6 +28,64 @@ export const PostEventRequest = z.object({
 export type PostEventRequest = z.infer<typeof PostEventRequest>;
 export const PostEventResponse = z.object({ seq: z.optional(Seq), duplicate: z.boolean() });
 export type PostEventResponse = z.infer<typeof PostEventResponse>;
+
+// ---- streamed answers: `POST /v1/conversations/:id/streams/:messageId` ----
+// A bot writes an answer in steps: `start`, any number of `delta`s, then `finish` (or `abort`).
+// Widgets see the text as it grows (`draft` frames); only the finished answer enters the log.
+
+/** Open the answer `messageId`. Idempotent: starting it again answers its current state. */
+export const StreamStart = z.object({
+  op: z.literal('start'),
+  /** Defaults to `{role: 'bot', ai: true}`. */
+  from: OutgoingMessage.shape.from,
+});
+/**
+ * Append `text` at character `offset` (UTF-16 code units) of the answer. Idempotent on the
+ * offset: text the relay already holds is skipped, only what lies beyond it is appended. An
+ * offset past the end is refused with `STREAM_GAP` (the answer carries the length held).
+ */
+export const StreamDelta = z.object({
+  op: z.literal('delta'),
+  offset: z.number().check(z.int(), z.gte(0), z.lte(LIMITS.maxTextLength)),
+  text: str(LIMITS.maxTextLength),
+});
+/**
+ * Finish the answer: it enters the log as one message with a seq. `text` is the final text
+ * (defaults to what the deltas wrote); with `quickReplies` it is a quick-replies message.
+ */
+export const StreamFinish = z.object({
+  op: z.literal('finish'),
+  text: z.optional(str(LIMITS.maxTextLength)),
+  sources: z.optional(z.array(Source).check(z.maxLength(LIMITS.maxSources))),
+  quickReplies: z.optional(z.array(Button).check(z.minLength(1), z.maxLength(LIMITS.maxQuickReplies))),
+});
+/** Give up on the answer: the text so far enters the log marked `incomplete`. */
+export const StreamAbort = z.object({
+  op: z.literal('abort'),
+  reason: z.optional(text(LIMITS.maxShortLength)),
+});
+/** One step of a streamed answer. */
+export const StreamRequest = z.discriminatedUnion('op', [StreamStart, StreamDelta, StreamFinish, StreamAbort]);
+export type StreamRequest = z.infer<typeof StreamRequest>;
+export type StreamStart = z.infer<typeof StreamStart>;
+export type StreamDelta = z.infer<typeof StreamDelta>;
+export type StreamFinish = z.infer<typeof StreamFinish>;
+export type StreamAbort = z.infer<typeof StreamAbort>;
+
+/** The answer to every stream step. */
+export const StreamResponse = z.object({
+  /** The answer's message id. */
+  id: Id,
+  /** Characters the relay holds for the answer. */
+  offset: z.number(),
+  /** True once the answer is finished or aborted (its message is in the log). */
+  done: z.boolean(),
+  /** The logged message, once `done`. */
+  message: z.optional(Message),
+  /** True when the step changed nothing: a repeated start, delta, finish or abort. */
+  duplicate: z.boolean(),
+});
+export type StreamResponse = z.infer<typeof StreamResponse>;
 
 /** `GET /v1/conversations/:id/messages?after=SEQ&limit=N` */
 export const HistoryQuery = z.object({

@@ -51,17 +51,23 @@ const seq = nat();
 const ts = fc.oneof(nat(), fc.constant(1_760_000_000_000));
 
 const sender = fc.record(
-  { role: fc.constantFrom('visitor', 'bot', 'agent', 'system'), id, name: free(S, 1), avatarUrl: url },
+  { role: fc.constantFrom('visitor', 'bot', 'agent', 'system'), id, name: free(S, 1), avatarUrl: url, ai: fc.boolean() },
   { requiredKeys: ['role'] },
 );
 const button = fc.record({ label: free(L.maxLabelLength, 1), value: free(L.maxValueLength, 1) });
+const sources = list(fc.record({ title: free(S, 1), url }), L.maxSources);
+const visitorText = fc.record({ type: fc.constant('text'), text: free(L.maxTextLength, 1) });
 const bodies = {
-  text: fc.record({ type: fc.constant('text'), text: free(L.maxTextLength, 1) }),
-  quick_replies: fc.record({
-    type: fc.constant('quick_replies'),
-    text: free(L.maxTextLength, 1),
-    replies: list(button, L.maxQuickReplies, 1),
-  }),
+  text: fc.record({ type: fc.constant('text'), text: free(L.maxTextLength, 1), sources }, { requiredKeys: ['type', 'text'] }),
+  quick_replies: fc.record(
+    {
+      type: fc.constant('quick_replies'),
+      text: free(L.maxTextLength, 1),
+      replies: list(button, L.maxQuickReplies, 1),
+      sources,
+    },
+    { requiredKeys: ['type', 'text', 'replies'] },
+  ),
   card: fc.record(
     {
       type: fc.constant('card'),
@@ -87,7 +93,7 @@ const bodies = {
   contact: fc.record({ type: fc.constant('contact'), email, text: free(L.maxTextLength, 1) }),
 };
 const body = fc.oneof(...Object.values(bodies));
-const visitorBody = fc.oneof(bodies.text, bodies.postback, bodies.rating, bodies.contact);
+const visitorBody = fc.oneof(visitorText, bodies.postback, bodies.rating, bodies.contact);
 
 const events = [
   fc.record({ type: fc.constant('typing'), on: fc.boolean(), from: sender }, { requiredKeys: ['type', 'on'] }),
@@ -120,10 +126,11 @@ const frames = {
     { requiredKeys: ['t', 'v', 'conversationId', 'visitorId', 'token', 'lastSeq', 'greeting', 'site', 'online', 'limits'] },
   ),
   ack: fc.record({ t: fc.constant('ack'), id, seq, ts }),
-  msg: fc.record({ t: fc.constant('msg'), seq, id, ts, from: sender, body }),
+  msg: fc.record({ t: fc.constant('msg'), seq, id, ts, from: sender, body, incomplete: fc.boolean() }, { requiredKeys: ['t', 'seq', 'id', 'ts', 'from', 'body'] }),
   event: fc.record({ t: fc.constant('event'), seq, id, ts, event: fc.oneof(...events) }, { requiredKeys: ['t', 'ts', 'event'] }),
   error: fc.record({ t: fc.constant('error'), code: free(64, 1), message: free(S * 2), id }, { requiredKeys: ['t', 'code', 'message'] }),
   pong: fc.record({ t: fc.constant('pong'), ts }),
+  draft: fc.record({ t: fc.constant('draft'), id, ts, from: sender, offset: nat(L.maxTextLength), text: free(L.maxTextLength) }),
 };
 const frame = fc.oneof(...Object.values(frames));
 
@@ -269,7 +276,7 @@ describe('parseServerFrame', () => {
       { numRuns: 20_000 },
     );
     // Every frame, body and event kind was accepted at least once, and both answers were common.
-    expect(kinds.size).toBe(4 + Object.keys(bodies).length + events.length);
+    expect(kinds.size).toBe(Object.keys(frames).length - 2 + Object.keys(bodies).length + events.length);
     expect(accepted).toBeGreaterThan(4_000);
     expect(refused).toBeGreaterThan(4_000);
   });

@@ -26,19 +26,21 @@ const sender = obj({
   id: opt(id),
   name: opt(chars(S, 1)),
   avatarUrl: opt(url),
+  ai: opt(bool),
 });
 const button = obj({ label, value });
 
-const textBody = obj({ type: oneOf('text'), text });
+const sources = opt(arr(obj({ title: chars(S, 1), url }), L.maxSources));
+const visitorText = obj({ type: oneOf('text'), text });
 const postbackBody = obj({ type: oneOf('postback'), value, label });
 const ratingBody = obj({ type: oneOf('rating'), score: int(1, 5), comment: opt(chars(L.maxCommentLength)) });
 const contactBody = obj({ type: oneOf('contact'), email: chars(S, 0, EMAIL_RE), text });
 
-const visitorBody = union(textBody, postbackBody, ratingBody, contactBody);
+const visitorBody = union(visitorText, postbackBody, ratingBody, contactBody);
 
 const body = union(
-  textBody,
-  obj({ type: oneOf('quick_replies'), text, replies: arr(button, L.maxQuickReplies, 1) }),
+  obj({ type: oneOf('text'), text, sources }),
+  obj({ type: oneOf('quick_replies'), text, replies: arr(button, L.maxQuickReplies, 1), sources }),
   obj({
     type: oneOf('card'),
     kind: oneOf('product', 'order'),
@@ -83,10 +85,11 @@ const serverFrame = union(
     limits: obj({ maxFrameBytes: num, maxTextLength: num, maxQuickReplies: num }),
   }),
   obj({ t: oneOf('ack'), id, seq, ts: seq }),
-  obj({ t: oneOf('msg'), seq, id, ts: seq, from: sender, body }),
+  obj({ t: oneOf('msg'), seq, id, ts: seq, from: sender, body, incomplete: opt(bool) }),
   obj({ t: oneOf('event'), seq: opt(seq), id: opt(id), ts: seq, event }),
   obj({ t: oneOf('error'), code: chars(64, 1), message: chars(S * 2), id: opt(id) }),
   obj({ t: oneOf('pong'), ts: seq }),
+  obj({ t: oneOf('draft'), id, ts: seq, from: sender, offset: int(0, L.maxTextLength), text: chars(L.maxTextLength) }),
 );
 
 // The guards' types must be identical to the schemas' types: a key added to a schema and not here fails to compile.

@@ -2,7 +2,7 @@ import { z } from 'zod/mini';
 import { PageContext, ProductContext } from './frames.js';
 import { LIMITS } from './limits.js';
 import { BackendBody, Message, Sender } from './messages.js';
-import { Attrs, Id, Timestamp, str } from './schemas.js';
+import { Attrs, Id, Timestamp, str, text } from './schemas.js';
 
 /** The visitor a webhook is about. */
 export const WebhookVisitor = z.object({
@@ -49,6 +49,15 @@ export const WebhookEvent = z.discriminatedUnion('type', [
   envelope('context.updated', z.object({ context: VisitorContext })),
   envelope('handoff.requested', withMessage),
   envelope('rating.submitted', withMessage),
+  envelope(
+    'message.feedback',
+    z.object({
+      /** The bot answer rated. */
+      messageId: Id,
+      value: z.enum(['up', 'down']),
+      comment: z.optional(text(LIMITS.maxCommentLength)),
+    }),
+  ),
 ]);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 export type WebhookEventType = WebhookEvent['type'];
@@ -59,6 +68,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'context.updated',
   'handoff.requested',
   'rating.submitted',
+  'message.feedback',
 ];
 
 /** A backend-authored message: from the REST API or inline in a webhook reply. */

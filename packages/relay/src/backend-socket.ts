@@ -305,6 +305,8 @@ export class BackendLink {
           const { t: _t, conversationId: _c, ...message } = frame;
           const result = await postMessage(this.o.service, this.site, conversation.id, message);
           this.send({ t: 'ack', id: frame.id, seq: result.message.seq, duplicate: result.duplicate });
+        } else if (frame.t === 'stream') {
+          throw new CodedError('BAD_REQUEST', 'Streamed answers are not accepted over this socket yet.');
         } else {
           const result = await postEvent(this.o.service, this.site, conversation.id, { id: frame.id, event: frame.event });
           this.send({ t: 'ack', id: frame.id, ...(result.seq === undefined ? {} : { seq: result.seq }), duplicate: result.duplicate });
