@@ -22,6 +22,8 @@ const demo = await startDemo({
   logLevel: process.env.LOG_LEVEL ?? 'warn',
   openHours: process.env.OPEN_HOURS ?? null,
   dataDir,
+  // Typed questions get the demo AI's streamed answers; DEMO_BOT=rules keeps the FAQ bot alone.
+  bot: process.env.DEMO_BOT === 'rules' ? 'rules' : 'ai',
 });
 
 console.log(`
@@ -32,7 +34,8 @@ Parley demo is running.
   Relay:                  ${demo.relayUrl}  (health: ${demo.relayUrl}/healthz, metrics: ${demo.relayUrl}/metrics)
   Data:                   ${dataDir}  (kept across restarts; delete it to start over)
 
-Open the shop, click the chat button, tap a choice or type "order 1001".
+Open the shop, click the chat button, tap a choice or type a question ("how long does
+shipping take?", "order 1001"): the demo AI streams its answer, with its sources and 👍/👎.
 Tap "Talk to a human", then answer from the agent console. Ctrl+C stops everything.
 `);
 

@@ -54,7 +54,7 @@ const targets = (exports: unknown): string[] =>
 /** The package names a built file imports (bare specifiers, no Node built-ins). */
 function importsOf(text: string): Set<string> {
   const names = new Set<string>();
-  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\(\s*)['"]([^'"./][^'"]*)['"]/g)) {
+  for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\(\s*)['"]([^'"./][^'"]*)['"]/g)) {
     const spec = m[1]!;
     if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
     names.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);

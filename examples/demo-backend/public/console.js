@@ -142,13 +142,25 @@
   }
 
   var ROLE = { visitor: 'Visitor', bot: 'Bot', agent: 'Agent', system: 'System' };
+  var THUMB = { up: '👍 Helpful', down: '👎 Not helpful' };
+
+  function feedbackFor(messageId) {
+    if (!state || !state.feedback) return null;
+    for (var i = 0; i < state.feedback.length; i++) if (state.feedback[i].messageId === messageId && state.feedback[i].conversationId === selectedId) return state.feedback[i];
+    return null;
+  }
+
+  function sourceNodes(body) {
+    if (!body.sources || !body.sources.length) return [];
+    return [el('ul', { className: 'sources', 'aria-label': 'Sources' }, body.sources.map(function (s) { return el('li', null, [safeLink(s.url, s.title)]); }))];
+  }
 
   function bodyNodes(body) {
     switch (body.type) {
       case 'text':
-        return [el('p', { text: body.text })];
+        return [el('p', { text: body.text })].concat(sourceNodes(body));
       case 'quick_replies':
-        return [el('p', { text: body.text }), el('div', { className: 'chips', 'aria-label': 'Buttons offered' }, body.replies.map(function (r) { return el('span', { text: r.label }); }))];
+        return [el('p', { text: body.text })].concat(sourceNodes(body), [el('div', { className: 'chips', 'aria-label': 'Buttons offered' }, body.replies.map(function (r) { return el('span', { text: r.label }); }))]);
       case 'card':
         return [el('div', { className: 'card' }, [
           el('strong', { text: body.title }),
@@ -183,8 +195,16 @@
   function entryNode(entry) {
     if (entry.kind === 'event') return el('li', { className: 'event', 'data-entry-id': entry.id, text: eventText(entry.event) + ' · ' + time(entry.ts) });
     var from = entry.from || { role: 'bot' };
-    var label = (from.name ? from.name + ' · ' : '') + (ROLE[from.role] || from.role) + ' · ' + time(entry.ts);
-    return el('li', { className: 'msg', 'data-role': from.role, 'data-entry-id': entry.id }, [el('span', { className: 'from', text: label })].concat(bodyNodes(entry.body)));
+    var ai = from.role === 'bot' && from.ai === true;
+    var label = (from.name ? from.name + ' · ' : '') + (ai ? 'AI' : ROLE[from.role] || from.role) + ' · ' + time(entry.ts);
+    var props = { className: 'msg', 'data-role': from.role, 'data-entry-id': entry.id };
+    if (ai) props['data-ai'] = 'true';
+    if (entry.incomplete) props['data-incomplete'] = 'true';
+    var feedback = feedbackFor(entry.id);
+    var notes = [];
+    if (entry.incomplete) notes.push(el('span', { className: 'note incomplete', text: 'Incomplete: the answer stopped before it was finished' }));
+    if (feedback) notes.push(el('span', { className: 'note feedback ' + feedback.value, 'data-feedback': feedback.value, text: THUMB[feedback.value] + (feedback.comment ? ' — “' + feedback.comment + '”' : '') }));
+    return el('li', props, [el('span', { className: 'from', text: label })].concat(bodyNodes(entry.body), notes));
   }
 
   function renderTranscript() {
@@ -227,6 +247,20 @@
       ]));
     });
     $('no-contacts').hidden = state.contacts.length > 0;
+    var feedback = $('feedback');
+    feedback.textContent = '';
+    (state.feedback || []).forEach(function (f) {
+      var open = el('button', { type: 'button', className: 'link', text: 'Open conversation' });
+      open.addEventListener('click', function () { select(f.conversationId); });
+      feedback.appendChild(el('li', { 'data-feedback-for': f.messageId, 'data-value': f.value }, [
+        el('strong', { className: 'thumb ' + f.value, text: THUMB[f.value] }),
+        document.createTextNode(' · ' + time(f.ts)),
+        f.comment ? el('div', { text: '“' + f.comment + '”' }) : null,
+        f.answer ? el('div', { className: 'muted answer', text: f.answer }) : null,
+        open,
+      ]));
+    });
+    $('no-feedback').hidden = !!(state.feedback && state.feedback.length);
   }
 
   function renderAvailability() {
@@ -324,8 +358,11 @@
     source.addEventListener('error', function () { $('connection').textContent = 'Reconnecting…'; });
     source.addEventListener('state', function (e) {
       var first = state === null;
+      var feedbackBefore = state && JSON.stringify(state.feedback);
       state = JSON.parse(e.data);
       render();
+      // New feedback marks an answer in the open transcript.
+      if (!first && JSON.stringify(state.feedback) !== feedbackBefore) renderTranscript();
       if (first && selectedId && selected()) select(selectedId);
     });
     source.addEventListener('entry', function (e) {

@@ -42,14 +42,26 @@ export interface DemoBackendOptions {
    * every change. Null or absent: memory only, gone when the process stops.
    */
   dataDir?: string | null;
+  /**
+   * Who answers what the visitor types. `rules` (default): the FAQ bot's patterns, answered at
+   * once. `ai`: the local AI answerer, streamed word by word with its sources; buttons still go
+   * to the FAQ bot, and "human"/"agent" still asks for one.
+   */
+  bot?: 'rules' | 'ai';
+  /** In `ai` mode, milliseconds between streamed words. Default 45. */
+  aiWordMs?: number;
+  /** In `ai` mode, the chunks an answer is streamed in (tests: a model that fails or stalls). Default: its words at `aiWordMs`. */
+  aiWrite?: (text: string, signal: AbortSignal) => AsyncIterable<string>;
 }
 
 export interface DemoBackend {
   url: string;
   /** The webhook endpoint to put in the relay config. */
   webhookUrl: string;
-  /** Resolves when background REST calls (queue positions, availability) are done. */
+  /** Resolves when background REST calls (queue positions, availability, AI answers) are done. */
   settled(): Promise<void>;
+  /** Stop the AI answers being written: what they wrote is logged as incomplete. `close()` does it too. */
+  stopAnswers(): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +102,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     now,
     log,
     saved: stateFile ? readDeskFile(stateFile) : null,
+    ai: options.bot === 'ai' ? { wordMs: options.aiWordMs ?? 45, ...(options.aiWrite ? { write: options.aiWrite } : {}) } : null,
   });
   const saver = stateFile
     ? createDeskFileWriter(stateFile, () => desk.snapshot(), { onError: (err) => log(`saving ${stateFile} failed: ${err.message}`) })
@@ -107,6 +120,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
       conversations: list.map((c) => summary(c, desk.store.positionOf(c))),
       ratings: desk.store.ratings,
       contacts: desk.store.contacts,
+      feedback: desk.store.feedback,
     };
   }
 
@@ -316,6 +330,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     url,
     webhookUrl: `${url}/webhooks/parley`,
     settled: () => desk.settled(),
+    stopAnswers: () => desk.stopAi(null, 'The demo backend stopped.'),
     close: async () => {
       stopped = true;
       clearTimeout(retry);
@@ -324,6 +339,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
       unsubscribe();
       for (const res of streams) res.end();
       streams.clear();
+      desk.stopAi(null, 'The demo backend stopped.');
       await desk.settled();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

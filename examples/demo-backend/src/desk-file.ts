@@ -32,8 +32,8 @@ export function readDeskFile(path: string): DeskState | null {
   if (!isDeskFile(value)) {
     throw new Error(`${path} is not a demo backend state file (version ${DESK_FILE_VERSION}); delete it (or its folder) to start over.`);
   }
-  const { switchOn, conversations, ratings, contacts, replies } = value;
-  return { switchOn, conversations, ratings, contacts, replies };
+  const { switchOn, conversations, ratings, contacts, feedback, replies } = value;
+  return { switchOn, conversations, ratings, contacts, feedback: Array.isArray(feedback) ? feedback : [], replies };
 }
 
 function isDeskFile(value: unknown): value is DeskFile {

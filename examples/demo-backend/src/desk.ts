@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import {
+  HANDOFF_VALUE,
   RelayError,
   newId,
   type ConversationEvent,
@@ -8,10 +10,26 @@ import {
   type Sender,
   type WebhookEvent,
 } from '@parley/backend';
-import { BOT, HANDOFF_TEXT, answerPostback, answerText, contactThanks } from './faq-bot.js';
+import { answerQuestion } from './answerer.js';
+import { BOT, HANDOFF_TEXT, HANDOFF_WORDS, answerPostback, answerText, contactThanks, menu } from './faq-bot.js';
 import { detectLocale, hasChinese } from './locale.js';
 import { isOpen, type OpenHours } from './open-hours.js';
-import { DemoStore, type ContactRecord, type ConversationRecord, type RatingRecord, type TranscriptEntry } from './store.js';
+import { DemoStore, type ContactRecord, type ConversationRecord, type FeedbackRecord, type RatingRecord, type TranscriptEntry } from './store.js';
+import { paceWords } from './words.js';
+
+/** How the demo AI signs its answers: the widget labels them "AI". */
+const AI_BOT: Sender & { role: 'bot' } = { role: 'bot', ai: true, name: 'Parley AI' };
+
+/** The AI mode: free text is answered by the local answerer, streamed word by word. */
+export interface AiOptions {
+  /** Milliseconds between two streamed words. */
+  wordMs: number;
+  /**
+   * The chunks an answer is streamed in. Default: its words, one every `wordMs`. A merchant
+   * passes a model's text stream here; tests pass one that fails or stalls.
+   */
+  write?: (text: string, signal: AbortSignal) => AsyncIterable<string>;
+}
 
 export interface DeskOptions {
   relay: RelayClient;
@@ -23,6 +41,8 @@ export interface DeskOptions {
   log: (line: string) => void;
   /** State saved by an earlier run (see desk-file.ts). */
   saved?: DeskState | null;
+  /** Answer free text with the streamed AI answerer; null: the FAQ bot answers everything. */
+  ai?: AiOptions | null;
 }
 
 /** What the desk keeps across a restart. */
@@ -31,6 +51,8 @@ export interface DeskState {
   conversations: ConversationRecord[];
   ratings: RatingRecord[];
   contacts: ContactRecord[];
+  /** Thumbs on AI answers, newest first (absent in files from before it existed). */
+  feedback?: FeedbackRecord[];
   /** The latest inline replies by webhook id, oldest first: a delivery retried after a restart still gets the same answer. */
   replies: [webhookId: string, messages: OutgoingMessage[]][];
 }
@@ -40,6 +62,10 @@ const MAX_REPLIES = 10_000;
 const MAX_SAVED_REPLIES = 1_000;
 
 const RATING_TEXT = { en: 'How did we do? Please rate this conversation.', 'zh-CN': '请为本次服务评分。' } as const;
+const AI_BROKE_OFF = {
+  en: 'Sorry, my answer broke off. Ask me again, or talk to a human.',
+  'zh-CN': '抱歉，我的回答中断了。请再问一次，或转人工客服。',
+} as const;
 
 /**
  * The merchant's side of every conversation: the bot's answers, the human queue, the agent's
@@ -55,6 +81,8 @@ export class Desk {
   private readonly pending = new Set<Promise<unknown>>();
   private queueChain: Promise<void> = Promise.resolve();
   private readonly replies = new Map<string, OutgoingMessage[]>();
+  /** AI answers being written or waiting their turn, per conversation: a handoff or an agent stops them. */
+  private readonly answering = new Map<string, { controllers: Set<AbortController>; last: Promise<unknown> }>();
 
   constructor(private readonly options: DeskOptions) {
     this.store = new DemoStore(options.now);
@@ -64,6 +92,7 @@ export class Desk {
       for (const conv of saved.conversations) this.store.conversations.set(conv.id, conv);
       this.store.ratings.push(...saved.ratings);
       this.store.contacts.push(...saved.contacts);
+      this.store.feedback.push(...(saved.feedback ?? []));
       for (const [id, messages] of saved.replies) this.replies.set(id, messages);
     }
   }
@@ -75,6 +104,7 @@ export class Desk {
       conversations: [...this.store.conversations.values()],
       ratings: this.store.ratings,
       contacts: this.store.contacts,
+      feedback: this.store.feedback,
       replies: [...this.replies].slice(-MAX_SAVED_REPLIES),
     };
   }
@@ -131,8 +161,18 @@ export class Desk {
       case 'context.updated':
         this.store.setContext(conv, event.data.context);
         return [];
-      case 'message.feedback':
+      case 'message.feedback': {
+        const answer = conv.transcript.find((e) => e.id === event.data.messageId);
+        this.store.addFeedback({
+          conversationId: conv.id,
+          messageId: event.data.messageId,
+          value: event.data.value,
+          comment: event.data.comment,
+          ts: event.createdAt,
+          answer: answer?.kind === 'msg' && 'text' in answer.body ? answer.body.text.slice(0, 200) : undefined,
+        });
         return [];
+      }
       default:
         break;
     }
@@ -162,6 +202,11 @@ export class Desk {
       }
       case 'text': {
         conv.locale = detectLocale(body.text, conv.context.page?.locale);
+        if (this.options.ai && !HANDOFF_WORDS.test(body.text)) {
+          // The AI writes the answer after the webhook is answered; the visitor sees it grow.
+          if (conv.status === 'bot') this.answerWithAi(conv, message.id, body.text, this.options.ai);
+          return [];
+        }
         const answer = answerText(body.text, conv.locale, this.options.shopUrl);
         if (answer.handoff) return this.requestHandoff(conv);
         // Once a human is asked for or has joined, the bot stays quiet.
@@ -172,8 +217,78 @@ export class Desk {
     }
   }
 
+  /**
+   * Stream the AI's answer to `question`. Answers in one conversation go one after another. A
+   * failure (the model broke off, the relay refused) leaves the text so far in the log marked
+   * incomplete, and the visitor is offered a human; a handoff or an agent stops the answer.
+   */
+  private answerWithAi(conv: ConversationRecord, questionId: string, question: string, ai: AiOptions): void {
+    const answer = answerQuestion(question, conv.locale, this.options.shopUrl);
+    const locale = conv.locale;
+    const controller = new AbortController();
+    let queue = this.answering.get(conv.id);
+    if (!queue) this.answering.set(conv.id, (queue = { controllers: new Set(), last: Promise.resolve() }));
+    const before = queue.last;
+    queue.controllers.add(controller);
+    // Derived from the question: should the same question come again (a redelivery after a
+    // restart), the relay answers with the answer already logged instead of a second one.
+    const id = `ai_${createHash('sha256').update(`${conv.id}\n${questionId}`).digest('base64url').slice(0, 24)}`;
+    const write = ai.write ?? ((text: string, signal: AbortSignal) => paceWords(text, ai.wordMs, signal));
+    const run = async () => {
+      await before.catch(() => undefined);
+      if (controller.signal.aborted || conv.status !== 'bot') return;
+      try {
+        const result = await this.about(conv, () =>
+          this.options.relay.streamMessage(conv.id, write(answer.text, controller.signal), {
+            id,
+            from: AI_BOT,
+            sources: answer.sources,
+            quickReplies: answer.quickReplies,
+            signal: controller.signal,
+          }),
+        );
+        if (result.message) this.store.record(conv, fromLog({ kind: 'msg', ...result.message }));
+      } catch (err) {
+        await this.recordFromLog(conv, id);
+        if (!controller.signal.aborted && conv.status === 'bot' && this.store.conversations.get(conv.id) === conv) {
+          const { message } = await this.options.relay.sendMessage(conv.id, {
+            id: `${id}-broke-off`,
+            from: AI_BOT,
+            body: { type: 'quick_replies', text: AI_BROKE_OFF[locale], replies: aiMenuHumanFirst(locale) },
+          });
+          this.store.record(conv, fromLog({ kind: 'msg', ...message }));
+        }
+        throw err;
+      } finally {
+        queue.controllers.delete(controller);
+        if (!queue.controllers.size && this.answering.get(conv.id) === queue) this.answering.delete(conv.id);
+        this.store.changed();
+      }
+    };
+    const done = run();
+    queue.last = done;
+    this.background('ai answer', () => done);
+  }
+
+  /** Stop the AI answers being written in a conversation (or in all): what they wrote stays, marked incomplete. */
+  stopAi(conversationId: string | null, reason: string): void {
+    for (const [id, { controllers }] of this.answering) {
+      if (conversationId === null || id === conversationId) for (const controller of controllers) controller.abort(new Error(reason));
+    }
+  }
+
+  /** Copy a message from the relay's log into the transcript (an answer that ended without a result). */
+  private async recordFromLog(conv: ConversationRecord, messageId: string): Promise<void> {
+    const after = Math.max(0, ...conv.transcript.map((e) => e.seq ?? 0));
+    const page = await this.options.relay.history(conv.id, { after, limit: 200 }).catch(() => null);
+    const entry = page?.entries.find((e) => e.id === messageId);
+    if (entry) this.store.record(conv, fromLog(entry));
+  }
+
   private requestHandoff(conv: ConversationRecord): OutgoingMessage[] {
     const text = HANDOFF_TEXT[conv.locale];
+    // A person will answer: the AI stops writing.
+    this.stopAi(conv.id, 'The visitor asked for a human.');
     if (conv.status === 'agent') return [];
     if (conv.status === 'waiting') return [botText(text.queued(this.store.positionOf(conv) ?? 1))];
     if (!this.available) return [botText(text.offline)];
@@ -217,6 +332,7 @@ export class Desk {
     const before = { status: conv.status, waitingSince: conv.waitingSince, announcedPosition: conv.announcedPosition };
     // Quiet the bot before the first await, so a message arriving meanwhile is not answered.
     conv.status = 'agent';
+    this.stopAi(conv.id, 'An agent took over.');
     conv.agent = this.options.agent;
     conv.waitingSince = undefined;
     conv.announcedPosition = undefined;
@@ -250,6 +366,7 @@ export class Desk {
   /** Ask the visitor for a rating and close the conversation. */
   async closeAndRate(conv: ConversationRecord): Promise<void> {
     if (conv.status === 'closed') return;
+    this.stopAi(conv.id, 'The conversation was closed.');
     const wasWaiting = conv.status === 'waiting';
     await this.sendEvent(conv, { type: 'rating_request', text: RATING_TEXT[conv.locale] });
     await this.sendEvent(conv, { type: 'closed', reason: `Closed by ${this.options.agent.name ?? 'an agent'}` });
@@ -355,8 +472,14 @@ function botText(text: string): OutgoingMessage {
   return { from: BOT, body: { type: 'text', text } };
 }
 
+/** After a failed AI answer: the way to a human first. */
+function aiMenuHumanFirst(locale: keyof typeof AI_BROKE_OFF) {
+  const replies = menu(locale);
+  return [...replies.filter((r) => r.value === HANDOFF_VALUE), ...replies.filter((r) => r.value !== HANDOFF_VALUE)];
+}
+
 function fromLog(entry: LogEntry): TranscriptEntry {
-  return entry.kind === 'msg'
-    ? { kind: 'msg', id: entry.id, seq: entry.seq, ts: entry.ts, from: entry.from, body: entry.body }
-    : { kind: 'event', id: entry.id, seq: entry.seq, ts: entry.ts, event: entry.event };
+  if (entry.kind === 'event') return { kind: 'event', id: entry.id, seq: entry.seq, ts: entry.ts, event: entry.event };
+  const msg: TranscriptEntry = { kind: 'msg', id: entry.id, seq: entry.seq, ts: entry.ts, from: entry.from, body: entry.body };
+  return entry.incomplete ? { ...msg, incomplete: true } : msg;
 }

@@ -1,9 +1,13 @@
 import { HANDOFF_VALUE, type OutgoingMessage, type Sender } from '@parley/backend';
 import { findOrder, findProducts, type Product } from './catalog.js';
+import { faqEntry } from './faq.js';
 import type { Locale } from './locale.js';
 
 /** How the bot signs its messages: the widget labels them as the bot's. */
 export const BOT: Sender & { role: 'bot' } = { role: 'bot', name: 'Parley Bot' };
+
+/** A quick-reply button. */
+export type Button = Extract<OutgoingMessage['body'], { type: 'quick_replies' }>['replies'][number];
 
 /** What the bot wants to say, and whether the visitor asked for a human. */
 export interface BotAnswer {
@@ -14,9 +18,9 @@ export interface BotAnswer {
 
 const T = {
   en: {
-    shipping: 'Orders placed before 3 pm ship the same day. Delivery takes 2–4 business days in the EU, 5–8 elsewhere. Shipping is free over €50.',
-    returns: 'You can return anything within 30 days, free of charge. Start a return from your order page, or ask me about your order number.',
-    sizes: 'Our shoes run true to size (EU sizes 36–47). Between two sizes? Take the larger one. Jackets follow standard S–XXL; see the size chart on each product page.',
+    shipping: faqEntry('shipping').answer.en,
+    returns: faqEntry('returns').answer.en,
+    sizes: faqEntry('sizes').answer.en,
     orderAsk: 'Tell me your order number, like "order 1001", and I will look it up.',
     orderFound: (n: string) => `Here is order #${n}:`,
     orderMissing: (n: string) => `I can't find order #${n}. Please check the number in your confirmation email, or talk to a human.`,
@@ -32,9 +36,9 @@ const T = {
     menu: { shipping: 'Shipping time', returns: 'Returns', sizes: 'Sizes', order_status: 'Order status', human: 'Talk to a human' },
   },
   'zh-CN': {
-    shipping: '下午 3 点前下单当天发货。欧盟境内 2–4 个工作日送达，其他地区 5–8 个工作日。订单满 €50 免运费。',
-    returns: '30 天内可免费退货。请在订单页面发起退货，或告诉我您的订单号。',
-    sizes: '我们的鞋子尺码标准（欧码 36–47）。介于两个尺码之间时，建议选大一码。夹克为标准 S–XXL，详见商品页的尺码表。',
+    shipping: faqEntry('shipping').answer['zh-CN'],
+    returns: faqEntry('returns').answer['zh-CN'],
+    sizes: faqEntry('sizes').answer['zh-CN'],
     orderAsk: '请告诉我您的订单号，例如「订单 1001」，我来帮您查询。',
     orderFound: (n: string) => `这是订单 #${n}：`,
     orderMissing: (n: string) => `没有找到订单 #${n}。请核对确认邮件中的订单号，或转人工客服。`,
@@ -52,7 +56,7 @@ const T = {
 } as const;
 
 /** Words that ask for a person, in either language. */
-const HANDOFF_WORDS = /\b(human|agent|real person|operator|representative)\b|转人工|人工|真人|客服/i;
+export const HANDOFF_WORDS = /\b(human|agent|real person|operator|representative)\b|转人工|人工|真人|客服/i;
 const ORDER_NUMBER = /(?:order|订单|#)\s*(?:no\.?|number|号)?\s*#?\s*(\d{3,10})/i;
 
 const INTENTS: [RegExp, 'shipping' | 'returns' | 'sizes' | 'order_status'][] = [
@@ -63,16 +67,19 @@ const INTENTS: [RegExp, 'shipping' | 'returns' | 'sizes' | 'order_status'][] = [
 ];
 
 /** The menu under every answer: the visitor always has a tap to the next step, and to a human. */
-function say(text: string, locale: Locale, except?: string): OutgoingMessage {
+export function menu(locale: Locale, except: readonly string[] = []): Button[] {
   const m = T[locale].menu;
-  const replies = [
+  return [
     { label: m.shipping, value: 'shipping' },
     { label: m.returns, value: 'returns' },
     { label: m.sizes, value: 'sizes' },
     { label: m.order_status, value: 'order_status' },
     { label: m.human, value: HANDOFF_VALUE },
-  ].filter((r) => r.value !== except);
-  return { from: BOT, body: { type: 'quick_replies', text, replies } };
+  ].filter((r) => !except.includes(r.value));
+}
+
+function say(text: string, locale: Locale, except?: string): OutgoingMessage {
+  return { from: BOT, body: { type: 'quick_replies', text, replies: menu(locale, except ? [except] : []) } };
 }
 
 function text(value: string): OutgoingMessage {

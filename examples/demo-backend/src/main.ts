@@ -29,6 +29,13 @@ if (!apiSecret || !webhookSecret) {
   process.exit(1);
 }
 
+const bot = env.DEMO_BOT || 'ai';
+const wordMs = env.AI_WORD_MS ? Number(env.AI_WORD_MS) : 45;
+if ((bot !== 'ai' && bot !== 'rules') || !(wordMs >= 0 && wordMs <= 5000)) {
+  console.error('DEMO_BOT must be "ai" or "rules", and AI_WORD_MS a number of milliseconds (0–5000).');
+  process.exit(1);
+}
+
 try {
   const backend = await startDemoBackend({
     port: Number(env.PORT ?? 3001),
@@ -40,6 +47,8 @@ try {
     openHours: env.OPEN_HOURS || null,
     shopUrl: env.SHOP_URL ?? 'http://127.0.0.1:5173',
     dataDir: env.DATA_DIR || null,
+    bot,
+    aiWordMs: wordMs,
   });
   console.log(`Demo backend: agent console ${backend.url}/console, webhooks ${backend.webhookUrl}`);
   const stop = () => void backend.close().then(() => process.exit(0));

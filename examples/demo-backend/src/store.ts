@@ -10,7 +10,7 @@ type ConversationStatus = 'bot' | 'waiting' | 'agent' | 'closed';
 
 /** One line of a transcript: a message, or a stored event. `seq` is unknown until the relay says. */
 export type TranscriptEntry =
-  | { kind: 'msg'; id: string; seq?: number; ts: number; from: Sender; body: MessageBody }
+  | { kind: 'msg'; id: string; seq?: number; ts: number; from: Sender; body: MessageBody; incomplete?: boolean }
   | { kind: 'event'; id: string; seq?: number; ts: number; event: ConversationEvent };
 
 export interface ConversationRecord {
@@ -49,6 +49,17 @@ export interface ContactRecord {
   verified?: boolean;
 }
 
+/** A visitor's thumbs up or down on an AI answer; a later one on the same answer replaces it. */
+export interface FeedbackRecord {
+  conversationId: string;
+  messageId: string;
+  value: 'up' | 'down';
+  comment?: string;
+  ts: number;
+  /** The start of the answer rated, when this backend saw it. */
+  answer?: string;
+}
+
 /** What the console hears about: the whole state changed, or one transcript line arrived. */
 export type StoreEvent = { type: 'state' } | { type: 'entry'; conversationId: string; entry: TranscriptEntry };
 
@@ -56,6 +67,8 @@ export class DemoStore {
   readonly conversations = new Map<string, ConversationRecord>();
   readonly ratings: RatingRecord[] = [];
   readonly contacts: ContactRecord[] = [];
+  /** Feedback on AI answers, newest first. */
+  readonly feedback: FeedbackRecord[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
 
   constructor(private readonly now: () => number) {}
@@ -104,6 +117,13 @@ export class DemoStore {
     conv.updatedAt = this.now();
     if (entry.kind === 'msg') conv.preview = previewOf(entry.body);
     for (const l of this.listeners) l({ type: 'entry', conversationId: conv.id, entry });
+  }
+
+  /** Record feedback on an answer; the visitor's latest choice on it wins. */
+  addFeedback(record: FeedbackRecord): void {
+    const i = this.feedback.findIndex((f) => f.conversationId === record.conversationId && f.messageId === record.messageId);
+    if (i >= 0) this.feedback.splice(i, 1);
+    this.feedback.unshift(record);
   }
 
   /** Conversations waiting for a human, longest wait first. */

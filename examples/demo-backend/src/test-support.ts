@@ -1,4 +1,4 @@
-// Test support: a stand-in relay that records REST calls, and signed webhook deliveries.
+// Test support: a stand-in relay that records REST calls (streamed answers included), and signed webhook deliveries.
 import type { IncomingHttpHeaders } from 'node:http';
 import { isStoredEvent, signWebhook, type WebhookEvent } from '@parley/protocol';
 import { startRecordingServer, type Answer } from '../../../test/support/recording-server.js';
@@ -20,12 +20,15 @@ export interface FakeRelay {
   events(conversationId: string): any[];
   /** The messages POSTed for one conversation, in order. */
   messages(conversationId: string): any[];
+  /** The stream steps POSTed for one conversation, in order, each with its message id. */
+  streamSteps(conversationId: string): any[];
   close(): Promise<void>;
 }
 
 /** A relay on port 0 that answers the REST API per the contract and records every call. */
 export async function startFakeRelay(): Promise<FakeRelay> {
   const logs = new Map<string, any[]>();
+  const streams = new Map<string, { from: unknown; text: string; message?: any }>();
   let seq = 0;
   const answer = (call: RecordedCall): Answer => {
     const { method, path, headers, body } = call;
@@ -45,6 +48,36 @@ export async function startFakeRelay(): Promise<FakeRelay> {
       return send(200, { seq: entry.seq, duplicate: false });
     }
     if (m && method === 'GET') return send(200, { entries: log, lastSeq: log.at(-1)?.seq ?? 0, hasMore: false });
+    const st = /^\/v1\/conversations\/([\w-]+)\/streams\/([\w-]+)$/.exec(path);
+    if (st && method === 'POST') {
+      const [, conv, id] = st as unknown as [string, string, string];
+      const streamLog = logs.get(conv) ?? logs.set(conv, []).get(conv)!;
+      let stream = streams.get(id);
+      const state = (duplicate = false) => ({ id, offset: stream!.text.length, done: !!stream!.message, ...(stream!.message ? { message: stream!.message } : {}), duplicate });
+      if (body.op === 'start') {
+        if (stream) return send(200, state(true));
+        stream = { from: body.from ?? { role: 'bot', ai: true }, text: '' };
+        streams.set(id, stream);
+        return send(200, state());
+      }
+      if (!stream) return send(404, { error: { code: 'STREAM_NOT_FOUND', message: 'No such stream.' } });
+      if (stream.message) {
+        if (body.op === 'delta') return send(409, { error: { code: 'STREAM_ENDED', message: 'The answer has ended.' } });
+        return send(200, state(true));
+      }
+      if (body.op === 'delta') {
+        if (body.offset > stream.text.length) return send(409, { error: { code: 'STREAM_GAP', message: `The relay holds ${stream.text.length} characters.` } });
+        stream.text = stream.text.slice(0, body.offset) + body.text;
+        return send(200, state());
+      }
+      const text = body.op === 'finish' ? (body.text ?? stream.text) : stream.text || '…';
+      const messageBody = body.op === 'finish' && body.quickReplies
+        ? { type: 'quick_replies', text, replies: body.quickReplies, ...(body.sources ? { sources: body.sources } : {}) }
+        : { type: 'text', text, ...(body.op === 'finish' && body.sources ? { sources: body.sources } : {}) };
+      stream.message = { seq: ++seq, id, ts: Date.now(), from: stream.from, body: messageBody, ...(body.op === 'abort' ? { incomplete: true } : {}) };
+      streamLog.push({ kind: 'msg', ...stream.message });
+      return send(200, state());
+    }
     if (path === '/v1/conversations') return send(200, { items: [] });
     if (path === '/v1/availability') return send(200, { online: body.online });
     if (path === '/v1/dead-letters') return send(200, { items: [] });
@@ -62,6 +95,10 @@ export async function startFakeRelay(): Promise<FakeRelay> {
     calls,
     events: (id) => ofConversation(id, 'events').map((b) => b.event),
     messages: (id) => ofConversation(id, 'messages'),
+    streamSteps: (id) =>
+      calls
+        .filter((c) => c.method === 'POST' && c.path.startsWith(`/v1/conversations/${id}/streams/`))
+        .map((c) => ({ messageId: c.path.split('/').pop(), ...c.body })),
     close: server.close,
   };
 }

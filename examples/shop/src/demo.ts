@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDemoBackend, type DemoBackend } from '@parley/demo-backend';
-import { buildApp, loadConfig, type EngineConfig } from '@parley/relay';
+import { startDemoBackend, type DemoBackend, type DemoBackendOptions } from '@parley/demo-backend';
+import { buildApp, loadConfig, type EngineConfig, type LimitsConfig } from '@parley/relay';
 import { startShop, type Shop } from './server.js';
 
 const CONFIG = fileURLToPath(new URL('../../relay.config.json', import.meta.url));
@@ -31,6 +31,14 @@ export interface DemoOptions {
    * memory engine and a backend in memory, nothing written to disk (tests).
    */
   dataDir?: string | null;
+  /** Who answers typed questions in the demo backend: `rules` (default, the FAQ bot) or `ai` (streamed answers). */
+  bot?: 'rules' | 'ai';
+  /** In `ai` mode, milliseconds between streamed words. */
+  aiWordMs?: number;
+  /** In `ai` mode, the chunks an answer is streamed in (tests: a model that fails or stalls). */
+  aiWrite?: DemoBackendOptions['aiWrite'];
+  /** Relay limits to override (tests: a short `streamStallMs`). */
+  relayLimits?: Partial<LimitsConfig>;
 }
 
 export interface Demo {
@@ -88,6 +96,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     openHours: options.openHours ?? null,
     dataDir,
     ...(options.logLevel === 'silent' ? { log: () => {} } : {}),
+    ...(options.bot ? { bot: options.bot } : {}),
+    ...(options.aiWordMs !== undefined ? { aiWordMs: options.aiWordMs } : {}),
+    ...(options.aiWrite ? { aiWrite: options.aiWrite } : {}),
   });
 
   backendUrl = backend.url;
@@ -96,7 +107,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   origins.add(shop.url.replace('127.0.0.1', 'localhost'));
   const webhookUrl = options.webhookUrl ? await options.webhookUrl(backend) : backend.webhookUrl;
   const app = buildApp(
-    { ...config, engine, logLevel: options.logLevel ?? config.logLevel, sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }] },
+    {
+      ...config,
+      engine,
+      logLevel: options.logLevel ?? config.logLevel,
+      limits: { ...config.limits, ...options.relayLimits },
+      sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }],
+    },
     options.retryScheduleMs ? { webhooks: { retryScheduleMs: options.retryScheduleMs } } : {},
   );
   await app.listen({ port: relayPort, host });
@@ -109,6 +126,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     backend,
     shop,
     async close() {
+      // AI answers still being written are logged incomplete while the relay is there to take it.
+      backend.stopAnswers();
+      await backend.settled();
       await app.close();
       await backend.close();
       await shop.close();

@@ -13,6 +13,7 @@ import {
 import { backoff } from './backoff.js';
 import { BACKEND_ERRORS, RelayError } from './errors.js';
 import { newId } from './new-id.js';
+import { streamAnswer, type StreamControl, type StreamMessageOptions, type StreamResult } from './stream-message.js';
 
 /** What `onEvent` may resolve with: an inline reply, appended at once (like a webhook's 2xx body). */
 export type EventReply = { messages?: OutgoingMessage[] } | void;
@@ -67,6 +68,15 @@ export interface RelayConnection {
   send(conversationId: string, message: OutgoingMessage): Promise<WriteResult>;
   /** Push an event (stored events are idempotent on `options.id`, generated when absent); queued while reconnecting. */
   postEvent(conversationId: string, event: ConversationEvent, options?: { id?: string }): Promise<WriteResult>;
+  /**
+   * Stream an answer as it is written, from any `AsyncIterable<string>` (a model's text stream):
+   * visitors see it grow, and it enters the log once the iterable ends. Chunks are coalesced into
+   * one delta frame per `intervalMs`, sent without waiting; `start`, `finish` and `abort` wait for
+   * their ack and are resent after a reconnect, and the text is sent again from the start after a
+   * reconnect or a gap. A refused delta fails the answer. When the iterable throws or `signal`
+   * aborts, the answer is aborted (its text so far is logged as incomplete) and the error rethrown.
+   */
+  streamMessage(conversationId: string, textStream: AsyncIterable<string>, options?: StreamMessageOptions): Promise<StreamResult>;
   /** Close for good; writes not yet answered reject with `RELAY_CLOSED`. */
   close(): Promise<void>;
   /** Listen to an event; returns a function that stops listening. */
@@ -74,7 +84,7 @@ export interface RelayConnection {
   readonly state: ConnectionState;
 }
 
-type Write = { frame: Extract<BackendClientFrame, { t: 'send' | 'post' }>; waiters: Array<{ resolve: (r: WriteResult) => void; reject: (e: Error) => void }> };
+type Write = { frame: Exclude<BackendClientFrame, { t: 'ack' }>; waiters: Array<{ resolve: (r: WriteResult) => void; reject: (e: Error) => void }> };
 
 /** Upgrade refusals that the same secret would meet again. */
 const TERMINAL_STATUS = new Set([401, 403]);
@@ -111,6 +121,8 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
   const writes = new Map<string, Write>();
   /** Events being handled, so a redelivery while one runs is acked once it is done. */
   const handling = new Set<string>();
+  /** Answers streaming, by message id. */
+  const streams = new Map<string, StreamControl>();
   let state: ConnectionState = 'connecting';
   let ws: WebSocket | undefined;
   let attempt = 0;
@@ -218,6 +230,7 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
     setState('closed');
     for (const write of writes.values()) for (const w of write.waiters) w.reject(error);
     writes.clear();
+    for (const stream of streams.values()) stream.fail(error);
     if (!wasClosed) emit('disconnected', { code, reason, willReconnect: false });
   }
 
@@ -234,6 +247,8 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
         setState('open');
         emit('connected', { siteKey: frame.siteKey, mode: frame.mode });
         for (const write of writes.values()) sendText(socket, JSON.stringify(write.frame));
+        // Deltas sent on the socket that dropped may be lost: send each answer's text again.
+        for (const stream of streams.values()) stream.resync();
         return;
       case 'event':
         void handle(frame.event);
@@ -246,9 +261,16 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
         return;
       }
       case 'error': {
+        const stream = frame.id === undefined ? undefined : streams.get(frame.id);
+        // A delta past what the relay holds (one before it was lost): the text goes again from 0.
+        if (stream && frame.code === 'STREAM_GAP') {
+          stream.resync();
+          return;
+        }
         const write = frame.id === undefined ? undefined : writes.get(frame.id);
         if (!write) {
-          emit('error', { code: frame.code, message: frame.message });
+          if (stream) stream.fail(new RelayError(frame.code, frame.message, 0));
+          else emit('error', { code: frame.code, message: frame.message });
           return;
         }
         writes.delete(frame.id!);
@@ -285,6 +307,44 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
     });
   }
 
+  async function streamMessage(conversationId: string, textStream: AsyncIterable<string>, opts: StreamMessageOptions = {}): Promise<StreamResult> {
+    const id = opts.id ?? newId('msg_');
+    if (streams.has(id)) throw new TypeError(`The answer ${id} is already streaming on this connection.`);
+    const base = { t: 'stream', id, conversationId } as const;
+    try {
+      return await streamAnswer(textStream, opts, (control) => {
+        streams.set(id, control);
+        return {
+          start: async () => {
+            const ack = await write({ ...base, op: 'start', ...(opts.from ? { from: opts.from } : {}) });
+            // A seq means the id is a logged message already.
+            return ack.seq === undefined ? undefined : { id, offset: 0, done: true, duplicate: true, seq: ack.seq };
+          },
+          delta: async (text, held) => {
+            if (state === 'closed') throw new RelayError('RELAY_CLOSED', BACKEND_ERRORS.RELAY_CLOSED.message, 0);
+            // While reconnecting the delta is dropped: `ready` resyncs the answer.
+            if (state === 'open' && ws?.readyState === WebSocket.OPEN) sendText(ws, JSON.stringify({ ...base, op: 'delta', offset: held, text: text.slice(held) }));
+            return text.length;
+          },
+          finish: async (text) => {
+            // The full text: a delta refused or lost on the way cannot change the logged answer.
+            const ack = await write({
+              ...base,
+              op: 'finish',
+              text,
+              ...(opts.sources ? { sources: opts.sources } : {}),
+              ...(opts.quickReplies ? { quickReplies: opts.quickReplies } : {}),
+            });
+            return { id, offset: text.length, done: true, duplicate: ack.duplicate, ...(ack.seq === undefined ? {} : { seq: ack.seq }) };
+          },
+          abort: async (reason) => void (await write({ ...base, op: 'abort', reason })),
+        };
+      });
+    } finally {
+      streams.delete(id);
+    }
+  }
+
   open();
 
   return {
@@ -293,6 +353,7 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
     },
     send: (conversationId, message) => write({ ...message, t: 'send', conversationId, id: message.id ?? newId('msg_') }),
     postEvent: (conversationId, event, opts = {}) => write({ t: 'post', id: opts.id ?? newId('ev_'), conversationId, event }),
+    streamMessage,
     on(event, listener) {
       let set = listeners.get(event);
       if (!set) listeners.set(event, (set = new Set()));

@@ -3,7 +3,8 @@
  * `status` is the HTTP status a webhook endpoint should answer with (the relay retries
  * any non-2xx, so a delivery refused during a secret rotation is not lost). `RELAY_*`
  * codes are thrown by the REST client when the relay gave no usable answer; errors the
- * relay itself reports keep the relay's code (`UNAUTHORIZED`, `NOT_FOUND`, …).
+ * relay itself reports keep the relay's code (`UNAUTHORIZED`, `NOT_FOUND`, …). `STREAM_*`
+ * codes are thrown by `streamMessage` about the text stream it was given.
  * docs/backend-api.md documents every code and a test keeps the two in sync.
  */
 export const BACKEND_ERRORS = {
@@ -20,6 +21,8 @@ export const BACKEND_ERRORS = {
   RELAY_BAD_RESPONSE: { status: 0, message: 'The relay answered with a body that does not match the protocol.' },
   RELAY_CLOSED: { status: 0, message: 'The relay connection was closed before the relay answered.' },
   HANDLER_FAILED: { status: 0, message: 'onEvent threw; the event was not acked and the relay will deliver it again.' },
+  STREAM_EMPTY: { status: 0, message: 'The text stream ended without any text; the answer was aborted.' },
+  STREAM_TOO_LONG: { status: 0, message: 'The text stream went past the longest message the relay takes (LIMITS.maxTextLength); the answer was aborted.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type BackendErrorCode = keyof typeof BACKEND_ERRORS;

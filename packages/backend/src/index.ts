@@ -1,5 +1,5 @@
 export { verifyWebhook, verifyWebhookOrThrow, type HeadersLike, type RawBody, type VerifyWebhookOptions, type VerifyWebhookResult } from './verify-webhook.js';
-export { isEventType, hasMessage, bodyOf, type WebhookEventOf, type MessageWebhookEvent } from './webhook-events.js';
+export { isEventType, hasMessage, bodyOf, type WebhookEventOf, type MessageWebhookEvent, type FeedbackWebhookEvent } from './webhook-events.js';
 export {
   createRelayClient,
   type RelayClient,
@@ -22,6 +22,7 @@ export {
   type EventReply,
   type WriteResult,
 } from './connect-relay.js';
+export { type StreamMessageOptions, type StreamResult } from './stream-message.js';
 export { backoff } from './backoff.js';
 export { createDedupe, memoryDedupeStore, type Dedupe, type DedupeOptions, type DedupeOutcome, type DedupeState, type DedupeStore, type MemoryDedupeStoreOptions } from './dedupe.js';
 export { newId } from './new-id.js';
@@ -43,5 +44,9 @@ export {
   type BackendBody,
   type Message,
   type Sender,
+  type Source,
+  type Button,
+  type StreamRequest,
+  type StreamResponse,
   type VisitorContext,
 } from '@parley/protocol';

@@ -7,14 +7,18 @@ import {
   PostEventResponse,
   PostMessageResponse,
   RevokeVisitorResponse,
+  StreamResponse,
   check,
   type ConversationEvent,
   type DeadLetter,
   type PostMessageRequest,
+  type StreamRequest,
   type VisitorContext,
   type WebhookEvent,
 } from '@parley/protocol';
 import { BACKEND_ERRORS, RelayError } from './errors.js';
+import { newId } from './new-id.js';
+import { streamAnswer, withRetries, type StreamMessageOptions, type StreamResult } from './stream-message.js';
 
 export interface RelayClientOptions {
   /** The relay's base URL: `https://chat.example.com`. */
@@ -96,7 +100,19 @@ export interface RelayClient {
   revokeVisitor(visitorId: string): Promise<{ visitorId: string; revokedAt: number }>;
   /** Webhook deliveries that ran out of retries. */
   deadLetters(): Promise<DeadLetter[]>;
+  /**
+   * Stream an answer as it is written, from any `AsyncIterable<string>` (a model's text stream):
+   * visitors see it grow, and it enters the log once the iterable ends. Chunks are coalesced into
+   * one delta per `intervalMs`, with one request in flight at a time; a failed step is retried
+   * with the same offset. When the iterable throws or `signal` aborts, the answer is aborted (its
+   * text so far is logged as incomplete) and the error rethrown. If `options.id` names an answer
+   * already logged, that answer is returned (`duplicate: true`) and the iterable is not read.
+   */
+  streamMessage(conversationId: string, textStream: AsyncIterable<string>, options?: StreamMessageOptions): Promise<StreamResult>;
 }
+
+/** Retries of a failed stream step (network errors, 429, 5xx), with backoff. */
+const STEP_RETRIES = 5;
 
 type Schema<T> = Parameters<typeof check<T>>[0];
 
@@ -162,6 +178,39 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
     return request('GET', `/v1/conversations${qs}`, undefined, ConversationListReading).then(toPage);
   };
 
+  function streamMessage(conversationId: string, textStream: AsyncIterable<string>, opts: StreamMessageOptions = {}): Promise<StreamResult> {
+    const id = opts.id ?? newId('msg_');
+    const path = conversationPath(conversationId, `streams/${encodeURIComponent(id)}`);
+    const step = (body: StreamRequest, retries = STEP_RETRIES) =>
+      withRetries(() => request('POST', path, body, StreamResponse), retries).then((r): StreamResult => (r.message ? { ...r, seq: r.message.seq } : r));
+    const start: StreamRequest = opts.from ? { op: 'start', from: opts.from } : { op: 'start' };
+    return streamAnswer(textStream, opts, () => ({
+      start: async () => {
+        const state = await step(start);
+        return state.done ? state : undefined;
+      },
+      async delta(text, held) {
+        try {
+          return (await step({ op: 'delta', offset: held, text: text.slice(held) })).offset;
+        } catch (err) {
+          if (!(err instanceof RelayError) || err.code !== 'STREAM_GAP') throw err;
+          // The relay holds less than was sent: a repeated start tells how much, the rest goes next.
+          const state = await step(start);
+          if (state.done) throw new RelayError('STREAM_ENDED', err.message, 409);
+          return Math.min(state.offset, text.length);
+        }
+      },
+      finish: (text) =>
+        step({
+          op: 'finish',
+          text,
+          ...(opts.sources ? { sources: opts.sources } : {}),
+          ...(opts.quickReplies ? { quickReplies: opts.quickReplies } : {}),
+        }),
+      abort: async (reason) => void (await step({ op: 'abort', reason }, 2)),
+    }));
+  }
+
   async function* eachConversation(opts: { pageSize?: number } = {}): AsyncGenerator<ConversationSummary> {
     let cursor: string | undefined;
     do {
@@ -194,5 +243,6 @@ export function createRelayClient(options: RelayClientOptions): RelayClient {
     setAvailability: (online) => request('POST', '/v1/availability', { online }, AvailabilityResponse),
     revokeVisitor: (visitorId) => request('POST', `/v1/visitors/${encodeURIComponent(visitorId)}/revoke`, undefined, RevokeVisitorResponse),
     deadLetters: () => request('GET', '/v1/dead-letters', undefined, DeadLettersResponse).then((answer) => answer.items),
+    streamMessage,
   };
 }

@@ -2,7 +2,7 @@ import { signWebhook, type WebhookEvent } from '@parley/protocol';
 import { describe, expect, test } from 'vitest';
 import { WebhookError } from './errors.js';
 import { verifyWebhook, verifyWebhookOrThrow } from './verify-webhook.js';
-import { bodyOf, hasMessage, isEventType } from './webhook-events.js';
+import { bodyOf, hasMessage, isEventType, type FeedbackWebhookEvent } from './webhook-events.js';
 
 const secret = 'whsec_' + Buffer.from('parley-backend-test-secret-0123456').toString('base64');
 const oldSecret = 'whsec_' + Buffer.from('parley-backend-old-secret-98765432').toString('base64');
@@ -138,5 +138,29 @@ describe('event helpers', () => {
     const started: WebhookEvent = { ...event, type: 'conversation.started', data: { context: {} } };
     expect(hasMessage(started)).toBe(false);
     expect(bodyOf(started, 'text')).toBeUndefined();
+  });
+});
+
+describe('message.feedback', () => {
+  test('a signed feedback delivery verifies as a typed event that carries no message', async () => {
+    const feedback: WebhookEvent = {
+      ...event,
+      id: 'evt_Qm2xT8c0LrV4pZ9yKb1NwA',
+      type: 'message.feedback',
+      data: { messageId: 'ans_1', value: 'down', comment: 'It missed my question.' },
+    };
+    const body = JSON.stringify(feedback);
+    const result = await verifyWebhook(secret, await signed(body, { id: feedback.id }), body, { now });
+    if (!result.ok) throw new Error(result.message);
+    expect(result.event).toEqual(feedback);
+    const e = result.event;
+    if (!isEventType(e, 'message.feedback')) throw new Error('not narrowed');
+    const typed: FeedbackWebhookEvent = e;
+    expect(typed.data).toEqual({ messageId: 'ans_1', value: 'down', comment: 'It missed my question.' });
+    expect(hasMessage(e)).toBe(false);
+    expect(bodyOf(e, 'text')).toBeUndefined();
+    // A value other than up or down is not a feedback event.
+    const bad = body.replace('"down"', '"meh"');
+    expect(await verifyWebhook(secret, await signed(bad, { id: feedback.id }), bad, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
   });
 });

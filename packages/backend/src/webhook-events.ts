@@ -6,6 +6,12 @@ export type WebhookEventOf<T extends WebhookEventType> = Extract<WebhookEvent, {
 /** Events that carry a message in `data.message`. */
 export type MessageWebhookEvent = WebhookEventOf<'message.created' | 'postback' | 'handoff.requested' | 'rating.submitted'>;
 
+/**
+ * A visitor's thumbs up or down on a bot answer: `data.messageId` names the answer, `data.value` is
+ * `'up'` or `'down'`, `data.comment` is optional. Each tap reaches the backend once.
+ */
+export type FeedbackWebhookEvent = WebhookEventOf<'message.feedback'>;
+
 /** Narrows an event to one or more types: `if (isEventType(event, 'postback')) event.data.message`. */
 export function isEventType<T extends WebhookEventType>(event: WebhookEvent, ...types: T[]): event is WebhookEventOf<T> {
   return (types as WebhookEventType[]).includes(event.type);

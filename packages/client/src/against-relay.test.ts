@@ -291,6 +291,64 @@ describe('against a real relay', () => {
   });
 });
 
+describe('streamed answers against a real relay', () => {
+  test('an answer grows as a draft, comes back whole after a reconnect without repeated words, and its message replaces it', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    c.send('Do the boots run small?');
+    await until(() => expect(texts(c)).toEqual(['Do the boots run small?', 'echo: Do the boots run small?']));
+    const step = (body: unknown) => relay.api('POST', `/v1/conversations/${backend.hooks[0]!.conversationId}/streams/a1`, body);
+    const answer = () => c.getSnapshot().timeline.filter((i) => i.id === 'a1') as ChatMessage[];
+
+    expect((await step({ op: 'start' })).status).toBe(200);
+    await step({ op: 'delta', offset: 0, text: 'They run ' });
+    await until(() => expect(answer()).toMatchObject([{ draft: true, from: { role: 'bot', ai: true }, body: { type: 'text', text: 'They run ' } }]));
+    expect(c.getSnapshot().unread).toBe(1); // the echo only: a draft is never unread
+
+    // Offline, the draft stays on screen while the answer goes on without it.
+    c.disconnect();
+    await step({ op: 'delta', offset: 9, text: 'half a size ' });
+    expect(answer()).toMatchObject([{ draft: true, body: { text: 'They run ' } }]);
+    c.connect();
+    await until(() => expect(answer()).toMatchObject([{ draft: true, body: { text: 'They run half a size ' } }]));
+    await step({ op: 'delta', offset: 21, text: 'small.' });
+    await until(() => expect(answer()).toMatchObject([{ body: { text: 'They run half a size small.' } }]));
+
+    const sources = [{ title: 'Size guide', url: 'https://shop.example/sizes' }];
+    expect((await step({ op: 'finish', sources })).status).toBe(200);
+    await until(() => expect(answer()).toEqual([{ kind: 'msg', id: 'a1', seq: 3, ts: expect.any(Number), from: { role: 'bot', ai: true }, body: { type: 'text', text: 'They run half a size small.', sources } }]));
+    expect(ids(c)).toEqual([expect.stringMatching(/^1:/), expect.stringMatching(/^2:/), '3:a1']);
+    expect(c.getSnapshot().unread).toBe(2);
+    expect(c.errors).toEqual([]);
+  });
+
+  test('feedback reaches the backend once, also when given while the socket was down', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base);
+    c.connect();
+    await opened(c);
+    c.send('Do you ship to Iceland?');
+    await until(() => expect(texts(c)).toHaveLength(2));
+    const echo = c.getSnapshot().timeline[1]!;
+    c.disconnect();
+    c.feedback(echo.id, 'down', 'It only repeated my question');
+    expect(c.getSnapshot().timeline[1]).toMatchObject({ id: echo.id, feedback: 'down' });
+    c.connect();
+    const feedback = () => backend.hooks.filter((h) => h.type === 'message.feedback').map((h) => h.data);
+    await until(() => expect(feedback()).toEqual([{ messageId: echo.id, value: 'down', comment: 'It only repeated my question' }]));
+    c.feedback(echo.id, 'up');
+    await until(() => expect(feedback()).toHaveLength(2));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(feedback()).toEqual([
+      { messageId: echo.id, value: 'down', comment: 'It only repeated my question' },
+      { messageId: echo.id, value: 'up' },
+    ]);
+    expect(c.errors).toEqual([]);
+  });
+});
+
 describe('identity against a real relay', () => {
   test('a valid signature is verified, and the webhook says so', async () => {
     const { backend, relay } = await setup();

@@ -819,3 +819,168 @@ describe('prepare: no socket before intent', () => {
     }
   });
 });
+
+describe('streamed answers', () => {
+  const ai = { role: 'bot', name: 'Sage', ai: true } as const;
+  const draft = (offset: number, text: string, id = 'a1'): ServerFrame => ({ t: 'draft', id, ts: 2000, from: ai, offset, text });
+  const answer = (seq: number, text: string, extra: Record<string, unknown> = {}, id = 'a1'): ServerFrame =>
+    ({ t: 'msg', seq, id, ts: 3000, from: ai, body: { type: 'text', text }, ...extra }) as ServerFrame;
+  const shown = (h: ReturnType<typeof harness>) =>
+    h.client.getSnapshot().timeline.map((i) => (i.kind === 'msg' && i.body.type === 'text' ? `${i.id}${i.draft ? '~' : ''}:${i.body.text}` : i.id));
+  /** A connected client with one bot message logged (seq 1). */
+  const streaming = (options: Partial<ClientOptions> = {}) => {
+    const h = harness(options);
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1, 'Let me check.'));
+    return h;
+  };
+
+  test('deltas grow one draft; an overlapping delta keeps the text once and a delta past a gap is ignored', () => {
+    const h = streaming();
+    h.sock().recv(draft(0, 'The parcel '));
+    h.sock().recv(draft(11, 'left our '));
+    // Overlap: the relay resent from an earlier offset (another instance, a retry).
+    h.sock().recv(draft(4, 'parcel left our warehouse'));
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1~:The parcel left our warehouse']);
+    // Gap: text from offset 40 when 29 characters are held is ignored, not appended.
+    h.sock().recv(draft(40, 'GAP'));
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1~:The parcel left our warehouse']);
+    h.sock().recv(draft(29, ' today.'));
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1~:The parcel left our warehouse today.']);
+    // A delta that does not start at 0 for an answer not held yet is a gap too.
+    h.sock().recv(draft(5, 'second', 'a2'));
+    expect(shown(h)).toHaveLength(2);
+  });
+
+  test('a draft is shown after the log and the unsent messages, is never unread and fires neither message nor notify', () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    vi.stubGlobal('document', doc);
+    const h = streaming({ storage: memoryStorage().storage });
+    const notified: string[] = [];
+    h.client.on('notify', (m) => notified.push(m.id));
+    h.client.markRead();
+    h.sock().readyState = 3; // sends fail: the message stays unsent
+    const q = h.client.send('and the refund?');
+    h.sock().readyState = 1;
+    h.sock().recv(draft(0, 'Your parcel'));
+    const snap = h.client.getSnapshot();
+    expect(snap.timeline.map((i) => i.id)).toEqual(['b1', q.id, 'a1']);
+    expect(snap.timeline[2]).toMatchObject({ kind: 'msg', draft: true, from: ai, body: { type: 'text', text: 'Your parcel' } });
+    expect(snap.timeline[2]!.seq).toBeUndefined();
+    expect(snap.unread).toBe(0);
+    expect(h.messages.map((m) => m.id)).toEqual(['b1', q.id]);
+    h.sock().recv(answer(2, 'Your parcel is on its way.'));
+    expect(h.client.getSnapshot().unread).toBe(1);
+    expect(h.messages.map((m) => m.id)).toEqual(['b1', q.id, 'a1']);
+    expect(notified).toEqual(['a1']);
+  });
+
+  test('the finished message replaces its draft: one entry with that id, the final text, a seq, no draft mark', () => {
+    const h = streaming();
+    h.sock().recv(draft(0, 'Your parcel is on'));
+    h.sock().recv(answer(2, 'Your parcel is on its way.', { body: { type: 'text', text: 'Your parcel is on its way.', sources: [{ title: 'Shipping', url: 'https://shop.test/shipping' }] } }));
+    const entries = h.client.getSnapshot().timeline.filter((i) => i.id === 'a1');
+    expect(entries).toEqual([
+      { kind: 'msg', id: 'a1', seq: 2, ts: 3000, from: ai, body: { type: 'text', text: 'Your parcel is on its way.', sources: [{ title: 'Shipping', url: 'https://shop.test/shipping' }] } },
+    ]);
+    // A late delta of a logged answer changes nothing.
+    h.sock().recv(draft(0, 'Your parcel is on its way. Late'));
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1:Your parcel is on its way.']);
+  });
+
+  test('an aborted answer arrives marked incomplete and replaces its draft', () => {
+    const h = streaming();
+    h.sock().recv(draft(0, 'Your parcel is'));
+    h.sock().recv(answer(2, 'Your parcel is', { incomplete: true }));
+    expect(h.client.getSnapshot().timeline.filter((i) => i.id === 'a1')).toEqual([
+      { kind: 'msg', id: 'a1', seq: 2, ts: 3000, from: ai, body: { type: 'text', text: 'Your parcel is' }, incomplete: true },
+    ]);
+  });
+
+  test('a draft whose socket dropped stays on screen; the snapshot after reconnect replaces its text without repeating words', () => {
+    const h = streaming();
+    h.sock().recv(draft(0, 'Your parcel '));
+    h.sock().recv(draft(12, 'left'));
+    h.sock().drop(1006);
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1~:Your parcel left']);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    h.sock().recv(welcome({ lastSeq: 1 }));
+    h.sock().recv(bot(1, 'Let me check.')); // replay overlap
+    // The snapshot: everything so far, at offset 0, then live deltas (one overlapping it).
+    h.sock().recv(draft(0, 'Your parcel left our warehouse'));
+    h.sock().recv(draft(21, 'warehouse today'));
+    expect(shown(h)).toEqual(['b1:Let me check.', 'a1~:Your parcel left our warehouse today']);
+  });
+
+  test('a reset, a restart and a new conversation drop the drafts', () => {
+    const h = streaming();
+    h.sock().recv(draft(0, 'Your parcel'));
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    h.sock().recv(welcome({ reset: true, lastSeq: 0 }));
+    expect(h.client.getSnapshot().timeline).toEqual([]);
+    h.sock().recv(draft(0, 'Again'));
+    h.client.restart();
+    expect(h.client.getSnapshot().timeline).toEqual([]);
+  });
+});
+
+describe('feedback', () => {
+  const ai = { role: 'bot', ai: true } as const;
+  const answer: ServerFrame = { t: 'msg', seq: 1, id: 'a1', ts: 3000, from: ai, body: { type: 'text', text: 'Your parcel is on its way.' } };
+
+  test('sends one feedback frame with a fresh id and records the choice on the message', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(answer);
+    h.client.feedback('a1', 'down', '  It did not answer my question  ');
+    const frames = h.sock().frames('feedback');
+    expect(frames).toEqual([{ t: 'feedback', id: expect.stringMatching(/^[\w-]{8,}$/), messageId: 'a1', value: 'down', comment: 'It did not answer my question' }]);
+    expect(h.client.getSnapshot().timeline[0]).toMatchObject({ id: 'a1', feedback: 'down' });
+    h.client.feedback('a1', 'up');
+    const [first, second] = h.sock().frames('feedback');
+    expect(second).toEqual({ t: 'feedback', id: expect.any(String), messageId: 'a1', value: 'up' });
+    expect(second.id).not.toBe(first.id);
+    expect(h.client.getSnapshot().timeline[0]).toMatchObject({ feedback: 'up' });
+  });
+
+  test('given offline, it is sent once after the reconnect, and only the latest choice', () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(answer);
+    h.sock().drop(1006);
+    h.client.feedback('a1', 'up');
+    h.client.feedback('a1', 'down', 'Wrong size chart');
+    expect(h.client.getSnapshot().timeline[0]).toMatchObject({ feedback: 'down' });
+    vi.advanceTimersByTime(10);
+    h.sock().open();
+    expect(h.sock().frames('feedback')).toEqual([]); // not before welcome
+    h.sock().recv(welcome({ lastSeq: 1 }));
+    expect(h.sock().frames('feedback')).toEqual([{ t: 'feedback', id: expect.any(String), messageId: 'a1', value: 'down', comment: 'Wrong size chart' }]);
+    h.sock().drop(1006);
+    vi.advanceTimersByTime(10);
+    h.accept({ lastSeq: 1 });
+    expect(h.sock().frames('feedback')).toEqual([]);
+  });
+
+  test('the choice survives a reload with the history', () => {
+    const { storage } = memoryStorage();
+    const a = harness({ storage });
+    a.client.connect();
+    a.accept();
+    a.sock().recv(answer);
+    a.client.feedback('a1', 'up');
+    a.sock().recv({ t: 'msg', seq: 2, id: 'b2', ts: 3001, from: { role: 'bot' }, body: { type: 'text', text: 'Anything else?' } });
+    a.client.disconnect();
+    const b = harness({ storage });
+    expect(b.client.getSnapshot().timeline.map((i) => (i.kind === 'msg' ? [i.id, i.feedback] : i.id))).toEqual([
+      ['a1', 'up'],
+      ['b2', undefined],
+    ]);
+  });
+});

@@ -7,6 +7,7 @@ import {
   decodeServerFrame,
   errorOf,
   isVisitorBody,
+  newId,
   parsePublicSiteConfig,
   shouldReconnect,
   siteConfigPath,
@@ -14,9 +15,11 @@ import {
   type ClientFrame,
   type ConversationEvent,
   type ErrorCode,
+  type FeedbackFrame,
   type PageContext,
   type ProductContext,
   type ServerFrame,
+  type TextBody,
   type VisitorBody,
   type WelcomeFrame,
 } from '@parley/protocol';
@@ -56,14 +59,10 @@ function defaultStorage(): StorageLike | null {
   }
 }
 
+/** The page the client runs in; none outside a document (Node, a worker). */
 function browserPage(): PageContext {
-  if (typeof location === 'undefined') return {};
-  return {
-    url: location.href,
-    title: typeof document !== 'undefined' ? document.title : undefined,
-    referrer: typeof document !== 'undefined' ? document.referrer : undefined,
-    locale: typeof navigator !== 'undefined' ? navigator.language : undefined,
-  };
+  if (typeof document === 'undefined') return {};
+  return { url: location.href, title: document.title, referrer: document.referrer, locale: navigator.language };
 }
 
 /** Keep only what the protocol accepts, so a page with an odd URL or a long title still connects. */
@@ -74,8 +73,8 @@ function cleanPage(p: PageContext & { product?: unknown }): PageContext | undefi
     referrer: p.referrer === '' ? '' : httpUrl(p.referrer),
     locale: p.locale?.slice(0, 35),
   };
-  for (const k of Object.keys(page) as (keyof PageContext)[]) if (page[k] === undefined) delete page[k];
-  return Object.keys(page).length ? page : undefined;
+  // Keys left undefined are dropped on the wire (JSON).
+  return Object.values(page).some((x) => x !== undefined) ? page : undefined;
 }
 
 const blank = (consented: boolean): Snapshot => ({
@@ -129,6 +128,8 @@ export function createClient(options: ClientOptions): ParleyClient {
   let lastSeq = 0;
   let read = 0;
   let log: TimelineItem[] = [];
+  /** Answers still being written (never stored): shown after the log and the outbox. */
+  let drafts: ChatMessage[] = [];
   let peerRead = 0; // the other side read the visitor's messages up to here
   let identity: IdentifyOptions | undefined = store.get('id');
   let ctx: { page?: PageContext; product?: ProductContext } = {};
@@ -147,13 +148,15 @@ export function createClient(options: ClientOptions): ParleyClient {
   let sentSeq = 0; // lastSeq sent in the current hello
   let sentToken = false;
   let lastError: string | undefined;
+  /** Feedback given while no socket was open, one per message, sent on the next welcome. */
+  let feedbacks: FeedbackFrame[] = [];
   let tabs: Tabs | undefined;
   let unlisten = noop;
   /** `prepare()` left a new visitor without a socket: the first message connects. */
   let lazy = false;
 
   const outbox = createOutbox([], (items, acked) => {
-    set({ timeline: [...log, ...items] });
+    set({ timeline: [...log, ...items, ...drafts] });
     // Other tabs share this key: keep what they queued (and this tab has not seen acked),
     // so a message queued offline in a tab that is then closed still survives.
     const theirs = (store.get('out') ?? []).filter((m) => !acked.has(m.id) && !items.some((x) => x.id === m.id));
@@ -192,7 +195,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     }
   };
 
-  const showTimeline = () => set({ timeline: [...log, ...outbox.items()] });
+  const showTimeline = () => set({ timeline: [...log, ...outbox.items(), ...drafts] });
 
   /** Apply a conversation event's effect on the snapshot (stored or transient, live or restored). */
   const apply = (ev: ConversationEvent) => {
@@ -264,6 +267,8 @@ export function createClient(options: ClientOptions): ParleyClient {
     conv = id;
     lastSeq = read = peerRead = 0;
     log = [];
+    drafts = [];
+    feedbacks = [];
     set({ agent: null, typing: null, queue: null, ratingRequested: null, closed: false });
     showTimeline();
     refreshUnread();
@@ -415,6 +420,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     const stored = store.get('out');
     if (Array.isArray(stored)) outbox.adopt(stored, (id) => log.some((i) => i.id === id));
     flush();
+    feedbacks = feedbacks.filter((f) => !tx(f));
     // The hello carried the page; a product goes in a context frame, again whenever the
     // conversation changed under us (identify(), restart()).
     if (ctxPending || (moved && ctx.product)) sendContext();
@@ -434,9 +440,12 @@ export function createClient(options: ClientOptions): ParleyClient {
         return;
       }
       case 'msg': {
-        const { t: _t, ...rest } = f;
+        const { t: _t, incomplete, ...rest } = f;
         const mine = f.from.role === 'visitor' && outbox.ack(f.id, f.seq, f.ts);
         const m: ChatMessage = mine || { kind: 'msg', ...rest };
+        if (incomplete) m.incomplete = true;
+        // The finished answer takes the place of its draft.
+        drafts = drafts.filter((d) => d.id !== f.id);
         if (f.from.role === 'visitor' && !m.status) m.status = f.seq <= peerRead ? 'read' : 'sent';
         if (f.seq > lastSeq) lastSeq = f.seq;
         if (!addEntry(m)) return;
@@ -467,6 +476,19 @@ export function createClient(options: ClientOptions): ParleyClient {
           if (m) emit('message', m);
         }
         return fault(f.code, f.message);
+      }
+      case 'draft': {
+        // Drafts are ephemeral: a gap (offset beyond what is held) waits for the snapshot or
+        // the finished message; a draft of a message already logged is late.
+        if (log.some((i) => i.id === f.id)) return;
+        const old = drafts.find((d) => d.id === f.id);
+        const held = (old?.body as TextBody | undefined)?.text ?? '';
+        if (f.offset > held.length) return;
+        const text = held.slice(0, f.offset) + f.text;
+        if (old && text === held) return;
+        const m: ChatMessage = { kind: 'msg', id: f.id, ts: f.ts, from: f.from, body: { type: 'text', text }, draft: true };
+        drafts = old ? drafts.map((d) => (d === old ? m : d)) : [...drafts, m];
+        return showTimeline();
       }
       case 'pong':
         return;
@@ -562,6 +584,17 @@ export function createClient(options: ClientOptions): ParleyClient {
     disconnect,
     send: (text) => post({ type: 'text', text }),
     postback: (button: Button) => post({ type: 'postback', value: button.value, label: button.label }),
+    feedback(messageId, value, comment) {
+      const frame: FeedbackFrame = { t: 'feedback', id: newId(), messageId, value };
+      const note = comment?.trim().slice(0, LIMITS.maxCommentLength);
+      if (note) frame.comment = note;
+      log = log.map((i) => (isMsg(i) && i.id === messageId ? { ...i, feedback: value } : i));
+      showTimeline();
+      persist();
+      // Only the latest choice per message matters: an unsent earlier one is dropped.
+      feedbacks = feedbacks.filter((f) => f.messageId !== messageId);
+      if (!welcomed || !tx(frame)) feedbacks.push(frame);
+    },
     rate(score, comment) {
       set({ ratingRequested: null });
       return post(comment ? { type: 'rating', score, comment } : { type: 'rating', score });
@@ -578,7 +611,6 @@ export function createClient(options: ClientOptions): ParleyClient {
       const page = cleanPage({ ...ctx.page, ...(c.url !== undefined && { url: c.url }), ...(c.title !== undefined && { title: c.title }) });
       // Each call updates what it names; the product stays until replaced.
       ctx = { page, product: c.product ?? ctx.product };
-      for (const k of ['page', 'product'] as const) if (!ctx[k]) delete ctx[k];
       sendContext();
     },
     identify(id) {

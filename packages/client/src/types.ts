@@ -17,7 +17,14 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 
 /** Delivery status of the visitor's own messages. */
 export type MessageStatus = 'sending' | 'sent' | 'read' | 'failed';
 
-/** A message as the UI shows it. Visitor messages carry a delivery `status`. */
+/** The visitor's verdict on a bot's answer. */
+export type FeedbackValue = 'up' | 'down';
+
+/**
+ * A message as the UI shows it. Visitor messages carry a delivery `status`. A bot's answer
+ * that is still being written (streamed) is a `draft`: its text grows until the finished
+ * message with the same `id` replaces it.
+ */
 export interface ChatMessage {
   kind: 'msg';
   /** Client id for the visitor's messages (`newId` of @parley/protocol), relay or backend id otherwise. */
@@ -28,6 +35,16 @@ export interface ChatMessage {
   from: Sender;
   body: MessageBody;
   status?: MessageStatus;
+  /**
+   * Still being written: a text `body` that grows as the answer streams in. A draft has no
+   * `seq`, is never stored, never counts as unread and never fires `message` or `notify`;
+   * the finished message with the same `id` takes its place.
+   */
+  draft?: true;
+  /** A streamed answer that stopped before it finished (aborted or stalled): `body` holds what arrived. */
+  incomplete?: true;
+  /** The visitor's 👍 (`up`) or 👎 (`down`) on this answer, given with `feedback()`; kept in the stored history. */
+  feedback?: FeedbackValue;
 }
 
 /** A stored conversation event shown in the timeline (agent joined, closed, …). */
@@ -44,7 +61,11 @@ export type TimelineItem = ChatMessage | ChatEvent;
 /** Everything a UI needs to render, as one immutable snapshot. */
 export interface Snapshot {
   state: ConnectionState;
-  /** Messages and stored events in sequence order; unacked visitor messages last. */
+  /**
+   * Messages and stored events in sequence order, then unacked visitor messages, then the
+   * answers still being written (`draft: true`), in the order they started. Drafts come last
+   * because their finished message takes the next seq, after everything logged so far.
+   */
   timeline: TimelineItem[];
   /** Messages from others after the visitor's last read, shared across tabs. */
   unread: number;
@@ -73,7 +94,10 @@ export interface Snapshot {
 export interface ClientEvents {
   /** Every connection state transition. */
   state(change: { from: ConnectionState; to: ConnectionState }): void;
-  /** A new or updated message (a status change re-emits it). */
+  /**
+   * A new or updated message (a status change re-emits it). Drafts do not fire it (they
+   * change the snapshot, see `change`); their finished message does.
+   */
   message(message: ChatMessage): void;
   /** A stored conversation event arrived. */
   event(event: ChatEvent): void;
@@ -159,6 +183,14 @@ export interface ParleyClient {
   send(text: string): ChatMessage;
   /** The visitor tapped a button. */
   postback(button: Button): ChatMessage;
+  /**
+   * 👍 (`up`) or 👎 (`down`) on a bot's answer `messageId`, with an optional comment (cut to
+   * the protocol's comment limit). Records the choice on the message at once (in the
+   * snapshot and the stored history) and sends one `feedback` frame, held until the
+   * connection is open. A later call for the same message (a changed mind, a comment)
+   * supersedes the earlier one; while offline only the latest is sent.
+   */
+  feedback(messageId: string, value: FeedbackValue, comment?: string): void;
   /** Rate the conversation 1–5 with an optional comment. */
   rate(score: number, comment?: string): ChatMessage;
   /** Ask for a human agent: a postback of `HANDOFF_VALUE`, shown with `label` (default "Talk to a human"). */

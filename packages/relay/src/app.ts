@@ -19,6 +19,7 @@ import { siteConfigPlugin } from './plugins/site-config.js';
 import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
 import { newVisitorRate } from './protections.js';
+import { Streams } from './streams.js';
 import { VisitorTokens } from './visitor-token.js';
 import { WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';
 
@@ -42,6 +43,8 @@ export interface BuildAppOptions {
   backendSocket?: { waitMs?: number; pingMs?: number };
   /** Also export Node process metrics (the CLI turns this on). Default false. */
   defaultMetrics?: boolean;
+  /** How often this instance looks for stalled streamed answers. Default: a quarter of `limits.streamStallMs`, at most 5 s. */
+  streamSweepMs?: number;
 }
 
 /** Log paths that may hold secrets; pino replaces them. */
@@ -139,9 +142,13 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   // A backend socket that connects kicks the worker; events left waiting in `only` mode are due again within `waitMs`.
   // What both ways of delivering an event share: the queue, the clock, the retry schedule, the reply.
   const delivery = { engine, metrics, log: app.log, now, random, timeoutMs: webhooks.timeoutMs, retryScheduleMs: webhooks.retryScheduleMs, onReply: appendReply };
+  const streams = new Streams({ engine, service, metrics, log: app.log, sites, stallMs: limits.streamStallMs });
+  const streamSweepMs = options.streamSweepMs ?? Math.min(5000, Math.max(10, Math.floor(limits.streamStallMs / 4)));
+  let streamSweeper: NodeJS.Timeout | undefined;
   const backendSockets = new BackendSockets({
     ...delivery,
     service,
+    streams,
     maxInvalidFrames: limits.maxInvalidFrames,
     ...(options.backendSocket?.waitMs !== undefined ? { waitMs: options.backendSocket.waitMs } : {}),
     onConnect: () => worker.kick(),
@@ -174,9 +181,17 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   app.addHook('onReady', async () => {
     await engine.start();
     worker.start();
+    streamSweeper = setInterval(() => {
+      streams.sweep().catch((err: unknown) => {
+        if (isEngineUnavailable(err)) return; // the next sweep tries again
+        app.log.error({ err }, 'closing stalled streamed answers failed');
+      });
+    }, streamSweepMs);
+    streamSweeper.unref();
   });
   app.addHook('preClose', async () => {
     closing = true;
+    clearInterval(streamSweeper);
   });
   // Fastify stops accepting first; the widget socket plugin's preClose closes every socket with
   // GOING_AWAY; then deliveries in flight get `drainMs` to finish, and the engine closes last.
@@ -196,7 +211,7 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   if (assets) void app.register(widgetAssetsPlugin, { assets });
   void app.register(siteConfigPlugin, { sites: config.sites, engine });
   void app.register(backendSocketPlugin, { sites: config.sites, sockets: backendSockets, authThrottle, closeGraceMs, ...(options.backendSocket?.pingMs !== undefined ? { pingMs: options.backendSocket.pingMs } : {}) });
-  void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, metrics, now, rateLimit: limits.restRateLimit, authThrottle, tokenTtlMs });
+  void app.register(backendApiPlugin, { prefix: '/v1', sites: config.sites, engine, service, streams, metrics, now, rateLimit: limits.restRateLimit, authThrottle, tokenTtlMs });
   return app;
 }
 

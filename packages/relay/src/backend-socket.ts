@@ -21,6 +21,7 @@ import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from
 import { CodedError } from './errors.js';
 import { newId } from './ids.js';
 import type { RelayMetrics } from './plugins/metrics.js';
+import type { Streams } from './streams.js';
 import { jitter } from './webhook-worker.js';
 
 /** What became of one event sent over a backend socket. */
@@ -29,6 +30,8 @@ type Outcome = { acked: true; reply: WebhookReply } | { acked: false; why: 'clos
 export interface BackendSocketsOptions {
   engine: Engine;
   service: ConversationService;
+  /** Steps of streamed answers (`stream` frames). */
+  streams: Streams;
   metrics: RelayMetrics;
   log: FastifyBaseLogger;
   now: () => number;
@@ -295,7 +298,11 @@ export class BackendLink {
     this.write(frame);
   }
 
-  /** A `send` or `post`, after the earlier writes of its conversation on this socket; answered with an ack or an error. */
+  /**
+   * A `send`, `post` or `stream` step, after the earlier writes of its conversation on this socket
+   * (so the steps of one answer apply in arrival order); answered with an ack or an error (a
+   * stream's delta with an error only).
+   */
   private write(frame: Exclude<BackendClientFrame, { t: 'ack' }>): void {
     const { conversationId } = frame;
     const run = async (): Promise<void> => {
@@ -306,7 +313,10 @@ export class BackendLink {
           const result = await postMessage(this.o.service, this.site, conversation.id, message);
           this.send({ t: 'ack', id: frame.id, seq: result.message.seq, duplicate: result.duplicate });
         } else if (frame.t === 'stream') {
-          throw new CodedError('BAD_REQUEST', 'Streamed answers are not accepted over this socket yet.');
+          const { t: _t, id, conversationId: _c, ...step } = frame;
+          const result = await this.o.streams.step(this.site, conversation.id, id, step);
+          // A delta is answered only when refused (the catch below).
+          if (step.op !== 'delta') this.send({ t: 'ack', id, ...(result.message ? { seq: result.message.seq } : {}), duplicate: result.duplicate });
         } else {
           const result = await postEvent(this.o.service, this.site, conversation.id, { id: frame.id, event: frame.event });
           this.send({ t: 'ack', id: frame.id, ...(result.seq === undefined ? {} : { seq: result.seq }), duplicate: result.duplicate });

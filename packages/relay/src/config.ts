@@ -152,6 +152,11 @@ export const LimitsConfig = z
      * limits apply there). 0 turns it off.
      */
     maxHttpConnectionsPerIp: z.number().int().min(0).default(64),
+    /**
+     * A streamed answer with no step (delta, repeated start) for this long is closed by the relay as
+     * if aborted: the text so far enters the log marked incomplete.
+     */
+    streamStallMs: z.number().int().min(100).max(3_600_000).default(30_000),
   })
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfig>;

@@ -11,6 +11,7 @@ import {
   type ClosingErrorCode,
   type ContextFrame,
   type ErrorCode,
+  type FeedbackFrame,
   type HelloFrame,
   type LogEntry,
   type SendFrame,
@@ -57,6 +58,9 @@ interface Corkable {
 /** Frames gathered in one turn go out early once they pass this many bytes (or the backlog cap). */
 const BATCH_BYTES = 64 * 1024;
 
+/** Live drafts held while the open streams' snapshots are read; past it they are dropped (the finished message repairs the text). */
+const MAX_HELD_DRAFTS = 1000;
+
 type State = 'new' | 'hello' | 'open' | 'closed';
 
 /**
@@ -102,6 +106,12 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
   private killTimer: NodeJS.Timeout | undefined;
   /** The socket's stream while it is corked for this turn of the event loop. */
   private corked: Corkable | undefined;
+  /**
+   * Live drafts of streamed answers: dropped while null (before the open streams' snapshots are
+   * read, which hold their text), held while the snapshots are being read (sent after them), sent
+   * at once when undefined.
+   */
+  private drafts: string[] | null | undefined = null;
 
   constructor(
     private readonly ctx: SocketContext,
@@ -212,6 +222,8 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       case 'typing':
         // Visitor typing is not forwarded to the backend.
         return;
+      case 'feedback':
+        return this.visitorFeedback(frame);
     }
   }
 
@@ -284,6 +296,29 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.sendFrame(welcome);
     this.state = 'open';
     await delivery.start(first);
+    // Answers being written: each once, as a draft from offset 0, after the replay. A conversation
+    // not stored yet has none; anything started from now on reaches this socket live.
+    if (this.stored) await this.sendSnapshots();
+    else this.drafts = undefined;
+  }
+
+  /**
+   * Send the snapshot of each open streamed answer as a draft with offset 0. The socket joined the
+   * fan-out before: drafts that arrive while the snapshots are read are held and sent after them
+   * (an overlap is harmless: a client keeps `text.slice(0, offset) + delta`).
+   */
+  private async sendSnapshots(): Promise<void> {
+    if (Array.isArray(this.drafts)) return; // a read is in flight; it covers this one
+    const held: string[] = [];
+    this.drafts = held;
+    try {
+      const streams = await this.ctx.engine.openStreams(this.conversationId);
+      if (this.state !== 'open') return;
+      for (const s of streams) this.sendFrame({ t: 'draft', id: s.id, ts: s.updatedAt, from: s.from, offset: 0, text: s.text });
+      for (const text of held) this.sendText(text);
+    } finally {
+      this.drafts = undefined;
+    }
   }
 
   // ---- the visitor's actions ----
@@ -350,6 +385,24 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.sendFrame({ t: 'ack', id: frame.id, seq: result.seq, ts: result.ts });
   }
 
+  /**
+   * 👍/👎 on a bot message of this conversation: a `message.feedback` event for the backend, once
+   * per frame id (a resend after a reconnect is a duplicate). Anything but a bot message the log
+   * still holds is refused with `NOT_FOUND`, naming the frame.
+   */
+  private async visitorFeedback(frame: FeedbackFrame): Promise<void> {
+    const refused = () => this.sendFrame(errorFrame('NOT_FOUND', 'Feedback is taken on a bot message of this conversation only.', frame.id));
+    if (!this.stored) return refused();
+    let result;
+    try {
+      result = await this.ctx.service.feedback(this.site!.config, this.conversationId, frame);
+    } catch (err) {
+      this.internal(err, frame.id);
+      return;
+    }
+    if (result === 'not-found' || result === null) refused();
+  }
+
   private async visitorRead(seq: number): Promise<void> {
     if (!this.stored) return;
     await this.ctx.engine.setReadSeq(this.conversationId, seq);
@@ -380,11 +433,21 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
   }
 
   resync(): void {
-    if (this.state === 'open') this.delivery?.resync();
+    if (this.state !== 'open') return;
+    this.delivery?.resync();
+    // Drafts may have been missed too: the snapshots again (a client keeps what it already had).
+    if (this.drafts === undefined) this.sendSnapshots().catch((err: unknown) => this.onError(err));
   }
 
   deliverTransient(text: string): void {
     if (this.state === 'open') this.sendText(text);
+  }
+
+  deliverDraft(text: string): void {
+    if (this.state !== 'open') return;
+    // Before the snapshots were read: they hold this text. While they are read: kept, sent after them.
+    if (this.drafts === undefined) this.sendText(text);
+    else if (this.drafts !== null && this.drafts.length < MAX_HELD_DRAFTS) this.drafts.push(text);
   }
 
   // ---- the ordered delivery's port (OrderedDeliveryOptions) ----

@@ -2,13 +2,14 @@ import {
   HANDOFF_VALUE,
   isStoredEvent,
   type ConversationEvent,
+  type FeedbackFrame,
   type OutgoingMessage,
   type Sender,
   type VisitorBody,
   type VisitorContext,
 } from '@parley/protocol';
 import type { SiteConfig } from './config.js';
-import type { AppendResult, Engine, MergeResult, MessageWebhookType, Retention } from './engine/types.js';
+import type { AppendResult, Engine, FeedbackResult, MergeResult, MessageWebhookType, Retention } from './engine/types.js';
 import { newId } from './ids.js';
 
 const VISITOR: Sender = { role: 'visitor' };
@@ -68,6 +69,23 @@ export class ConversationService {
       start: true,
     });
     if (result && !result.duplicate) this.kick();
+    return result;
+  }
+
+  /**
+   * Enqueue a visitor's feedback on a bot message as a `message.feedback` event, once per frame id.
+   * Null when the conversation does not exist.
+   */
+  async feedback(site: SiteConfig, conversationId: string, frame: FeedbackFrame): Promise<FeedbackResult | null> {
+    const result = await this.engine.enqueueFeedback({
+      conversationId,
+      id: frame.id,
+      messageId: frame.messageId,
+      value: frame.value,
+      ...(frame.comment !== undefined ? { comment: frame.comment } : {}),
+      retention: this.retention(site),
+    });
+    if (result === 'queued') this.kick();
     return result;
   }
 

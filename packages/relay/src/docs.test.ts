@@ -31,7 +31,7 @@ describe('docs stay in sync with the registry', () => {
 
   test('every frame type has an example in docs/protocol.md', () => {
     const protocol = doc('protocol.md');
-    for (const t of ['hello', 'send', 'typing', 'read', 'context', 'ping', 'welcome', 'ack', 'msg', 'event', 'error', 'pong']) {
+    for (const t of ['hello', 'send', 'typing', 'read', 'context', 'ping', 'feedback', 'welcome', 'ack', 'msg', 'event', 'error', 'pong', 'draft']) {
       expect(protocol, `frame ${t}`).toContain(`"t": "${t}"`);
     }
   });
@@ -65,8 +65,8 @@ describe('docs stay in sync with the registry', () => {
     for (const route of routes) {
       const [method, url] = route.split(' ') as [string, string];
       expect(api, route).toContain(`### \`${method} ${url}`);
-      // Path parameters are shell variables in the examples: :id is $CONV, :visitorId $VISITOR, :siteKey $SITE_KEY.
-      const path = `$RELAY${url.replace(':id', '$CONV').replace(':visitorId', '$VISITOR').replace(':siteKey', '$SITE_KEY')}`;
+      // Path parameters are shell variables in the examples: :id is $CONV, :visitorId $VISITOR, :siteKey $SITE_KEY, :messageId $MSG.
+      const path = `$RELAY${url.replace(':id', '$CONV').replace(':visitorId', '$VISITOR').replace(':siteKey', '$SITE_KEY').replace(':messageId', '$MSG')}`;
       const curl = api.split('\n').filter((line) => line.startsWith('curl ') && line.includes(path));
       expect(curl.some((line) => (method === 'GET' ? !line.includes('-X ') : line.includes(`-X ${method}`))), `curl for ${route}`).toBe(true);
     }

@@ -9,13 +9,19 @@ export interface HubMember {
   deliverEntry(entry: LogEntry, text: string): void;
   /** A transient frame. */
   deliverTransient(text: string): void;
+  /** A draft frame of a streamed answer. */
+  deliverDraft(text: string): void;
   /** Entries may have been missed: read the log. */
   resync(): void;
 }
 
 /** The frame a log entry is pushed and replayed as. */
 export function entryFrame(entry: LogEntry): ServerFrame {
-  if (entry.kind === 'msg') return { t: 'msg', seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body };
+  if (entry.kind === 'msg') {
+    const frame: ServerFrame = { t: 'msg', seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body };
+    if (entry.incomplete) frame.incomplete = true;
+    return frame;
+  }
   return { t: 'event', seq: entry.seq, id: entry.id, ts: entry.ts, event: entry.event };
 }
 
@@ -82,6 +88,11 @@ export class Hub {
     }
     if (item.kind === 'resync') {
       for (const m of topic.members) m.resync();
+      return;
+    }
+    if (item.kind === 'draft') {
+      const text = encode({ t: 'draft', ...item.draft });
+      for (const m of topic.members) m.deliverDraft(text);
       return;
     }
     const text = encode({ t: 'event', ts: item.ts, event: item.event });

@@ -37,7 +37,7 @@ export function App({ v, dir, lang }: { v: View; dir: 'ltr' | 'rtl'; lang: strin
           <p class="y" role="status">
             {s.typing ? (
               <>
-                {t.typing(s.typing.role === 'bot' ? t.bot : s.typing.name || t.agent)} <i class="d" />
+                {t.typing(s.typing.role === 'bot' ? (s.typing.ai ? t.ai : t.bot) : s.typing.name || t.agent)} <i class="d" />
               </>
             ) : (
               s.queue && s.queue.position > 0 && t.queue(s.queue.position)

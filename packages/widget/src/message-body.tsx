@@ -4,18 +4,27 @@ import { Link, linkify } from './linkify.js';
 import { safeUrl } from './safe-url.js';
 import type { View } from './view.js';
 
-/** A message's content. Quick replies are tappable only on the latest message. */
+/** A message's content. Quick replies are tappable only on the latest message; an answer's sources are links under it. */
 export function Body({ v, m, live }: { v: View; m: ChatMessage; live: boolean }) {
   const b = m.body;
   switch (b.type) {
     case 'text':
     case 'contact':
-      return <p class="x">{linkify(b.text)}</p>;
     case 'quick_replies':
       return (
         <>
           <p class="x">{linkify(b.text)}</p>
-          {live && <Buttons v={v} buttons={b.replies} />}
+          {b.type === 'quick_replies' && live && <Buttons v={v} buttons={b.replies} />}
+          {b.type !== 'contact' && b.sources?.[0] && (
+            <p class="t q">
+              {v.t.sources}
+              {b.sources.map((src) => (
+                <Link key={src.url} href={safeUrl(src.url)}>
+                  {src.title}
+                </Link>
+              ))}
+            </p>
+          )}
         </>
       );
     case 'card':

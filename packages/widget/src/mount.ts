@@ -1,6 +1,6 @@
 /// <reference path="./env.d.ts" />
 import { createClient, type ParleyClient } from '@parley/client';
-import { h, render } from 'preact';
+import { createElement, render } from 'preact';
 import { App } from './app.js';
 import { checkOptions } from './dev-checks.js';
 import { createHost } from './host.js';
@@ -25,7 +25,7 @@ export function mount(options: MountOptions): WidgetHandle {
   // Before <body> exists (a bundle run from <head>), the root element hosts the widget.
   (options.container || document.body || document.documentElement).append(host);
 
-  const ui: UiState = { open: false, draft: '', score: 0, comment: '', left: false };
+  const ui: UiState = { open: false, draft: '', score: 0, comment: '', left: false, fb: '' };
   const listeners: Record<string, Set<() => void>> = { open: new Set(), close: new Set() };
   const flasher = titleFlasher(t.notify);
   const untrack = trackViewport(host);
@@ -36,10 +36,12 @@ export function mount(options: MountOptions): WidgetHandle {
 
   const draw = () => {
     const s = c.getSnapshot();
-    render(h(App, { v: view(s), dir, lang }), root);
-    // Keep the newest message in sight when the conversation grows.
-    const log = root.querySelector('.m');
-    if (log && s.timeline.length !== shown) log.scrollTop = log.scrollHeight;
+    let log = root.querySelector('.m');
+    // Follow the conversation as it grows (a streamed answer too) unless the visitor scrolled up to read.
+    const end = !log || log.scrollTop + log.clientHeight > log.scrollHeight - 30;
+    render(createElement(App, { v: view(s), dir, lang }), root);
+    log = root.querySelector('.m');
+    if (log && (end || s.timeline.length !== shown)) log.scrollTop = log.scrollHeight;
     shown = log ? s.timeline.length : 0;
     // Seen while open: the client resets unread (in every tab) and emits a change.
     if (ui.open && s.unread && !document.hidden) c.markRead();

@@ -14,6 +14,8 @@
 //   d  typing dots                            o   form (offline, rating, closed) with k its button
 //   r  rating form                            on  a chosen rating star  f   composer form
 //   ct character count                        s   send button           u   panel's opening animation
+//   lg the live log inside m (drafts follow it) z   an answer being written (caret)
+//   fb 👍/👎 button (its comment form is a q)
 import { DEFAULT_PRIMARY } from './contrast.js';
 
 export const CSS = `
@@ -41,7 +43,8 @@ svg{width:24px;height:24px;fill:currentColor}
 .hu{padding:4px 10px;border-radius:16px;font-weight:600}
 .cl{font-size:24px;line-height:1;padding:0 4px}
 .n{padding:8px 12px;background:#fff4e5;color:#5c3b00;font-size:13px}
-.m{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:12px;display:flex;flex-direction:column;gap:10px}
+.m{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:12px}
+.m,.lg{display:flex;flex-direction:column;gap:10px}
 .g{max-width:85%;display:flex;flex-direction:column;align-items:flex-start;gap:2px}
 .g.v{align-self:flex-end;align-items:flex-end}
 .g .x{padding:8px 12px;border-radius:14px;background:#f1f3f5;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -51,6 +54,8 @@ a{color:inherit}
 .e{align-self:center;text-align:center}
 .fl{color:#b42318}
 .rt{margin-inline-start:6px;text-decoration:underline;color:#b42318}
+.fb{font-size:16px;padding:2px 4px;border-radius:8px}
+.fb[aria-pressed=true]{background:#d0d7de}
 .q{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
 .q button,.q a,.k{padding:4px 12px;border:1px solid var(--p);border-radius:16px;color:var(--p);background:#fff;text-decoration:none}
 .c{width:240px;border:1px solid #d0d7de;border-radius:12px;overflow:hidden}
@@ -59,6 +64,7 @@ a{color:inherit}
 .pr{font-weight:600}
 .y{padding:0 12px;min-height:18px}
 .d:after{content:"•••";animation:b 1s infinite alternate}
+.z .x:after{content:"▍";animation:b 1s infinite alternate}
 @keyframes b{to{opacity:.2}}
 .f,.o{display:flex;gap:8px;padding:8px 12px;border-top:1px solid #d0d7de;position:relative}
 .f{align-items:flex-end}

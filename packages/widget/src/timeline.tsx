@@ -3,7 +3,15 @@ import type { ConversationEvent } from '@parley/protocol';
 import { Body } from './message-body.js';
 import type { View } from './view.js';
 
-/** The conversation: the greeting, then messages and notices, as a polite live log. */
+const isDraft = (i: TimelineItem) => (i as ChatMessage).draft;
+/** Focuses a control once, when it appears. */
+const focus = (el: HTMLElement | null) => el?.focus();
+
+/**
+ * The conversation: the greeting, then messages and notices, as a polite live log. Answers
+ * still being written sit after the log, outside it: a screen reader does not hear every
+ * word as it arrives, but the finished message once, when it enters the log.
+ */
 export function Timeline({ v }: { v: View }) {
   const { s } = v;
   const items: TimelineItem[] = s.greeting
@@ -25,15 +33,18 @@ export function Timeline({ v }: { v: View }) {
     last = item;
     if (item.from.role === 'visitor') lastVisitor = item;
   }
+  const show = (item: TimelineItem) =>
+    item.kind === 'msg' ? (
+      <Bubble key={item.id} v={v} m={item} live={item === last} mine={item === lastVisitor} />
+    ) : (
+      <Notice key={item.id} v={v} e={item.event} />
+    );
   return (
-    <div class="m" role="log" aria-live="polite">
-      {items.map((item) =>
-        item.kind === 'msg' ? (
-          <Bubble key={item.id} v={v} m={item} live={item === last} mine={item === lastVisitor} />
-        ) : (
-          <Notice key={item.id} v={v} e={item.event} />
-        ),
-      )}
+    <div class="m">
+      <div class="lg" role="log" aria-live="polite">
+        {items.filter((i) => !isDraft(i)).map(show)}
+      </div>
+      {items.filter(isDraft).map(show)}
     </div>
   );
 }
@@ -54,22 +65,24 @@ function Notice({ v, e }: { v: View; e: ConversationEvent }) {
 }
 
 /**
- * One message. Others' messages carry a label (Bot, or the agent's name); the visitor's
- * carry a delivery status (always while sending or failed, on the last one otherwise).
+ * One message. Others' messages carry a label (Bot or AI, or the agent's name); the visitor's
+ * carry a delivery status (always while sending or failed, on the last one otherwise). An AI
+ * answer streams in with a caret, then offers 👍/👎; an interrupted one says so.
  */
 function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; mine: boolean }) {
   const { t, s } = v;
   const role = m.from.role;
   const visitor = role === 'visitor';
   const status = m.status;
+  const rate = role === 'bot' && m.from.ai && !m.draft;
   return (
-    <div class={visitor ? 'g v' : 'g'}>
+    <div class={visitor ? 'g v' : m.draft ? 'g z' : 'g'}>
       {!visitor && (
         <span class="t">
           {role === 'bot' ? (
             <>
               {m.from.name && `${m.from.name} `}
-              <span class="bd">{t.bot}</span>
+              <span class="bd">{m.from.ai ? t.ai : t.bot}</span>
             </>
           ) : (
             m.from.name || (role === 'agent' ? t.agent : s.siteName)
@@ -79,6 +92,7 @@ function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; 
       <Body v={v} m={m} live={live && !visitor} />
       <span class="t">
         {m.ts > 0 && <time dateTime={new Date(m.ts).toISOString()}>{v.time(m.ts)}</time>}
+        {m.incomplete && ` · ${t.interrupted}`}
         {visitor && status && (status === 'sending' || status === 'failed' || mine) && (
           <span class={status === 'failed' ? 'fl' : ''}> · {t[status]}</span>
         )}
@@ -87,7 +101,39 @@ function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; 
             {t.retry}
           </button>
         )}
+        {rate &&
+          (['up', 'down'] as const).map((x) => (
+            <button
+              key={x}
+              class="fb"
+              aria-label={t[x]}
+              aria-pressed={m.feedback === x}
+              onClick={() => {
+                v.c.feedback(m.id, x);
+                v.set({ fb: x === 'down' ? m.id : '' });
+              }}
+            >
+              {x === 'up' ? '👍' : '👎'}
+            </button>
+          ))}
       </span>
+      {rate && v.ui.fb === m.id && (
+        // The comment goes with a second 👎 (the client cuts it to the protocol's limit).
+        <form
+          class="q"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const why = (e.currentTarget[0] as HTMLInputElement).value;
+            if (why.trim()) v.c.feedback(m.id, 'down', why);
+            // The form goes away: focus returns to 👎, last on the line above (Esc still closes the panel).
+            (e.currentTarget.previousSibling!.lastChild as HTMLElement).focus();
+            v.set({ fb: '' });
+          }}
+        >
+          <input aria-label={t.comment} placeholder={t.comment} ref={focus} />
+          <button>{t.send}</button>
+        </form>
+      )}
     </div>
   );
 }

@@ -11,6 +11,8 @@ export interface UiState {
   comment: string;
   /** The leave-a-message form was sent. */
   left: boolean;
+  /** The answer whose 👎 comment box is open ('' for none). */
+  fb: string;
 }
 
 /** Everything a component renders from, passed down as one prop. */

@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { LIMITS } from '@parley/protocol';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { ChatMessage } from '@parley/client';
 import { fakeClient, msg, T0, type FakeClient } from '../test/fake-client.js';
 import { luminance } from './contrast.js';
 import { mount } from './mount.js';
@@ -244,6 +245,181 @@ describe('composer', () => {
     type(box, 'he');
     type(box, '');
     expect(calls(w.client, 'typing')).toEqual([['typing', true], ['typing', false]]);
+  });
+});
+
+describe('streamed AI answers', () => {
+  const ai = { role: 'bot', name: 'Sage', ai: true } as const;
+  /** An answer still being written, as the client puts it in the timeline. */
+  const draft = (text: string, id = 'a1'): ChatMessage => ({ kind: 'msg', id, ts: T0, from: ai, body: { type: 'text', text }, draft: true });
+  const question = msg('visitor', 'Where is my parcel?', { status: 'sent' });
+  /** The text a screen reader hears from the live regions: aria-live and status regions, minus hidden parts. */
+  const announced = (root: ShadowRoot) =>
+    [...root.querySelectorAll('[aria-live], [role=status], [role=log]')]
+      .filter((el) => !el.closest('[aria-hidden=true]'))
+      .map((el) => el.textContent)
+      .join('\n');
+  const count = (haystack: string, needle: string) => haystack.split(needle).length - 1;
+
+  test('a streaming answer grows in place with a caret, labelled AI, and the finished message replaces it', () => {
+    const w = setup({ timeline: [question, draft('Your parcel')] });
+    const bubble = () => w.$$('.m .g').filter((g) => !g.classList.contains('v'));
+    expect(bubble()).toHaveLength(1);
+    expect(bubble()[0]!.querySelector('.x')!.textContent).toBe('Your parcel');
+    expect(bubble()[0]!.querySelector('.bd')!.textContent).toBe('AI');
+    // The caret is drawn by the stylesheet after the draft's text, blinking, and only there.
+    const caret = [...w.root.adoptedStyleSheets[0]!.cssRules].find((r): r is CSSStyleRule => r instanceof CSSStyleRule && r.style.content.includes('▍'))!;
+    expect(caret.style.animation).toMatch(/infinite/);
+    const caretOn = (x: Element) => x.matches(caret.selectorText.replace(/::?after$/, ''));
+    expect(caretOn(bubble()[0]!.querySelector('.x')!)).toBe(true);
+    w.client.update({ timeline: [question, draft('Your parcel left our warehouse')] });
+    expect(bubble().map((g) => g.querySelector('.x')!.textContent)).toEqual(['Your parcel left our warehouse']);
+    w.client.update({ timeline: [question, msg(ai, 'Your parcel left our warehouse today.', { id: 'a1' })] });
+    const done = bubble();
+    expect(done).toHaveLength(1);
+    expect(done[0]!.querySelector('.x')!.textContent).toBe('Your parcel left our warehouse today.');
+    expect(caretOn(done[0]!.querySelector('.x')!)).toBe(false);
+    expect(w.$$('.m .x').filter(caretOn)).toEqual([]);
+    expect(w.$$('.m .x').filter((x) => x.textContent!.startsWith('Your parcel'))).toHaveLength(1);
+  });
+
+  test('the log follows a streaming answer while the visitor is at the bottom, and stays put once they scroll up', () => {
+    const w = setup({ timeline: [question, draft('Your')] });
+    const log = w.$('.m')!;
+    // Layout stand-in: the log is as tall as its text is long.
+    const height = () => log.textContent!.length * 20;
+    Object.defineProperty(log, 'scrollHeight', { get: height });
+    Object.defineProperty(log, 'clientHeight', { get: () => 100 });
+    log.scrollTop = height() - 100; // at the bottom
+    w.client.update({ timeline: [question, draft('Your parcel')] });
+    expect(log.scrollTop).toBe(height());
+    log.scrollTop = 0; // scrolled up to read
+    w.client.update({ timeline: [question, draft('Your parcel left')] });
+    expect(log.scrollTop).toBe(0);
+  });
+
+  test('the reduced-motion rule stops the caret blinking', () => {
+    const w = setup();
+    const rules = [...w.root.adoptedStyleSheets[0]!.cssRules];
+    const reduced = rules.find((r): r is CSSMediaRule => r instanceof CSSMediaRule && r.conditionText.includes('prefers-reduced-motion'));
+    expect(reduced?.cssText).toMatch(/:after\s*\{[^}]*animation:\s*none\s*!important/);
+  });
+
+  test('screen readers hear the finished answer once, never the words as they stream', () => {
+    const w = setup({ timeline: [question, draft('Checking the carrier')] });
+    expect(announced(w.root)).toContain('Where is my parcel?');
+    expect(announced(w.root)).not.toContain('Checking the carrier');
+    w.client.update({ timeline: [question, draft('Checking the carrier: your parcel is in Lyon')] });
+    expect(announced(w.root)).not.toContain('Checking the carrier');
+    w.client.update({ timeline: [question, msg(ai, 'Checking the carrier: your parcel is in Lyon.', { id: 'a1' })] });
+    expect(count(announced(w.root), 'Checking the carrier: your parcel is in Lyon.')).toBe(1);
+    expect(count(w.text('.p'), 'Checking the carrier')).toBe(1);
+  });
+
+  test('the rule-based bot keeps its Bot label next to AI answers', () => {
+    const w = setup({ timeline: [msg('bot', 'Pick a topic'), msg(ai, 'Here is what I found')] });
+    expect(w.$$('.m .bd').map((b) => b.textContent)).toEqual(['Bot', 'AI']);
+    w.client.update({ typing: ai });
+    expect(w.text('.y')).toContain('AI is typing…');
+  });
+
+  test('sources show under the answer as safe links; a javascript: source is never a link', () => {
+    const w = setup({
+      timeline: [
+        msg(ai, {
+          type: 'text',
+          text: 'Returns are free within 30 days.',
+          sources: [
+            { title: 'Returns policy', url: 'https://shop.example/returns' },
+            { title: 'Evil', url: 'javascript:alert(1)' },
+            { title: 'FAQ', url: 'http://shop.example/faq' },
+          ],
+        }),
+      ],
+    });
+    const line = w.$$('.m .g p').find((p) => p.textContent!.startsWith('Sources'))!;
+    const links = [...line.querySelectorAll('a')];
+    expect(links.map((a) => [a.textContent, a.getAttribute('href')])).toEqual([
+      ['Returns policy', 'https://shop.example/returns'],
+      ['Evil', null],
+      ['FAQ', 'http://shop.example/faq'],
+    ]);
+    for (const a of links) {
+      expect(a.getAttribute('rel')).toBe('noopener noreferrer');
+      expect(a.getAttribute('target')).toBe('_blank');
+    }
+    expect(w.root.innerHTML).not.toContain('javascript:');
+  });
+
+  test('an answer with an empty source list shows no sources line', () => {
+    const w = setup({ timeline: [msg(ai, { type: 'text', text: 'Hello', sources: [] })] });
+    // Only the sender line, the text and the time line: no "Sources", no stray "0".
+    expect([...w.$('.m .g')!.childNodes].map((n) => n.textContent)).toEqual(['Sage AI', 'Hello', expect.stringMatching(/^\d+:30\s[AP]M👍👎$/)]);
+  });
+
+  test('👍 and 👎 on a finished AI answer are labelled toggles; 👎 opens a one-line comment that sends once', () => {
+    const answer = msg(ai, 'Try size 42.', { id: 'a1' });
+    const w = setup({ timeline: [question, answer, msg('bot', 'Rule-based', { id: 'b9' })] });
+    // Only on the AI answer, not on the rule-based bot's message nor the visitor's.
+    expect(w.$$('.m .fb').map((b) => b.getAttribute('aria-label'))).toEqual(['Helpful', 'Not helpful']);
+    expect(w.$$('.m .fb').map((b) => b.getAttribute('aria-pressed'))).toEqual(['false', 'false']);
+    w.button('Helpful').click();
+    expect(calls(w.client, 'feedback')).toEqual([['feedback', 'a1', 'up', undefined]]);
+    expect(w.$$('.m .fb').map((b) => b.getAttribute('aria-pressed'))).toEqual(['true', 'false']);
+    expect(w.$('.m input')).toBeNull();
+    w.button('Not helpful').click();
+    expect(calls(w.client, 'feedback')).toEqual([['feedback', 'a1', 'up', undefined], ['feedback', 'a1', 'down', undefined]]);
+    expect(w.$$('.m .fb').map((b) => b.getAttribute('aria-pressed'))).toEqual(['false', 'true']);
+    const box = w.$<HTMLInputElement>('.m input')!;
+    expect(box.getAttribute('aria-label')).toBe('Comment (optional)');
+    expect(w.root.activeElement).toBe(box);
+    type(box, 'It is a 43 in that brand');
+    w.button('Send').click(); // the comment's own Send, listed before the composer's
+    expect(calls(w.client, 'feedback').at(-1)).toEqual(['feedback', 'a1', 'down', 'It is a 43 in that brand']);
+    expect(calls(w.client, 'feedback')).toHaveLength(3);
+    expect(w.$('.m input')).toBeNull();
+    // Focus stays in the panel, on the 👎 the comment belonged to.
+    expect(w.root.activeElement).toBe(w.button('Not helpful'));
+    // An empty comment sends nothing more.
+    w.button('Not helpful').click();
+    w.button('Send').click();
+    expect(calls(w.client, 'feedback')).toHaveLength(4);
+  });
+
+  test('no 👍/👎 while the answer is still being written', () => {
+    const w = setup({ timeline: [question, draft('Try size')] });
+    expect(w.$$('.m .fb')).toEqual([]);
+  });
+
+  test('an interrupted answer says so, keeps its text, and "Talk to a human" stays one tap away', () => {
+    const w = setup({ timeline: [question, msg(ai, 'Your parcel is', { id: 'a1', incomplete: true })] });
+    const g = w.$$('.m .g').at(-1)!;
+    expect(g.querySelector('.x')!.textContent).toBe('Your parcel is');
+    expect(g.textContent).toContain('Answer interrupted');
+    w.button('Talk to a human').click();
+    expect(calls(w.client, 'requestHuman')).toHaveLength(1);
+  });
+
+  test('while an answer streams, "Talk to a human" and the composer stay usable', () => {
+    const w = setup({ timeline: [question, draft('Let me look')] });
+    w.button('Talk to a human').click();
+    expect(calls(w.client, 'requestHuman')).toHaveLength(1);
+    const box = w.$<HTMLTextAreaElement>('.f textarea')!;
+    expect(box.disabled).toBe(false);
+    type(box, 'never mind');
+    key(box, 'Enter');
+    expect(calls(w.client, 'send')).toEqual([['send', 'never mind']]);
+  });
+
+  test('zh-CN has its own strings for the AI label, sources, feedback and the interruption note', () => {
+    const w = setup(
+      { timeline: [msg(ai, { type: 'text', text: '好的', sources: [{ title: '退货政策', url: 'https://shop.example/r' }] }, { incomplete: true })] },
+      { locale: 'zh-CN' },
+    );
+    expect(w.$('.m .bd')!.textContent).toBe('AI');
+    expect(w.text('.m')).toContain('来源');
+    expect(w.text('.m')).toContain('回答已中断');
+    expect(w.$$('.m .fb').map((b) => b.getAttribute('aria-label'))).toEqual(['有帮助', '没有帮助']);
   });
 });
 

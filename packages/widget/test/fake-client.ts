@@ -89,6 +89,11 @@ export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
       calls.push(['leaveMessage', email, text]);
       return outgoing({ type: 'contact', email, text });
     },
+    feedback(messageId, value, comment) {
+      calls.push(['feedback', messageId, value, comment]);
+      // Recorded on the message at once, as the real client does.
+      fake.update({ timeline: snap.timeline.map((i) => (i.kind === 'msg' && i.id === messageId ? { ...i, feedback: value } : i)) });
+    },
     retry: record('retry'),
     setContext: record('setContext'),
     identify: record('identify'),

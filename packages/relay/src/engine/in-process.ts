@@ -1,4 +1,4 @@
-import { topicOf, type FanoutItem, type TransientItem } from './types.js';
+import { topicOf, type DraftItem, type FanoutItem, type TransientItem } from './types.js';
 
 type Listener = (item: FanoutItem) => void;
 
@@ -29,7 +29,7 @@ export class LocalFanout {
   }
 
   /** Hand an item to its topic's listeners. */
-  deliver(item: Extract<FanoutItem, { kind: 'entry' }> | TransientItem): void {
+  deliver(item: Extract<FanoutItem, { kind: 'entry' }> | DraftItem | TransientItem): void {
     const listeners = this.topics.get(topicOf(item));
     if (!listeners) return;
     const shared = this.prepare(item);

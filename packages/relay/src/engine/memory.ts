@@ -1,8 +1,25 @@
-import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext } from '@parley/protocol';
+import type { DeadLetter, HistoryResponse, LogEntry, Sender, VisitorContext } from '@parley/protocol';
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
-import { appendJobs, cloneData, closesConversation, deepFreeze, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation, type ListPosition } from './shared.js';
 import {
+  MAX_STREAM_LENGTH,
+  appendJobs,
+  cloneData,
+  closesConversation,
+  deepFreeze,
+  deltaPart,
+  encodeListCursor,
+  listPositionOf,
+  makeJob,
+  mergeContextValue,
+  pageLimit,
+  startsConversation,
+  streamEntry,
+  webhookJobId,
+  type ListPosition,
+} from './shared.js';
+import {
+  FEEDBACK_DEDUPE,
   dedupeWindow,
   type AppendRequest,
   type AppendResult,
@@ -12,12 +29,23 @@ import {
   type ConversationPage,
   type Engine,
   type FanoutItem,
+  type FeedbackRequest,
+  type FeedbackResult,
   type JobError,
   type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
+  type NewEntry,
   type Rate,
+  type StreamDeltaRequest,
+  type StreamDeltaResult,
+  type StreamEndRequest,
+  type StreamEndResult,
+  type StreamRef,
+  type StreamSnapshot,
+  type StreamStartRequest,
+  type StreamStartResult,
   type TransientItem,
 } from './types.js';
 import { LocalFanout, LocalSlots } from './in-process.js';
@@ -51,10 +79,23 @@ interface Log {
   lastActivityAt: number;
 }
 
+/** An open streamed answer. */
+interface OpenStream {
+  id: string;
+  from: Sender;
+  text: string;
+  startedAt: number;
+  updatedAt: number;
+}
+
 interface Stored {
   conversation: Conversation;
   ownerKey: string;
   log: Log;
+  /** Open streamed answers by message id, in start order; absent while none was ever opened. */
+  streams?: Map<string, OpenStream>;
+  /** Feedback ids seen, oldest first (at most `FEEDBACK_DEDUPE`); absent until the first. */
+  feedback?: Set<string>;
 }
 
 type Listener = (item: FanoutItem) => void;
@@ -120,6 +161,8 @@ export class MemoryEngine implements Engine {
   private readonly buckets = new LocalBuckets();
   /** Slots held per key (`acquireSlot`): one process serves the engine, so counts live here. */
   private readonly slots = new LocalSlots();
+  /** Conversations with open streams, for the stall listing. */
+  private readonly streaming = new Set<Stored>();
 
   constructor(options: MemoryEngineOptions = {}) {
     this.clock = options.now ?? Date.now;
@@ -250,14 +293,22 @@ export class MemoryEngine implements Engine {
   async append(request: AppendRequest): Promise<AppendResult | null> {
     const stored = this.conversations.get(request.conversationId);
     if (!stored) return null;
+    return this.duplicateOf(stored, request.entry.id, request.retention) ?? this.write(stored, request);
+  }
+
+  /** The earlier append of `entryId` within the dedupe window, if any. */
+  private duplicateOf(stored: Stored, entryId: string, retention: AppendRequest['retention']): Extract<AppendResult, { duplicate: true }> | null {
+    const { conversation, log } = stored;
+    const seen = log.ids.get(entryId);
+    if (!seen || seen.seq <= conversation.lastSeq - dedupeWindow(retention)) return null;
+    const kept = this.entryAt(log, seen.seq);
+    return { duplicate: true, entry: kept ? copy(kept) : null, seq: seen.seq, ts: seen.ts };
+  }
+
+  /** Append a new entry (not a duplicate): seq, jobs, retention, fan-out. */
+  private write(stored: Stored, request: AppendRequest): Extract<AppendResult, { duplicate: false }> {
     const { conversation, log } = stored;
     const window = dedupeWindow(request.retention);
-    const seen = log.ids.get(request.entry.id);
-    if (seen && seen.seq > conversation.lastSeq - window) {
-      const kept = this.entryAt(log, seen.seq);
-      return { duplicate: true, entry: kept ? copy(kept) : null, seq: seen.seq, ts: seen.ts };
-    }
-
     const now = this.now();
     const seq = conversation.lastSeq + 1;
     const entry = copy(request.entry) as LogEntry;
@@ -346,11 +397,13 @@ export class MemoryEngine implements Engine {
   sweep(now: number = this.now()): void {
     this.buckets.sweep(now);
     const thinned = new Set<string>();
-    for (const [id, { conversation, ownerKey, log }] of this.conversations) {
+    for (const [id, stored] of this.conversations) {
+      const { conversation, ownerKey, log } = stored;
       const maxAge = log.maxAgeMs ?? this.emptyTtlMs;
       if (log.maxAgeMs !== null) this.trim(log, Infinity, now - log.maxAgeMs);
       if (log.entries.length > log.head || log.lastActivityAt >= now - maxAge) continue;
       this.conversations.delete(id);
+      this.streaming.delete(stored);
       thinned.add(conversation.siteKey);
       const owner = ownerOf(conversation.siteKey, ownerKey);
       if (this.owners.get(owner) === id) this.owners.delete(owner);
@@ -361,6 +414,107 @@ export class MemoryEngine implements Engine {
       if (kept.length) this.bySite.set(siteKey, kept);
       else this.bySite.delete(siteKey);
     }
+  }
+
+  // ---- streamed answers ----
+
+  async startStream(request: StreamStartRequest): Promise<StreamStartResult | null> {
+    const stored = this.conversations.get(request.conversationId);
+    if (!stored) return null;
+    const done = this.duplicateOf(stored, request.id, request.retention);
+    if (done) return { status: 'ended', entry: done.entry, seq: done.seq, ts: done.ts };
+    const now = this.now();
+    const open = stored.streams?.get(request.id);
+    if (open) {
+      open.updatedAt = now;
+      return { status: 'open', created: false, stream: this.snapshot(stored, open) };
+    }
+    const stream: OpenStream = { id: request.id, from: copy(request.from), text: '', startedAt: now, updatedAt: now };
+    (stored.streams ??= new Map()).set(request.id, stream);
+    this.streaming.add(stored);
+    this.fanout.deliver({ kind: 'draft', conversationId: stored.conversation.id, draft: { id: stream.id, ts: now, from: stream.from, offset: 0, text: '' } });
+    return { status: 'open', created: true, stream: this.snapshot(stored, stream) };
+  }
+
+  async appendStream(request: StreamDeltaRequest): Promise<StreamDeltaResult | null> {
+    const stored = this.conversations.get(request.conversationId);
+    if (!stored) return null;
+    if (this.duplicateOf(stored, request.id, request.retention)) return { status: 'ended' };
+    const stream = stored.streams?.get(request.id);
+    if (!stream) return { status: 'not-found' };
+    const now = this.now();
+    stream.updatedAt = now;
+    const held = stream.text.length;
+    const part = deltaPart(held, request.offset, request.text);
+    if (part === null) return { status: 'gap', length: held };
+    if (!part) return { status: 'ok', length: held, appended: false };
+    if (held + part.length > MAX_STREAM_LENGTH) return { status: 'too-long', length: held };
+    stream.text += part;
+    this.fanout.deliver({ kind: 'draft', conversationId: stored.conversation.id, draft: { id: stream.id, ts: now, from: stream.from, offset: held, text: part } });
+    return { status: 'ok', length: stream.text.length, appended: true };
+  }
+
+  async openStreams(conversationId: string): Promise<StreamSnapshot[]> {
+    const stored = this.conversations.get(conversationId);
+    return stored?.streams ? [...stored.streams.values()].map((stream) => this.snapshot(stored, stream)) : [];
+  }
+
+  async stalledStreams(stallMs: number, limit: number): Promise<StreamRef[]> {
+    const cutoff = this.now() - stallMs;
+    const stalled: { ref: StreamRef; at: number }[] = [];
+    for (const stored of this.streaming) {
+      for (const stream of stored.streams!.values()) {
+        if (stream.updatedAt <= cutoff) stalled.push({ ref: { conversationId: stored.conversation.id, id: stream.id }, at: stream.updatedAt });
+      }
+    }
+    return stalled
+      .sort((a, b) => a.at - b.at)
+      .slice(0, Math.max(0, limit))
+      .map((s) => s.ref);
+  }
+
+  async endStream(request: StreamEndRequest): Promise<StreamEndResult | null> {
+    const stored = this.conversations.get(request.conversationId);
+    if (!stored) return null;
+    const stream = stored.streams?.get(request.id);
+    const done = this.duplicateOf(stored, request.id, request.retention);
+    if (done) {
+      if (stream) this.dropStream(stored, request.id);
+      return { status: 'ended', duplicate: true, entry: done.entry, seq: done.seq, ts: done.ts };
+    }
+    if (!stream) return { status: 'not-found' };
+    if (request.stalledMs !== undefined && stream.updatedAt > this.now() - request.stalledMs) return { status: 'active' };
+    const entry: NewEntry | null = streamEntry(request, stream.from, stream.text);
+    if (!entry) return { status: 'empty' };
+    this.dropStream(stored, request.id);
+    const result = this.write(stored, { conversationId: request.conversationId, entry, retention: request.retention });
+    return { status: 'ended', duplicate: false, entry: result.entry, seq: result.seq, ts: result.ts };
+  }
+
+  private snapshot(stored: Stored, stream: OpenStream): StreamSnapshot {
+    return { conversationId: stored.conversation.id, id: stream.id, from: copy(stream.from), text: stream.text, startedAt: stream.startedAt, updatedAt: stream.updatedAt };
+  }
+
+  private dropStream(stored: Stored, id: string): void {
+    stored.streams?.delete(id);
+    if (!stored.streams?.size) this.streaming.delete(stored);
+  }
+
+  // ---- feedback ----
+
+  async enqueueFeedback(request: FeedbackRequest): Promise<FeedbackResult | null> {
+    const stored = this.conversations.get(request.conversationId);
+    if (!stored) return null;
+    const jobId = webhookJobId(request.conversationId, request.id, 'message.feedback');
+    if (stored.feedback?.has(jobId)) return 'duplicate';
+    const target = this.duplicateOf(stored, request.messageId, request.retention)?.entry;
+    if (!target || target.kind !== 'msg' || target.from.role !== 'bot') return 'not-found';
+    const seen = (stored.feedback ??= new Set());
+    seen.add(jobId);
+    if (seen.size > FEEDBACK_DEDUPE) seen.delete(seen.values().next().value!);
+    const data = { messageId: request.messageId, value: request.value, ...(request.comment !== undefined ? { comment: request.comment } : {}) };
+    this.webhooks.enqueue([makeJob(stored.conversation, jobId, 'message.feedback', data, this.now())]);
+    return 'queued';
   }
 
   // ---- fan-out ----

@@ -148,6 +148,33 @@ if (!available) {
       ]);
     });
 
+    test('a streamed answer stepped on two instances: one stream, each delta once, drafts on B in step order, finished once', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      const items: FanoutItem[] = [];
+      await b.subscribe(conversationTopic('c1'), (item) => items.push(item));
+      const req = { conversationId: 'c1', id: 's1', from: { role: 'bot' as const, ai: true }, retention: keep, keepMs: 60_000 };
+      const starts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).startStream(req)));
+      expect(starts.filter((r) => r?.status === 'open' && r.created)).toHaveLength(1);
+      let offset = 0;
+      for (const word of ['One ', 'two ', 'three.']) {
+        const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).appendStream({ ...req, offset, text: word })));
+        expect(results.filter((r) => r?.status === 'ok' && r.appended)).toHaveLength(1);
+        offset += word.length;
+      }
+      const ends = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).endStream({ conversationId: 'c1', id: 's1', retention: keep })));
+      expect(ends.filter((r) => r?.status === 'ended' && !r.duplicate)).toHaveLength(1);
+      await until(() => items.some((i) => i.kind === 'entry'), 'the finished entry on B');
+      expect(items.map((i) => (i.kind === 'draft' ? `${i.draft.offset}:${i.draft.text}` : i.kind === 'entry' && i.entry.kind === 'msg' ? i.entry.body.type === 'text' && i.entry.body.text : i.kind))).toEqual([
+        '0:',
+        '0:One ',
+        '4:two ',
+        '8:three.',
+        'One two three.',
+      ]);
+    });
+
     test("a job leased by A whose lease expires is claimed by B, and A's stale token changes nothing (server clock)", async () => {
       const prefix = newPrefix();
       const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
@@ -364,6 +391,10 @@ if (!available) {
       await e.openConversation(open('c1', 'u:ann'));
       await e.openConversation(open('never', 'u:bob'));
       await e.append({ conversationId: 'c1', entry: text('m1'), retention: minute, webhook: 'message.created', start: true });
+      // A bot answer with feedback on it, and an answer still being written: their keys go with the conversation.
+      await e.append({ conversationId: 'c1', entry: { kind: 'msg', id: 'b1', from: { role: 'bot' }, body: { type: 'text', text: 'Hi' } }, retention: minute });
+      expect(await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: minute })).toBe('queued');
+      await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: minute, keepMs: 3_600_000 });
       now += 30_000;
       await e.append({ conversationId: 'c1', entry: text('m2'), retention: minute });
       expect(await e.sweep()).toBe(1); // only `never` was due (its TTL passed)
@@ -371,7 +402,7 @@ if (!available) {
       expect(await e.currentConversation('site1', 'u:bob')).toBeNull();
       now += 40_000;
       await e.sweep();
-      expect(await e.read('c1', 0, 10)).toMatchObject({ lastSeq: 2, entries: [{ id: 'm2' }] });
+      expect(await e.read('c1', 0, 10)).toMatchObject({ lastSeq: 3, entries: [{ id: 'm2' }] });
       now += 30_001;
       await e.sweep();
       expect(await e.getConversation('c1')).toBeNull();
@@ -381,7 +412,33 @@ if (!available) {
       // What remains: the queued jobs (they outlive their conversation) and the counters.
       const left = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length)).sort();
       expect(left.filter((k) => !k.startsWith('job:'))).toEqual(['jobs:waiting', 'jobseq', 'nconv', 'q:c1']);
-      expect(left.filter((k) => k.startsWith('job:'))).toHaveLength(2);
+      expect(left.filter((k) => k.startsWith('job:'))).toHaveLength(3);
+    });
+
+    test("a stream's keys expire keepMs after its last step; readers drop what expired from the indexes", async () => {
+      const e = await started();
+      const r = adminConnection();
+      await e.openConversation(open('c1'));
+      const req = { conversationId: 'c1', id: 's1', from: { role: 'bot' as const, ai: true }, retention: keep, keepMs: 20_000 };
+      await e.startStream(req);
+      await e.startStream({ ...req, id: 's2' });
+      await e.appendStream({ ...req, offset: 0, text: 'Hello', keepMs: 50_000 });
+      for (const key of ['st:c1:s1', 'sts:c1']) {
+        const ttl = await r.pttl(e.prefix + key);
+        expect(ttl, key).toBeGreaterThan(20_000);
+        expect(ttl, key).toBeLessThanOrEqual(50_000);
+      }
+      const ttl2 = await r.pttl(e.prefix + 'st:c1:s2');
+      expect(ttl2).toBeGreaterThan(0);
+      expect(ttl2).toBeLessThanOrEqual(20_000);
+      // s2 expires (as if no relay was left to close it).
+      await r.del(e.prefix + 'st:c1:s2');
+      expect((await e.openStreams('c1')).map((s) => s.id)).toEqual(['s1']);
+      expect(await r.smembers(e.prefix + 'sts:c1')).toEqual(['s1']);
+      await r.del(e.prefix + 'st:c1:s1');
+      expect(await e.stalledStreams(0, 10)).toEqual([]);
+      expect(await r.exists(e.prefix + 'stalls')).toBe(0);
+      expect(await e.appendStream({ ...req, offset: 5, text: '!' })).toEqual({ status: 'not-found' });
     });
 
     test('every key it writes is one of the kinds listed at the top of redis.ts', async () => {
@@ -395,6 +452,9 @@ if (!available) {
       await e.setOnline('site1', false);
       await e.takeToken('ip:1.2.3.4', { perSecond: 1, burst: 2 });
       await e.acquireSlot('conn:1.2.3.4', 5);
+      await e.append({ conversationId: 'c1', entry: { kind: 'msg', id: 'b1', from: { role: 'bot' }, body: { type: 'text', text: 'Hi' } }, retention: keep });
+      await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: keep });
+      await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: keep, keepMs: 60_000 });
       const kinds = [
         /^conv:c1$/,
         /^log:c1$/,
@@ -413,10 +473,14 @@ if (!available) {
         /^tb:ip:1\.2\.3\.4$/,
         /^slots:conn:1\.2\.3\.4$/,
         /^instance:[\w-]+$/,
+        /^st:c1:s1$/,
+        /^sts:c1$/,
+        /^stalls$/,
+        /^fb:c1$/,
       ];
       const keys = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length));
       expect(keys.filter((k) => !kinds.some((kind) => kind.test(k)))).toEqual([]);
-      expect(keys.length).toBeGreaterThanOrEqual(16);
+      expect(keys.length).toBeGreaterThanOrEqual(20);
     });
 
     test('dead letters are capped per site at maxDeadLetters, newest kept', async () => {

@@ -50,6 +50,15 @@
  *   claimable (for `nextWebhookAt`); deleted whenever `jobs:due` empties.
  * - `P jobseq` counter behind the jobs' `n`.
  * - `P dead:<site>` list of the site's dead letters (JSON), oldest first, at most `maxDeadLetters`.
+ * - `P st:<conversationId>:<messageId>` hash, one open streamed answer: `from` (sender JSON), `tx`
+ *   (the text so far), `len` (its length in UTF-16 code units), `at` (started), `up` (last step).
+ * - `P sts:<conversationId>` set of the conversation's open stream ids.
+ * - `P stalls` sorted set of every open stream, `<conversationId>:<messageId>`, scored by its last
+ *   step: the stall sweep reads it from the oldest.
+ *   A step renews the TTL (`keepMs`, a few stall windows) of the stream's hash and of its `sts:`
+ *   set, so a stream no relay is left to close expires; readers drop index members whose hash is gone.
+ * - `P fb:<conversationId>` sorted set of the job ids of the conversation's last feedbacks (dedupe),
+ *   scored by time, at most `FEEDBACK_DEDUPE`.
  * - `P online` hash, site key → 0/1.
  * - `P tb:<key>` hash, a token bucket (`t` tokens, `at` ms); it expires when it would be full again.
  * - `P slots:<key>` hash, the slots of `acquireSlot` (`conn:<ip>`: open widget sockets per address):
@@ -63,8 +72,8 @@
  *   deleted by `close()`. After a kill -9 it lapses, and the next acquire of each key drops that
  *   instance's slots.
  *
- * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append script, and
- * transient items) and `P s:<siteKey>` (site items).
+ * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append and stream-end
+ * scripts, drafts, published by the stream scripts in the order their steps ran, and transient items) and `P s:<siteKey>` (site items).
  *
  * The webhook queue gives strict order per conversation across instances because only the first
  * job of a conversation's list can be claimed, and it leaves the list only by `complete` or
@@ -76,12 +85,13 @@
  * way to hold back a conversation's later events while its first one is retried.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
+import type { DeadLetter, HistoryResponse, LogEntry, Sender, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import { newId } from '../ids.js';
-import { encodeListCursor, listPositionOf, mergeContextValue, pageLimit, webhookJobId } from './shared.js';
+import { MAX_STREAM_LENGTH, NOTHING_ARRIVED, encodeListCursor, listPositionOf, mergeContextValue, pageLimit, webhookJobId } from './shared.js';
 import {
   EngineUnavailableError,
+  FEEDBACK_DEDUPE,
   dedupeWindow,
   isEngineUnavailable,
   topicOf,
@@ -93,12 +103,22 @@ import {
   type ConversationPage,
   type Engine,
   type FanoutItem,
+  type FeedbackRequest,
+  type FeedbackResult,
   type JobError,
   type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
   type Rate,
+  type StreamDeltaRequest,
+  type StreamDeltaResult,
+  type StreamEndRequest,
+  type StreamEndResult,
+  type StreamRef,
+  type StreamSnapshot,
+  type StreamStartRequest,
+  type StreamStartResult,
   type TransientItem,
 } from './types.js';
 
@@ -230,6 +250,69 @@ local function trim_age(lk, cutoff)
 end
 
 local function site_member(n, id) return string.format('%012d', tonumber(n)) .. ':' .. id end
+
+-- An entry id appended within the dedupe window: {seq, ts, entry JSON or false when trimmed}; nil otherwise.
+local function seen_entry(id, entry_id, last, window)
+  local seen = redis.call('HGET', P .. 'ids:' .. id, entry_id)
+  if not seen then return nil end
+  local sseq, sts = string.match(seen, '^(%d+):(%d+)$')
+  if tonumber(sseq) <= last - window then return nil end
+  local got = redis.call('XRANGE', P .. 'log:' .. id, sseq, sseq, 'COUNT', 1)
+  local json = false
+  if got[1] then json = got[1][2][2] end
+  return {sseq, sts, json}
+end
+
+-- Write a new entry at seq last + 1 (rest: its JSON without '{' and without seq/ts): the log with
+-- retention, and the dedupe index. Returns seq and ts as strings, the JSON, the oldest kept ts.
+local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, window)
+  local lk, ik, qk = P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id
+  local seq = last + 1
+  local seqs, tss = n2s(seq), n2s(now)
+  local json = '{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. rest
+  if seq > maxMessages then
+    redis.call('XADD', lk, 'MINID', n2s(seq - maxMessages + 1), seqs .. '-' .. tss, 'e', json)
+  else
+    redis.call('XADD', lk, seqs .. '-' .. tss, 'e', json)
+  end
+  local oldest = trim_age(lk, now - maxAge)
+  redis.call('HSET', ik, entry_id, seqs .. ':' .. tss)
+  local len = redis.call('RPUSH', qk, entry_id)
+  local budget = 100
+  while len > window and budget > 0 do
+    local old = redis.call('LPOP', qk)
+    local v = redis.call('HGET', ik, old)
+    if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, old) end
+    len = len - 1
+    budget = budget - 1
+  end
+  return seqs, tss, json, oldest
+end
+
+-- The conversation record after a write (maxAge as given), and the entry's fan-out (head: the item JSON before the entry).
+local function after_write(id, seqs, tss, maxAge, oldest, now, json, head)
+  redis.call('HSET', P .. 'conv:' .. id, 'ls', seqs, 'act', tss, 'age', maxAge)
+  redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + tonumber(maxAge)), id)
+  redis.call('PUBLISH', P .. 'c:' .. id, head .. json .. '}')
+end
+
+-- An open stream's hash, and its member in the stall index.
+local function stream_key(id, mid) return P .. 'st:' .. id .. ':' .. mid end
+local function stream_member(id, mid) return id .. ':' .. mid end
+
+-- A step of a stream: its time, its keys' expiry (keep ms), its place in the stall index.
+local function touch_stream(id, mid, nows, keep)
+  redis.call('HSET', stream_key(id, mid), 'up', nows)
+  redis.call('PEXPIRE', stream_key(id, mid), keep)
+  redis.call('PEXPIRE', P .. 'sts:' .. id, keep)
+  redis.call('ZADD', P .. 'stalls', nows, stream_member(id, mid))
+end
+
+local function drop_stream(id, mid)
+  redis.call('DEL', stream_key(id, mid))
+  redis.call('SREM', P .. 'sts:' .. id, mid)
+  redis.call('ZREM', P .. 'stalls', stream_member(id, mid))
+end
 `;
 
 /** Each operation that must be atomic, as one script. Replies are documented per script. */
@@ -270,41 +353,11 @@ local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx')
 if not c[1] then return false end
 local last = tonumber(c[1])
 local window = tonumber(ARGV[8])
-local lk, ik, qk = P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id
-local seen = redis.call('HGET', ik, ARGV[4])
-if seen then
-  local sseq, sts = string.match(seen, '^(%d+):(%d+)$')
-  if tonumber(sseq) > last - window then
-    local got = redis.call('XRANGE', lk, sseq, sseq, 'COUNT', 1)
-    local json = false
-    if got[1] then json = got[1][2][2] end
-    return {1, sseq, sts, json}
-  end
-end
+local seen = seen_entry(id, ARGV[4], last, window)
+if seen then return {1, seen[1], seen[2], seen[3]} end
 
 local now = clock()
-local seq = last + 1
-local seqs, tss = n2s(seq), n2s(now)
-local json = '{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. ARGV[5]
-local maxMessages = tonumber(ARGV[6])
-if seq > maxMessages then
-  redis.call('XADD', lk, 'MINID', n2s(seq - maxMessages + 1), seqs .. '-' .. tss, 'e', json)
-else
-  redis.call('XADD', lk, seqs .. '-' .. tss, 'e', json)
-end
-local maxAge = tonumber(ARGV[7])
-local oldest = trim_age(lk, now - maxAge)
-
-redis.call('HSET', ik, ARGV[4], seqs .. ':' .. tss)
-local len = redis.call('RPUSH', qk, ARGV[4])
-local budget = 100
-while len > window and budget > 0 do
-  local old = redis.call('LPOP', qk)
-  local v = redis.call('HGET', ik, old)
-  if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, old) end
-  len = len - 1
-  budget = budget - 1
-end
+local seqs, tss, json, oldest = write_entry(id, last, now, ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), window)
 
 if ARGV[9] ~= '' then
   local site = c[3]
@@ -318,10 +371,165 @@ if ARGV[9] ~= '' then
     '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. ARGV[16] .. '},' .. tail .. ARGV[15], now)
 end
 if ARGV[11] == '1' then redis.call('HSET', ck, 'cl', 1) end
-redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', ARGV[7])
-redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + maxAge), id)
-redis.call('PUBLISH', P .. 'c:' .. id, ARGV[17] .. json .. '}')
+after_write(id, seqs, tss, ARGV[7], oldest, now, json, ARGV[17])
 return {0, seqs, tss, json}
+`,
+
+  /**
+   * ARGV: conversation id, message id, from JSON, dedupe window, keep ms, draft item head. Opens the
+   * stream unless the id is a logged message or it is open already (a step then).
+   * → false | {'ended', seq, ts, entry JSON or false} | {'open', created 0/1, from, text, at, up}.
+   */
+  streamStart: `
+local id, mid = ARGV[3], ARGV[4]
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls')
+if not c[1] then return false end
+local seen = seen_entry(id, mid, tonumber(c[1]), tonumber(ARGV[6]))
+if seen then return {'ended', seen[1], seen[2], seen[3]} end
+local nows = n2s(clock())
+local sk = stream_key(id, mid)
+local created = 0
+if redis.call('EXISTS', sk) == 0 then
+  redis.call('HSET', sk, 'from', ARGV[5], 'tx', '', 'len', 0, 'at', nows)
+  redis.call('SADD', P .. 'sts:' .. id, mid)
+  created = 1
+end
+touch_stream(id, mid, nows, ARGV[7])
+local h = redis.call('HMGET', sk, 'from', 'tx', 'at', 'up')
+if created == 1 then
+  redis.call('PUBLISH', P .. 'c:' .. id, ARGV[8] .. '"id":' .. cjson.encode(mid) .. ',"ts":' .. nows .. ',"from":' .. h[1] .. ',"offset":0,"text":""}}')
+end
+return {'open', created, h[1], h[2], h[3], h[4]}
+`,
+
+  /**
+   * ARGV: conversation id, message id, offset, text, its length in UTF-16 code units, dedupe window,
+   * keep ms, max length, draft item head. The part of the text beyond the held length is found by
+   * walking its UTF-8 bytes and counting UTF-16 code units (a 4-byte sequence is a surrogate pair:
+   * two), so a cut inside a pair skips the pair, as \`deltaPart\` does.
+   * → false | {'ended'} | {'not-found'} | {'gap', held} | {'too-long', held} | {'ok', length, appended 0/1}.
+   */
+  streamDelta: `
+local id, mid = ARGV[3], ARGV[4]
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls')
+if not c[1] then return false end
+if seen_entry(id, mid, tonumber(c[1]), tonumber(ARGV[8])) then return {'ended'} end
+local sk = stream_key(id, mid)
+local h = redis.call('HMGET', sk, 'len', 'tx', 'from')
+if not h[1] then return {'not-found'} end
+local nows = n2s(clock())
+touch_stream(id, mid, nows, ARGV[9])
+local held, offset = tonumber(h[1]), tonumber(ARGV[5])
+if offset > held then return {'gap', held} end
+local s, total = ARGV[6], tonumber(ARGV[7])
+local skip = held - offset
+local pos, units = 1, 0
+while units < skip and pos <= #s do
+  local b = string.byte(s, pos)
+  if b < 0x80 then pos = pos + 1 elseif b < 0xE0 then pos = pos + 2 elseif b < 0xF0 then pos = pos + 3 else pos = pos + 4; units = units + 1 end
+  units = units + 1
+end
+if pos > #s then return {'ok', held, 0} end
+local part = string.sub(s, pos)
+local length = held + total - units
+if length > tonumber(ARGV[10]) then return {'too-long', held} end
+redis.call('HSET', sk, 'tx', h[2] .. part, 'len', length)
+redis.call('PUBLISH', P .. 'c:' .. id, ARGV[11] .. '"id":' .. cjson.encode(mid) .. ',"ts":' .. nows .. ',"from":' .. h[3] .. ',"offset":' .. n2s(held)
+  .. ',"text":' .. cjson.encode(part) .. '}}')
+return {'ok', length, 1}
+`,
+
+  /**
+   * ARGV: conversation id, message id, maxMessages, maxAgeMs, dedupe window, abort '1', text given '1',
+   * text, body JSON before the text, body JSON after it, stalled ms ('' for none), the text of an
+   * answer nothing arrived for, entry item head. Appends the final message (body: before .. text ..
+   * after) and drops the stream, in one step.
+   * → false | {'dup', seq, ts, entry JSON or false} | {'not-found'} | {'active'} | {'empty'} | {'ended', seq, ts, entry JSON}.
+   */
+  streamEnd: `
+local id, mid = ARGV[3], ARGV[4]
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls')
+if not c[1] then return false end
+local last, window = tonumber(c[1]), tonumber(ARGV[7])
+local seen = seen_entry(id, mid, last, window)
+if seen then
+  drop_stream(id, mid)
+  return {'dup', seen[1], seen[2], seen[3]}
+end
+local h = redis.call('HMGET', stream_key(id, mid), 'from', 'tx', 'up')
+if not h[1] then return {'not-found'} end
+local now = clock()
+if ARGV[13] ~= '' and tonumber(h[3]) > now - tonumber(ARGV[13]) then return {'active'} end
+local text, mark = h[2], ''
+if ARGV[8] == '1' then
+  if text == '' then text = ARGV[14] end
+  mark = ',"incomplete":true'
+elseif ARGV[9] == '1' then
+  text = ARGV[10]
+end
+if text == '' then return {'empty'} end
+drop_stream(id, mid)
+local rest = '"kind":"msg","id":' .. cjson.encode(mid) .. ',"from":' .. h[1] .. ',"body":' .. ARGV[11] .. cjson.encode(text) .. ARGV[12] .. mark .. '}'
+local seqs, tss, json, oldest = write_entry(id, last, now, mid, rest, tonumber(ARGV[5]), tonumber(ARGV[6]), window)
+after_write(id, seqs, tss, ARGV[6], oldest, now, json, ARGV[15])
+return {'ended', seqs, tss, json}
+`,
+
+  /** ARGV: conversation id. The open streams; members whose hash expired are dropped. → {mid, from, text, at, up, …}. */
+  streamsOpen: `
+local id = ARGV[3]
+local out = {}
+for _, mid in ipairs(redis.call('SMEMBERS', P .. 'sts:' .. id)) do
+  local h = redis.call('HMGET', stream_key(id, mid), 'from', 'tx', 'at', 'up')
+  if h[1] then
+    out[#out + 1] = mid
+    for i = 1, 4 do out[#out + 1] = h[i] end
+  else
+    drop_stream(id, mid)
+  end
+end
+return out
+`,
+
+  /** ARGV: stall ms, limit. Streams with no step for stall ms, oldest step first; index members whose hash expired are dropped. → {'<conv>:<mid>', …}. */
+  streamsStalled: `
+local rows = redis.call('ZRANGEBYSCORE', P .. 'stalls', '-inf', n2s(clock() - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, member in ipairs(rows) do
+  local id, mid = string.match(member, '^([^:]+):(.+)$')
+  if id and redis.call('EXISTS', stream_key(id, mid)) == 1 then
+    out[#out + 1] = member
+  elseif id then
+    drop_stream(id, mid)
+  else
+    redis.call('ZREM', P .. 'stalls', member)
+  end
+end
+return out
+`,
+
+  /**
+   * ARGV: conversation id, job id, message id, dedupe window, data JSON, envelope rest, dedupe cap.
+   * Enqueues the feedback job unless its id was seen, and only on a bot message the log holds.
+   * → false | 'queued' | 'duplicate' | 'not-found'.
+   */
+  feedback: `
+local id = ARGV[3]
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls', 'site', 'vid', 'idn')
+if not c[1] then return false end
+local fk = P .. 'fb:' .. id
+if redis.call('ZSCORE', fk, ARGV[4]) then return 'duplicate' end
+local seen = seen_entry(id, ARGV[5], tonumber(c[1]), tonumber(ARGV[6]))
+if not seen or not seen[3] then return 'not-found' end
+local e = cjson.decode(seen[3])
+if e.kind ~= 'msg' or type(e.from) ~= 'table' or e.from.role ~= 'bot' then return 'not-found' end
+local now = clock()
+local cap = tonumber(ARGV[9])
+redis.call('ZADD', fk, n2s(now), ARGV[4])
+if redis.call('ZCARD', fk) > cap then redis.call('ZREMRANGEBYRANK', fk, 0, -cap - 1) end
+enqueue(ARGV[4], id, c[2], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[3], c[4]) .. ',"data":' .. ARGV[7] .. ',"siteKey":'
+  .. cjson.encode(c[2]) .. ',' .. ARGV[8], now)
+return 'queued'
 `,
 
   /**
@@ -480,7 +688,8 @@ for _, id in ipairs(due) do
     end
   end
   if forget then
-    redis.call('DEL', ck, P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id)
+    for _, mid in ipairs(redis.call('SMEMBERS', P .. 'sts:' .. id)) do drop_stream(id, mid) end
+    redis.call('DEL', ck, P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id, P .. 'sts:' .. id, P .. 'fb:' .. id)
     local ok = P .. 'owner:' .. c[3] .. ':' .. c[4]
     if redis.call('GET', ok) == id then redis.call('DEL', ok) end
     redis.call('ZREM', P .. 'site:' .. c[3], site_member(c[5], id))
@@ -752,6 +961,30 @@ function toClaimed(reply: unknown): ClaimedJob {
 
 /** The JSON of an object without its opening brace, as the scripts expect it. */
 const rest = (value: object): string => JSON.stringify(value).slice(1);
+
+/** A stored entry's JSON, or null (Lua false: retention trimmed it). */
+const entryOrNull = (reply: unknown): LogEntry | null => (reply === null || reply === undefined ? null : parse<LogEntry>(str(reply)));
+
+/** The JSON of a draft fan-out item up to its draft's fields, which the scripts write. */
+const draftHead = (conversationId: string): string => `{"kind":"draft","conversationId":${JSON.stringify(conversationId)},"draft":{`;
+
+/** A snapshot's TTL in ms: at least a second. */
+const keepOf = (keepMs: number): number => Math.max(1000, Math.floor(keepMs));
+
+/**
+ * The JSON of the final message body around its text, which the script writes (the request's, or
+ * the text held): `{"type":…,"text":` and what follows the text (replies, sources) with the `}`.
+ */
+function bodyAround(request: StreamEndRequest): [string, string] {
+  const quick = !request.abort && !!request.quickReplies?.length;
+  const others: Record<string, unknown> = {};
+  if (!request.abort) {
+    if (quick) others.replies = request.quickReplies;
+    if (request.sources?.length) others.sources = request.sources;
+  }
+  const json = JSON.stringify(others);
+  return [`{"type":${quick ? '"quick_replies"' : '"text"'},"text":`, json === '{}' ? '}' : ',' + json.slice(1)];
+}
 
 /** The url without its password, for messages. */
 function redact(url: string): string {
@@ -1045,6 +1278,106 @@ export class RedisEngine implements Engine {
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
     const reply = list(await this.run('read', [conversationId, Math.max(0, Math.floor(afterSeq)), Math.max(0, Math.floor(limit))]));
     return { lastSeq: num(reply[0]), hasMore: num(reply[1]) === 1, entries: reply.slice(2).map((json) => parse<LogEntry>(str(json))) };
+  }
+
+  // ---- streamed answers ----
+
+  async startStream(request: StreamStartRequest): Promise<StreamStartResult | null> {
+    const { conversationId: id } = request;
+    const reply = await this.run('streamStart', [id, request.id, JSON.stringify(request.from), dedupeWindow(request.retention), keepOf(request.keepMs), draftHead(id)]);
+    if (reply === null) return null;
+    const r = list(reply);
+    if (str(r[0]) === 'ended') return { status: 'ended', seq: num(r[1]), ts: num(r[2]), entry: entryOrNull(r[3]) };
+    const stream: StreamSnapshot = { conversationId: id, id: request.id, from: parse<Sender>(str(r[2])), text: str(r[3]), startedAt: num(r[4]), updatedAt: num(r[5]) };
+    return { status: 'open', created: num(r[1]) === 1, stream };
+  }
+
+  async appendStream(request: StreamDeltaRequest): Promise<StreamDeltaResult | null> {
+    const { conversationId: id } = request;
+    const reply = await this.run('streamDelta', [
+      id,
+      request.id,
+      Math.max(0, Math.floor(request.offset)),
+      request.text,
+      request.text.length,
+      dedupeWindow(request.retention),
+      keepOf(request.keepMs),
+      MAX_STREAM_LENGTH,
+      draftHead(id),
+    ]);
+    if (reply === null) return null;
+    const r = list(reply);
+    const status = str(r[0]);
+    if (status === 'ok') return { status, length: num(r[1]), appended: num(r[2]) === 1 };
+    if (status === 'gap' || status === 'too-long') return { status, length: num(r[1]) };
+    if (status === 'ended' || status === 'not-found') return { status };
+    return fail(`stream delta answered ${status}`);
+  }
+
+  async openStreams(conversationId: string): Promise<StreamSnapshot[]> {
+    const r = list(await this.run('streamsOpen', [conversationId]));
+    const out: StreamSnapshot[] = [];
+    for (let i = 0; i + 4 < r.length; i += 5) {
+      out.push({ conversationId, id: str(r[i]), from: parse<Sender>(str(r[i + 1])), text: str(r[i + 2]), startedAt: num(r[i + 3]), updatedAt: num(r[i + 4]) });
+    }
+    // A set has no order: oldest first, ties by id.
+    return out.sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async stalledStreams(stallMs: number, limit: number): Promise<StreamRef[]> {
+    const r = list(await this.run('streamsStalled', [Math.max(0, Math.floor(stallMs)), Math.max(0, Math.floor(limit))]));
+    return r.map((member) => {
+      const m = str(member);
+      const at = m.indexOf(':');
+      return { conversationId: m.slice(0, at), id: m.slice(at + 1) };
+    });
+  }
+
+  async endStream(request: StreamEndRequest): Promise<StreamEndResult | null> {
+    const { conversationId: id, retention } = request;
+    const [before, after] = bodyAround(request);
+    const reply = await this.run('streamEnd', [
+      id,
+      request.id,
+      Math.max(1, Math.floor(retention.maxMessages)),
+      Math.max(0, Math.floor(retention.maxAgeMs)),
+      dedupeWindow(retention),
+      request.abort ? '1' : '',
+      !request.abort && request.text !== undefined ? '1' : '',
+      request.text ?? '',
+      before,
+      after,
+      request.stalledMs === undefined ? '' : Math.max(0, Math.floor(request.stalledMs)),
+      NOTHING_ARRIVED,
+      `{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`,
+    ]);
+    if (reply === null) return null;
+    const r = list(reply);
+    const status = str(r[0]);
+    if (status === 'dup') return { status: 'ended', duplicate: true, seq: num(r[1]), ts: num(r[2]), entry: entryOrNull(r[3]) };
+    if (status === 'ended') return { status, duplicate: false, seq: num(r[1]), ts: num(r[2]), entry: parse<LogEntry>(str(r[3])) };
+    if (status === 'not-found' || status === 'active' || status === 'empty') return { status };
+    return fail(`stream end answered ${status}`);
+  }
+
+  // ---- feedback ----
+
+  async enqueueFeedback(request: FeedbackRequest): Promise<FeedbackResult | null> {
+    const { conversationId: id } = request;
+    const jobId = webhookJobId(id, request.id, 'message.feedback');
+    const data = { messageId: request.messageId, value: request.value, ...(request.comment !== undefined ? { comment: request.comment } : {}) };
+    const reply = await this.run('feedback', [
+      id,
+      jobId,
+      request.messageId,
+      dedupeWindow(request.retention),
+      JSON.stringify(data),
+      rest({ id: jobId, type: 'message.feedback', conversationId: id }),
+      FEEDBACK_DEDUPE,
+    ]);
+    if (reply === null) return null;
+    const result = str(reply);
+    return result === 'queued' || result === 'duplicate' || result === 'not-found' ? result : fail(`feedback answered ${result}`);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { LIMITS, type LogEntry, type Message, type VisitorContext, type WebhookEvent, type WebhookEventType } from '@parley/protocol';
-import type { AppendRequest, Conversation, MergeResult, WebhookJob } from './types.js';
+import { LIMITS, type LogEntry, type Message, type MessageBody, type Sender, type VisitorContext, type WebhookEvent, type WebhookEventType } from '@parley/protocol';
+import type { AppendRequest, Conversation, MergeResult, NewEntry, StreamEndRequest, WebhookJob } from './types.js';
 
 /**
  * A deep copy of plain data (what JSON or a decoded frame holds): arrays and plain objects are
@@ -44,7 +44,9 @@ export function webhookJobId(conversationId: string, entryId: string, type: Webh
 
 /** A log entry without its `kind`, as webhooks and REST answers carry it. */
 export function toMessage(entry: Extract<LogEntry, { kind: 'msg' }>): Message {
-  return { seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body } as Message;
+  const message = { seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body } as Message;
+  if (entry.incomplete) message.incomplete = true;
+  return message;
 }
 
 /** A webhook job for an event about `conversation`, due now. */
@@ -160,4 +162,59 @@ export function listPositionOf(cursor: string | undefined): ListPosition | undef
 /** A page size an engine serves: a whole number, at least 1. */
 export function pageLimit(limit: number): number {
   return Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
+}
+
+// ---- streamed answers ----
+
+/** The text of an aborted or stalled answer that got no text at all (a message text is never empty). */
+export const NOTHING_ARRIVED = '\u2026';
+
+const isHigh = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+const isLow = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
+
+/**
+ * What a delta adds to an answer holding `held` code units: null for a gap (`offset` past the held
+ * length), else the part of `text` beyond the held length (empty when it holds all of it). A cut
+ * that would split a surrogate pair skips the whole pair (the Redis script cuts UTF-8 the same way).
+ */
+export function deltaPart(held: number, offset: number, text: string): string | null {
+  if (offset > held) return null;
+  let skip = held - offset;
+  if (skip >= text.length) return '';
+  if (skip > 0 && isHigh(text.charCodeAt(skip - 1)) && isLow(text.charCodeAt(skip))) skip++;
+  return text.slice(skip);
+}
+
+/** True when a string has no lone surrogate, so it survives UTF-8 (SQLite, Redis) unchanged. */
+export function isWellFormed(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (isHigh(code)) {
+      if (!isLow(text.charCodeAt(i + 1))) return false;
+      i++;
+    } else if (isLow(code)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The most an answer may hold: a message's text limit. */
+export const MAX_STREAM_LENGTH = LIMITS.maxTextLength;
+
+/**
+ * The log entry that ends a stream holding `held`: the final text (the request's, else the held
+ * one) as a text or quick-replies body, or, for an abort, the held text marked incomplete. Null
+ * when a finish has no text at all.
+ */
+export function streamEntry(request: StreamEndRequest, from: Sender, held: string): NewEntry | null {
+  if (request.abort) {
+    const body: MessageBody = { type: 'text', text: held || NOTHING_ARRIVED };
+    return { kind: 'msg', id: request.id, from, body, incomplete: true };
+  }
+  const text = request.text ?? held;
+  if (!text) return null;
+  const sources = request.sources?.length ? { sources: request.sources } : {};
+  const body: MessageBody = request.quickReplies?.length ? { type: 'quick_replies', text, replies: request.quickReplies, ...sources } : { type: 'text', text, ...sources };
+  return { kind: 'msg', id: request.id, from, body };
 }

@@ -81,7 +81,7 @@ describe('sqlite engine: the file', () => {
     expect(connectionOf(full).pragma('journal_mode', { simple: true })).toBe('wal');
     expect(connectionOf(full).pragma('synchronous', { simple: true })).toBe(2);
     expect(connectionOf(full).pragma('busy_timeout', { simple: true })).toBe(5000);
-    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(3);
+    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(4);
 
     const normal = await started({ synchronous: 'NORMAL', busyTimeoutMs: 250 });
     expect(connectionOf(normal).pragma('journal_mode', { simple: true })).toBe('wal');
@@ -201,7 +201,7 @@ describe('sqlite engine: the file', () => {
   test('refuses a file written by a newer schema', async () => {
     const path = tempPath();
     connect(path).pragma('user_version = 7');
-    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 3/);
+    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 4/);
   });
 
   test('a version 1 file is migrated in place: its conversations page by the (site, created_at, id) index', async () => {
@@ -220,7 +220,7 @@ describe('sqlite engine: the file', () => {
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     const indexes = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL ORDER BY name").pluck().all();
     expect(indexes).toEqual(['conversations_site_page', 'conversations_sweep']);
     const plan = db
@@ -232,6 +232,45 @@ describe('sqlite engine: the file', () => {
     const page2 = await e.listConversations('site', { limit: 3, cursor: page1.nextCursor! });
     expect([...page1.conversations, ...page2.conversations].map((c) => c.id)).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
     expect(page2.nextCursor).toBeNull();
+  });
+});
+
+describe('sqlite engine: schema version 4', () => {
+  const keep = { maxMessages: 1000, maxAgeMs: 24 * 3600_000 };
+  test('a version 3 file is migrated in place: its log is kept and it gains streamed answers and the feedback dedupe', async () => {
+    const first = await started();
+    await first.openConversation(open('c1', 'v:1'));
+    await first.append({ conversationId: 'c1', entry: { kind: 'msg', id: 'b1', from: { role: 'bot' }, body: { type: 'text', text: 'Hi' } }, retention: keep });
+    await first.close();
+    // What a version 3 relay left: no streams, no feedback.
+    const old = connect(first.path);
+    old.exec('DROP TABLE streams; DROP TABLE feedback;');
+    old.pragma('user_version = 3');
+    old.close();
+
+    const e = await started({ path: first.path });
+    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(4);
+    expect((await e.read('c1', 0, 10)).entries.map((entry) => entry.id)).toEqual(['b1']);
+    expect(await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: keep })).toBe('queued');
+    await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: keep, keepMs: 60_000 });
+    await e.appendStream({ conversationId: 'c1', id: 's1', offset: 0, text: 'Streamed', retention: keep, keepMs: 60_000 });
+    expect(await e.endStream({ conversationId: 'c1', id: 's1', retention: keep })).toMatchObject({ status: 'ended', seq: 2 });
+  });
+
+  test('forgetting a conversation drops its open streams and feedback ids', async () => {
+    let now = 0;
+    const e = await started({ now: () => now });
+    const minute = { maxMessages: 100, maxAgeMs: 60_000 };
+    await e.openConversation(open('c1', 'v:1'));
+    await e.append({ conversationId: 'c1', entry: { kind: 'msg', id: 'b1', from: { role: 'bot' }, body: { type: 'text', text: 'Hi' } }, retention: minute });
+    await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: minute });
+    await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: minute, keepMs: 60_000 });
+    now = 200_000;
+    e.sweep();
+    expect(await e.getConversation('c1')).toBeNull();
+    const db = connect(e.path);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM streams').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM feedback').get()).toEqual({ n: 0 });
   });
 });
 

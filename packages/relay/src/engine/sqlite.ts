@@ -1,12 +1,26 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DeadLetter, HistoryResponse, LogEntry, VisitorContext, WebhookEvent } from '@parley/protocol';
+import type { DeadLetter, HistoryResponse, LogEntry, Sender, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { newId } from '../ids.js';
 import { LocalBuckets } from '../token-bucket.js';
 import { LocalFanout, LocalSlots } from './in-process.js';
-import { appendJobs, closesConversation, encodeListCursor, listPositionOf, makeJob, mergeContextValue, pageLimit, startsConversation } from './shared.js';
 import {
+  MAX_STREAM_LENGTH,
+  appendJobs,
+  closesConversation,
+  deltaPart,
+  encodeListCursor,
+  listPositionOf,
+  makeJob,
+  mergeContextValue,
+  pageLimit,
+  startsConversation,
+  streamEntry,
+  webhookJobId,
+} from './shared.js';
+import {
+  FEEDBACK_DEDUPE,
   dedupeWindow,
   type AppendRequest,
   type AppendResult,
@@ -15,13 +29,25 @@ import {
   type ConversationIdentity,
   type ConversationPage,
   type Engine,
+  type DraftItem,
   type FanoutItem,
+  type FeedbackRequest,
+  type FeedbackResult,
   type JobError,
   type ListRequest,
   type MergeResult,
   type OpenRequest,
   type OpenResult,
   type Rate,
+  type Retention,
+  type StreamDeltaRequest,
+  type StreamDeltaResult,
+  type StreamEndRequest,
+  type StreamEndResult,
+  type StreamRef,
+  type StreamSnapshot,
+  type StreamStartRequest,
+  type StreamStartResult,
   type TransientItem,
   type WebhookJob,
 } from './types.js';
@@ -50,7 +76,7 @@ export interface SqliteEngineOptions {
 }
 
 /** The schema version this code writes (`PRAGMA user_version`); bump it with a migration step. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /**
  * No foreign keys: every delete is explicit, and jobs and dead letters deliberately outlive the
@@ -140,6 +166,27 @@ CREATE TABLE IF NOT EXISTS online (
   online INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Streamed answers being written. Ephemeral: a finished or aborted one leaves for the log.
+CREATE TABLE IF NOT EXISTS streams (
+  conversation_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  text TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS streams_stalled ON streams (updated_at);
+
+-- The ids of each conversation's last FEEDBACK_DEDUPE feedbacks (their job ids), for dedupe.
+CREATE TABLE IF NOT EXISTS feedback (
+  pos INTEGER PRIMARY KEY,
+  conversation_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  UNIQUE (conversation_id, id)
+);
+CREATE INDEX IF NOT EXISTS feedback_conversation ON feedback (conversation_id, pos);
+
 CREATE TABLE IF NOT EXISTS revoked_visitors (
   site_key TEXT NOT NULL,
   visitor_id TEXT NOT NULL,
@@ -164,6 +211,15 @@ interface ConversationRow {
   last_activity_at: number;
   max_age_ms: number | null;
   sweep_at: number;
+}
+
+interface StreamRow {
+  conversation_id: string;
+  id: string;
+  sender: string;
+  text: string;
+  started_at: number;
+  updated_at: number;
 }
 
 interface JobRow {
@@ -225,6 +281,26 @@ function prepareStatements(db: Database.Database) {
     oldestTs: db.prepare<[string], number>('SELECT ts FROM entries WHERE conversation_id = ? ORDER BY seq LIMIT 1').pluck(),
     readEntries: db.prepare<[string, number, number], string>('SELECT json FROM entries WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
     lastSeq: db.prepare<[string], number>('SELECT last_seq FROM conversations WHERE id = ?').pluck(),
+
+    getStream: db.prepare<[string, string], StreamRow>('SELECT * FROM streams WHERE conversation_id = ? AND id = ?'),
+    insertStream: db.prepare<{ cid: string; id: string; sender: string; now: number }>(
+      "INSERT INTO streams (conversation_id, id, sender, text, started_at, updated_at) VALUES (@cid, @id, @sender, '', @now, @now)",
+    ),
+    touchStream: db.prepare<[number, string, string]>('UPDATE streams SET updated_at = ? WHERE conversation_id = ? AND id = ?'),
+    setStreamText: db.prepare<[string, number, string, string]>('UPDATE streams SET text = ?, updated_at = ? WHERE conversation_id = ? AND id = ?'),
+    deleteStream: db.prepare<[string, string]>('DELETE FROM streams WHERE conversation_id = ? AND id = ?'),
+    openStreams: db.prepare<[string], StreamRow>('SELECT * FROM streams WHERE conversation_id = ? ORDER BY started_at, id'),
+    stalledStreams: db.prepare<[number, number], { conversation_id: string; id: string }>(
+      'SELECT conversation_id, id FROM streams WHERE updated_at <= ? ORDER BY updated_at LIMIT ?',
+    ),
+    deleteStreams: db.prepare<[string]>('DELETE FROM streams WHERE conversation_id = ?'),
+
+    hasFeedback: db.prepare<[string, string], number>('SELECT 1 FROM feedback WHERE conversation_id = ? AND id = ?').pluck(),
+    insertFeedback: db.prepare<[string, string]>('INSERT INTO feedback (conversation_id, id) VALUES (?, ?)'),
+    // The pos of the newest feedback id beyond the cap, if any: it and all older ones go.
+    feedbackCutoff: db.prepare<[string, number], number>('SELECT pos FROM feedback WHERE conversation_id = ? ORDER BY pos DESC LIMIT 1 OFFSET ?').pluck(),
+    trimFeedback: db.prepare<[string, number]>('DELETE FROM feedback WHERE conversation_id = ? AND pos <= ?'),
+    deleteFeedback: db.prepare<[string]>('DELETE FROM feedback WHERE conversation_id = ?'),
 
     sweepDue: db.prepare<[number, number], ConversationRow>('SELECT * FROM conversations WHERE sweep_at < ? ORDER BY sweep_at LIMIT ?'),
     setSweepAt: db.prepare<[number, string]>('UPDATE conversations SET sweep_at = ? WHERE id = ?'),
@@ -294,6 +370,10 @@ function toConversation(row: ConversationRow): Conversation {
   };
   if (row.identity !== null) conversation.identity = parse<ConversationIdentity>(row.identity);
   return conversation;
+}
+
+function toSnapshot(row: StreamRow): StreamSnapshot {
+  return { conversationId: row.conversation_id, id: row.id, from: parse<Sender>(row.sender), text: row.text, startedAt: row.started_at, updatedAt: row.updated_at };
 }
 
 function toJob(row: JobRow): WebhookJob {
@@ -460,6 +540,40 @@ export class SqliteEngine implements Engine {
     return this.t.read(conversationId, afterSeq, limit);
   }
 
+  // ---- streamed answers ----
+
+  async startStream(request: StreamStartRequest): Promise<StreamStartResult | null> {
+    const { result, draft } = this.t.startStream(request);
+    if (draft) this.fanout.deliver(draft);
+    return result;
+  }
+
+  async appendStream(request: StreamDeltaRequest): Promise<StreamDeltaResult | null> {
+    const { result, draft } = this.t.appendStream(request);
+    if (draft) this.fanout.deliver(draft);
+    return result;
+  }
+
+  async openStreams(conversationId: string): Promise<StreamSnapshot[]> {
+    return this.t.openStreams(conversationId);
+  }
+
+  async stalledStreams(stallMs: number, limit: number): Promise<StreamRef[]> {
+    return this.t.stalledStreams(this.clock() - stallMs, limit);
+  }
+
+  async endStream(request: StreamEndRequest): Promise<StreamEndResult | null> {
+    const result = this.t.endStream(request);
+    if (result?.status === 'ended' && !result.duplicate) {
+      this.fanout.deliver({ kind: 'entry', conversationId: request.conversationId, entry: structuredClone(result.entry!) });
+    }
+    return result;
+  }
+
+  async enqueueFeedback(request: FeedbackRequest): Promise<FeedbackResult | null> {
+    return this.t.enqueueFeedback(request);
+  }
+
   /**
    * Drop entries older than their conversation's max age and forget conversations whose log is
    * empty and idle past it (and those that never got an entry, after `emptyConversationTtlMs`).
@@ -561,6 +675,8 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     s.deleteConversation.run(row.id);
     s.deleteEntries.run(row.id);
     s.deleteIds.run(row.id);
+    s.deleteStreams.run(row.id);
+    s.deleteFeedback.run(row.id);
     s.deleteOwner.run(row.site_key, row.owner_key, row.id);
   };
 
@@ -600,17 +716,25 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     return row ? toConversation(row) : null;
   });
 
+  /** The earlier append of `entryId` within the dedupe window, if any. */
+  const duplicateOf = (id: string, lastSeq: number, entryId: string, retention: Retention): Extract<AppendResult, { duplicate: true }> | null => {
+    const seen = s.findId.get(id, entryId, lastSeq - dedupeWindow(retention));
+    if (!seen) return null;
+    const json = s.getEntry.get(id, seen.seq);
+    return { duplicate: true, entry: json === undefined ? null : parse<LogEntry>(json), seq: seen.seq, ts: seen.ts };
+  };
+
   const append = db.transaction((request: AppendRequest): AppendResult | null => {
-    const { conversationId: id, retention } = request;
-    const row = s.getConversation.get(id);
+    const row = s.getConversation.get(request.conversationId);
     if (!row) return null;
     const before = toConversation(row);
+    return duplicateOf(before.id, before.lastSeq, request.entry.id, request.retention) ?? write(before, request);
+  });
+
+  /** Append a new entry (not a duplicate) to `before`'s log: seq, retention, jobs. Inside a transaction. */
+  const write = (before: Conversation, request: AppendRequest): Extract<AppendResult, { duplicate: false }> => {
+    const { conversationId: id, retention } = request;
     const window = dedupeWindow(retention);
-    const seen = s.findId.get(id, request.entry.id, before.lastSeq - window);
-    if (seen) {
-      const json = s.getEntry.get(id, seen.seq);
-      return { duplicate: true, entry: json === undefined ? null : parse<LogEntry>(json), seq: seen.seq, ts: seen.ts };
-    }
     const seq = before.lastSeq + 1;
     const ts = now();
     const json = JSON.stringify({ ...request.entry, seq, ts });
@@ -630,6 +754,82 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
       closed: closesConversation(entry) ? 1 : 0,
     });
     return { duplicate: false, entry, seq, ts };
+  };
+
+  // ---- streamed answers ----
+  // Each returns the draft to fan out once the transaction has committed, if any.
+
+  const startStream = db.transaction((request: StreamStartRequest): { result: StreamStartResult | null; draft?: DraftItem } => {
+    const row = s.getConversation.get(request.conversationId);
+    if (!row) return { result: null };
+    const done = duplicateOf(row.id, row.last_seq, request.id, request.retention);
+    if (done) return { result: { status: 'ended', entry: done.entry, seq: done.seq, ts: done.ts } };
+    const at = now();
+    const open = s.getStream.get(row.id, request.id);
+    if (open) {
+      s.touchStream.run(at, row.id, request.id);
+      return { result: { status: 'open', created: false, stream: toSnapshot({ ...open, updated_at: at }) } };
+    }
+    s.insertStream.run({ cid: row.id, id: request.id, sender: JSON.stringify(request.from), now: at });
+    const stream = toSnapshot(s.getStream.get(row.id, request.id)!);
+    const draft: DraftItem = { kind: 'draft', conversationId: row.id, draft: { id: stream.id, ts: at, from: stream.from, offset: 0, text: '' } };
+    return { result: { status: 'open', created: true, stream }, draft };
+  });
+
+  const appendStream = db.transaction((request: StreamDeltaRequest): { result: StreamDeltaResult | null; draft?: DraftItem } => {
+    const row = s.getConversation.get(request.conversationId);
+    if (!row) return { result: null };
+    if (duplicateOf(row.id, row.last_seq, request.id, request.retention)) return { result: { status: 'ended' } };
+    const stream = s.getStream.get(row.id, request.id);
+    if (!stream) return { result: { status: 'not-found' } };
+    const at = now();
+    const held = stream.text.length;
+    const part = deltaPart(held, request.offset, request.text);
+    let result: StreamDeltaResult;
+    if (part === null) result = { status: 'gap', length: held };
+    else if (!part) result = { status: 'ok', length: held, appended: false };
+    else if (held + part.length > MAX_STREAM_LENGTH) result = { status: 'too-long', length: held };
+    else {
+      s.setStreamText.run(stream.text + part, at, row.id, request.id);
+      const draft: DraftItem = { kind: 'draft', conversationId: row.id, draft: { id: stream.id, ts: at, from: parse<Sender>(stream.sender), offset: held, text: part } };
+      return { result: { status: 'ok', length: held + part.length, appended: true }, draft };
+    }
+    s.touchStream.run(at, row.id, request.id);
+    return { result };
+  });
+
+  const endStream = db.transaction((request: StreamEndRequest): StreamEndResult | null => {
+    const row = s.getConversation.get(request.conversationId);
+    if (!row) return null;
+    const before = toConversation(row);
+    const stream = s.getStream.get(row.id, request.id);
+    const done = duplicateOf(row.id, row.last_seq, request.id, request.retention);
+    if (done) {
+      if (stream) s.deleteStream.run(row.id, request.id);
+      return { status: 'ended', duplicate: true, entry: done.entry, seq: done.seq, ts: done.ts };
+    }
+    if (!stream) return { status: 'not-found' };
+    if (request.stalledMs !== undefined && stream.updated_at > now() - request.stalledMs) return { status: 'active' };
+    const entry = streamEntry(request, parse<Sender>(stream.sender), stream.text);
+    if (!entry) return { status: 'empty' };
+    s.deleteStream.run(row.id, request.id);
+    const result = write(before, { conversationId: row.id, entry, retention: request.retention });
+    return { status: 'ended', duplicate: false, entry: result.entry, seq: result.seq, ts: result.ts };
+  });
+
+  const enqueueFeedback = db.transaction((request: FeedbackRequest): FeedbackResult | null => {
+    const row = s.getConversation.get(request.conversationId);
+    if (!row) return null;
+    const jobId = webhookJobId(row.id, request.id, 'message.feedback');
+    if (s.hasFeedback.get(row.id, jobId) !== undefined) return 'duplicate';
+    const target = duplicateOf(row.id, row.last_seq, request.messageId, request.retention)?.entry;
+    if (!target || target.kind !== 'msg' || target.from.role !== 'bot') return 'not-found';
+    s.insertFeedback.run(row.id, jobId);
+    const cutoff = s.feedbackCutoff.get(row.id, FEEDBACK_DEDUPE);
+    if (cutoff !== undefined) s.trimFeedback.run(row.id, cutoff);
+    const data = { messageId: request.messageId, value: request.value, ...(request.comment !== undefined ? { comment: request.comment } : {}) };
+    enqueue([makeJob(toConversation(row), jobId, 'message.feedback', data, now())]);
+    return 'queued';
   });
 
   const read = db.transaction((id: string, afterSeq: number, limit: number): HistoryResponse => {
@@ -730,6 +930,13 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     count: (): number => s.countConversations.get() ?? 0,
     append: append.immediate,
     read: read.deferred,
+    startStream: startStream.immediate,
+    appendStream: appendStream.immediate,
+    endStream: endStream.immediate,
+    openStreams: (conversationId: string): StreamSnapshot[] => s.openStreams.all(conversationId).map(toSnapshot),
+    stalledStreams: (cutoff: number, limit: number): StreamRef[] =>
+      s.stalledStreams.all(cutoff, Math.max(0, Math.floor(limit))).map((r) => ({ conversationId: r.conversation_id, id: r.id })),
+    enqueueFeedback: enqueueFeedback.immediate,
     sweep: sweep.immediate,
     getOnline: (siteKey: string): boolean | null => {
       const online = s.getOnline.get(siteKey);
@@ -764,7 +971,8 @@ function migrate(db: Database.Database): void {
     // Version 2: the list pages by (created_at, id); the index by (site_key, created_at) goes.
     if (version < 2) db.exec('DROP INDEX IF EXISTS conversations_site');
     // Version 3: revoked_visitors (created above by the schema's IF NOT EXISTS).
-    // Future migrations: `if (version < 4) { … }` here, in the same transaction.
+    // Version 4: streams and feedback (created above the same way).
+    // Future migrations: `if (version < 5) { … }` here, in the same transaction.
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

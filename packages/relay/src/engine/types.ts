@@ -1,4 +1,4 @@
-import type { ConversationEvent, DeadLetter, HistoryResponse, LogEntry, Message, StoredEvent, VisitorContext, WebhookEvent, WebhookEventType } from '@parley/protocol';
+import type { Button, ConversationEvent, DeadLetter, DraftFrame, HistoryResponse, LogEntry, Message, Sender, Source, StoredEvent, VisitorContext, WebhookEvent, WebhookEventType } from '@parley/protocol';
 
 /**
  * The engine holds every piece of shared state: conversation records, their logs, the webhook
@@ -93,6 +93,53 @@ export interface Engine {
    */
   read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse>;
 
+  // ---- streamed answers ----
+
+  /**
+   * Open the streamed answer `id` of a conversation, atomically, so concurrent starts give one
+   * stream: an id that is already a logged message (within the dedupe window) answers `ended` with
+   * the stored entry and opens nothing; an open stream answers its snapshot (`created: false`) and
+   * counts as a step; otherwise an empty snapshot is created and an empty draft fanned out. Null
+   * when the conversation does not exist.
+   */
+  startStream(request: StreamStartRequest): Promise<StreamStartResult | null>;
+  /**
+   * Append a delta to an open stream, atomically (check and append in one step): text the stream
+   * already holds (before its held length) is skipped, the rest appended, and the part appended is
+   * fanned out as a draft after it committed. `gap` when `offset` is past the held length, `too-long`
+   * when the text would pass `LIMITS.maxTextLength` (nothing appended either way); `ended` when the
+   * id is a logged message, `not-found` when no such stream is open. Every answer but `not-found`
+   * and `ended` counts as a step. Null when the conversation does not exist.
+   */
+  appendStream(request: StreamDeltaRequest): Promise<StreamDeltaResult | null>;
+  /** The open streams of a conversation, oldest first (empty when none, or no such conversation). */
+  openStreams(conversationId: string): Promise<StreamSnapshot[]>;
+  /** Open streams whose last step is at least `stallMs` old (engine clock), oldest step first, at most `limit`. */
+  stalledStreams(stallMs: number, limit: number): Promise<StreamRef[]>;
+  /**
+   * Finish or abort a stream in one atomic operation: the final message is appended to the log
+   * (seq, retention and dedupe exactly as `append`, no webhook job) and fanned out, and the snapshot
+   * is removed. Idempotent on the message id: an id that is already a logged message answers
+   * `ended` with `duplicate: true` and the stored entry (and drops a snapshot left under that id).
+   * `not-found` when no such stream is open; `empty` when a finish has no text at all (nothing
+   * changed); `active` when `stalledMs` is set and the stream had a step within it (nothing
+   * changed). Null when the conversation does not exist.
+   */
+  endStream(request: StreamEndRequest): Promise<StreamEndResult | null>;
+
+  // ---- feedback ----
+
+  /**
+   * Enqueue a `message.feedback` job for a visitor's 👍/👎 on a bot message, atomically with its
+   * dedupe mark: the job id derives from the conversation and the request id
+   * (`webhookJobId(conversationId, id, 'message.feedback')`), and an id seen among the
+   * conversation's last 1000 feedbacks is a `duplicate` that enqueues nothing, even after the
+   * first job was delivered. `not-found` when `messageId` is not a bot message the log still holds.
+   * The job goes at the end of the conversation's queue, after its earlier events. Null when the
+   * conversation does not exist.
+   */
+  enqueueFeedback(request: FeedbackRequest): Promise<FeedbackResult | null>;
+
   // ---- fan-out ----
 
   /** Deliver a transient item to the subscribers of its topic on every relay instance. */
@@ -100,7 +147,7 @@ export interface Engine {
   /**
    * Receive the items of one topic (`conversationTopic(id)` or `siteTopic(key)`): stored entries
    * of appends that committed (possibly out of seq order, and possibly more than once, across
-   * instances) and transient items. Resolves once the subscription is live, with a function that
+   * instances), drafts of streamed answers (in the order their steps committed) and transient items. Resolves once the subscription is live, with a function that
    * ends it.
    */
   subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void>;
@@ -263,6 +310,93 @@ export function dedupeWindow(retention: Retention): number {
   return Math.max(retention.maxMessages, 1000);
 }
 
+/** A streamed answer being written: the text so far. Ephemeral: never in the log, gone once ended. */
+export interface StreamSnapshot {
+  conversationId: string;
+  /** The message id the finished answer will have. */
+  id: string;
+  from: Sender;
+  /** The text held so far; its length (UTF-16 code units) is the held offset. */
+  text: string;
+  /** When it was started, and its latest step (engine clock). */
+  startedAt: number;
+  updatedAt: number;
+}
+
+/** Names one open stream. */
+export interface StreamRef {
+  conversationId: string;
+  id: string;
+}
+
+export interface StreamStartRequest extends StreamRef {
+  from: Sender;
+  /** The conversation's retention: its dedupe window tells whether `id` is already a logged message. */
+  retention: Retention;
+  /**
+   * A snapshot with no step for this long may be dropped by the store itself (Redis expires it, in
+   * real time): the backstop behind the relay's stall sweep, for when no relay is left to close it.
+   */
+  keepMs: number;
+}
+
+export type StreamStartResult =
+  | { status: 'open'; created: boolean; stream: StreamSnapshot }
+  /** The id is a logged message: `entry` is null when retention trimmed it. */
+  | { status: 'ended'; entry: LogEntry | null; seq: number; ts: number };
+
+export interface StreamDeltaRequest extends StreamRef {
+  /** Where `text` starts in the answer (UTF-16 code units). */
+  offset: number;
+  /** Well-formed UTF-16 (no lone surrogates): the relay checks it at the edge. */
+  text: string;
+  retention: Retention;
+  keepMs: number;
+}
+
+export type StreamDeltaResult =
+  /** `length` is the held length after the step; `appended` false when nothing was new. */
+  | { status: 'ok'; length: number; appended: boolean }
+  | { status: 'gap'; length: number }
+  | { status: 'too-long'; length: number }
+  | { status: 'ended' }
+  | { status: 'not-found' };
+
+export interface StreamEndRequest extends StreamRef {
+  retention: Retention;
+  /** Abort: the text so far is logged marked `incomplete` ('…' when nothing arrived); text, sources and quick replies are ignored. */
+  abort?: boolean;
+  /** The final text; default the text held. */
+  text?: string;
+  sources?: Source[];
+  /** A quick-replies message instead of a text. */
+  quickReplies?: Button[];
+  /** Only when the stream had no step for this long (the stall sweep): else `active`, nothing changed. */
+  stalledMs?: number;
+}
+
+export type StreamEndResult =
+  /** `entry` is null only for a duplicate whose entry retention trimmed. */
+  | { status: 'ended'; duplicate: boolean; entry: LogEntry | null; seq: number; ts: number }
+  | { status: 'not-found' }
+  | { status: 'empty' }
+  | { status: 'active' };
+
+export interface FeedbackRequest {
+  conversationId: string;
+  /** The client's idempotency key (the feedback frame's id). */
+  id: string;
+  messageId: string;
+  value: 'up' | 'down';
+  comment?: string;
+  retention: Retention;
+}
+
+export type FeedbackResult = 'queued' | 'duplicate' | 'not-found';
+
+/** Feedback ids a conversation remembers for dedupe (the newest are kept). */
+export const FEEDBACK_DEDUPE = 1000;
+
 /** What travels between relay instances. */
 export type FanoutItem =
   /** A stored log entry of a conversation, published by `append`. */
@@ -272,7 +406,16 @@ export type FanoutItem =
    * back): subscribers read the log to catch up.
    */
   | { kind: 'resync' }
+  /** Text a streamed answer gained, published by `startStream` and `appendStream` after they committed. */
+  | DraftItem
   | TransientItem;
+
+/** A draft of a streamed answer: the draft frame without its `t`. */
+export interface DraftItem {
+  kind: 'draft';
+  conversationId: string;
+  draft: Omit<DraftFrame, 't'>;
+}
 
 export type TransientItem =
   /** A transient event (typing, read, queue position) for one conversation. */

@@ -41,6 +41,8 @@ export class WebhookQueue {
   private readonly jobs = new Map<string, Queued>();
   private readonly lanes = new Map<string, Lane>();
   private seq = 0;
+  /** A time at or before which every lane in `ready` became claimable (the ready heap orders by enqueue, not by due time). */
+  private readyMin = Infinity;
   private readonly track = (lane: Lane, index: number): void => {
     lane.index = index;
   };
@@ -106,8 +108,8 @@ export class WebhookQueue {
   nextAt(): number | null {
     const { ready, waiting, leased } = this.heaps;
     let next = Infinity;
-    const r = ready.peek();
-    if (r) next = first(r).job.dueAt;
+    if (ready.peek()) next = this.readyMin;
+    else this.readyMin = Infinity;
     const w = waiting.peek();
     if (w) next = Math.min(next, first(w).job.dueAt);
     const l = leased.peek();
@@ -156,6 +158,7 @@ export class WebhookQueue {
 
   private file(lane: Lane, heap: HeapName): void {
     this.detach(lane);
+    if (heap === 'ready') this.readyMin = Math.min(this.heaps.ready.peek() ? this.readyMin : Infinity, first(lane).job.dueAt);
     lane.heap = heap;
     this.heaps[heap].push(lane);
   }

@@ -9,6 +9,7 @@ import {
   LIMITS,
   PostEventRequest,
   PostMessageRequest,
+  StreamRequest,
   check,
   type AvailabilityResponse,
   type ConversationListItem,
@@ -18,6 +19,7 @@ import {
   type PostEventResponse,
   type PostMessageResponse,
   type RevokeVisitorResponse,
+  type StreamResponse,
 } from '@parley/protocol';
 import type { AuthThrottle } from '../auth-throttle.js';
 import type { SiteConfig } from '../config.js';
@@ -27,6 +29,7 @@ import type { ConversationService } from '../conversation-service.js';
 import { decodeListCursor } from '../engine/shared.js';
 import type { Conversation, Engine } from '../engine/types.js';
 import { CodedError } from '../errors.js';
+import type { Streams } from '../streams.js';
 import type { Rate } from '../token-bucket.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -34,6 +37,7 @@ export interface BackendApiOptions {
   sites: readonly SiteConfig[];
   engine: Engine;
   service: ConversationService;
+  streams: Streams;
   metrics: RelayMetrics;
   now: () => number;
   /** Token bucket per site. */
@@ -97,6 +101,13 @@ export async function backendApiPlugin(app: FastifyInstance, opts: BackendApiOpt
   app.post('/conversations/:id/events', async (req): Promise<PostEventResponse> => {
     const conversation = await conversationOf(req);
     return postEvent(service, site(req), conversation.id, body(PostEventRequest, req.body));
+  });
+
+  app.post('/conversations/:id/streams/:messageId', async (req): Promise<StreamResponse> => {
+    const conversation = await conversationOf(req);
+    const messageId = check(Id, (req.params as { messageId: string }).messageId);
+    if (!messageId.ok) throw new CodedError('BAD_REQUEST', 'The message id must be 1–64 characters of A-Za-z0-9_-.');
+    return opts.streams.step(site(req), conversation.id, messageId.value, body(StreamRequest, req.body));
   });
 
   app.get('/conversations/:id/messages', async (req): Promise<HistoryResponse> => {

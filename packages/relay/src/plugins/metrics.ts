@@ -27,6 +27,8 @@ export interface RelayMetrics {
   httpConnectionsRefused: Counter;
   /** Protocol errors caused by clients (bad frames, bad HTTP), by kind; logged at debug only. */
   clientErrors: Counter<'kind'>;
+  /** Streamed answers by what became of them: started, finished, aborted, stalled. */
+  streams: Counter<'result'>;
 }
 
 /** Build the relay's metrics on a fresh registry. */
@@ -104,6 +106,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       labelNames: ['code'],
       registers: [registry],
     }),
+    streams: new Counter({
+      name: 'parley_streams_total',
+      help: 'Streamed answers by result: started, finished, aborted (by the backend), stalled (closed by the relay).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     restRequests: new Counter({
       name: 'parley_rest_requests_total',
       help: 'Backend REST API requests by route and status.',
@@ -112,6 +120,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     }),
   };
   for (const result of ['delivered', 'http_error', 'timeout', 'network_error']) metrics.webhookDeliveries.inc({ result }, 0);
+  for (const result of ['started', 'finished', 'aborted', 'stalled']) metrics.streams.inc({ result }, 0);
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   return metrics;
 }

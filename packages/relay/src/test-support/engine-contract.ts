@@ -9,6 +9,7 @@ import {
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
+  type DraftItem,
   type Conversation,
   type Engine,
   type FanoutItem,
@@ -17,6 +18,8 @@ import {
   type NewEntry,
   type OpenRequest,
   type Retention,
+  type StreamDeltaRequest,
+  type StreamEndRequest,
   type TransientItem,
   type WebhookJob,
 } from '../engine/types.js';
@@ -987,6 +990,300 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(items.map((i) => i.kind)).toEqual(['entry', 'transient']);
     });
 
+    // ---- streamed answers ----
+
+    const AI = { role: 'bot' as const, ai: true, name: 'Assistant' };
+    const KEEP_MS = 600_000;
+    const startReq = (conversationId: string, id: string) => ({ conversationId, id, from: AI, retention: keep, keepMs: KEEP_MS });
+    const delta = (conversationId: string, id: string, offset: number, t: string): StreamDeltaRequest => ({ conversationId, id, offset, text: t, retention: keep, keepMs: KEEP_MS });
+    const end = (conversationId: string, id: string, over: Partial<StreamEndRequest> = {}): StreamEndRequest => ({ conversationId, id, retention: keep, ...over });
+
+    /** The items of a conversation's topic until a sentinel published after `act`. */
+    async function itemsOf(conversationId: string, act: () => Promise<unknown>): Promise<FanoutItem[]> {
+      const items: FanoutItem[] = [];
+      const stop = await engine.subscribe(conversationTopic(conversationId), (item) => items.push(item));
+      try {
+        await act();
+        await engine.publish(sentinel(conversationId));
+        await until(() => items.some(isSentinel), 'the sentinel');
+      } finally {
+        stop();
+      }
+      return items.filter((i) => !isSentinel(i));
+    }
+    const drafts = (items: FanoutItem[]) => items.filter((i): i is DraftItem => i.kind === 'draft').map((i) => [i.draft.offset, i.draft.text]);
+
+    test('start opens an empty stream stamped by the engine clock; starting again answers it and counts as a step', async () => {
+      const c = await conversation();
+      clock.t = START + 10;
+      expect(await engine.startStream(startReq(c, 's1'))).toEqual({
+        status: 'open',
+        created: true,
+        stream: { conversationId: c, id: 's1', from: AI, text: '', startedAt: START + 10, updatedAt: START + 10 },
+      });
+      await engine.appendStream(delta(c, 's1', 0, 'Hello'));
+      clock.t = START + 50;
+      expect(await engine.startStream(startReq(c, 's1'))).toMatchObject({ status: 'open', created: false, stream: { text: 'Hello', startedAt: START + 10, updatedAt: START + 50 } });
+      expect(await engine.openStreams(c)).toEqual([{ conversationId: c, id: 's1', from: AI, text: 'Hello', startedAt: START + 10, updatedAt: START + 50 }]);
+      expect(await engine.openStreams(await conversation())).toEqual([]);
+      // Nothing entered the log.
+      expect(await engine.read(c, 0, 10)).toEqual({ entries: [], lastSeq: 0, hasMore: false });
+    });
+
+    test('20 concurrent starts of one answer give one stream, created once, with one empty draft fanned out', async () => {
+      const c = await conversation();
+      let results: Awaited<ReturnType<Engine['startStream']>>[] = [];
+      const items = await itemsOf(c, async () => {
+        results = await Promise.all(range(1, 20).map(() => engine.startStream(startReq(c, 's1'))));
+      });
+      expect(results.filter((r) => r?.status === 'open' && r.created)).toHaveLength(1);
+      expect(results.every((r) => r?.status === 'open')).toBe(true);
+      expect(drafts(items)).toEqual([[0, '']]);
+      expect(items[0]).toMatchObject({ kind: 'draft', conversationId: c, draft: { id: 's1', from: AI } });
+      expect(await engine.openStreams(c)).toHaveLength(1);
+    });
+
+    test('deltas append at their offset: text already held is skipped, a gap changes nothing and answers the held length', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      expect(await engine.appendStream(delta(c, 's1', 0, 'The red '))).toEqual({ status: 'ok', length: 8, appended: true });
+      expect(await engine.appendStream(delta(c, 's1', 4, 'red boots'))).toEqual({ status: 'ok', length: 13, appended: true });
+      expect(await engine.appendStream(delta(c, 's1', 0, 'The red'))).toEqual({ status: 'ok', length: 13, appended: false });
+      expect(await engine.appendStream(delta(c, 's1', 20, ' ship'))).toEqual({ status: 'gap', length: 13 });
+      expect(await engine.appendStream(delta(c, 's1', 13, ' ship today.'))).toEqual({ status: 'ok', length: 25, appended: true });
+      expect((await engine.openStreams(c))[0]!.text).toBe('The red boots ship today.');
+    });
+
+    test('the same delta sent 20 times at once is appended once and fanned out once', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      await engine.appendStream(delta(c, 's1', 0, 'Hi'));
+      let results: Awaited<ReturnType<Engine['appendStream']>>[] = [];
+      const items = await itemsOf(c, async () => {
+        results = await Promise.all(range(1, 20).map(() => engine.appendStream(delta(c, 's1', 2, ' there'))));
+      });
+      expect(results.filter((r) => r?.status === 'ok' && r.appended)).toHaveLength(1);
+      expect(results.every((r) => r?.status === 'ok' && r.length === 8)).toBe(true);
+      expect(drafts(items)).toEqual([[2, ' there']]);
+      expect((await engine.openStreams(c))[0]!.text).toBe('Hi there');
+    });
+
+    test('drafts are fanned out in the order the steps committed, each with the offset it starts at', async () => {
+      const c = await conversation();
+      const words = ['Your ', 'order ', 'ships ', 'tomorrow.'];
+      const items = await itemsOf(c, async () => {
+        await engine.startStream(startReq(c, 's1'));
+        let offset = 0;
+        for (const word of words) {
+          await engine.appendStream(delta(c, 's1', offset, word));
+          offset += word.length;
+        }
+      });
+      expect(drafts(items)).toEqual([[0, ''], [0, 'Your '], [5, 'order '], [11, 'ships '], [17, 'tomorrow.']]);
+      const stamped = items.filter((i): i is DraftItem => i.kind === 'draft');
+      expect(stamped.every((i) => i.draft.id === 's1' && i.draft.ts === START && i.conversationId === c)).toBe(true);
+    });
+
+    test('lengths count UTF-16 code units; a delta overlapping into a surrogate pair skips the whole pair', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      expect(await engine.appendStream(delta(c, 's1', 0, 'Très 👍'))).toEqual({ status: 'ok', length: 7, appended: true });
+      expect(await engine.appendStream(delta(c, 's1', 5, '👍 bien'))).toEqual({ status: 'ok', length: 12, appended: true });
+      // Held: 12 units. The held length falls after the first unit of this delta's 😀: the pair is skipped, not half of it.
+      expect(await engine.appendStream(delta(c, 's1', 11, '😀😀!'))).toEqual({ status: 'ok', length: 15, appended: true });
+      expect((await engine.openStreams(c))[0]!.text).toBe('Très 👍 bien😀!');
+      const result = await engine.endStream(end(c, 's1'));
+      expect(result).toMatchObject({ status: 'ended', entry: { body: { type: 'text', text: 'Très 👍 bien😀!' } } });
+    });
+
+    test('an answer never holds more than the text limit: a delta past it is refused and changes nothing', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      const full = 'x'.repeat(LIMITS.maxTextLength - 2);
+      expect(await engine.appendStream(delta(c, 's1', 0, full))).toMatchObject({ status: 'ok', length: LIMITS.maxTextLength - 2 });
+      expect(await engine.appendStream(delta(c, 's1', full.length, 'abc'))).toEqual({ status: 'too-long', length: LIMITS.maxTextLength - 2 });
+      expect(await engine.appendStream(delta(c, 's1', full.length, 'ab'))).toEqual({ status: 'ok', length: LIMITS.maxTextLength, appended: true });
+    });
+
+    test('finish appends the final message with a seq in one step, drops the snapshot, queues no job and fans the entry out', async () => {
+      const c = await conversation();
+      await append(c, text('v1'), { webhook: 'message.created', start: true });
+      await drain();
+      await engine.startStream(startReq(c, 's1'));
+      await engine.appendStream(delta(c, 's1', 0, 'It ships tomorrow.'));
+      clock.t = START + 99;
+      let result: Awaited<ReturnType<Engine['endStream']>> = null;
+      const items = await itemsOf(c, async () => {
+        result = await engine.endStream(end(c, 's1'));
+      });
+      const entry = { kind: 'msg', id: 's1', seq: 2, ts: START + 99, from: AI, body: { type: 'text', text: 'It ships tomorrow.' } };
+      expect(result).toEqual({ status: 'ended', duplicate: false, seq: 2, ts: START + 99, entry });
+      expect(items).toEqual([{ kind: 'entry', conversationId: c, entry }]);
+      expect(await engine.openStreams(c)).toEqual([]);
+      expect((await engine.read(c, 0, 10)).entries).toEqual([expect.objectContaining({ id: 'v1' }), entry]);
+      expect(await engine.nextWebhookAt()).toBeNull();
+      // Repeats answer the logged message; a delta or a start finds it ended.
+      expect(await engine.endStream(end(c, 's1'))).toEqual({ status: 'ended', duplicate: true, seq: 2, ts: START + 99, entry });
+      expect(await engine.endStream(end(c, 's1', { abort: true }))).toEqual({ status: 'ended', duplicate: true, seq: 2, ts: START + 99, entry });
+      expect(await engine.appendStream(delta(c, 's1', 18, ' More.'))).toEqual({ status: 'ended' });
+      expect(await engine.startStream(startReq(c, 's1'))).toEqual({ status: 'ended', seq: 2, ts: START + 99, entry });
+      expect(await engine.openStreams(c)).toEqual([]);
+      expect((await engine.getConversation(c))!.lastSeq).toBe(2);
+    });
+
+    test('finish with text, sources and quick replies logs them as the body; without text it keeps the draft', async () => {
+      const c = await conversation();
+      const sources = [{ title: 'Shipping policy', url: 'https://shop.example/shipping' }];
+      const replies = [{ label: 'Thanks', value: 'thanks' }];
+      await engine.startStream(startReq(c, 'a'));
+      await engine.appendStream(delta(c, 'a', 0, 'draft text'));
+      expect(await engine.endStream(end(c, 'a', { text: 'Final text', sources }))).toMatchObject({ entry: { body: { type: 'text', text: 'Final text', sources } } });
+      await engine.startStream(startReq(c, 'b'));
+      await engine.appendStream(delta(c, 'b', 0, 'Anything else?'));
+      const quick = await engine.endStream(end(c, 'b', { quickReplies: replies, sources }));
+      expect(quick).toMatchObject({ status: 'ended', entry: { body: { type: 'quick_replies', text: 'Anything else?', replies, sources } } });
+      const entries = (await engine.read(c, 0, 10)).entries;
+      expect(entries.map((e) => e.kind === 'msg' && e.body)).toEqual([
+        { type: 'text', text: 'Final text', sources },
+        { type: 'quick_replies', text: 'Anything else?', replies, sources },
+      ]);
+      expect(entries.every((e) => e.kind === 'msg' && e.incomplete === undefined)).toBe(true);
+    });
+
+    test('abort logs the text so far marked incomplete (… when nothing arrived); a finish with no text at all changes nothing', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 'a'));
+      await engine.appendStream(delta(c, 'a', 0, 'Half an'));
+      expect(await engine.endStream(end(c, 'a', { abort: true, text: 'ignored', sources: [{ title: 'x', url: 'https://x.example' }] }))).toMatchObject({
+        status: 'ended',
+        duplicate: false,
+        entry: { id: 'a', seq: 1, incomplete: true, from: AI, body: { type: 'text', text: 'Half an' } },
+      });
+      await engine.startStream(startReq(c, 'b'));
+      expect(await engine.endStream(end(c, 'b'))).toEqual({ status: 'empty' });
+      expect(await engine.openStreams(c)).toHaveLength(1);
+      expect(await engine.endStream(end(c, 'b', { abort: true }))).toMatchObject({ entry: { seq: 2, incomplete: true, body: { type: 'text', text: '…' } } });
+      const logged = (await engine.read(c, 0, 10)).entries;
+      expect(logged.map((e) => e.kind === 'msg' && [e.id, e.incomplete])).toEqual([
+        ['a', true],
+        ['b', true],
+      ]);
+    });
+
+    test('20 concurrent finishes of one answer log it once; the others are duplicates of it', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      await engine.appendStream(delta(c, 's1', 0, 'Once.'));
+      const results = await Promise.all(range(1, 20).map((i) => engine.endStream(end(c, 's1', i % 2 ? {} : { abort: true }))));
+      expect(results.filter((r) => r?.status === 'ended' && !r.duplicate)).toHaveLength(1);
+      expect(results.every((r) => r?.status === 'ended' && r.seq === 1)).toBe(true);
+      expect((await engine.read(c, 0, 10)).entries.map((e) => e.id)).toEqual(['s1']);
+    });
+
+    test('steps of an answer never started are not-found; on an unknown conversation every step is null', async () => {
+      const c = await conversation();
+      expect(await engine.appendStream(delta(c, 'nope', 0, 'x'))).toEqual({ status: 'not-found' });
+      expect(await engine.endStream(end(c, 'nope'))).toEqual({ status: 'not-found' });
+      expect(await engine.endStream(end(c, 'nope', { abort: true }))).toEqual({ status: 'not-found' });
+      expect(await engine.startStream(startReq('missing', 's1'))).toBeNull();
+      expect(await engine.appendStream(delta('missing', 's1', 0, 'x'))).toBeNull();
+      expect(await engine.endStream(end('missing', 's1'))).toBeNull();
+      expect(await engine.openStreams('missing')).toEqual([]);
+      expect(await engine.read(c, 0, 10)).toMatchObject({ lastSeq: 0 });
+    });
+
+    test('an id already in the log cannot be streamed: start answers the logged message, a stray snapshot under it is dropped by end', async () => {
+      const c = await conversation();
+      const logged = await append(c, text('m1', 'hello', 'bot'));
+      expect(await engine.startStream(startReq(c, 'm1'))).toEqual({ status: 'ended', seq: 1, ts: logged.ts, entry: logged.entry });
+      expect(await engine.openStreams(c)).toEqual([]);
+      // A stream started first, then its id used by a plain message: the end answers that message.
+      await engine.startStream(startReq(c, 'm2'));
+      const plain = await append(c, text('m2', 'plain', 'bot'));
+      expect(await engine.endStream(end(c, 'm2'))).toEqual({ status: 'ended', duplicate: true, seq: plain.seq, ts: plain.ts, entry: plain.entry });
+      expect(await engine.openStreams(c)).toEqual([]);
+    });
+
+    test('stalledStreams lists streams with no step for the stall time, oldest first; a stall end refuses an active one', async () => {
+      const a = await conversation();
+      const b = await conversation();
+      await engine.startStream(startReq(a, 's1'));
+      clock.t = START + 1000;
+      await engine.startStream(startReq(b, 's2'));
+      clock.t = START + 2000;
+      await engine.startStream(startReq(a, 's3'));
+      clock.t = START + 5000;
+      expect(await engine.stalledStreams(4000, 10)).toEqual([
+        { conversationId: a, id: 's1' },
+        { conversationId: b, id: 's2' },
+      ]);
+      expect(await engine.stalledStreams(4000, 1)).toEqual([{ conversationId: a, id: 's1' }]);
+      // A delta is a step: s1 is no longer stalled.
+      await engine.appendStream(delta(a, 's1', 0, 'still writing'));
+      expect(await engine.stalledStreams(4000, 10)).toEqual([{ conversationId: b, id: 's2' }]);
+      expect(await engine.endStream(end(a, 's1', { abort: true, stalledMs: 4000 }))).toEqual({ status: 'active' });
+      expect(await engine.endStream(end(b, 's2', { abort: true, stalledMs: 4000 }))).toMatchObject({ status: 'ended', entry: { incomplete: true, body: { text: '…' } } });
+      clock.t = START + 9000;
+      expect(await engine.stalledStreams(4000, 10)).toEqual([
+        { conversationId: a, id: 's3' },
+        { conversationId: a, id: 's1' },
+      ]);
+      expect(await engine.endStream(end(a, 's1', { abort: true, stalledMs: 4000 }))).toMatchObject({ entry: { body: { text: 'still writing' }, incomplete: true } });
+      expect(await engine.stalledStreams(4000, 10)).toEqual([{ conversationId: a, id: 's3' }]);
+    });
+
+    // ---- feedback ----
+
+    test('feedback on a bot message enqueues message.feedback after the conversation’s earlier events, once per id even after delivery', async () => {
+      const c = await conversation();
+      await append(c, text('v1'), { webhook: 'message.created', start: true });
+      const bot = await append(c, text('b1', 'Answer', 'bot'));
+      clock.t = START + 7;
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'b1', value: 'down', comment: 'Wrong size', retention: keep })).toBe('queued');
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'b1', value: 'down', comment: 'Wrong size', retention: keep })).toBe('duplicate');
+      const jobs = await drain();
+      expect(labels(jobs)).toEqual(['conversation.started', 'v1', 'message.feedback']);
+      const job = jobs[2]!;
+      expect(job.id).toBe(webhookJobId(c, 'f1', 'message.feedback'));
+      expect(check(WebhookEvent, job.event).ok).toBe(true);
+      expect(job.event).toEqual({
+        id: job.id,
+        type: 'message.feedback',
+        createdAt: START + 7,
+        siteKey: 'site1',
+        conversationId: c,
+        visitor: { id: expect.any(String) },
+        data: { messageId: 'b1', value: 'down', comment: 'Wrong size' },
+      });
+      expect(bot.seq).toBe(2);
+      // Delivered, then sent again with the same id: still once.
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'b1', value: 'down', retention: keep })).toBe('duplicate');
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f2', messageId: 'b1', value: 'up', retention: keep })).toBe('queued');
+      expect((await drain()).map((j) => j.event.data)).toEqual([{ messageId: 'b1', value: 'up' }]);
+    });
+
+    test('feedback on a visitor message, an unknown id or an unknown conversation is refused and enqueues nothing', async () => {
+      const c = await conversation();
+      await append(c, text('v1'));
+      await append(c, text('a1', 'agent here', 'agent'));
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'v1', value: 'up', retention: keep })).toBe('not-found');
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f2', messageId: 'a1', value: 'up', retention: keep })).toBe('not-found');
+      expect(await engine.enqueueFeedback({ conversationId: c, id: 'f3', messageId: 'nope', value: 'up', retention: keep })).toBe('not-found');
+      expect(await engine.enqueueFeedback({ conversationId: 'missing', id: 'f4', messageId: 'v1', value: 'up', retention: keep })).toBeNull();
+      expect(await engine.nextWebhookAt()).toBeNull();
+    });
+
+    test('20 concurrent feedbacks with one id enqueue one job; a finished streamed answer takes feedback', async () => {
+      const c = await conversation();
+      await engine.startStream(startReq(c, 's1'));
+      await engine.appendStream(delta(c, 's1', 0, 'Streamed'));
+      await engine.endStream(end(c, 's1'));
+      const results = await Promise.all(range(1, 20).map(() => engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 's1', value: 'up', retention: keep })));
+      expect(results.filter((r) => r === 'queued')).toHaveLength(1);
+      expect(results.filter((r) => r === 'duplicate')).toHaveLength(19);
+      expect(labels(await drain())).toEqual(['message.feedback']);
+    });
+
     // ---- closing, listing, site state ----
 
     test('a stored closed event marks the conversation closed; other events do not', async () => {
@@ -1192,6 +1489,21 @@ export function describeEngine(name: string, harness: EngineHarness): void {
         expect(labels(rest)).toEqual(['conversation.started', 'm1', 'm2']);
         expect(rest[0]).toMatchObject({ attempts: 2, lastError: failure });
         expect(await append(a, text('m3'))).toMatchObject({ duplicate: false, seq: 3 });
+      });
+
+      test('open streams and the feedback dedupe survive close and reopen', async () => {
+        const c = await conversation();
+        await append(c, text('b1', 'Answer', 'bot'));
+        await engine.startStream(startReq(c, 's1'));
+        await engine.appendStream(delta(c, 's1', 0, 'Half'));
+        expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'b1', value: 'up', retention: keep })).toBe('queued');
+        await drain();
+        engine = await reopen(engine, view);
+        await engine.start();
+        expect(await engine.openStreams(c)).toEqual([{ conversationId: c, id: 's1', from: AI, text: 'Half', startedAt: START, updatedAt: START }]);
+        expect(await engine.appendStream(delta(c, 's1', 4, ' done.'))).toEqual({ status: 'ok', length: 10, appended: true });
+        expect(await engine.endStream(end(c, 's1'))).toMatchObject({ status: 'ended', seq: 2, entry: { body: { text: 'Half done.' } } });
+        expect(await engine.enqueueFeedback({ conversationId: c, id: 'f1', messageId: 'b1', value: 'up', retention: keep })).toBe('duplicate');
       });
 
       test('leases held at close are claimable again right after reopen (a single-instance engine releases leases on start)', async () => {

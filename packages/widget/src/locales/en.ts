@@ -4,6 +4,8 @@ export const en = {
   close: 'Close chat',
   unread: (n: number) => `${n} unread`,
   bot: 'Bot',
+  /** The label of a bot whose answers a language model writes. */
+  ai: 'AI',
   agent: 'Agent',
   human: 'Talk to a human',
   message: 'Message',
@@ -31,6 +33,10 @@ export const en = {
   thanks: 'Thanks! We will reply by email.',
   offline: 'You are offline. Your messages will be sent when the connection is back.',
   notify: 'New message',
+  sources: 'Sources',
+  up: 'Helpful',
+  down: 'Not helpful',
+  interrupted: 'Answer interrupted',
 };
 
 export type Strings = typeof en;

@@ -6,6 +6,7 @@ export const zhCN: Strings = {
   close: '关闭聊天',
   unread: (n) => `${n} 条未读`,
   bot: '机器人',
+  ai: 'AI',
   agent: '客服',
   human: '转人工客服',
   message: '消息',
@@ -33,4 +34,8 @@ export const zhCN: Strings = {
   thanks: '已收到留言，我们会通过邮件回复您。',
   offline: '网络已断开，恢复连接后将自动发送您的消息。',
   notify: '新消息',
+  sources: '来源',
+  up: '有帮助',
+  down: '没有帮助',
+  interrupted: '回答已中断',
 };

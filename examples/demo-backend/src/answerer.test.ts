@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { HANDOFF_VALUE } from '@parley/protocol';
+import { describe, expect, test } from 'vitest';
+import { answerQuestion, search } from './answerer.js';
+import { FAQ } from './faq.js';
+import { paceWords, wordsOf } from './words.js';
+
+const SHOP = 'http://shop.test';
+const HELP_PAGE = readFileSync(new URL('../../shop/public/help.html', import.meta.url), 'utf8');
+
+async function collect(words: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const w of words) out.push(w);
+  return out;
+}
+
+describe('retrieval', () => {
+  test.each([
+    ['How long does shipping take?', 'faq:shipping'],
+    ['When will my parcel arrive?', 'faq:shipping'],
+    ['I want a refund', 'faq:returns'],
+    ['Can I send my shoes back?', 'faq:returns'],
+    ['Do the shoes run small?', 'faq:sizes'],
+    ['Can I pay with PayPal?', 'faq:payment'],
+    ['My sole came loose after a week', 'faq:warranty'],
+    ['Is the jacket waterproof?', 'product:ridge-shell-jacket'],
+    ['Do you have trail running shoes?', 'product:trail-runner-2'],
+    ['请问多久发货？', 'faq:shipping'],
+    ['可以退货吗', 'faq:returns'],
+    ['有跑鞋吗', 'product:trail-runner-2'],
+    ['夹克防水吗', 'product:ridge-shell-jacket'],
+  ])('%s → %s', (question, id) => {
+    expect(search(question)[0]?.id).toBe(id);
+    expect(answerQuestion(question, 'en', SHOP).basis[0]).toBe(id);
+  });
+
+  test('a question on two topics gets both entries, best first', () => {
+    const answer = answerQuestion('How much is shipping and do you take Visa?', 'en', SHOP);
+    expect([...answer.basis].sort()).toEqual(['faq:payment', 'faq:shipping']);
+    expect(answer.text).toContain('Shipping is free over €50');
+    expect(answer.text).toContain('PayPal');
+    expect(answer.sources.map((s) => s.url).sort()).toEqual([`${SHOP}/help.html#payment`, `${SHOP}/help.html#shipping`]);
+  });
+
+  test('a product named in passing does not join a help answer', () => {
+    expect(answerQuestion('Can I return my shoes?', 'en', SHOP).basis).toEqual(['faq:returns']);
+  });
+
+  test('"what do you sell" lists the products', () => {
+    expect([...answerQuestion('What do you sell?', 'en', SHOP).basis].sort()).toEqual(['product:ridge-shell-jacket', 'product:trail-runner-2']);
+  });
+});
+
+describe('answers', () => {
+  test('the answer is the matched entry, in the visitor\'s language, linked to its help page', () => {
+    const en = answerQuestion('How long does shipping take?', 'en', SHOP);
+    expect(en.text).toBe(FAQ.find((e) => e.topic === 'shipping')!.answer.en);
+    expect(en.sources).toEqual([{ title: 'Shipping and delivery times', url: `${SHOP}/help.html#shipping` }]);
+    const zh = answerQuestion('请问多久发货？', 'zh-CN', SHOP);
+    expect(zh.text).toContain('当天发货');
+    expect(zh.sources).toEqual([{ title: '配送与送达时间', url: `${SHOP}/help.html#shipping` }]);
+    expect(zh.quickReplies.map((r) => r.label)).toContain('转人工');
+  });
+
+  test('a product answer carries its price and links its page', () => {
+    const answer = answerQuestion('Is the jacket waterproof?', 'en', SHOP);
+    expect(answer.text).toMatch(/^Ridge Shell Jacket — €189\.00\. A waterproof/);
+    expect(answer.sources).toEqual([{ title: 'Ridge Shell Jacket', url: `${SHOP}/?product=ridge-shell-jacket` }]);
+  });
+
+  test('an order number is looked up: status, items, total and the tracking link', () => {
+    const answer = answerQuestion('Where is order 1001?', 'en', SHOP);
+    expect(answer.basis).toEqual(['order:1001']);
+    expect(answer.text).toBe('Order #1001 (Trail Runner 2 × 1, €129.00): Shipped — arriving in 2 days. The tracking link below follows the parcel.');
+    expect(answer.sources).toEqual([{ title: 'Tracking for order #1001', url: 'https://tracking.example/parcel/PRL1001' }]);
+    expect(answerQuestion('订单 1002 到哪了', 'zh-CN', SHOP).text).toContain('正在打包');
+  });
+
+  test('an unknown order number is said to be unknown, with a human offered', () => {
+    const answer = answerQuestion('Where is order 4242?', 'en', SHOP);
+    expect(answer.text).toMatch(/can't find order #4242/);
+    expect(answer.quickReplies.map((r) => r.value)).toContain(HANDOFF_VALUE);
+  });
+
+  test.each([['Can a llama wear these?'], ['What is the weather in Paris?'], ['今天天气怎么样']])(
+    'nothing relevant (%s): says so, cites nothing, and offers a human first',
+    (question) => {
+      const answer = answerQuestion(question, 'en', SHOP);
+      expect(answer.basis).toEqual([]);
+      expect(answer.sources).toEqual([]);
+      expect(answer.text).toMatch(/couldn't find anything about that/);
+      expect(answer.quickReplies[0]).toEqual({ label: 'Talk to a human', value: HANDOFF_VALUE });
+    },
+  );
+
+  test('greetings and thanks get a short answer, not a fallback', () => {
+    expect(answerQuestion('Hello!', 'en', SHOP).text).toMatch(/AI assistant/);
+    expect(answerQuestion('thanks', 'en', SHOP).text).toMatch(/welcome/);
+    expect(answerQuestion('你好', 'zh-CN', SHOP).text).toMatch(/AI 助手/);
+  });
+
+  test('every answer offers "Talk to a human" and leaves out the topic it answered', () => {
+    for (const q of ['How long does shipping take?', 'Is the jacket waterproof?', 'Where is order 1001?', 'hello', 'llamas?']) {
+      const values = answerQuestion(q, 'en', SHOP).quickReplies.map((r) => r.value);
+      expect(values).toContain(HANDOFF_VALUE);
+    }
+    expect(answerQuestion('How long does shipping take?', 'en', SHOP).quickReplies.map((r) => r.value)).not.toContain('shipping');
+  });
+
+  test('every source is an http(s) link; help links point at entries the help page has', () => {
+    const questions = ['shipping', 'returns', 'sizes', 'order 1001', 'order 99999', 'paypal', 'warranty', 'jacket', 'shoes', '请问多久发货', '有跑鞋吗'];
+    for (const q of questions) {
+      for (const source of answerQuestion(q, 'en', SHOP).sources) {
+        expect(new URL(source.url).protocol).toMatch(/^https?:$/);
+        expect(source.title.length).toBeGreaterThan(0);
+        const anchor = /\/help\.html#([\w-]+)$/.exec(source.url)?.[1];
+        if (anchor) expect(HELP_PAGE).toContain(`id="${anchor}"`);
+      }
+    }
+  });
+
+  test('the help page says what the answerer says', () => {
+    for (const entry of FAQ) {
+      const section = new RegExp(`<section id="${entry.page.split('#')[1]}">([\\s\\S]*?)</section>`).exec(HELP_PAGE)?.[1];
+      expect(section, entry.topic).toContain(entry.title.en);
+      if (entry.topic !== 'order_status') expect(section).toContain(entry.answer.en);
+    }
+  });
+});
+
+describe('streamed words', () => {
+  test.each([
+    ['Orders placed before 3 pm ship the same day.'],
+    ['  Leading space, two  spaces,\nand a new line. '],
+    ['下午 3 点前下单当天发货。欧盟境内 2–4 个工作日送达。'],
+    ['Ridge Shell Jacket — €189.00. A waterproof shell.'],
+  ])('the words of %j join to the text', (text) => {
+    const words = wordsOf(text);
+    expect(words.join('')).toBe(text);
+    expect(words.length).toBeGreaterThan(3);
+  });
+
+  test('English is cut into words with their trailing spaces', () => {
+    expect(wordsOf('Free returns within 30 days.')).toEqual(['Free ', 'returns ', 'within ', '30 ', 'days.']);
+  });
+
+  test('the paced stream yields every word, in order, joining to the answer', async () => {
+    const answer = answerQuestion('How long does shipping take?', 'en', SHOP);
+    const words = await collect(paceWords(answer.text, 0));
+    // One word at a time: none holds a space before more text.
+    for (const w of words) expect(w).toMatch(/^\S+\s*$/);
+    expect(words.length).toBeGreaterThanOrEqual(answer.text.split(' ').length);
+    expect(words.join('')).toBe(answer.text);
+  });
+
+  test('the stream waits between words', async () => {
+    const started = Date.now();
+    const words = await collect(paceWords('one two three four', 30));
+    expect(words).toEqual(['one ', 'two ', 'three ', 'four']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(80);
+  });
+
+  test('aborting the signal ends the stream with its reason, without the rest', async () => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const w of paceWords('one two three four five six', 20, controller.signal)) {
+        seen.push(w);
+        if (seen.length === 2) controller.abort(new Error('An agent took over.'));
+      }
+    })();
+    await expect(reading).rejects.toThrow('An agent took over.');
+    expect(seen).toEqual(['one ', 'two ']);
+  });
+});
