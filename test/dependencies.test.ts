@@ -32,6 +32,7 @@ const USED_WITHOUT_IMPORT: Record<string, string> = {
   'axe-core': 'its axe.min.js is injected into the page by the a11y browser test',
   '@types/better-sqlite3': 'the typings of better-sqlite3',
   '@types/ws': 'the typings of ws, which the public types of @parley/backend import',
+  terser: "the script-tag bundle's minifier, chosen by name in packages/widget/vite.config.ts",
 };
 
 /** The workspaces: every folder the root's `workspaces` names that holds a package.json. */
