@@ -25,6 +25,16 @@ async function axeViolations(page: Page): Promise<AxeViolation[]> {
   });
 }
 
+/** Run axe-core on a whole page (the agent console). */
+async function pageViolations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
+  });
+}
+
 /** Press Tab until the focused element (through shadow roots) matches `accessibleName`. */
 async function tabTo(page: Page, name: RegExp, max = 40): Promise<void> {
   for (let i = 0; i < max; i++) {
@@ -91,6 +101,9 @@ describeBrowser('accessibility and small screens', () => {
     const agent = await (await env.browser.newContext()).newPage();
     await agent.goto(env.stack.consoleUrl);
     await agent.locator('#conversations [data-status="waiting"]').first().click();
+    // The console passes axe too, with the waiting conversation selected: its "Waiting" badge on
+    // the selected row's background.
+    expect(await pageViolations(agent)).toEqual([]);
     await agent.locator('#reply').fill('Mia here: your order ships tomorrow.');
     await agent.locator('#reply').press('Enter');
     await w.log.getByText('Mia here: your order ships tomorrow.').waitFor();

@@ -9,6 +9,7 @@
   var entries = []; // the selected conversation's transcript
   var typingOn = false;
   var typingTimer = null;
+  var readSent = {}; // conversation id -> the highest seq this console marked read
 
   // ---- helpers ----
 
@@ -92,7 +93,7 @@
         el('span', { className: 'who', text: visitorName(c) }),
         c.identity ? el('span', { className: c.identity.verified ? 'verified' : 'unverified', text: c.identity.verified ? ' ✓' : ' (unverified)' }) : null,
         el('span', { className: 'where', text: (c.context && c.context.product ? c.context.product.title + ' · ' : '') + (page && (page.title || page.url) || '') }),
-        el('span', { className: 'preview', text: c.preview || '' }),
+        c.visitorTyping ? el('span', { className: 'typing', text: 'typing…' }) : el('span', { className: 'preview', text: c.preview || '' }),
       ]);
       button.addEventListener('click', function () { select(c.id); });
       (c.status === 'closed' ? closed : open).appendChild(el('li', null, [button]));
@@ -120,6 +121,12 @@
     } else {
       row('Identity', 'anonymous visitor (not verified)');
     }
+    if (c.linkedConversationId) {
+      // The user signed in mid-chat while another conversation of theirs was open: both stay open.
+      var linked = el('button', { type: 'button', className: 'link', text: 'Open the other conversation', 'data-linked-id': c.linkedConversationId });
+      linked.addEventListener('click', function () { select(c.linkedConversationId); });
+      row('Also open', linked);
+    }
     row('Language', c.locale === 'zh-CN' ? '中文 (zh-CN)' : 'English');
     if (page && page.referrer) row('Came from', safeLink(page.referrer, page.referrer));
     if (ctx.attrs) Object.keys(ctx.attrs).forEach(function (k) { row(k, String(ctx.attrs[k])); });
@@ -138,6 +145,8 @@
     $('close-rate').disabled = c.status === 'closed';
     $('reply').disabled = c.status === 'closed';
     $('send').disabled = c.status === 'closed';
+    $('attach').disabled = c.status === 'closed';
+    $('visitor-typing').hidden = !c.visitorTyping;
     renderContext(c);
   }
 
@@ -174,7 +183,11 @@
       case 'contact':
         return [el('p', { text: 'Left a message (' + body.email + '): ' + body.text })];
       case 'file':
-        return [el('p', null, [safeLink(body.url, body.name)])];
+        // An image shows as itself (its name as the alt text), linked to the full size; another file as a link with its size.
+        if (/^image\//i.test(body.mime) && /^https?:\/\//i.test(body.url)) {
+          return [el('a', { href: body.url, target: '_blank', rel: 'noopener noreferrer' }, [el('img', { className: 'preview', src: body.url, alt: body.name })])];
+        }
+        return [el('p', null, [safeLink(body.url, body.name), document.createTextNode(' (' + Math.ceil(body.size / 1024) + ' KB)')])];
       default:
         return [el('p', { text: '[' + body.type + ']' })];
     }
@@ -202,6 +215,12 @@
     if (entry.incomplete) props['data-incomplete'] = 'true';
     var feedback = feedbackFor(entry.id);
     var notes = [];
+    var c = selected();
+    // An answer the visitor has read.
+    if (from.role !== 'visitor' && c && entry.seq && entry.seq <= c.readSeq) {
+      props['data-seen'] = 'true';
+      notes.push(el('span', { className: 'note seen', text: 'Seen' }));
+    }
     if (entry.incomplete) notes.push(el('span', { className: 'note incomplete', text: 'Incomplete: the answer stopped before it was finished' }));
     if (feedback) notes.push(el('span', { className: 'note feedback ' + feedback.value, 'data-feedback': feedback.value, text: THUMB[feedback.value] + (feedback.comment ? ' — “' + feedback.comment + '”' : '') }));
     return el('li', props, [el('span', { className: 'from', text: label })].concat(bodyNodes(entry.body), notes));
@@ -225,6 +244,21 @@
     var list = $('transcript');
     list.appendChild(entryNode(entry));
     list.scrollTop = list.scrollHeight;
+    markRead();
+  }
+
+  /** The agent sees the open conversation: tell the visitor, whose messages then show "Read". */
+  function markRead() {
+    var c = selected();
+    if (!c || document.visibilityState !== 'visible') return;
+    var seq = 0;
+    entries.forEach(function (e) { if (e.seq && e.seq > seq) seq = e.seq; });
+    if (seq <= (readSent[c.id] || 0)) return;
+    readSent[c.id] = seq;
+    var id = c.id;
+    api('POST', '/console/api/conversations/' + encodeURIComponent(id) + '/read', { seq: seq }).catch(function () {
+      if (readSent[id] === seq) readSent[id] = 0; // tried again with the next look
+    });
   }
 
   function renderSide() {
@@ -290,6 +324,7 @@
       if (selectedId !== id) return;
       entries = data.entries;
       renderTranscript();
+      markRead();
       if (data.historyError) showError('Showing what this backend saw; the relay history failed (' + data.historyError + ').');
     }, function (err) { showError(err.message); });
   }
@@ -342,6 +377,28 @@
     });
   });
 
+  // The agent attaches a file: this backend keeps it and sends it to the visitor as the agent.
+  $('attach').addEventListener('change', function () {
+    var file = $('attach').files[0];
+    if (!file || !selectedId) return;
+    showError('');
+    $('attach').disabled = true;
+    fetch('/console/api/conversations/' + encodeURIComponent(selectedId) + '/files', {
+      method: 'POST',
+      headers: { 'content-type': file.type || 'application/octet-stream', 'x-file-name': encodeURIComponent(file.name) },
+      body: file,
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) throw new Error((data.error && data.error.code ? data.error.code + ': ' : '') + (data.error ? data.error.message : 'HTTP ' + res.status));
+        addEntry(data);
+      });
+    }).catch(function (err) { showError(err.message); }).then(function () {
+      $('attach').value = '';
+      var c = selected();
+      $('attach').disabled = !!c && c.status === 'closed';
+    });
+  });
+
   $('availability').addEventListener('change', function () {
     var online = $('availability').checked;
     api('POST', '/console/api/availability', { online: online }).catch(function (err) {
@@ -359,10 +416,11 @@
     source.addEventListener('state', function (e) {
       var first = state === null;
       var feedbackBefore = state && JSON.stringify(state.feedback);
+      var seenBefore = selected() && selected().readSeq;
       state = JSON.parse(e.data);
       render();
-      // New feedback marks an answer in the open transcript.
-      if (!first && JSON.stringify(state.feedback) !== feedbackBefore) renderTranscript();
+      // New feedback marks an answer in the open transcript; so does the visitor reading it.
+      if (!first && (JSON.stringify(state.feedback) !== feedbackBefore || (selected() && selected().readSeq) !== seenBefore)) renderTranscript();
       if (first && selectedId && selected()) select(selectedId);
     });
     source.addEventListener('entry', function (e) {
@@ -370,6 +428,8 @@
       if (data.conversationId === selectedId) addEntry(data.entry);
     });
   }
+
+  document.addEventListener('visibilitychange', markRead);
 
   connect();
 })();

@@ -6,6 +6,10 @@ import { FAQ } from './faq.js';
 import { paceWords, wordsOf } from './words.js';
 
 const SHOP = 'http://shop.test';
+/** Noon on 10 June 2027: a shipped order arriving in two days arrives on 12 June. */
+const NOW = new Date(2027, 5, 10, 12).getTime();
+/** The text with the no-break spaces that number formats put in as plain ones. */
+const plain = (text: string) => text.replace(/[\u00a0\u202f]/g, ' ');
 const HELP_PAGE = readFileSync(new URL('../../shop/public/help.html', import.meta.url), 'utf8');
 
 async function collect(words: AsyncIterable<string>): Promise<string[]> {
@@ -69,11 +73,38 @@ describe('answers', () => {
   });
 
   test('an order number is looked up: status, items, total and the tracking link', () => {
-    const answer = answerQuestion('Where is order 1001?', 'en', SHOP);
+    const answer = answerQuestion('Where is order 1001?', 'en', SHOP, NOW);
     expect(answer.basis).toEqual(['order:1001']);
-    expect(answer.text).toBe('Order #1001 (Trail Runner 2 × 1, €129.00): Shipped — arriving in 2 days. The tracking link below follows the parcel.');
+    expect(answer.text).toBe('Order #1001 (Trail Runner 2 × 1, €129.00): Shipped — arriving June 12. The tracking link below follows the parcel.');
     expect(answer.sources).toEqual([{ title: 'Tracking for order #1001', url: 'https://tracking.example/parcel/PRL1001' }]);
-    expect(answerQuestion('订单 1002 到哪了', 'zh-CN', SHOP).text).toContain('正在打包');
+    expect(answerQuestion('订单 1002 到哪了', 'zh-CN', SHOP, NOW).text).toBe(
+      '订单 #1002（Ridge 防风防水夹克 × 1和Trail Runner 2 越野跑鞋 × 1，€318.00）：正在打包 — 今天发货。可通过下方的物流链接查看包裹。',
+    );
+  });
+
+  test('an order is told in the visitor\'s language, its total and day of arrival written their way', () => {
+    const ar = answerQuestion('1001', 'ar', SHOP, NOW);
+    expect(plain(ar.text)).toBe('الطلب رقم 1001 (حذاء الجري Trail Runner 2 × 1، \u200f129.00 €): تم الشحن — موعد الوصول المتوقع 12 يونيو. يتيح لك رابط التتبّع أدناه متابعة الطرد.');
+    expect(ar.sources[0]!.title).toBe('تتبّع الطلب رقم 1001');
+    expect(plain(answerQuestion('Bestellung 1002', 'de', SHOP, NOW).text)).toBe(
+      'Bestellung Nr. 1002 (Hardshell-Jacke Ridge × 1 und Trailrunning-Schuh Trail Runner 2 × 1, 318,00 €): Wird verpackt — Versand heute. Über den Link unten können Sie das Paket verfolgen.',
+    );
+    expect(answerQuestion('заказ 1001', 'ru', SHOP, NOW).text).toContain('доставка ожидается 12 июня');
+    expect(answerQuestion('注文 1001', 'ja', SHOP, NOW).text).toContain('6月12日にお届け予定');
+  });
+
+  test('products, greetings, thanks and "nothing found" are in the visitor\'s language', () => {
+    const jacket = answerQuestion('Is the jacket waterproof?', 'fr', SHOP);
+    expect(jacket.text).toMatch(/^Veste imperméable Ridge — 189,00\s€\. Une veste imperméable/);
+    expect(jacket.sources).toEqual([{ title: 'Veste imperméable Ridge', url: `${SHOP}/?product=ridge-shell-jacket` }]);
+    expect(answerQuestion('Hello!', 'es', SHOP).text).toMatch(/asistente de IA/);
+    expect(answerQuestion('thanks', 'ko', SHOP).text).toMatch(/천만에요/);
+    const nothing = answerQuestion('What is the weather in Paris?', 'ar', SHOP);
+    expect(nothing.text).toMatch(/لم أجد شيئًا/);
+    expect(nothing.quickReplies[0]).toEqual({ label: 'التحدث إلى موظف', value: HANDOFF_VALUE });
+    const help = answerQuestion('How long does shipping take?', 'pt', SHOP);
+    expect(help.text).toBe(FAQ.find((e) => e.topic === 'shipping')!.answer.pt);
+    expect(help.sources).toEqual([{ title: 'Envio e prazos de entrega', url: `${SHOP}/help.html#shipping` }]);
   });
 
   test('an unknown order number is said to be unknown, with a human offered', () => {
@@ -134,6 +165,10 @@ describe('streamed words', () => {
     ['  Leading space, two  spaces,\nand a new line. '],
     ['下午 3 点前下单当天发货。欧盟境内 2–4 个工作日送达。'],
     ['Ridge Shell Jacket — €189.00. A waterproof shell.'],
+    ['الطلبات التي تصل قبل الساعة 3 عصرًا تُشحن في اليوم نفسه.'],
+    ['午後 3 時までのご注文は当日発送します。'],
+    ['오후 3시 이전 주문은 당일 발송됩니다.'],
+    ['Заказы, оформленные до 15:00, отправляем в тот же день.'],
   ])('the words of %j join to the text', (text) => {
     const words = wordsOf(text);
     expect(words.join('')).toBe(text);

@@ -1,8 +1,8 @@
 import { HANDOFF_VALUE } from '@parley/backend';
-import { ORDERS, PRODUCTS, type Order, type Product } from './catalog.js';
+import { ORDERS, PRODUCTS, orderItems, orderStatus, orderTotal, productPrice, type Product } from './catalog.js';
 import { FAQ, faqEntry, type FaqEntry } from './faq.js';
 import { menu, type Button } from './faq-bot.js';
-import type { Locale } from './locale.js';
+import { formatMoney, type Locale } from './locale.js';
 
 // The demo's AI answerer: retrieval over the shop's help pages, products and orders, with no
 // network and no model. It scores every entry against the question (BM25 over words, and
@@ -82,7 +82,8 @@ function doc(id: string, weighted: [text: string, weight: number, single?: boole
   return { id, terms, length };
 }
 
-const both = (r: Record<Locale, string>) => `${r.en} ${r['zh-CN']}`;
+/** The index holds the English and the Chinese of every entry. */
+const both = (r: { en: string; 'zh-CN': string }) => `${r.en} ${r['zh-CN']}`;
 
 /** Titles and extra terms count twice: they say what an entry is about. */
 const DOCS: readonly Doc[] = [
@@ -136,28 +137,123 @@ export function search(question: string): { id: string; score: number }[] {
   return scored.sort((a, b) => b.score - a.score);
 }
 
-const T = {
+interface AnswerPhrases {
+  /** An order found: its items, total and where it is, all in the visitor's language. */
+  order: (n: string, items: string, total: string, status: string) => string;
+  orderSource: (n: string) => string;
+  orderMissing: (n: string) => string;
+  product: (title: string, price: string, description: string) => string;
+  hello: string;
+  thanks: string;
+  nothing: string;
+}
+
+const T: Record<Locale, AnswerPhrases> = {
   en: {
-    order: (o: Order) => `Order #${o.number} (${o.items}, ${o.total}): ${o.status.en}. The tracking link below follows the parcel.`,
-    orderSource: (n: string) => `Tracking for order #${n}`,
-    orderMissing: (n: string) =>
+    order: (n, items, total, status) => `Order #${n} (${items}, ${total}): ${status}. The tracking link below follows the parcel.`,
+    orderSource: (n) => `Tracking for order #${n}`,
+    orderMissing: (n) =>
       `I can't find order #${n}. Please check the number in your confirmation email; if it still doesn't show up, a person from our team can look into it.`,
-    product: (p: Product) => `${p.title.en} — ${p.price}. ${p.description.en}`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
     hello: 'Hi! I am the shop’s AI assistant. Ask me about shipping, returns, sizes, payment, our products or your order.',
     thanks: "You're welcome! Anything else I can look up for you?",
     nothing:
       "I couldn't find anything about that in our help pages or our catalogue, and I'd rather not guess. A person from our team can help: tap “Talk to a human”.",
   },
   'zh-CN': {
-    order: (o: Order) => `订单 #${o.number}（${o.items}，${o.total}）：${o.status['zh-CN']}。可通过下方的物流链接查看包裹。`,
-    orderSource: (n: string) => `订单 #${n} 物流`,
-    orderMissing: (n: string) => `没有找到订单 #${n}。请核对确认邮件中的订单号；如果仍然找不到，我们的客服可以帮您查询。`,
-    product: (p: Product) => `${p.title['zh-CN']} — ${p.price}。${p.description['zh-CN']}`,
+    order: (n, items, total, status) => `订单 #${n}（${items}，${total}）：${status}。可通过下方的物流链接查看包裹。`,
+    orderSource: (n) => `订单 #${n} 物流`,
+    orderMissing: (n) => `没有找到订单 #${n}。请核对确认邮件中的订单号；如果仍然找不到，我们的客服可以帮您查询。`,
+    product: (title, price, description) => `${title} — ${price}。${description}`,
     hello: '您好！我是本店的 AI 助手。可以问我配送、退货、尺码、支付、商品或您的订单。',
     thanks: '不客气！还有什么需要我帮您查的吗？',
     nothing: '我在帮助页面和商品目录中没有找到相关内容，不想随便猜测。我们的客服可以帮您：请点击「转人工」。',
   },
-} as const;
+  ar: {
+    order: (n, items, total, status) => `الطلب رقم ${n} (${items}، ${total}): ${status}. يتيح لك رابط التتبّع أدناه متابعة الطرد.`,
+    orderSource: (n) => `تتبّع الطلب رقم ${n}`,
+    orderMissing: (n) =>
+      `لم أجد الطلب رقم ${n}. يُرجى التحقق من الرقم في رسالة التأكيد التي وصلتك بالبريد الإلكتروني؛ وإن لم يظهر بعد ذلك، فبإمكان أحد أعضاء فريقنا البحث في الأمر.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: 'مرحبًا! أنا المساعد الذكي للمتجر. اسألني عن الشحن أو الإرجاع أو المقاسات أو الدفع أو منتجاتنا أو طلبك.',
+    thanks: 'على الرحب والسعة! هل من شيء آخر يمكنني البحث عنه لك؟',
+    nothing: 'لم أجد شيئًا عن ذلك في صفحات المساعدة أو في كتالوج منتجاتنا، ولا أريد أن أخمّن. يمكن لأحد أعضاء فريقنا مساعدتك: اضغط «التحدث إلى موظف».',
+  },
+  es: {
+    order: (n, items, total, status) => `Pedido n.º ${n} (${items}, ${total}): ${status}. Con el enlace de seguimiento de abajo puedes seguir el paquete.`,
+    orderSource: (n) => `Seguimiento del pedido n.º ${n}`,
+    orderMissing: (n) =>
+      `No encuentro el pedido n.º ${n}. Comprueba el número en tu correo de confirmación; si aun así no aparece, alguien de nuestro equipo puede revisarlo.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: '¡Hola! Soy el asistente de IA de la tienda. Pregúntame por envíos, devoluciones, tallas, pagos, nuestros productos o tu pedido.',
+    thanks: '¡De nada! ¿Quieres que busque algo más?',
+    nothing:
+      'No he encontrado nada sobre eso en nuestras páginas de ayuda ni en el catálogo, y prefiero no adivinar. Alguien de nuestro equipo puede ayudarte: pulsa «Hablar con una persona».',
+  },
+  fr: {
+    order: (n, items, total, status) => `Commande n° ${n} (${items}, ${total}) : ${status}. Le lien de suivi ci-dessous permet de suivre le colis.`,
+    orderSource: (n) => `Suivi de la commande n° ${n}`,
+    orderMissing: (n) =>
+      `Je ne trouve pas la commande n° ${n}. Vérifiez le numéro dans votre e-mail de confirmation ; s’il reste introuvable, un membre de notre équipe peut s’en occuper.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: 'Bonjour ! Je suis l’assistant IA de la boutique. Posez-moi vos questions sur la livraison, les retours, les tailles, le paiement, nos produits ou votre commande.',
+    thanks: 'Avec plaisir ! Puis-je chercher autre chose pour vous ?',
+    nothing:
+      'Je n’ai rien trouvé à ce sujet dans nos pages d’aide ni dans notre catalogue, et je préfère ne pas deviner. Un membre de notre équipe peut vous aider : touchez « Parler à un conseiller ».',
+  },
+  de: {
+    order: (n, items, total, status) => `Bestellung Nr. ${n} (${items}, ${total}): ${status}. Über den Link unten können Sie das Paket verfolgen.`,
+    orderSource: (n) => `Sendungsverfolgung für Bestellung Nr. ${n}`,
+    orderMissing: (n) =>
+      `Ich finde keine Bestellung Nr. ${n}. Bitte prüfen Sie die Nummer in Ihrer Bestätigungs-E-Mail; wenn sie dann immer noch nicht auftaucht, kann sich jemand aus unserem Team darum kümmern.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: 'Hallo! Ich bin der KI-Assistent des Shops. Fragen Sie mich zu Versand, Rücksendungen, Größen, Zahlung, unseren Produkten oder Ihrer Bestellung.',
+    thanks: 'Gern geschehen! Kann ich noch etwas für Sie nachsehen?',
+    nothing:
+      'Dazu habe ich in unseren Hilfeseiten und im Katalog nichts gefunden, und ich möchte nicht raten. Jemand aus unserem Team kann Ihnen helfen: Tippen Sie auf „Mit einem Menschen sprechen“.',
+  },
+  pt: {
+    order: (n, items, total, status) => `Pedido nº ${n} (${items}, ${total}): ${status}. Use o link de rastreamento abaixo para acompanhar o pacote.`,
+    orderSource: (n) => `Rastreamento do pedido nº ${n}`,
+    orderMissing: (n) =>
+      `Não encontrei o pedido nº ${n}. Confira o número no e-mail de confirmação; se mesmo assim ele não aparecer, alguém da nossa equipe pode verificar.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: 'Olá! Sou o assistente de IA da loja. Pergunte sobre entrega, devoluções, tamanhos, pagamento, nossos produtos ou seu pedido.',
+    thanks: 'De nada! Quer que eu procure mais alguma coisa?',
+    nothing:
+      'Não encontrei nada sobre isso nas nossas páginas de ajuda nem no catálogo, e prefiro não adivinhar. Alguém da nossa equipe pode ajudar: toque em "Falar com um atendente".',
+  },
+  ja: {
+    order: (n, items, total, status) => `ご注文 #${n}（${items}、${total}）：${status}。下の追跡リンクから配送状況を確認できます。`,
+    orderSource: (n) => `ご注文 #${n} の配送状況`,
+    orderMissing: (n) => `ご注文 #${n} が見つかりません。確認メールの注文番号をご確認ください。それでも見つからない場合は、スタッフがお調べします。`,
+    product: (title, price, description) => `${title} — ${price}。${description}`,
+    hello: 'こんにちは！当店の AI アシスタントです。配送、返品、サイズ、お支払い、商品、ご注文についてお気軽にお尋ねください。',
+    thanks: 'どういたしまして！ほかにお調べすることはありますか？',
+    nothing:
+      'ヘルプページや商品カタログに該当する情報が見つかりませんでした。推測でお答えするのは控えます。スタッフがお手伝いしますので、「オペレーターと話す」をタップしてください。',
+  },
+  ko: {
+    order: (n, items, total, status) => `주문 #${n} (${items}, ${total}): ${status}. 아래 배송 조회 링크에서 택배를 추적할 수 있습니다.`,
+    orderSource: (n) => `주문 #${n} 배송 조회`,
+    orderMissing: (n) =>
+      `주문 번호 ${n}에 해당하는 주문을 찾을 수 없습니다. 확인 이메일의 번호를 확인해 주세요. 그래도 찾을 수 없다면 저희 팀원이 확인해 드릴 수 있습니다.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: '안녕하세요! 이 상점의 AI 도우미입니다. 배송, 반품, 사이즈, 결제, 상품, 주문에 대해 물어보세요.',
+    thanks: '천만에요! 더 찾아 드릴 것이 있을까요?',
+    nothing: '도움말 페이지와 상품 카탈로그에서 관련 내용을 찾지 못했습니다. 추측으로 답하지 않을게요. 저희 팀원이 도와드릴 수 있으니 "상담원 연결"을 눌러 주세요.',
+  },
+  ru: {
+    order: (n, items, total, status) => `Заказ № ${n} (${items}, ${total}): ${status}. Отследить посылку можно по ссылке ниже.`,
+    orderSource: (n) => `Отслеживание заказа № ${n}`,
+    orderMissing: (n) =>
+      `Не могу найти заказ № ${n}. Проверьте номер в письме с подтверждением; если заказ так и не найдётся, наш сотрудник поможет разобраться.`,
+    product: (title, price, description) => `${title} — ${price}. ${description}`,
+    hello: 'Здравствуйте! Я ИИ-помощник магазина. Спрашивайте о доставке, возврате, размерах, оплате, наших товарах или вашем заказе.',
+    thanks: 'Пожалуйста! Могу ещё что-нибудь для вас найти?',
+    nothing: 'Я не нашёл ничего об этом на страницах помощи и в каталоге и не хочу гадать. Вам поможет наш сотрудник: нажмите «Связаться с оператором».',
+  },
+};
 
 const ORDER_WORDS = /\b(order|track(ing)?|parcel|package)\b|订单|物流|包裹|单号/i;
 const GREETING = /^\s*(hi|hello|hey|good (morning|afternoon|evening))\b|^\s*(你好|您好|嗨)/i;
@@ -165,9 +261,9 @@ const THANKS = /\b(thanks?|thank you|thx)\b|谢谢|多谢/i;
 
 /**
  * Answer a visitor's question from the shop's own data, in `locale`. `shopUrl` is the base
- * of the help and product pages the sources link to.
+ * of the help and product pages the sources link to; an order's day of arrival is counted from `now`.
  */
-export function answerQuestion(question: string, locale: Locale, shopUrl: string): AiAnswer {
+export function answerQuestion(question: string, locale: Locale, shopUrl: string, now: number = Date.now()): AiAnswer {
   const t = T[locale];
   const parts: string[] = [];
   const sources: Source[] = [];
@@ -183,7 +279,7 @@ export function answerQuestion(question: string, locale: Locale, shopUrl: string
   const numbers = question.match(/\d{3,10}/g) ?? [];
   const order = numbers.map((n) => ORDERS.find((o) => o.number === n)).find((o) => o !== undefined);
   if (order) {
-    add(`order:${order.number}`, t.order(order), { title: t.orderSource(order.number), url: order.trackingUrl });
+    add(`order:${order.number}`, t.order(order.number, orderItems(order, locale), formatMoney(orderTotal(order), locale), orderStatus(order, locale, now)), { title: t.orderSource(order.number), url: order.trackingUrl });
     answered.push('order_status');
   } else if (numbers[0] && ORDER_WORDS.test(question)) {
     const help = faqEntry('order_status');
@@ -205,7 +301,7 @@ export function answerQuestion(question: string, locale: Locale, shopUrl: string
       add(d.id, d.entry.answer[locale], { title: d.entry.title[locale], url: shopUrl + d.entry.page });
       answered.push(d.entry.topic);
     } else {
-      add(d.id, t.product(d.product), { title: d.product.title[locale], url: shopUrl + d.product.page });
+      add(d.id, t.product(d.product.title[locale], productPrice(d.product, locale), d.product.description[locale]), { title: d.product.title[locale], url: shopUrl + d.product.page });
     }
   }
   return finish();

@@ -91,7 +91,7 @@ describe('FAQ bot (inline webhook replies)', () => {
   test('"订单 1001" gets the order card in Chinese', async () => {
     const { reply } = await deliver(backend.url, visitorMessage('c_order_zh', { type: 'text', text: '订单 1001' }));
     const card = reply.messages.find((m: any) => m.body.type === 'card').body;
-    expect(card.title).toBe('Order #1001');
+    expect(card.title).toBe('订单 #1001');
     expect(card.subtitle).toContain('已发货');
     expect(card.actions.map((a: any) => a.label)).toContain('转人工');
   });
@@ -327,5 +327,52 @@ describe('the agent console page', () => {
     const body = await res.json();
     expect(body).toMatchObject({ userId: 'u_1001' });
     expect(body.signature).toBe(await signIdentity('identity-secret-for-tests', 'u_1001'));
+  });
+});
+
+describe("the visitor's typing and read marks, and the agent's", () => {
+  beforeEach(() => start());
+
+  const summaryOf = async (id: string) => (await consoleApi(backend.url, 'GET', '/console/api/state')).data.conversations.find((c: any) => c.id === id);
+
+  test('visitor.typing shows the visitor typing until an off or their next message; answered 204 and never remembered as a reply', async () => {
+    await deliver(backend.url, visitorMessage('c_typing', { type: 'text', text: 'hi' }));
+    const on = webhookEvent('visitor.typing', 'c_typing', { on: true });
+    expect((await deliver(backend.url, on)).status).toBe(204);
+    expect((await summaryOf('c_typing')).visitorTyping).toBe(true);
+    await deliver(backend.url, webhookEvent('visitor.typing', 'c_typing', { on: false }));
+    expect((await summaryOf('c_typing')).visitorTyping).toBe(false);
+    await deliver(backend.url, webhookEvent('visitor.typing', 'c_typing', { on: true }));
+    await deliver(backend.url, visitorMessage('c_typing', { type: 'text', text: 'order 1001' }));
+    expect((await summaryOf('c_typing')).visitorTyping).toBe(false);
+    // Typing for a conversation the desk never saw creates nothing.
+    await deliver(backend.url, webhookEvent('visitor.typing', 'c_unknown', { on: true }));
+    expect(await summaryOf('c_unknown')).toBeUndefined();
+  });
+
+  test("the visitor's read mark comes from visitor.read and from every event's visitor.readSeq, and only grows", async () => {
+    await deliver(backend.url, visitorMessage('c_read', { type: 'text', text: 'hi' }));
+    await deliver(backend.url, webhookEvent('visitor.read', 'c_read', { seq: 3 }));
+    expect((await summaryOf('c_read')).readSeq).toBe(3);
+    await deliver(backend.url, webhookEvent('context.updated', 'c_read', { context: {} }, { id: 'v_c_read', readSeq: 5 }));
+    expect((await summaryOf('c_read')).readSeq).toBe(5);
+    await deliver(backend.url, webhookEvent('visitor.read', 'c_read', { seq: 4 }));
+    expect((await summaryOf('c_read')).readSeq).toBe(5);
+  });
+
+  test('the console marks what the agent has seen read: a transient read event from the agent, once per raise', async () => {
+    await deliver(backend.url, visitorMessage('c_seen', { type: 'text', text: 'hi' }));
+    expect((await consoleApi(backend.url, 'POST', '/console/api/conversations/c_seen/read', { seq: 2 })).status).toBe(200);
+    expect((await consoleApi(backend.url, 'POST', '/console/api/conversations/c_seen/read', { seq: 2 })).status).toBe(200);
+    expect((await consoleApi(backend.url, 'POST', '/console/api/conversations/c_seen/read', { seq: 1 })).status).toBe(200);
+    expect((await consoleApi(backend.url, 'POST', '/console/api/conversations/c_seen/read', { seq: 0 })).status).toBe(400);
+    expect(relay.events('c_seen')).toEqual([{ type: 'read', seq: 2, from: { role: 'agent', id: 'agent_mia', name: 'Mia' } }]);
+  });
+
+  test('visitor.identified shows the signed-in customer and links their other open conversation', async () => {
+    await deliver(backend.url, visitorMessage('c_anon', { type: 'text', text: 'hi' }));
+    const identity = { userId: 'u_1001', name: 'Ana Demo', verified: true };
+    await deliver(backend.url, webhookEvent('visitor.identified', 'c_anon', { linkedConversationId: 'c_older' }, { id: 'v_c_anon', identity, readSeq: 1 }));
+    expect(await summaryOf('c_anon')).toMatchObject({ identity, linkedConversationId: 'c_older' });
   });
 });

@@ -8,6 +8,7 @@ import { createDeskFileWriter, readDeskFile } from './desk-file.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { parseOpenHours } from './open-hours.js';
 import type { ConversationRecord, StoreEvent } from './store.js';
+import { DEMO_UPLOAD_TYPES, createUploadStore, type UploadStore } from './uploads.js';
 
 export interface DemoBackendOptions {
   /** Port to listen on; 0 picks a free one. Default 3001. */
@@ -52,10 +53,18 @@ export interface DemoBackendOptions {
   aiWordMs?: number;
   /** In `ai` mode, the chunks an answer is streamed in (tests: a model that fails or stalls). Default: its words at `aiWordMs`. */
   aiWrite?: (text: string, signal: AbortSignal) => AsyncIterable<string>;
+  /**
+   * Attachments, kept on disk by this server (`uploads/` in `dataDir`, else a temporary folder):
+   * `publicUrl` is where browsers reach this server (default its own URL), `maxBytes` the largest
+   * file (default 10 MiB). `false` declines every upload.
+   */
+  uploads?: { publicUrl?: string; maxBytes?: number } | false;
 }
 
 export interface DemoBackend {
   url: string;
+  /** The origin files are uploaded to and served from (put it in the site's `uploads.hosts` and the shop's CSP); null without uploads. */
+  uploadOrigin: string | null;
   /** The webhook endpoint to put in the relay config. */
   webhookUrl: string;
   /** Resolves when background REST calls (queue positions, availability, AI answers) are done. */
@@ -107,6 +116,9 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   const saver = stateFile
     ? createDeskFileWriter(stateFile, () => desk.snapshot(), { onError: (err) => log(`saving ${stateFile} failed: ${err.message}`) })
     : null;
+  const maxUploadBytes = (options.uploads && options.uploads.maxBytes) || 10 * 1024 * 1024;
+  /** Made once the server listens and knows its URL. */
+  let uploads: UploadStore | null = null;
   const assets = Object.fromEntries(Object.entries(STATIC).map(([path, [file, type]]) => [path, { body: readFileSync(new URL(file, publicDir)), type }]));
   const streams = new Set<ServerResponse>();
 
@@ -152,6 +164,11 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     }
     const event = result.event;
     log(`webhook ${event.type} ${event.conversationId}`);
+    if (event.type === 'upload.requested') {
+      // The visitor waits: a target at once, or a 2xx without one to decline.
+      const upload = uploads?.target(event.data);
+      return upload ? sendJson(res, 200, { upload }) : void res.writeHead(204).end();
+    }
     const messages = desk.handle(event);
     if (!messages.length) {
       res.writeHead(204).end();
@@ -204,6 +221,12 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
         if (conv.status === 'closed') return sendJson(res, 200, { ok: true });
         await desk.typing(conv, body.on === true);
         return sendJson(res, 200, { ok: true });
+      case 'read': {
+        const seq = body.seq;
+        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return sendError(res, 400, 'BAD_REQUEST', 'seq must be a positive integer.');
+        await desk.markRead(conv, seq);
+        return sendJson(res, 200, { ok: true });
+      }
       case 'close':
         await desk.closeAndRate(conv);
         return sendJson(res, 200, summary(conv, undefined));
@@ -220,10 +243,32 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     desk.background('backfill', () => desk.backfill());
   }
 
+  /** `POST /console/api/conversations/:id/files`: the agent attaches a file (the body, its type in content-type, its name in x-file-name). */
+  async function onConsoleFile(req: IncomingMessage, res: ServerResponse, conv: ConversationRecord) {
+    const origin = req.headers.origin;
+    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return sendError(res, 403, 'FORBIDDEN', 'Cross-origin requests are refused.');
+    if (!uploads) return sendError(res, 404, 'NOT_FOUND', 'Uploads are off.');
+    if (conv.status === 'closed') return sendError(res, 409, 'CONVERSATION_CLOSED', 'The conversation is closed.');
+    const bytes = await readBody(req, maxUploadBytes);
+    if (!bytes) return sendError(res, 413, 'UPLOAD_TOO_LARGE', `Files are limited to ${maxUploadBytes} bytes.`);
+    let name = '';
+    try {
+      name = decodeURIComponent(String(req.headers['x-file-name'] ?? '')).slice(-200);
+    } catch {
+      // a malformed name: refused below
+    }
+    const mime = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!name) return sendError(res, 400, 'BAD_REQUEST', 'Name the file in x-file-name.');
+    const file = await uploads.save(name, mime, bytes);
+    if (!file) return sendError(res, 415, 'UPLOAD_TYPE', `This demo takes ${DEMO_UPLOAD_TYPES.join(', ')} files.`);
+    return sendJson(res, 201, await desk.sendFile(conv, file));
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://demo.local');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (uploads && (await uploads.handle(req, res))) return;
 
     if (method === 'POST' && path === '/webhooks/parley') return onWebhook(req, res);
     if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
@@ -251,7 +296,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
       await desk.setSwitch(body.online);
       return sendJson(res, 200, consoleState().availability);
     }
-    const m = /^\/console\/api\/conversations\/([\w-]{1,64})(?:\/(take|messages|typing|close))?$/.exec(path);
+    const m = /^\/console\/api\/conversations\/([\w-]{1,64})(?:\/(take|messages|typing|read|close|files))?$/.exec(path);
     if (m) {
       const conv = desk.store.conversations.get(m[1]!);
       if (!conv) return sendError(res, 404, 'NOT_FOUND', 'No such conversation.');
@@ -260,6 +305,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
           const { entries, historyError } = await desk.transcript(conv);
           return sendJson(res, 200, { conversation: summary(conv, desk.store.positionOf(conv)), entries, historyError });
         }
+        if (method === 'POST' && m[2] === 'files') return await onConsoleFile(req, res, conv);
         if (method === 'POST' && m[2]) return await onConsoleAction(req, res, conv, m[2]);
       } catch (err) {
         // The desk has dropped it; the console's list loses it with the next state.
@@ -297,6 +343,15 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   const { port } = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (options.uploads !== false) {
+    uploads = await createUploadStore({
+      dir: options.dataDir ? join(options.dataDir, 'uploads') : null,
+      publicUrl: options.uploads?.publicUrl ?? url,
+      maxBytes: maxUploadBytes,
+      types: DEMO_UPLOAD_TYPES,
+      now,
+    });
+  }
 
   // Tell the relay whether agents are available now, retrying while it starts, then
   // re-check opening hours periodically.
@@ -328,6 +383,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
 
   return {
     url,
+    uploadOrigin: uploads ? new URL(options.uploads ? (options.uploads.publicUrl ?? url) : url).origin : null,
     webhookUrl: `${url}/webhooks/parley`,
     settled: () => desk.settled(),
     stopAnswers: () => desk.stopAi(null, 'The demo backend stopped.'),
@@ -346,6 +402,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
         server.closeAllConnections();
       });
       await saver?.flush();
+      await uploads?.close();
     },
   };
 }
@@ -365,5 +422,8 @@ function summary(c: ConversationRecord, position: number | undefined) {
     context: c.context,
     identity: c.identity,
     preview: c.preview,
+    visitorTyping: c.visitorTyping === true,
+    readSeq: c.readSeq ?? 0,
+    linkedConversationId: c.linkedConversationId,
   };
 }

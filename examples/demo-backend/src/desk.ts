@@ -11,14 +11,11 @@ import {
   type WebhookEvent,
 } from '@parley/backend';
 import { answerQuestion } from './answerer.js';
-import { BOT, HANDOFF_TEXT, HANDOFF_WORDS, answerPostback, answerText, contactThanks, menu } from './faq-bot.js';
-import { detectLocale, hasChinese } from './locale.js';
+import { AI_BROKE_OFF, HANDOFF_TEXT, HANDOFF_WORDS, RATING_TEXT, aiBotOf, answerPostback, answerText, botOf, contactThanks, menu } from './faq-bot.js';
+import { buttonLocale, detectLocale, type Locale } from './locale.js';
 import { isOpen, type OpenHours } from './open-hours.js';
 import { DemoStore, type ContactRecord, type ConversationRecord, type FeedbackRecord, type RatingRecord, type TranscriptEntry } from './store.js';
 import { paceWords } from './words.js';
-
-/** How the demo AI signs its answers: the widget labels them "AI". */
-const AI_BOT: Sender & { role: 'bot' } = { role: 'bot', ai: true, name: 'Parley AI' };
 
 /** The AI mode: free text is answered by the local answerer, streamed word by word. */
 export interface AiOptions {
@@ -61,11 +58,6 @@ export interface DeskState {
 const MAX_REPLIES = 10_000;
 const MAX_SAVED_REPLIES = 1_000;
 
-const RATING_TEXT = { en: 'How did we do? Please rate this conversation.', 'zh-CN': '请为本次服务评分。' } as const;
-const AI_BROKE_OFF = {
-  en: 'Sorry, my answer broke off. Ask me again, or talk to a human.',
-  'zh-CN': '抱歉，我的回答中断了。请再问一次，或转人工客服。',
-} as const;
 
 /**
  * The merchant's side of every conversation: the bot's answers, the human queue, the agent's
@@ -139,6 +131,15 @@ export class Desk {
    * (same `webhook-id`) gets the same reply and causes nothing twice.
    */
   handle(event: WebhookEvent): OutgoingMessage[] {
+    // The visitor's typing and read marks: ephemeral, never answered, never remembered.
+    if (event.type === 'visitor.typing' || event.type === 'visitor.read') {
+      const conv = this.store.conversations.get(event.conversationId);
+      if (!conv) return [];
+      if (event.type === 'visitor.typing') conv.visitorTyping = event.data.on;
+      else raiseRead(conv, event.data.seq);
+      this.store.changed();
+      return [];
+    }
     const seen = this.replies.get(event.id);
     if (seen) return seen;
     const messages = this.dispatch(event);
@@ -156,10 +157,20 @@ export class Desk {
   private dispatch(event: WebhookEvent): OutgoingMessage[] {
     const conv = this.store.upsert(event.conversationId, event.visitor.id);
     if (event.visitor.identity) conv.identity = event.visitor.identity;
+    if (event.visitor.readSeq !== undefined) raiseRead(conv, event.visitor.readSeq);
     switch (event.type) {
       case 'conversation.started':
       case 'context.updated':
         this.store.setContext(conv, event.data.context);
+        return [];
+      case 'visitor.identified':
+        // Signed in mid-chat: this conversation is now the user's; their older one stays open.
+        if (event.data.linkedConversationId) conv.linkedConversationId = event.data.linkedConversationId;
+        return [];
+      case 'visitor.typing':
+      case 'visitor.read':
+      // Answered by the upload store (uploads.ts) before the desk sees it.
+      case 'upload.requested':
         return [];
       case 'message.feedback': {
         const answer = conv.transcript.find((e) => e.id === event.data.messageId);
@@ -177,6 +188,7 @@ export class Desk {
         break;
     }
     const message = event.data.message;
+    conv.visitorTyping = false;
     this.store.record(conv, { kind: 'msg', ...message });
     const body = message.body;
     switch (body.type) {
@@ -194,7 +206,7 @@ export class Desk {
         });
         return [contactThanks(body.email, detectLocale(body.text, conv.context.page?.locale))];
       case 'postback': {
-        if (hasChinese(body.label)) conv.locale = 'zh-CN';
+        conv.locale = buttonLocale(body.label, conv.locale, conv.context.page?.locale);
         if (event.type === 'handoff.requested') return this.requestHandoff(conv);
         if (conv.status !== 'bot') return [];
         const answer = answerPostback(body.value, conv.locale);
@@ -241,7 +253,7 @@ export class Desk {
         const result = await this.about(conv, () =>
           this.options.relay.streamMessage(conv.id, write(answer.text, controller.signal), {
             id,
-            from: AI_BOT,
+            from: aiBotOf(locale),
             sources: answer.sources,
             quickReplies: answer.quickReplies,
             signal: controller.signal,
@@ -253,7 +265,7 @@ export class Desk {
         if (!controller.signal.aborted && conv.status === 'bot' && this.store.conversations.get(conv.id) === conv) {
           const { message } = await this.options.relay.sendMessage(conv.id, {
             id: `${id}-broke-off`,
-            from: AI_BOT,
+            from: aiBotOf(locale),
             body: { type: 'quick_replies', text: AI_BROKE_OFF[locale], replies: aiMenuHumanFirst(locale) },
           });
           this.store.record(conv, fromLog({ kind: 'msg', ...message }));
@@ -290,8 +302,8 @@ export class Desk {
     // A person will answer: the AI stops writing.
     this.stopAi(conv.id, 'The visitor asked for a human.');
     if (conv.status === 'agent') return [];
-    if (conv.status === 'waiting') return [botText(text.queued(this.store.positionOf(conv) ?? 1))];
-    if (!this.available) return [botText(text.offline)];
+    if (conv.status === 'waiting') return [botText(text.queued(this.store.positionOf(conv) ?? 1), conv.locale)];
+    if (!this.available) return [botText(text.offline, conv.locale)];
     conv.status = 'waiting';
     conv.waitingSince = this.options.now();
     const position = this.store.positionOf(conv) ?? 1;
@@ -299,7 +311,7 @@ export class Desk {
       await this.sendEvent(conv, { type: 'handoff', state: 'requested' });
       await this.announceQueue();
     });
-    return [botText(text.queued(position))];
+    return [botText(text.queued(position), conv.locale)];
   }
 
   /** Tell every waiting visitor whose place changed their new place in the queue. */
@@ -358,9 +370,32 @@ export class Desk {
     return entry;
   }
 
+  /** Send a file the agent attached (kept by the demo's upload store), as the agent. */
+  async sendFile(conv: ConversationRecord, body: Extract<OutgoingMessage['body'], { type: 'file' }>, id: string = newId('msg_')): Promise<TranscriptEntry> {
+    await this.take(conv);
+    const { message } = await this.about(conv, () => this.options.relay.sendMessage(conv.id, { id, from: this.options.agent, body }));
+    const entry: TranscriptEntry = { kind: 'msg', ...message };
+    this.store.record(conv, entry);
+    this.store.changed();
+    return entry;
+  }
+
   /** Show or hide "Mia is typing" in the visitor's widget. */
   async typing(conv: ConversationRecord, on: boolean): Promise<void> {
     await this.about(conv, () => this.options.relay.sendEvent(conv.id, { type: 'typing', on, from: this.options.agent }));
+  }
+
+  /** The agent has seen the conversation up to `seq`: the visitor's widget shows "Read" on their messages up to it. */
+  async markRead(conv: ConversationRecord, seq: number): Promise<void> {
+    if (seq <= (conv.agentReadSeq ?? 0)) return;
+    const before = conv.agentReadSeq;
+    conv.agentReadSeq = seq;
+    try {
+      await this.about(conv, () => this.options.relay.sendEvent(conv.id, { type: 'read', seq, from: this.options.agent }));
+    } catch (err) {
+      if (conv.agentReadSeq === seq) conv.agentReadSeq = before;
+      throw err;
+    }
   }
 
   /** Ask the visitor for a rating and close the conversation. */
@@ -463,13 +498,18 @@ export class Desk {
   }
 }
 
+/** The visitor's read mark only grows. */
+function raiseRead(conv: ConversationRecord, seq: number): void {
+  if (seq > (conv.readSeq ?? 0)) conv.readSeq = seq;
+}
+
 /** The relay answered `NOT_FOUND` about a conversation: it no longer has it. */
 export function isGone(err: unknown): err is RelayError {
   return err instanceof RelayError && err.code === 'NOT_FOUND';
 }
 
-function botText(text: string): OutgoingMessage {
-  return { from: BOT, body: { type: 'text', text } };
+function botText(text: string, locale: Locale): OutgoingMessage {
+  return { from: botOf(locale), body: { type: 'text', text } };
 }
 
 /** After a failed AI answer: the way to a human first. */

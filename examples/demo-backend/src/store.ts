@@ -30,6 +30,14 @@ export interface ConversationRecord {
   /** The latest text, for the conversation list. */
   preview?: string;
   transcript: TranscriptEntry[];
+  /** The visitor is typing, as the relay last said (`visitor.typing`; a message of theirs ends it). */
+  visitorTyping?: boolean;
+  /** The visitor has read the conversation up to this seq: the console marks the answers before it "seen". */
+  readSeq?: number;
+  /** The agent has read it up to this seq: the visitor's widget shows "Read" on their messages before it. */
+  agentReadSeq?: number;
+  /** The signed-in user's other open conversation, named when they signed in mid-chat. */
+  linkedConversationId?: string;
 }
 
 export interface RatingRecord {

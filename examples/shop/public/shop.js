@@ -46,6 +46,7 @@
   function identify(user) {
     Parley('identify', user);
     signIn.textContent = 'Signed in as ' + user.name;
+    signIn.title = 'Sign out';
   }
   try {
     var saved = JSON.parse(sessionStorage.getItem(USER) || 'null');
@@ -53,6 +54,16 @@
   } catch (e) { /* storage off: stay signed out */ }
   signIn.addEventListener('click', function (e) {
     e.preventDefault();
+    var signedIn = false;
+    try { signedIn = !!sessionStorage.getItem(USER); } catch (err) { /* fine */ }
+    if (signedIn) {
+      // Signing out: the chat forgets everything it kept in this browser (its conversation,
+      // token, identity), and the next page starts as a new visitor.
+      try { sessionStorage.removeItem(USER); } catch (err) { /* fine */ }
+      Parley('shutdown');
+      location.reload();
+      return;
+    }
     fetch('/account/identity').then(function (res) {
       if (!res.ok) throw new Error('HTTP ' + res.status);
       return res.json();

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDemoBackend, type DemoBackend, type DemoBackendOptions } from '@parley/demo-backend';
-import { buildApp, loadConfig, type EngineConfig, type LimitsConfig } from '@parley/relay';
+import { buildApp, loadConfig, type EngineConfig, type LimitsConfig, type SiteConfig } from '@parley/relay';
 import { startShop, type Shop } from './server.js';
 
 const CONFIG = fileURLToPath(new URL('../../relay.config.json', import.meta.url));
@@ -39,6 +39,8 @@ export interface DemoOptions {
   aiWrite?: DemoBackendOptions['aiWrite'];
   /** Relay limits to override (tests: a short `streamStallMs`). */
   relayLimits?: Partial<LimitsConfig>;
+  /** The demo site's `theme` and `triggers` instead of the config file's (tests: a short trigger). */
+  site?: Partial<Pick<SiteConfig, 'theme' | 'triggers'>>;
 }
 
 export interface Demo {
@@ -64,6 +66,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const engine: EngineConfig = dataDir ? { type: 'sqlite', path: join(dataDir, 'relay.db'), synchronous: 'FULL' } : { type: 'memory' };
   let relayUrl = '';
   let backendUrl = '';
+  let uploadOrigin: string | null = null;
 
   const shop = await startShop({
     port: options.shopPort ?? 5173,
@@ -72,6 +75,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     siteKey: site.siteKey,
     ...(options.csp !== undefined ? { csp: options.csp } : {}),
     ...(options.staticDirs ? { staticDirs: options.staticDirs } : {}),
+    // Attachments go to the demo backend's file store: its origin is in the shop's CSP.
+    uploadOrigins: () => (uploadOrigin ? [uploadOrigin] : []),
     // The demo backend signs the demo shopper, as a merchant's server would.
     identity: async () => {
       const res = await fetch(`${backendUrl}/demo/identity`);
@@ -102,6 +107,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   });
 
   backendUrl = backend.url;
+  uploadOrigin = backend.uploadOrigin;
   const origins = new Set(site.allowedOrigins);
   origins.add(shop.url);
   origins.add(shop.url.replace('127.0.0.1', 'localhost'));
@@ -112,7 +118,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       engine,
       logLevel: options.logLevel ?? config.logLevel,
       limits: { ...config.limits, ...options.relayLimits },
-      sites: [{ ...site, allowedOrigins: [...origins], webhookUrl }],
+      // The demo backend takes webhooks only, so it opts in to the visitor's typing and read marks as webhooks too.
+      // The relay takes upload targets and file URLs on the demo backend's origin alone.
+      sites: [{ ...site, ...options.site, allowedOrigins: [...origins], webhookUrl, activityWebhooks: true, ...(site.uploads && uploadOrigin ? { uploads: { ...site.uploads, hosts: [uploadOrigin] } } : {}) }],
     },
     options.retryScheduleMs ? { webhooks: { retryScheduleMs: options.retryScheduleMs } } : {},
   );

@@ -32,6 +32,11 @@ export interface ShopOptions {
   /** Extra options passed to `Parley('boot', …)`. */
   boot?: Record<string, unknown>;
   /**
+   * Origins visitors' attachments are uploaded to and shown from (the site's `uploads.hosts`),
+   * allowed by the strict CSP's `connect-src` and `img-src`. Read on every request.
+   */
+  uploadOrigins?: () => string[];
+  /**
    * The demo shopper's signed identity, served at `/account/identity` for the page's
    * "Sign in" link: in a real shop, the server signs the logged-in user's id.
    */
@@ -47,13 +52,16 @@ export interface Shop {
 /**
  * The strict policy the demo shop runs under: no inline script or style anywhere. Card
  * images come from the shop's own URLs, named here too so the page works under either
- * of the shop's host names (127.0.0.1 or localhost).
+ * of the shop's host names (127.0.0.1 or localhost). Attachments are uploaded to (`connect-src`)
+ * and shown from (`img-src`) the upload origins; the widget's upload code comes from beside its
+ * bundle (`script-src 'self'` here).
  */
-export function strictCsp(relayUrl: string, imageOrigins: string[] = []): string {
+export function strictCsp(relayUrl: string, imageOrigins: string[] = [], uploadOrigins: string[] = []): string {
   const ws = relayUrl.replace(/^http/, 'ws');
-  const img = ["'self'", ...imageOrigins].join(' ');
+  const img = ["'self'", ...imageOrigins, ...uploadOrigins].join(' ');
+  const connect = ["'self'", relayUrl, ws, ...uploadOrigins].join(' ');
   // The relay's http(s) origin for the site config, its ws(s) origin for the socket.
-  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; connect-src 'self' ${relayUrl} ${ws}`;
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; connect-src ${connect}`;
 }
 
 /** A file as served: its body in each coding, compressed once per version of the file. */
@@ -106,6 +114,9 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
   const assets: Record<string, string> = {
     '/parley/loader.js': join(repo, 'packages/loader/dist/loader.js'),
     '/parley/parley.iife.js': join(repo, 'packages/widget/dist/parley.iife.js'),
+    '/parley/parley-upload.js': join(repo, 'packages/widget/dist/parley-upload.js'),
+    '/parley/parley-triggers.js': join(repo, 'packages/widget/dist/parley-triggers.js'),
+    '/parley/parley-extras.js': join(repo, 'packages/widget/dist/parley-extras.js'),
   };
 
   const server = createServer(async (req, res) => {
@@ -119,7 +130,9 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
     if (path === '/boot.js') {
       const boot = { siteKey: options.siteKey, relayUrl: relayUrl(), ...options.boot };
       res.writeHead(200, { 'content-type': TYPES['.js']!, 'cache-control': 'no-store' });
-      res.end(`Parley('boot', ${JSON.stringify(boot)});\n`);
+      // `?lang=ar` on any page shows the chat in that language (the browser's language otherwise).
+      const lang = '/[?&]lang=([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)(&|$)/.exec(location.search)';
+      res.end(`(function (m) {\n  Parley('boot', Object.assign(${JSON.stringify(boot)}, m ? { locale: m[1] } : {}));\n})(${lang});\n`);
       return;
     }
     if (path === '/account/identity' && options.identity) {
@@ -149,7 +162,7 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
       const etag = enc ? entry.etag.replace(/"$/, `-${enc}"`) : entry.etag;
       const headers: Record<string, string> = { 'content-type': type, 'cache-control': widget ? 'no-cache' : 'no-store', vary: 'Accept-Encoding' };
       if (widget) headers.etag = etag;
-      const csp = options.csp === undefined ? strictCsp(relayUrl(), shopOrigins) : options.csp;
+      const csp = options.csp === undefined ? strictCsp(relayUrl(), shopOrigins, options.uploadOrigins?.() ?? []) : options.csp;
       if (type.startsWith('text/html') && csp) headers['content-security-policy'] = csp;
       if (widget && String(req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(etag)) {
         res.writeHead(304, headers).end();

@@ -8,6 +8,7 @@ import {
   type BackendSocketMode,
   type ConversationEvent,
   type OutgoingMessage,
+  type UploadTarget,
   type WebhookEvent,
 } from '@parley/protocol';
 import { backoff } from './backoff.js';
@@ -15,8 +16,11 @@ import { BACKEND_ERRORS, RelayError } from './errors.js';
 import { newId } from './new-id.js';
 import { streamAnswer, type StreamControl, type StreamMessageOptions, type StreamResult } from './stream-message.js';
 
-/** What `onEvent` may resolve with: an inline reply, appended at once (like a webhook's 2xx body). */
-export type EventReply = { messages?: OutgoingMessage[] } | void;
+/**
+ * What `onEvent` may resolve with: an inline reply, appended at once (like a webhook's 2xx body);
+ * for `upload.requested`, the upload target.
+ */
+export type EventReply = { messages?: OutgoingMessage[]; upload?: UploadTarget } | void;
 
 export interface ConnectRelayOptions {
   /** The relay's base URL (`https://chat.example.com`) or the socket URL (`wss://…/v1/backend`). */
@@ -61,6 +65,13 @@ export interface RelayConnectionEvents {
   error(error: { code: string; message: string }): void;
   /** Every state change. */
   state(change: { from: ConnectionState; to: ConnectionState }): void;
+  /**
+   * The visitor started (`on`) or stopped typing: throttled per conversation by the relay (at most
+   * one `on` per few seconds, and the `off` after it). Ephemeral: not acked, not sent again.
+   */
+  typing(info: { conversationId: string; on: boolean; ts: number }): void;
+  /** The visitor has read the conversation up to `seq` (it only grows). Ephemeral, like `typing`. */
+  read(info: { conversationId: string; seq: number; ts: number }): void;
 }
 
 export interface RelayConnection {
@@ -253,6 +264,12 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
       case 'event':
         void handle(frame.event);
         return;
+      case 'typing':
+        emit('typing', { conversationId: frame.conversationId, on: frame.on, ts: frame.ts });
+        return;
+      case 'read':
+        emit('read', { conversationId: frame.conversationId, seq: frame.seq, ts: frame.ts });
+        return;
       case 'ack': {
         const write = writes.get(frame.id);
         writes.delete(frame.id);
@@ -286,7 +303,8 @@ export function connectRelay(options: ConnectRelayOptions): RelayConnection {
     try {
       const reply = await options.onEvent(event);
       const messages = reply && reply.messages;
-      if (state === 'open' && ws?.readyState === WebSocket.OPEN) sendText(ws, JSON.stringify({ t: 'ack', id: event.id, ...(messages ? { messages } : {}) }));
+      const upload = reply && reply.upload;
+      if (state === 'open' && ws?.readyState === WebSocket.OPEN) sendText(ws, JSON.stringify({ t: 'ack', id: event.id, ...(messages ? { messages } : {}), ...(upload ? { upload } : {}) }));
     } catch (err) {
       emit('error', { code: 'HANDLER_FAILED', message: `${BACKEND_ERRORS.HANDLER_FAILED.message} (${event.type} ${event.id}: ${(err as Error)?.message ?? String(err)})` });
     } finally {

@@ -1,5 +1,15 @@
 export { verifyWebhook, verifyWebhookOrThrow, type HeadersLike, type RawBody, type VerifyWebhookOptions, type VerifyWebhookResult } from './verify-webhook.js';
-export { isEventType, hasMessage, bodyOf, type WebhookEventOf, type MessageWebhookEvent, type FeedbackWebhookEvent } from './webhook-events.js';
+export {
+  isEventType,
+  hasMessage,
+  bodyOf,
+  type WebhookEventOf,
+  type MessageWebhookEvent,
+  type FeedbackWebhookEvent,
+  type IdentifiedWebhookEvent,
+  type ActivityWebhookEvent,
+  type UploadRequestedEvent,
+} from './webhook-events.js';
 export {
   createRelayClient,
   type RelayClient,
@@ -32,6 +42,7 @@ export {
   type WebhookEvent,
   type WebhookEventType,
   type WebhookReply,
+  type UploadTarget,
   type OutgoingMessage,
   type PostMessageRequest,
   type PostMessageResponse,

@@ -2,7 +2,7 @@ import { signWebhook, type WebhookEvent } from '@parley/protocol';
 import { describe, expect, test } from 'vitest';
 import { WebhookError } from './errors.js';
 import { verifyWebhook, verifyWebhookOrThrow } from './verify-webhook.js';
-import { bodyOf, hasMessage, isEventType, type FeedbackWebhookEvent } from './webhook-events.js';
+import { bodyOf, hasMessage, isEventType, type ActivityWebhookEvent, type FeedbackWebhookEvent, type IdentifiedWebhookEvent } from './webhook-events.js';
 
 const secret = 'whsec_' + Buffer.from('parley-backend-test-secret-0123456').toString('base64');
 const oldSecret = 'whsec_' + Buffer.from('parley-backend-old-secret-98765432').toString('base64');
@@ -162,5 +162,34 @@ describe('message.feedback', () => {
     // A value other than up or down is not a feedback event.
     const bad = body.replace('"down"', '"meh"');
     expect(await verifyWebhook(secret, await signed(bad, { id: feedback.id }), bad, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
+  });
+});
+
+describe('visitor activity and sign-in', () => {
+  test('visitor.typing, visitor.read and visitor.identified verify as typed events carrying readSeq; a malformed one is refused', async () => {
+    const visitor = { id: 'v_1', identity: { userId: 'u_42', verified: true }, readSeq: 4 };
+    const cases: WebhookEvent[] = [
+      { ...event, id: 'evt_t1', type: 'visitor.typing', visitor, data: { on: true } },
+      { ...event, id: 'evt_r1', type: 'visitor.read', visitor, data: { seq: 4 } },
+      { ...event, id: 'evt_i1', type: 'visitor.identified', visitor, data: { linkedConversationId: 'c_old' } },
+    ];
+    for (const sent of cases) {
+      const body = JSON.stringify(sent);
+      const result = await verifyWebhook(secret, await signed(body, { id: sent.id }), body, { now });
+      if (!result.ok) throw new Error(result.message);
+      expect(result.event).toEqual(sent);
+      expect(result.event.visitor.readSeq).toBe(4);
+      expect(hasMessage(result.event)).toBe(false);
+    }
+    const typing = cases[0]!;
+    if (!isEventType(typing, 'visitor.typing', 'visitor.read')) throw new Error('not narrowed');
+    const activity: ActivityWebhookEvent = typing;
+    expect(activity.type).toBe('visitor.typing');
+    const identified = cases[2]!;
+    if (!isEventType(identified, 'visitor.identified')) throw new Error('not narrowed');
+    const typed: IdentifiedWebhookEvent = identified;
+    expect(typed.data.linkedConversationId).toBe('c_old');
+    const bad = JSON.stringify({ ...cases[1]!, data: { seq: -1 } });
+    expect(await verifyWebhook(secret, await signed(bad, { id: 'evt_r1' }), bad, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
   });
 });

@@ -12,6 +12,27 @@ export type MessageWebhookEvent = WebhookEventOf<'message.created' | 'postback' 
  */
 export type FeedbackWebhookEvent = WebhookEventOf<'message.feedback'>;
 
+/**
+ * A visitor who chatted anonymously signed in, and their conversation became the user's:
+ * `visitor.identity` names the user; `data.linkedConversationId` names the user's other open
+ * conversation, if they had one (it stays open).
+ */
+export type IdentifiedWebhookEvent = WebhookEventOf<'visitor.identified'>;
+
+/**
+ * The visitor's typing (`data.on`, throttled) and read mark (`data.seq`), as webhooks: only for a
+ * site that sets `activityWebhooks`. Ephemeral: sent once, never retried; answer 2xx, no reply.
+ */
+export type ActivityWebhookEvent = WebhookEventOf<'visitor.typing' | 'visitor.read'>;
+
+/**
+ * A visitor picked a file and waits for somewhere to upload it (`data.name`, `data.size` in bytes,
+ * `data.mime`): answer at once with `{upload: {url, method, fields?, headers?, fileUrl, maxBytes?,
+ * types?}}` (a presigned URL of your storage). Sent once, never retried; a 2xx without `upload`
+ * declines it.
+ */
+export type UploadRequestedEvent = WebhookEventOf<'upload.requested'>;
+
 /** Narrows an event to one or more types: `if (isEventType(event, 'postback')) event.data.message`. */
 export function isEventType<T extends WebhookEventType>(event: WebhookEvent, ...types: T[]): event is WebhookEventOf<T> {
   return (types as WebhookEventType[]).includes(event.type);

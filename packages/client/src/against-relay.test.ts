@@ -374,20 +374,25 @@ describe('identity against a real relay', () => {
     expect(backend.hooks.at(-1)!.visitor.identity).toMatchObject({ userId: 'user-7', attrs: { plan: 'gold' }, verified: false });
   });
 
-  test('a bad signature is refused with IDENTITY_INVALID and the client stays closed (no reconnect loop)', async () => {
-    const { relay } = await setup();
+  test('a bad signature: the client gets an IDENTITY_INVALID error event and chats anonymously on one socket', async () => {
+    const { relay, backend } = await setup();
     const c = client(relay.base);
     c.identify({ userId: 'user-42', signature: await hmacSha256Hex('not-the-identity-secret', 'user-42') });
     c.connect();
-    await until(() => expect(c.getSnapshot().state).toBe('closed'));
-    expect(c.errors).toEqual(['IDENTITY_INVALID']);
-    // Let a whole exchange of another visitor pass: the refused client has still not retried.
-    const other = client(relay.base);
-    other.connect();
-    other.send('ping');
-    await until(() => expect(texts(other)).toEqual(['ping', 'echo: ping']));
+    await opened(c);
+    await until(() => expect(c.errors).toEqual(['IDENTITY_INVALID']));
+    expect(c.getSnapshot().identity).toBeNull();
+    c.send('hi');
+    await until(() => expect(texts(c)).toEqual(['hi', 'echo: hi']));
+    expect(backend.hooks.at(-1)!.visitor.identity).toBeUndefined();
     expect(c.sockets()).toBe(1);
-    expect(c.getSnapshot().state).toBe('closed');
+    // The refused signature is not sent again: a reconnect resumes the same anonymous chat.
+    c.socket().terminate(); // the network drops
+    await until(() => expect(c.sockets()).toBe(2));
+    await opened(c);
+    expect(c.errors).toEqual(['IDENTITY_INVALID']);
+    c.send('again');
+    await until(() => expect(texts(c)).toEqual(['hi', 'echo: hi', 'again', 'echo: again']));
   });
 
   test('identifying an open anonymous client reconnects it as the verified user', async () => {
@@ -465,5 +470,42 @@ describe('consent against a real relay', () => {
     expect(texts(reloaded)).toEqual(['no cookies yet', 'echo: no cookies yet']);
     reloaded.shutdown();
     expect(map.size).toBe(0);
+  });
+});
+
+describe('past conversations against a real relay', () => {
+  test('after restart(), the closed conversation is listed and opens read-only; another visitor gets NOT_FOUND for it', async () => {
+    const { backend, relay } = await setup();
+    const c = client(relay.base, { storage: memoryStorage().storage });
+    c.connect();
+    await opened(c);
+    c.send('where is my parcel?');
+    await until(() => expect(texts(c)).toEqual(['where is my parcel?', 'echo: where is my parcel?']));
+    const first = backend.hooks[0]!.conversationId;
+    await relay.api('POST', `/v1/conversations/${first}/events`, { id: 'bye', event: { type: 'closed' } });
+    await until(() => expect(c.getSnapshot().closed).toBe(true));
+    // The conversation on screen is not a past one.
+    expect(await c.pastConversations()).toEqual([]);
+
+    c.restart();
+    await opened(c);
+    c.send('a new question');
+    await until(() => expect(texts(c)).toEqual(['a new question', 'echo: a new question']));
+    expect(await c.pastConversations()).toEqual([{ id: first, createdAt: expect.any(Number), closed: true, lastSeq: 3, preview: 'echo: where is my parcel?' }]);
+    const before = c.getSnapshot();
+    const items = await c.openPast(first);
+    expect(items.map((i) => (i.kind === 'msg' && i.body.type === 'text' ? `${i.seq}:${i.from.role}:${i.body.text}` : `${i.seq}:${i.kind}`))).toEqual([
+      '1:visitor:where is my parcel?',
+      '2:bot:echo: where is my parcel?',
+      '3:event',
+    ]);
+    expect(c.getSnapshot()).toBe(before);
+    expect(texts(c)).toEqual(['a new question', 'echo: a new question']);
+
+    const other = client(relay.base);
+    other.connect();
+    await opened(other);
+    await expect(other.openPast(first)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await other.pastConversations()).toEqual([]);
   });
 });

@@ -568,21 +568,46 @@ describe('conversation events', () => {
 });
 
 describe('unread and tabs', () => {
-  test("unread counts others' messages after the last read; markRead resets it and tells the relay", () => {
+  test("unread counts others' messages after the last read; markRead resets it and tells the relay", async () => {
     const h = harness();
     const counts: number[] = [];
     h.client.on('unread', (n) => counts.push(n));
     h.client.connect();
     h.accept();
     h.sock().recv(bot(1));
+    await Promise.resolve();
     const m = h.client.send('mine');
     h.sock().recv({ t: 'ack', id: m.id, seq: 2, ts: 2 });
     h.sock().recv(bot(3));
     expect(h.client.getSnapshot().unread).toBe(2);
+    await Promise.resolve();
     h.client.markRead();
     expect(h.client.getSnapshot().unread).toBe(0);
     expect(h.sock().frames('read')).toEqual([{ t: 'read', seq: 3 }]);
+    await Promise.resolve();
     expect(counts).toEqual([1, 2, 0]);
+  });
+
+  test('`unread` is told once per task, after `change`: a UI that marks what it shows as read keeps it at 0', async () => {
+    const h = harness();
+    const told: string[] = [];
+    let showing = true;
+    h.client.on('change', (s) => {
+      told.push(`change ${s.unread}`);
+      if (showing && s.unread) h.client.markRead(); // an open panel
+    });
+    h.client.on('unread', (n) => told.push(`unread ${n}`));
+    h.client.connect();
+    h.accept();
+    for (let seq = 1; seq <= 3; seq++) h.sock().recv(bot(seq));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(told.filter((x) => x.startsWith('unread'))).toEqual([]);
+    expect(h.sock().frames('read')).toEqual([{ t: 'read', seq: 3 }]);
+    showing = false; // the panel closed
+    h.sock().recv(bot(4));
+    h.sock().recv(bot(5));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(told.slice(-2)).toEqual(['change 2', 'unread 2']);
   });
 
   test('two tabs over one storage: reading in one resets unread in the other, and notify fires once', async () => {
@@ -765,20 +790,24 @@ describe('prepare: no socket before intent', () => {
     expect(h.client.getSnapshot().siteName).toBe('Demo Shop');
   });
 
-  test('a returning visitor (a conversation in storage) connects at once, without fetching the config', async () => {
+  test('a returning visitor (a conversation in storage) connects at once, and reads the config beside it for the strings', async () => {
     const { storage } = memoryStorage();
-    const f = fetcher();
-    const first = harness({ storage, fetch: f.fetch });
+    const first = harness({ storage, fetch: fetcher().fetch });
     first.client.connect();
     first.accept();
     first.sock().recv(bot(1));
     first.client.disconnect();
-    const again = harness({ storage, fetch: f.fetch });
+    const f = fetcher({ ...config, locale: 'fr', dir: 'ltr', strings: { send: 'Envoyer' } });
+    const again = harness({ storage, fetch: f.fetch, locale: 'fr-FR' });
     again.client.prepare();
     expect(again.sockets).toHaveLength(1);
     again.sock().open();
     expect(again.sock().frames('hello')[0].token).toBe('tok-1');
-    expect(f.urls).toEqual([]);
+    expect(f.urls).toEqual([`https://relay.test/v1/sites/site${siteN}/config?locale=fr-FR`]);
+    again.sock().recv(welcome());
+    await vi.advanceTimersByTimeAsync(1);
+    // The strings arrive; the greeting and availability of the welcome stand.
+    expect(again.client.getSnapshot()).toMatchObject({ lang: { locale: 'fr', dir: 'ltr', strings: { send: 'Envoyer' } }, greeting: { text: 'Hi! How can we help?' }, online: true });
   });
 
   test('a visitor who only opened the panel once (a token, no conversation) stays without a socket', async () => {
@@ -808,6 +837,51 @@ describe('prepare: no socket before intent', () => {
     expect(after.sock().frames('send').map((f) => f.body.text)).toEqual(['still there?']);
   });
 
+  test('until the relay answers, the shop name and greeting given as options show; the config replaces them', async () => {
+    const greeting = { text: 'Hi from the page', quickReplies: [] };
+    let answer!: (v: { json(): Promise<unknown> }) => void;
+    const h = harness({ siteName: 'Page Shop', greeting, fetch: () => new Promise((r) => (answer = r)) });
+    expect(h.client.getSnapshot()).toMatchObject({ siteName: 'Page Shop', greeting, state: 'idle' });
+    h.client.prepare();
+    h.client.connect();
+    h.sock().drop(1006); // the relay is down
+    expect(h.client.getSnapshot()).toMatchObject({ siteName: 'Page Shop', greeting, state: 'reconnecting' });
+    answer({ json: async () => config });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.client.getSnapshot()).toMatchObject({ siteName: 'Config Shop', greeting: config.greeting });
+  });
+
+  test('the config read on one page shows on the next while the relay does not answer', async () => {
+    const { storage } = memoryStorage();
+    const first = harness({ storage, fetch: fetcher().fetch });
+    first.client.prepare();
+    await vi.advanceTimersByTimeAsync(1);
+    first.client.disconnect();
+    const next = harness({ storage, fetch: () => new Promise(() => {}) });
+    next.client.prepare();
+    next.client.connect();
+    expect(next.client.getSnapshot()).toMatchObject({ siteName: 'Config Shop', greeting: config.greeting, state: 'connecting' });
+  });
+
+  test("the site's theme and triggers come with the config; the theme is kept for the next page, before its config arrives", async () => {
+    const { storage } = memoryStorage();
+    const theme = { primary: '#0b5d1e', position: 'left' as const };
+    const triggers = [{ id: 'cart-help', when: { afterSec: 20 }, message: { text: 'Need a hand?', quickReplies: [] }, everyDays: 1 }];
+    const first = harness({ storage, fetch: fetcher({ ...config, theme, triggers }).fetch });
+    first.client.prepare();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(first.client.getSnapshot()).toMatchObject({ theme, triggers, state: 'idle' });
+    expect(first.sockets).toHaveLength(0);
+    first.client.disconnect();
+    const next = harness({ storage, fetch: () => new Promise(() => {}) });
+    expect(next.client.getSnapshot().theme).toEqual(theme);
+    expect(next.client.getSnapshot().triggers).toBeUndefined();
+    // Forgotten with the rest on shutdown, frequency caps included.
+    storage.setItem(`parley:site${siteN}:trg`, '{}');
+    next.client.shutdown();
+    expect(storage.getItem(`parley:site${siteN}:trg`)).toBeNull();
+  });
+
   test('a config that fails the guard, an error answer or a failed fetch changes nothing and raises nothing', async () => {
     for (const fetch of [fetcher({ error: { code: 'NOT_FOUND' } }).fetch, fetcher({ ...config, online: 'yes' }).fetch, () => Promise.reject(new TypeError('CSP'))]) {
       const h = harness({ fetch });
@@ -817,6 +891,55 @@ describe('prepare: no socket before intent', () => {
       expect(h.errors).toEqual([]);
       expect(h.sockets).toHaveLength(0);
     }
+  });
+});
+
+describe("the visitor's language", () => {
+  const ar = {
+    v: 1,
+    site: { name: 'متجر' },
+    greeting: { text: 'مرحبًا! كيف يمكننا مساعدتك؟', quickReplies: [] },
+    online: true,
+    locale: 'ar',
+    dir: 'rtl',
+    strings: { send: 'إرسال', typing: '{name} يكتب…' },
+  };
+  const fetcher = (body: unknown) => {
+    const urls: string[] = [];
+    return { urls, fetch: async (url: string) => (urls.push(url), { json: async () => body }) };
+  };
+
+  test('the locale option asks the config in that language, goes in hello.page.locale, and the snapshot carries the strings', async () => {
+    const f = fetcher(ar);
+    const h = harness({ fetch: f.fetch, locale: 'ar-EG' });
+    h.client.prepare();
+    await vi.runAllTimersAsync();
+    expect(f.urls).toEqual([`https://relay.test/v1/sites/site${siteN}/config?locale=ar-EG`]);
+    expect(h.client.getSnapshot()).toMatchObject({ greeting: ar.greeting, lang: { locale: 'ar', dir: 'rtl', strings: ar.strings } });
+    h.client.connect();
+    h.sock().open();
+    expect(h.sock().frames('hello')[0].page).toEqual({ url: 'https://shop.test/p/1', title: 'Shoes', locale: 'ar-EG' });
+  });
+
+  test('the next page in the same language shows the kept greeting and strings at once; in another language it waits for its own', async () => {
+    const { storage } = memoryStorage();
+    const first = harness({ storage, fetch: fetcher(ar).fetch, locale: 'ar' });
+    first.client.prepare();
+    await vi.runAllTimersAsync();
+    first.client.disconnect();
+    const never = () => new Promise<never>(() => {});
+    const same = harness({ storage, fetch: never, locale: 'ar' });
+    expect(same.client.getSnapshot()).toMatchObject({ greeting: ar.greeting, lang: { locale: 'ar', dir: 'rtl', strings: ar.strings } });
+    const other = harness({ storage, fetch: never, locale: 'de' });
+    expect(other.client.getSnapshot()).toMatchObject({ greeting: null, lang: null, siteName: 'متجر' });
+  });
+
+  test('a config without a locale (an older relay) leaves the strings English', async () => {
+    const { locale: _l, dir: _d, strings: _s, ...old } = ar;
+    const h = harness({ fetch: fetcher(old).fetch, locale: 'ar' });
+    h.client.prepare();
+    await vi.runAllTimersAsync();
+    expect(h.client.getSnapshot()).toMatchObject({ greeting: ar.greeting, lang: null });
   });
 });
 
@@ -982,5 +1105,65 @@ describe('feedback', () => {
       ['a1', 'up'],
       ['b2', undefined],
     ]);
+  });
+});
+
+describe('past conversations', () => {
+  const entry = (seq: number, text: string) => ({ kind: 'msg' as const, seq, id: `p${seq}`, ts: 100 + seq, from: { role: 'agent' as const }, body: { type: 'text' as const, text } });
+
+  test('pastConversations sends a history frame and resolves with the items of the answer naming it', async () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const listed = h.client.pastConversations();
+    const [ask] = h.sock().frames('history');
+    expect(ask).toEqual({ t: 'history', id: expect.any(String) });
+    const items = [{ id: 'c0', createdAt: 5, closed: true, lastSeq: 3, preview: 'Thanks!' }];
+    h.sock().recv({ t: 'conversations', id: 'someone-else', items: [] });
+    h.sock().recv({ t: 'conversations', id: ask.id, items });
+    expect(await listed).toEqual(items);
+    expect(h.errors).toEqual([]);
+  });
+
+  test('openPast pages through the whole log, in order, and leaves the snapshot as it was', async () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    h.sock().recv(bot(1, 'the conversation on screen'));
+    const before = h.client.getSnapshot();
+    const opened = h.client.openPast('c0');
+    let ask = h.sock().frames('history')[0];
+    expect(ask).toEqual({ t: 'history', id: expect.any(String), conversationId: 'c0', after: 0 });
+    h.sock().recv({ t: 'history', id: ask.id, conversationId: 'c0', entries: [entry(1, 'one'), entry(2, 'two')], hasMore: true });
+    await vi.waitFor(() => expect(h.sock().frames('history')).toHaveLength(2));
+    ask = h.sock().frames('history')[1];
+    expect(ask).toMatchObject({ conversationId: 'c0', after: 2 });
+    h.sock().recv({ t: 'history', id: ask.id, conversationId: 'c0', entries: [{ kind: 'event', seq: 3, id: 'e3', ts: 104, event: { type: 'closed' } }], hasMore: false });
+    expect(await opened).toEqual([entry(1, 'one'), entry(2, 'two'), { kind: 'event', seq: 3, id: 'e3', ts: 104, event: { type: 'closed' } }]);
+    expect(h.client.getSnapshot()).toBe(before);
+    expect(h.messages.map((m) => m.id)).toEqual(['b1']);
+  });
+
+  test('an error naming the request rejects it with its code, and reports no runtime error', async () => {
+    const h = harness();
+    h.client.connect();
+    h.accept();
+    const opened = h.client.openPast('not-mine');
+    const [ask] = h.sock().frames('history');
+    h.sock().recv({ t: 'error', code: 'NOT_FOUND', message: 'No past conversation of this visitor has this id.', id: ask.id });
+    await expect(opened).rejects.toEqual({ code: 'NOT_FOUND', message: 'No past conversation of this visitor has this id.' });
+    expect(h.errors).toEqual([]);
+  });
+
+  test('before the connection is open, and when it drops before the answer, a request rejects with NOT_READY', async () => {
+    const h = harness();
+    await expect(h.client.pastConversations()).rejects.toMatchObject({ code: 'NOT_READY' });
+    h.client.connect();
+    h.accept();
+    const listed = h.client.pastConversations();
+    const opened = h.client.openPast('c0');
+    h.sock().drop(1006);
+    await expect(listed).rejects.toMatchObject({ code: 'NOT_READY' });
+    await expect(opened).rejects.toMatchObject({ code: 'NOT_READY' });
   });
 });

@@ -1,5 +1,6 @@
 import {
   CLOSE,
+  EN_STRINGS,
   HANDOFF_VALUE,
   HTTP_URL_RE,
   LIMITS,
@@ -15,11 +16,16 @@ import {
   type ClientFrame,
   type ConversationEvent,
   type ErrorCode,
+  type ErrorFrame,
+  type ConversationsFrame,
   type FeedbackFrame,
+  type HistoryFrame,
+  type HistoryPageFrame,
   type PageContext,
   type ProductContext,
   type ServerFrame,
   type TextBody,
+  type UploadTargetFrame,
   type VisitorBody,
   type WelcomeFrame,
 } from '@parley/protocol';
@@ -36,6 +42,7 @@ import type {
   ClientEvents,
   ClientOptions,
   IdentifyOptions,
+  LangInfo,
   ParleyClient,
   SocketLike,
   Snapshot,
@@ -77,12 +84,13 @@ function cleanPage(p: PageContext & { product?: unknown }): PageContext | undefi
   return Object.values(page).some((x) => x !== undefined) ? page : undefined;
 }
 
-const blank = (consented: boolean): Snapshot => ({
+const blank = (consented: boolean, o: ClientOptions): Snapshot => ({
   state: 'idle',
   timeline: [],
   unread: 0,
-  greeting: null,
-  siteName: '',
+  greeting: o.greeting || null,
+  lang: null,
+  siteName: o.siteName || '',
   online: true,
   agent: null,
   typing: null,
@@ -91,6 +99,7 @@ const blank = (consented: boolean): Snapshot => ({
   closed: false,
   identity: null,
   consented,
+  uploads: null,
 });
 
 /** Create a headless Parley client. Throws only on bad options. */
@@ -105,10 +114,18 @@ export function createClient(options: ClientOptions): ParleyClient {
   const store = createStore(o.storage === undefined ? defaultStorage() : o.storage, o.siteKey, !!o.requireConsent);
   const events = createEmitter<ClientEvents>();
   const emit = events.emit;
+  /** The visitor's language tag. */
+  const tag = o.locale || (typeof navigator != 'undefined' ? navigator.language : undefined);
 
-  let snap = blank(store.consented());
+  let snap = blank(store.consented(), o);
   let changed = false;
-  /** Update the snapshot now; `change` fires once per task however many updates a frame makes. */
+  /** The unread count last told to `unread` listeners. */
+  let told = 0;
+  /**
+   * Update the snapshot now; `change` fires once per task however many updates a frame makes,
+   * then `unread` if the count differs from the last one told: a UI that marks what it shows as
+   * read in its `change` listener (an open panel) keeps it at 0.
+   */
   const set = (patch: Partial<Snapshot>) => {
     snap = { ...snap, ...patch };
     if (changed) return;
@@ -116,6 +133,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     queueMicrotask(() => {
       changed = false;
       emit('change', snap);
+      if (snap.unread !== told) emit('unread', (told = snap.unread));
     });
   };
   const state = createState((change) => {
@@ -154,6 +172,10 @@ export function createClient(options: ClientOptions): ParleyClient {
   let unlisten = noop;
   /** `prepare()` left a new visitor without a socket: the first message connects. */
   let lazy = false;
+  /** Upload target requests waiting for the relay's answer (a target or an error), by frame id. */
+  const asks = new Map<string, (answer: UploadTargetFrame | ErrorFrame) => void>();
+  /** Past conversation requests waiting for the relay's answer, by frame id; a drop ends them with none. */
+  const reads = new Map<string, (answer?: ConversationsFrame | HistoryPageFrame | ErrorFrame) => void>();
 
   const outbox = createOutbox([], (items, acked) => {
     set({ timeline: [...log, ...items, ...drafts] });
@@ -189,10 +211,7 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const refreshUnread = () => {
     const n = log.filter((i) => fromOthers(i) && i.seq! > read).length;
-    if (n !== snap.unread) {
-      set({ unread: n });
-      emit('unread', n);
-    }
+    if (n !== snap.unread) set({ unread: n });
   };
 
   const showTimeline = () => set({ timeline: [...log, ...outbox.items(), ...drafts] });
@@ -304,7 +323,8 @@ export function createClient(options: ClientOptions): ParleyClient {
     }
     peerRead = log.reduce((n, i) => (isMsg(i) && i.status === 'read' ? Math.max(n, i.seq!) : n), 0);
     const greet = store.get('greet');
-    if (greet) set({ greeting: greet.greeting, siteName: greet.siteName, online: greet.online });
+    // A greeting and strings kept for another language wait for the relay's in this one.
+    if (greet) set({ siteName: greet.siteName, online: greet.online, theme: greet.theme, ...(greet.tag === tag && { greeting: greet.greeting, lang: greet.lang || null }) });
     const out = store.get('out');
     outbox.clear();
     if (Array.isArray(out)) outbox.adopt(out, (id) => log.some((i) => i.id === id));
@@ -325,6 +345,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     const s = ws;
     ws = undefined;
     welcomed = false;
+    reads.forEach((end) => end());
     if (s) {
       s.onopen = s.onmessage = s.onclose = s.onerror = noop; // `ws` throws on an unhandled error
       try {
@@ -379,7 +400,7 @@ export function createClient(options: ClientOptions): ParleyClient {
       const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, siteKey: o.siteKey };
       if (token) hello.token = token;
       if (lastSeq) hello.lastSeq = lastSeq;
-      const page = cleanPage({ ...(o.page ? o.page() : browserPage()), ...ctx.page });
+      const page = cleanPage({ ...(o.page ? o.page() : browserPage()), ...(o.locale && { locale: o.locale }), ...ctx.page });
       if (page) hello.page = page;
       if (identity) hello.identity = identity;
       if (fresh) hello.fresh = true;
@@ -414,8 +435,8 @@ export function createClient(options: ClientOptions): ParleyClient {
     attempt = 0;
     welcomed = true;
     const greet = { greeting: w.greeting, siteName: w.site.name, online: w.online };
-    store.set('greet', greet);
     set({ ...greet, identity: w.identity ?? null });
+    keepSite();
     state.set('open');
     const stored = store.get('out');
     if (Array.isArray(stored)) outbox.adopt(stored, (id) => log.some((i) => i.id === id));
@@ -425,6 +446,9 @@ export function createClient(options: ClientOptions): ParleyClient {
     // conversation changed under us (identify(), restart()).
     if (ctxPending || (moved && ctx.product)) sendContext();
   };
+
+  /** Keep the site as last seen, in the visitor's language, for the next page to show at once. */
+  const keepSite = () => store.set('greet', { greeting: snap.greeting!, siteName: snap.siteName, online: snap.online, tag, lang: snap.lang, theme: snap.theme });
 
   const receive = (data: unknown) => {
     waiting = false;
@@ -465,6 +489,9 @@ export function createClient(options: ClientOptions): ParleyClient {
       }
       case 'error':
       {
+        // The refusal of an upload target request: its promise rejects, nothing else changes.
+        const ask = f.id && (asks.get(f.id) || reads.get(f.id));
+        if (ask) return ask(f);
         // Frames the relay dropped while rate limiting, or could not store (NOT_READY: its store
         // is unreachable), stay in the outbox and go again a little later.
         const retry = f.code === 'RATE_LIMITED' || f.code === 'NOT_READY';
@@ -475,6 +502,9 @@ export function createClient(options: ClientOptions): ParleyClient {
           const m = outbox.fail(f.id);
           if (m) emit('message', m);
         }
+        // A refused signature is not sent again (each would count as a failed authentication):
+        // the visitor goes on anonymously, as the relay welcomed them.
+        if (f.code === 'IDENTITY_INVALID') store.set('id', (identity = undefined));
         return fault(f.code, f.message);
       }
       case 'draft': {
@@ -490,6 +520,11 @@ export function createClient(options: ClientOptions): ParleyClient {
         drafts = old ? drafts.map((d) => (d === old ? m : d)) : [...drafts, m];
         return showTimeline();
       }
+      case 'upload':
+        return asks.get(f.id)?.(f);
+      case 'conversations':
+      case 'history':
+        return reads.get(f.id)?.(f);
       case 'pong':
         return;
     }
@@ -504,21 +539,30 @@ export function createClient(options: ClientOptions): ParleyClient {
   };
 
   const listen = () => {
-    tabs = createTabs(
-      o.siteKey,
-      onRead,
-      (visible) => visible && state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open()),
-    );
+    // Back online, or the page shown again: try at once rather than wait out the backoff.
+    const now = () => state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open());
+    tabs = createTabs(o.siteKey, onRead, (visible) => visible && now());
     if (typeof window === 'undefined' || !window.addEventListener) return;
-    const up = () => state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open());
     const down = () => ws && drop(CLOSE.GOING_AWAY, 'offline');
-    window.addEventListener('online', up);
+    window.addEventListener('online', now);
     window.addEventListener('offline', down);
     unlisten = () => {
-      window.removeEventListener('online', up);
+      window.removeEventListener('online', now);
       window.removeEventListener('offline', down);
     };
   };
+
+  /** Ask the relay for past conversations (`history` frame): its answer, or `{code, message}` as the rejection. */
+  const history = <F extends ConversationsFrame | HistoryPageFrame>(ask: Omit<HistoryFrame, 't' | 'id'>): Promise<F> =>
+    new Promise((ok, no) => {
+      const id = newId();
+      reads.set(id, (f) => {
+        reads.delete(id);
+        if (f && f.t != 'error') ok(f as F);
+        else no(f ? { code: f.code, message: f.message } : { code: 'NOT_READY', message: 'Not connected.' });
+      });
+      if (!welcomed || !tx({ t: 'history', id, ...ask })) reads.get(id)!();
+    });
 
   // ---- public API ----
 
@@ -569,17 +613,24 @@ export function createClient(options: ClientOptions): ParleyClient {
     connect,
     prepare() {
       if (state.get() !== 'idle' || lazy) return;
+      // Every visitor reads the config, for the strings in their language (while unchanged, the
+      // browser's revalidation costs a 304). `welcome` brings the greeting too, and wins.
+      (o.fetch ?? fetch)(relayHttpUrl(o.relayUrl, siteConfigPath(o.siteKey)) + (tag ? '?locale=' + encodeURIComponent(tag) : ''))
+        .then((r) => r.json())
+        .then((json) => {
+          const c = parsePublicSiteConfig(json);
+          if (!c) return;
+          const lang: LangInfo | null = c.locale ? { locale: c.locale, dir: c.dir || 'ltr', strings: c.strings } : null;
+          const uploads = c.uploads || null;
+          const site = { lang, uploads, theme: c.theme, triggers: c.triggers };
+          set(welcomed ? site : { greeting: c.greeting, siteName: c.site.name, online: c.online, ...site });
+          keepSite();
+        })
+        .catch(noop); // no config (blocked, offline): `welcome` brings the greeting on intent
       // A returning visitor (a conversation stored) connects now, for what arrived while away; so do
       // messages left unsent. A visitor who only opened the panel once has a token and nothing else.
       if ((store.get('token') && store.get('log')?.items?.length) || outbox.items().length) return connect();
       lazy = true;
-      (o.fetch ?? fetch)(relayHttpUrl(o.relayUrl, siteConfigPath(o.siteKey)))
-        .then((r) => r.json())
-        .then((json) => {
-          const c = parsePublicSiteConfig(json);
-          if (c && !welcomed) set({ greeting: c.greeting, siteName: c.site.name, online: c.online });
-        })
-        .catch(noop); // no config (blocked, offline): `welcome` brings the greeting on intent
     },
     disconnect,
     send: (text) => post({ type: 'text', text }),
@@ -599,8 +650,15 @@ export function createClient(options: ClientOptions): ParleyClient {
       set({ ratingRequested: null });
       return post(comment ? { type: 'rating', score, comment } : { type: 'rating', score });
     },
-    requestHuman: (label = 'Talk to a human') => post({ type: 'postback', value: HANDOFF_VALUE, label }),
+    requestHuman: (label = EN_STRINGS.human) => post({ type: 'postback', value: HANDOFF_VALUE, label }),
     leaveMessage: (email, text) => post({ type: 'contact', email, text }),
+    requestUpload: (file) =>
+      new Promise((ok, no) => {
+        const id = newId();
+        asks.set(id, (f) => (asks.delete(id), f.t == 'upload' ? ok(f) : no(f)));
+        if (!tx({ t: 'upload', id, ...file })) no({ code: 'UPLOAD_UNAVAILABLE', message: 'Not connected.' });
+      }),
+    sendFile: (file) => post({ type: 'file', ...file }),
     retry(id) {
       const m = outbox.retry(id);
       if (!m) return;
@@ -645,6 +703,16 @@ export function createClient(options: ClientOptions): ParleyClient {
       resetConversation(undefined);
       reopen('restart');
     },
+    pastConversations: () => history<ConversationsFrame>({}).then((f) => f.items),
+    async openPast(conversationId) {
+      const items: TimelineItem[] = [];
+      for (let page: HistoryPageFrame | undefined; !page || (page.hasMore && page.entries.length); ) {
+        page = await history<HistoryPageFrame>({ conversationId, after: items.length ? items[items.length - 1]!.seq! : 0 });
+        // Entries are timeline items as they are (the relay marks `incomplete` only when true).
+        items.push(...(page.entries as TimelineItem[]));
+      }
+      return items;
+    },
     shutdown() {
       disconnect();
       identity = undefined;
@@ -653,7 +721,7 @@ export function createClient(options: ClientOptions): ParleyClient {
       outbox.clear();
       resetConversation(undefined);
       store.clear();
-      set({ ...blank(store.consented()), state: snap.state, timeline: snap.timeline });
+      set({ ...blank(store.consented(), o), state: snap.state, timeline: snap.timeline });
     },
     getSnapshot: () => snap,
     on: events.on,

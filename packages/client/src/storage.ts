@@ -1,5 +1,5 @@
-import type { Greeting } from '@parley/protocol';
-import type { ChatMessage, IdentifyOptions, StorageLike, TimelineItem } from './types.js';
+import type { Greeting, SiteTheme } from '@parley/protocol';
+import type { ChatMessage, IdentifyOptions, LangInfo, StorageLike, TimelineItem } from './types.js';
 
 /** Timeline entries kept in storage per conversation. */
 export const MAX_STORED_ITEMS = 200;
@@ -23,10 +23,12 @@ export interface Saved {
   log: ConversationRecord;
   out: ChatMessage[];
   id: IdentifyOptions;
-  greet: { greeting: Greeting; siteName: string; online: boolean };
+  /** The site as last seen; `tag` is the locale it was asked in, `lang` its answer (see `Snapshot.lang`). */
+  greet: { greeting: Greeting; siteName: string; online: boolean; tag?: string; lang?: LangInfo | null; theme?: SiteTheme };
 }
 
-const KEYS = ['token', 'log', 'out', 'id', 'greet', 'consent'] as const;
+// `trg`: the widget's proactive triggers keep the visitor's frequency caps there; forgotten with the rest.
+const KEYS = ['token', 'log', 'out', 'id', 'greet', 'consent', 'trg'] as const;
 
 
 /**

@@ -7,8 +7,13 @@ import type {
   Greeting,
   MessageBody,
   PageContext,
+  PastConversation,
   ProductContext,
   Sender,
+  SiteTheme,
+  Trigger,
+  UploadTargetFrame,
+  WidgetStringsPatch,
 } from '@parley/protocol';
 
 /** Connection lifecycle. `closed` is final until `connect()` is called again. */
@@ -58,6 +63,14 @@ export interface ChatEvent {
 
 export type TimelineItem = ChatMessage | ChatEvent;
 
+/** The visitor's language, as the site config answers it. */
+export interface LangInfo {
+  /** The relay's best match of the visitor's locale (`zh-CN` for `zh-TW`, `pt` for `pt-BR`). */
+  locale: string;
+  dir: 'ltr' | 'rtl';
+  strings?: WidgetStringsPatch;
+}
+
 /** Everything a UI needs to render, as one immutable snapshot. */
 export interface Snapshot {
   state: ConnectionState;
@@ -71,6 +84,12 @@ export interface Snapshot {
   unread: number;
   /** The site's greeting (from `welcome`, or storage or the site config before it arrives). */
   greeting: Greeting | null;
+  /**
+   * The visitor's language as the relay matched it (`locale`, `dir`) with the UI strings in it
+   * (`strings`, templates over `EN_STRINGS`; absent for plain English), from the site config or
+   * storage; null until either has it.
+   */
+  lang: LangInfo | null;
   siteName: string;
   /** Whether human agents are available; false shows the leave-a-message form. */
   online: boolean;
@@ -88,6 +107,15 @@ export interface Snapshot {
   identity: { userId: string; verified: boolean } | null;
   /** Whether storage is allowed (always true unless `requireConsent`). */
   consented: boolean;
+  /**
+   * Attachments the site takes, from the site config: the largest file in bytes and the MIME
+   * types (or `image/*` patterns); null when it takes none (or the config has not arrived).
+   */
+  uploads: { maxBytes: number; types: string[] } | null;
+  /** The site's look from its config (or, until it arrives, as storage kept it); absent when it sets none. */
+  theme?: SiteTheme;
+  /** The site's proactive messages from its config (see `Trigger` of @parley/protocol); absent when it has none. */
+  triggers?: Trigger[];
 }
 
 /** Typed events of a client. */
@@ -101,7 +129,10 @@ export interface ClientEvents {
   message(message: ChatMessage): void;
   /** A stored conversation event arrived. */
   event(event: ChatEvent): void;
-  /** The unread count changed. */
+  /**
+   * The unread count changed: told once per task, after `change`, so a UI that marks what it
+   * shows as read in its `change` listener keeps it at 0.
+   */
   unread(count: number): void;
   typing(typing: { on: boolean; from?: Sender }): void;
   queue(queue: { position: number; etaSec?: number } | null): void;
@@ -145,6 +176,18 @@ export interface ClientOptions {
   storage?: StorageLike | null;
   /** When true nothing is written to storage until `consent()`. */
   requireConsent?: boolean;
+  /**
+   * The shop's name and greeting to show until the relay's arrive: what a first visit shows
+   * while the relay cannot be reached. The site config, the copy of it kept in storage and
+   * `welcome` replace them.
+   */
+  siteName?: string;
+  greeting?: Greeting;
+  /**
+   * BCP 47 tag of the visitor's language: the site config is asked for its greeting and
+   * strings in it, and `hello.page.locale` carries it. Defaults to `navigator.language`.
+   */
+  locale?: string;
   /** Page context sent with `hello`. Defaults to location and document.title in browsers. */
   page?: () => PageContext;
   /** Randomness for backoff jitter (tests inject it). */
@@ -197,6 +240,17 @@ export interface ParleyClient {
   requestHuman(label?: string): ChatMessage;
   /** Leave a message while the site is offline. */
   leaveMessage(email: string, text: string): ChatMessage;
+  /**
+   * Ask where to upload a file the visitor picked (`mime` as the browser reports it): resolves
+   * with the target the site's backend gave (`url`, `method`, `fields`, `headers`, `fileUrl`,
+   * and the `maxBytes` and `types` it takes), or rejects with `{code, message}` (`UPLOAD_TOO_LARGE`,
+   * `UPLOAD_TYPE`, `UPLOAD_REFUSED`, `UPLOAD_UNAVAILABLE`: at once when the connection is not
+   * open). An answer lost with the connection never comes: bound the wait with a timeout. Upload
+   * there, then call `sendFile`.
+   */
+  requestUpload(file: { name: string; size: number; mime: string }): Promise<UploadTargetFrame>;
+  /** Send a file the visitor uploaded, by its URL (`fileUrl` of the upload target). */
+  sendFile(file: { name: string; size: number; mime: string; url: string }): ChatMessage;
   /** Resend a failed message. */
   retry(id: string): void;
   /** Update the page and product the visitor is looking at. */
@@ -211,6 +265,22 @@ export interface ParleyClient {
   consent(): void;
   /** Start a new conversation after the last one was closed. */
   restart(): void;
+  /**
+   * The visitor's earlier conversations on this site, newest first (at most 20): a verified
+   * user's from every device, else this browser's visitor's; not the one on screen, and only
+   * what the relay's retention still holds. Each has its `id`, `createdAt`, whether it was
+   * `closed`, its `lastSeq` and a `preview` (the start of its last message, when kept). Rejects
+   * with `{code, message}`: `NOT_READY` while the connection is not open or when it drops
+   * before the answer.
+   */
+  pastConversations(): Promise<PastConversation[]>;
+  /**
+   * Every entry the relay still holds of the past conversation `id` (from `pastConversations`),
+   * messages and stored events in sequence order, read-only: the snapshot does not change.
+   * Rejects with `{code, message}`: `NOT_FOUND` for an id that is not one of the visitor's,
+   * `NOT_READY` as `pastConversations`.
+   */
+  openPast(id: string): Promise<TimelineItem[]>;
   /** Forget everything: disconnect and clear storage (call on shopper log-out). */
   shutdown(): void;
   /** The current snapshot. */

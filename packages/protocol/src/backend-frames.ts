@@ -2,7 +2,7 @@ import { z } from 'zod/mini';
 import { ConversationEvent } from './events.js';
 import { badFrame, readFrame, type DecodeResult } from './frame-text.js';
 import { LIMITS } from './limits.js';
-import { Id, Seq, str, text } from './schemas.js';
+import { Id, Seq, Timestamp, str, text } from './schemas.js';
 import { PostMessageRequest, StreamAbort, StreamDelta, StreamFinish, StreamStart } from './rest.js';
 import { WebhookEvent, WebhookReply } from './webhooks.js';
 
@@ -79,13 +79,25 @@ export const BackendErrorFrame = z.object({
   id: z.optional(Id),
 });
 
+/**
+ * The visitor started (`on`) or stopped typing in a conversation. Ephemeral: throttled per
+ * conversation (at most one `on` per few seconds, and the `off` after it), never queued, never
+ * acked; a frame lost with a dropped socket is not sent again.
+ */
+export const BackendTypingFrame = z.object({ t: z.literal('typing'), conversationId: Id, on: z.boolean(), ts: Timestamp });
+
+/** The visitor has read the conversation up to `seq` (it only grows). Ephemeral, like `typing`. */
+export const BackendReadFrame = z.object({ t: z.literal('read'), conversationId: Id, seq: Seq, ts: Timestamp });
+
 /** Every frame the relay may send to a backend. */
-export const BackendServerFrame = z.discriminatedUnion('t', [BackendReadyFrame, BackendEventFrame, BackendResultFrame, BackendErrorFrame]);
+export const BackendServerFrame = z.discriminatedUnion('t', [BackendReadyFrame, BackendEventFrame, BackendResultFrame, BackendErrorFrame, BackendTypingFrame, BackendReadFrame]);
 export type BackendServerFrame = z.infer<typeof BackendServerFrame>;
 export type BackendReadyFrame = z.infer<typeof BackendReadyFrame>;
 export type BackendEventFrame = z.infer<typeof BackendEventFrame>;
 export type BackendResultFrame = z.infer<typeof BackendResultFrame>;
 export type BackendErrorFrame = z.infer<typeof BackendErrorFrame>;
+export type BackendTypingFrame = z.infer<typeof BackendTypingFrame>;
+export type BackendReadFrame = z.infer<typeof BackendReadFrame>;
 
 /** Decode a backend → relay frame. Never throws. */
 export function decodeBackendFrame(raw: unknown, maxBytes: number = MAX_BACKEND_FRAME_BYTES): DecodeResult<BackendClientFrame> {

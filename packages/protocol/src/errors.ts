@@ -42,6 +42,10 @@ export const ERRORS = {
   BACKEND_SOCKET_CLOSED: { status: 502, message: 'The backend socket closed before it acked the event.' },
   BACKEND_SOCKET_TIMEOUT: { status: 504, message: 'The backend socket did not ack the event in time.' },
   BACKEND_SOCKET_ABSENT: { status: 503, message: 'No backend socket is connected; the event waits for one.' },
+  UPLOAD_REFUSED: { status: 403, message: "This site does not take attachments, or the file's address is not on one of its upload hosts." },
+  UPLOAD_TOO_LARGE: { status: 413, message: 'The file is larger than this site allows.' },
+  UPLOAD_TYPE: { status: 415, message: 'This site does not take files of this type.' },
+  UPLOAD_UNAVAILABLE: { status: 503, message: 'No upload target could be had from the backend; try again later.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,6 +4,8 @@ import { LIMITS } from './limits.js';
 import { Button, Message, Sender, VisitorBody } from './messages.js';
 import { HEX_SHA256_RE } from './patterns.js';
 import { Attrs, HttpUrl, Id, Seq, Timestamp, str, text } from './schemas.js';
+import { MAX_UPLOAD_PAIRS, MAX_UPLOAD_TYPES, MAX_UPLOAD_VALUE } from './uploads.js';
+import { MAX_PAST, PAST_PAGE, PREVIEW_LENGTH } from './past.js';
 
 /** Where the visitor is: sent in `hello` and in `context` frames on SPA route changes. */
 export const PageContext = z.object({
@@ -80,13 +82,40 @@ export const FeedbackFrame = z.object({
   comment: z.optional(text(LIMITS.maxCommentLength)),
 });
 
+/**
+ * Ask where to upload a file the visitor picked (the bytes never pass through the relay). `id` is
+ * the client's key, repeated in the answer: an `upload` frame with the target, or an `error`.
+ */
+export const UploadFrame = z.object({
+  t: z.literal('upload'),
+  id: Id,
+  name: str(LIMITS.maxShortLength),
+  size: z.number().check(z.int(), z.gte(0)),
+  mime: str(LIMITS.maxShortLength),
+});
+
+/**
+ * Ask for the visitor's past conversations (the same owner: their verified user id, else their
+ * visitor id): without `conversationId`, the list (a `conversations` frame); with it, that
+ * conversation's entries after seq `after` (a `history` frame, read-only). `id` is the client's
+ * key, repeated in the answer or in the `error` (`NOT_FOUND` for a conversation of someone else).
+ */
+export const HistoryFrame = z.object({
+  t: z.literal('history'),
+  id: Id,
+  conversationId: z.optional(Id),
+  after: z.optional(Seq),
+});
+
 /** Every frame a widget may send. */
-export const ClientFrame = z.discriminatedUnion('t', [HelloFrame, SendFrame, TypingFrame, ReadFrame, ContextFrame, PingFrame, FeedbackFrame]);
+export const ClientFrame = z.discriminatedUnion('t', [HelloFrame, SendFrame, TypingFrame, ReadFrame, ContextFrame, PingFrame, FeedbackFrame, UploadFrame, HistoryFrame]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type SendFrame = z.infer<typeof SendFrame>;
 export type ContextFrame = z.infer<typeof ContextFrame>;
 export type FeedbackFrame = z.infer<typeof FeedbackFrame>;
+export type UploadFrame = z.infer<typeof UploadFrame>;
+export type HistoryFrame = z.infer<typeof HistoryFrame>;
 
 // ---- relay → widget ----
 
@@ -166,8 +195,68 @@ export const DraftFrame = z.object({
   text: text(LIMITS.maxTextLength),
 });
 
+/** A form field or header of an upload target, in order. */
+const UploadPair = z.object({ name: str(LIMITS.maxShortLength), value: text(MAX_UPLOAD_VALUE) });
+
+/**
+ * Where to upload the file of the `upload` frame `id`, from the site's backend: send it to `url`
+ * with `method` (`PUT`: the file as the body, with `headers`; `POST`: a multipart form of `fields`
+ * then the file as `file`), then send a `file` message with `fileUrl`. `maxBytes` and `types`
+ * are what the site and its backend allow together: the widget refuses a file outside them.
+ */
+export const UploadTargetFrame = z.object({
+  t: z.literal('upload'),
+  id: Id,
+  url: HttpUrl,
+  method: z.enum(['PUT', 'POST']),
+  fields: z.optional(z.array(UploadPair).check(z.maxLength(MAX_UPLOAD_PAIRS))),
+  headers: z.optional(z.array(UploadPair).check(z.maxLength(MAX_UPLOAD_PAIRS))),
+  fileUrl: HttpUrl,
+  maxBytes: z.number().check(z.int(), z.gte(0)),
+  types: z.array(str(LIMITS.maxShortLength)).check(z.maxLength(MAX_UPLOAD_TYPES)),
+});
+
+/** One of the visitor's past conversations, as the `conversations` frame lists it. */
+export const PastConversation = z.object({
+  id: Id,
+  createdAt: Timestamp,
+  closed: z.boolean(),
+  /** Highest seq of its log. */
+  lastSeq: Seq,
+  /** The start of its last message (text, card title or file name); absent when retention dropped it. */
+  preview: z.optional(text(PREVIEW_LENGTH)),
+});
+export type PastConversation = z.infer<typeof PastConversation>;
+
+/** The visitor's past conversations, newest first: the answer to a `history` frame without `conversationId`. */
+export const ConversationsFrame = z.object({
+  t: z.literal('conversations'),
+  id: Id,
+  items: z.array(PastConversation).check(z.maxLength(MAX_PAST)),
+});
+
+/**
+ * One page of a past conversation's log, in seq order (messages and stored events, told apart by
+ * `kind`): the answer to a `history` frame with `conversationId`. `hasMore`: ask again with
+ * `after` set to the last entry's seq.
+ */
+export const HistoryPageFrame = z.object({
+  t: z.literal('history'),
+  id: Id,
+  conversationId: Id,
+  entries: z
+    .array(
+      z.discriminatedUnion('kind', [
+        z.extend(Message, { kind: z.literal('msg') }),
+        z.object({ kind: z.literal('event'), seq: Seq, id: Id, ts: Timestamp, event: ConversationEvent }),
+      ]),
+    )
+    .check(z.maxLength(PAST_PAGE)),
+  hasMore: z.boolean(),
+});
+
 /** Every frame the relay may send. */
-export const ServerFrame = z.discriminatedUnion('t', [WelcomeFrame, AckFrame, MsgFrame, EventFrame, ErrorFrame, PongFrame, DraftFrame]);
+export const ServerFrame = z.discriminatedUnion('t', [WelcomeFrame, AckFrame, MsgFrame, EventFrame, ErrorFrame, PongFrame, DraftFrame, UploadTargetFrame, ConversationsFrame, HistoryPageFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
@@ -175,6 +264,9 @@ export type MsgFrame = z.infer<typeof MsgFrame>;
 export type EventFrame = z.infer<typeof EventFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type DraftFrame = z.infer<typeof DraftFrame>;
+export type UploadTargetFrame = z.infer<typeof UploadTargetFrame>;
+export type ConversationsFrame = z.infer<typeof ConversationsFrame>;
+export type HistoryPageFrame = z.infer<typeof HistoryPageFrame>;
 
 /** A stored event in the conversation log. */
 export const StoredEvent = z.object({ seq: Seq, id: Id, ts: Timestamp, event: ConversationEvent });

@@ -121,8 +121,8 @@ export type RatingBody = z.infer<typeof RatingBody>;
 export type FileBody = z.infer<typeof FileBody>;
 export type ContactBody = z.infer<typeof ContactBody>;
 
-/** Bodies a visitor may send. */
-export const VisitorBody = z.discriminatedUnion('type', [VisitorTextBody, PostbackBody, RatingBody, ContactBody]);
+/** Bodies a visitor may send (a `file` only to an upload host the site allows: see `upload` frames). */
+export const VisitorBody = z.discriminatedUnion('type', [VisitorTextBody, PostbackBody, RatingBody, ContactBody, FileBody]);
 export type VisitorBody = z.infer<typeof VisitorBody>;
 
 /** Bodies a backend (bot or agent) may send. */

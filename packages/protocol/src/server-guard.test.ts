@@ -5,6 +5,8 @@ import { ServerFrame } from './frames.js';
 import { LIMITS as L } from './limits.js';
 import { VisitorBody } from './messages.js';
 import { isVisitorBody, parseServerFrame } from './server-guard.js';
+import { MAX_UPLOAD_PAIRS, MAX_UPLOAD_TYPES, MAX_UPLOAD_VALUE } from './uploads.js';
+import { MAX_PAST, PAST_PAGE, PREVIEW_LENGTH } from './past.js';
 
 // The guard must accept exactly what the zod schema accepts and return exactly what
 // `safeParse` returns. Valid frames of every kind are generated, then damaged at random.
@@ -93,7 +95,10 @@ const bodies = {
   contact: fc.record({ type: fc.constant('contact'), email, text: free(L.maxTextLength, 1) }),
 };
 const body = fc.oneof(...Object.values(bodies));
-const visitorBody = fc.oneof(visitorText, bodies.postback, bodies.rating, bodies.contact);
+const visitorBody = fc.oneof(visitorText, bodies.postback, bodies.rating, bodies.contact, bodies.file);
+// Mostly a few pairs, sometimes exactly the most allowed (a full list makes hundreds of one-step changes).
+const pair = fc.record({ name: free(S, 1), value: fc.oneof(free(8), fc.constant('p'.repeat(MAX_UPLOAD_VALUE))) });
+const pairs = fc.oneof({ weight: 9, arbitrary: fc.array(pair, { maxLength: 2 }) }, { weight: 1, arbitrary: fc.array(pair, { minLength: MAX_UPLOAD_PAIRS, maxLength: MAX_UPLOAD_PAIRS }) });
 
 const events = [
   fc.record({ type: fc.constant('typing'), on: fc.boolean(), from: sender }, { requiredKeys: ['type', 'on'] }),
@@ -106,6 +111,13 @@ const events = [
   fc.record({ type: fc.constant('availability'), online: fc.boolean() }),
   fc.record({ type: fc.constant('closed'), reason: free(S) }, { requiredKeys: ['type'] }),
 ];
+
+/** Log entries of a past conversation's page. */
+const entries = {
+  msg: fc.record({ kind: fc.constant('msg'), seq, id, ts, from: sender, body, incomplete: fc.boolean() }, { requiredKeys: ['kind', 'seq', 'id', 'ts', 'from', 'body'] }),
+  event: fc.record({ kind: fc.constant('event'), seq, id, ts, event: fc.oneof(...events) }),
+};
+const past = fc.record({ id, createdAt: ts, closed: fc.boolean(), lastSeq: seq, preview: free(PREVIEW_LENGTH) }, { requiredKeys: ['id', 'createdAt', 'closed', 'lastSeq'] });
 
 const frames = {
   welcome: fc.record(
@@ -131,6 +143,24 @@ const frames = {
   error: fc.record({ t: fc.constant('error'), code: free(64, 1), message: free(S * 2), id }, { requiredKeys: ['t', 'code', 'message'] }),
   pong: fc.record({ t: fc.constant('pong'), ts }),
   draft: fc.record({ t: fc.constant('draft'), id, ts, from: sender, offset: nat(L.maxTextLength), text: free(L.maxTextLength) }),
+  upload: fc.record(
+    {
+      t: fc.constant('upload'),
+      id,
+      url,
+      method: fc.constantFrom('PUT', 'POST'),
+      fields: pairs,
+      headers: pairs,
+      fileUrl: url,
+      maxBytes: nat(),
+      types: list(fc.oneof(fc.constantFrom('image/*', 'application/pdf'), free(S, 1)), MAX_UPLOAD_TYPES),
+    },
+    { requiredKeys: ['t', 'id', 'url', 'method', 'fileUrl', 'maxBytes', 'types'] },
+  ),
+  // A few items: a full list or page would make too many one-step changes; the test of the
+  // lengths below tries those boundaries.
+  conversations: fc.record({ t: fc.constant('conversations'), id, items: fc.array(past, { maxLength: 3 }) }),
+  history: fc.record({ t: fc.constant('history'), id, conversationId: id, entries: fc.array(fc.oneof(entries.msg, entries.event), { maxLength: 3 }), hasMore: fc.boolean() }),
 };
 const frame = fc.oneof(...Object.values(frames));
 
@@ -311,6 +341,23 @@ describe('parseServerFrame', () => {
     expect(parseServerFrame(msg({ type: 'text', text: 'x' }, { t: 'send' }))).toBeUndefined();
   });
 
+  test('a conversations frame lists at most MAX_PAST, a history page holds at most PAST_PAGE entries', () => {
+    const item = { id: 'c1', createdAt: 1, closed: true, lastSeq: 3, preview: 'p'.repeat(PREVIEW_LENGTH) };
+    const entry = { kind: 'event', seq: 1, id: 'e1', ts: 1, event: { type: 'closed' } };
+    const cases = [
+      { frame: { t: 'conversations', id: 'q1', items: Array(MAX_PAST).fill(item) }, ok: true },
+      { frame: { t: 'conversations', id: 'q1', items: Array(MAX_PAST + 1).fill(item) }, ok: false },
+      { frame: { t: 'conversations', id: 'q1', items: [{ ...item, preview: item.preview + 'p' }] }, ok: false },
+      { frame: { t: 'history', id: 'q1', conversationId: 'c1', entries: Array(PAST_PAGE).fill(entry), hasMore: true }, ok: true },
+      { frame: { t: 'history', id: 'q1', conversationId: 'c1', entries: Array(PAST_PAGE + 1).fill(entry), hasMore: true }, ok: false },
+      { frame: { t: 'history', id: 'q1', conversationId: 'c1', entries: [{ ...entry, kind: 'msg' }], hasMore: false }, ok: false },
+    ];
+    for (const { frame, ok } of cases) {
+      expect(ServerFrame.safeParse(frame).success).toBe(ok);
+      expect(parseServerFrame(frame) !== undefined).toBe(ok);
+    }
+  });
+
   test('counts text length in code points, as the schema does', () => {
     const text = '😀'.repeat(L.maxTextLength);
     const frame = { t: 'msg', seq: 1, id: 'm1', ts: 1, from: { role: 'agent' }, body: { type: 'text', text } };
@@ -351,6 +398,8 @@ describe('isVisitorBody', () => {
 
   test('refuses bodies only the backend may send', () => {
     expect(isVisitorBody({ type: 'text', text: 'hi' })).toBe(true);
+    expect(isVisitorBody({ type: 'file', name: 'a.png', size: 1, mime: 'image/png', url: 'https://files.shop.example/a.png' })).toBe(true);
+    expect(isVisitorBody({ type: 'file', name: 'a.png', size: 1, mime: 'image/png', url: 'javascript:alert(1)' })).toBe(false);
     expect(isVisitorBody({ type: 'card', kind: 'product', title: 'Shoe' })).toBe(false);
     expect(isVisitorBody({ type: 'rating', score: 6 })).toBe(false);
   });

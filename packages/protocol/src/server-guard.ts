@@ -12,6 +12,8 @@ import { arr, bool, int, num, obj, oneOf, opt, parse, chars, union, type Infer }
 import { LIMITS as L } from './limits.js';
 import type { VisitorBody } from './messages.js';
 import { EMAIL_RE, HTTP_URL_RE, ID_RE } from './patterns.js';
+import { MAX_UPLOAD_PAIRS, MAX_UPLOAD_TYPES, MAX_UPLOAD_VALUE } from './uploads.js';
+import { MAX_PAST, PAST_PAGE, PREVIEW_LENGTH } from './past.js';
 
 const S = L.maxShortLength;
 const text = chars(L.maxTextLength, 1);
@@ -35,8 +37,9 @@ const visitorText = obj({ type: oneOf('text'), text });
 const postbackBody = obj({ type: oneOf('postback'), value, label });
 const ratingBody = obj({ type: oneOf('rating'), score: int(1, 5), comment: opt(chars(L.maxCommentLength)) });
 const contactBody = obj({ type: oneOf('contact'), email: chars(S, 0, EMAIL_RE), text });
+const fileBody = obj({ type: oneOf('file'), name: chars(S, 1), size: int(), mime: chars(S, 1), url });
 
-const visitorBody = union(visitorText, postbackBody, ratingBody, contactBody);
+const visitorBody = union(visitorText, postbackBody, ratingBody, contactBody, fileBody);
 
 const body = union(
   obj({ type: oneOf('text'), text, sources }),
@@ -53,9 +56,10 @@ const body = union(
   }),
   postbackBody,
   ratingBody,
-  obj({ type: oneOf('file'), name: chars(S, 1), size: int(), mime: chars(S, 1), url }),
+  fileBody,
   contactBody,
 );
+const pairs = opt(arr(obj({ name: chars(S, 1), value: chars(MAX_UPLOAD_VALUE) }), MAX_UPLOAD_PAIRS));
 
 const event = union(
   obj({ type: oneOf('typing'), on: bool, from: opt(sender) }),
@@ -90,6 +94,35 @@ const serverFrame = union(
   obj({ t: oneOf('error'), code: chars(64, 1), message: chars(S * 2), id: opt(id) }),
   obj({ t: oneOf('pong'), ts: seq }),
   obj({ t: oneOf('draft'), id, ts: seq, from: sender, offset: int(0, L.maxTextLength), text: chars(L.maxTextLength) }),
+  obj({
+    t: oneOf('upload'),
+    id,
+    url,
+    method: oneOf('PUT', 'POST'),
+    fields: pairs,
+    headers: pairs,
+    fileUrl: url,
+    maxBytes: int(),
+    types: arr(chars(S, 1), MAX_UPLOAD_TYPES),
+  }),
+  obj({
+    t: oneOf('conversations'),
+    id,
+    items: arr(obj({ id, createdAt: seq, closed: bool, lastSeq: seq, preview: opt(chars(PREVIEW_LENGTH)) }), MAX_PAST),
+  }),
+  obj({
+    t: oneOf('history'),
+    id,
+    conversationId: id,
+    entries: arr(
+      union(
+        obj({ kind: oneOf('msg'), seq, id, ts: seq, from: sender, body, incomplete: opt(bool) }),
+        obj({ kind: oneOf('event'), seq, id, ts: seq, event }),
+      ),
+      PAST_PAGE,
+    ),
+    hasMore: bool,
+  }),
 );
 
 // The guards' types must be identical to the schemas' types: a key added to a schema and not here fails to compile.

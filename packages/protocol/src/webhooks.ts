@@ -2,7 +2,8 @@ import { z } from 'zod/mini';
 import { PageContext, ProductContext } from './frames.js';
 import { LIMITS } from './limits.js';
 import { BackendBody, Message, Sender } from './messages.js';
-import { Attrs, Id, Timestamp, str, text } from './schemas.js';
+import { Attrs, HttpUrl, Id, Seq, Timestamp, str, text } from './schemas.js';
+import { MAX_UPLOAD_PAIRS, MAX_UPLOAD_TYPES, MAX_UPLOAD_VALUE, MIME_PATTERN_RE } from './uploads.js';
 
 /** The visitor a webhook is about. */
 export const WebhookVisitor = z.object({
@@ -17,6 +18,8 @@ export const WebhookVisitor = z.object({
       verified: z.boolean(),
     }),
   ),
+  /** The highest seq the visitor had read when the event was queued (absent in events queued before relays sent it). */
+  readSeq: z.optional(Seq),
 });
 
 /** The visitor's latest context: page, product viewed, attributes. */
@@ -58,6 +61,28 @@ export const WebhookEvent = z.discriminatedUnion('type', [
       comment: z.optional(text(LIMITS.maxCommentLength)),
     }),
   ),
+  /**
+   * A visitor who chatted anonymously signed in (a verified identity) and the conversation on
+   * their screen became their user's conversation: `visitor.identity` names the user. When the
+   * user already had another open conversation, it stays open and is named here.
+   */
+  envelope('visitor.identified', z.object({ linkedConversationId: z.optional(Id) })),
+  /**
+   * Ephemeral, and only for sites that set `activityWebhooks`: the visitor started (`on`) or
+   * stopped typing, throttled per conversation. Sent once, never queued nor retried.
+   */
+  envelope('visitor.typing', z.object({ on: z.boolean() })),
+  /** Ephemeral, and only for sites that set `activityWebhooks`: the visitor has read up to `seq`. Sent once, never queued nor retried. */
+  envelope('visitor.read', z.object({ seq: Seq })),
+  /**
+   * The visitor picked a file (its name, size in bytes and MIME type, as the browser reports
+   * them) and waits for somewhere to upload it: answer at once with `{upload: UploadTarget}`.
+   * Only for sites with `uploads`; sent once, never queued nor retried (see docs/backend-api.md).
+   */
+  envelope(
+    'upload.requested',
+    z.object({ name: str(LIMITS.maxShortLength), size: z.number().check(z.int(), z.gte(0)), mime: str(LIMITS.maxShortLength) }),
+  ),
 ]);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 export type WebhookEventType = WebhookEvent['type'];
@@ -69,6 +94,10 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'handoff.requested',
   'rating.submitted',
   'message.feedback',
+  'visitor.identified',
+  'visitor.typing',
+  'visitor.read',
+  'upload.requested',
 ];
 
 /** A backend-authored message: from the REST API or inline in a webhook reply. */
@@ -81,8 +110,35 @@ export const OutgoingMessage = z.object({
 });
 export type OutgoingMessage = z.infer<typeof OutgoingMessage>;
 
-/** The optional JSON body of a 2xx webhook answer: replies appended at once. */
+/** Form fields or headers of an upload target: at most `MAX_UPLOAD_PAIRS` names. */
+const UploadPairs = z
+  .record(str(LIMITS.maxShortLength), text(MAX_UPLOAD_VALUE))
+  .check(z.refine((pairs) => Object.keys(pairs).length <= MAX_UPLOAD_PAIRS, { message: `At most ${MAX_UPLOAD_PAIRS} entries.` }));
+
+/**
+ * Where a visitor uploads a file: the backend's answer to `upload.requested`. The widget sends the
+ * file to `url` straight from the browser — `PUT` with the file as the body and `headers` (a
+ * presigned PUT URL), or `POST` as a multipart form of `fields` then `file` (a presigned POST) —
+ * then sends a `file` message with `fileUrl`, where the file can be read afterwards. `maxBytes`
+ * and `types` narrow the site's `uploads` allowance for this file's target.
+ */
+export const UploadTarget = z.object({
+  url: HttpUrl,
+  method: z.enum(['PUT', 'POST']),
+  fields: z.optional(UploadPairs),
+  headers: z.optional(UploadPairs),
+  fileUrl: HttpUrl,
+  maxBytes: z.optional(z.number().check(z.int(), z.gte(0))),
+  types: z.optional(z.array(z.string().check(z.regex(MIME_PATTERN_RE))).check(z.minLength(1), z.maxLength(MAX_UPLOAD_TYPES))),
+});
+export type UploadTarget = z.infer<typeof UploadTarget>;
+
+/**
+ * The optional JSON body of a 2xx webhook answer (or of a backend socket's `ack`): replies
+ * appended at once; for `upload.requested`, the upload target.
+ */
 export const WebhookReply = z.object({
   messages: z.optional(z.array(OutgoingMessage).check(z.maxLength(LIMITS.maxInlineReplies))),
+  upload: z.optional(UploadTarget),
 });
 export type WebhookReply = z.infer<typeof WebhookReply>;

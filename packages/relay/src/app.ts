@@ -3,25 +3,19 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { LIMITS, isErrorCode, type ErrorCode } from '@parley/protocol';
 import { parseConfig, type LimitsConfig, type RelayConfig, type RelayConfigInput, type WebhooksConfig } from './config.js';
 import type { SiteRuntime } from './connection.js';
-import { AuthThrottle } from './auth-throttle.js';
-import { BackendSockets } from './backend-socket.js';
-import { ConversationService } from './conversation-service.js';
-import { createEngine } from './engine/create.js';
 import { isEngineUnavailable, type Engine } from './engine/types.js';
 import { errorBody, CodedError, statusOf } from './errors.js';
-import { Hub } from './hub.js';
 import { SECURITY_HEADERS, capConnectionsPerIp, httpServerOptions, rawResponse } from './http-limits.js';
 import { backendApiPlugin } from './plugins/backend-api.js';
 import { backendSocketPlugin } from './plugins/backend-socket.js';
 import { healthPlugin } from './plugins/health.js';
+import { createServices, lifecyclePlugin } from './plugins/lifecycle.js';
 import { createMetrics, metricsPlugin, type RelayMetrics } from './plugins/metrics.js';
 import { siteConfigPlugin } from './plugins/site-config.js';
 import { loadWidgetAssets, widgetAssetsPlugin } from './plugins/widget-assets.js';
 import { widgetSocketPlugin } from './plugins/widget-socket.js';
 import { newVisitorRate } from './protections.js';
-import { Streams } from './streams.js';
 import { VisitorTokens } from './visitor-token.js';
-import { WebhookWorker, type WebhookWorkerOptions } from './webhook-worker.js';
 
 /** Options for `buildApp`; everything here is for embedding and tests, the config file covers operators. */
 export interface BuildAppOptions {
@@ -78,12 +72,8 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
   const config = parseConfig(input);
   const assets = config.assets ? loadWidgetAssets(config.assets) : undefined;
   const limits: LimitsConfig = { ...config.limits, ...options.limits };
-  const webhooks = { ...config.webhooks, ...options.webhooks };
   const now = options.now ?? Date.now;
   const tokenTtlMs = config.tokenTtlDays * 86_400_000;
-  const random = options.random ?? Math.random;
-  const ownEngine = !options.engine;
-  const engine = options.engine ?? createEngine(config.engine, now);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const closeGraceMs = options.closeGraceMs ?? 1000;
 
@@ -125,46 +115,20 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     capConnectionsPerIp(app.server, limits.maxHttpConnectionsPerIp, () => metrics.httpConnectionsRefused.inc());
   }
 
-  const sites = new Map(config.sites.map((s) => [s.siteKey, s]));
-  const runtimes = new Map<string, SiteRuntime>(
-    config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
-  );
-  const service = new ConversationService(engine, limits.contextUpdateIntervalMs);
-  const appendReply: WebhookWorkerOptions['onReply'] = async (job, reply) => {
-    const site = sites.get(job.siteKey)!;
-    const messages = reply.messages ?? [];
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]!;
-      // Ids derive from the webhook id, so a redelivered event's replies are appended once.
-      await service.appendBackendMessage(site, job.conversationId, { ...m, id: m.id ?? `${job.id}-${i}` });
-    }
-  };
-  // A backend socket that connects kicks the worker; events left waiting in `only` mode are due again within `waitMs`.
-  // What both ways of delivering an event share: the queue, the clock, the retry schedule, the reply.
-  const delivery = { engine, metrics, log: app.log, now, random, timeoutMs: webhooks.timeoutMs, retryScheduleMs: webhooks.retryScheduleMs, onReply: appendReply };
-  const streams = new Streams({ engine, service, metrics, log: app.log, sites, stallMs: limits.streamStallMs });
-  const streamSweepMs = options.streamSweepMs ?? Math.min(5000, Math.max(10, Math.floor(limits.streamStallMs / 4)));
-  let streamSweeper: NodeJS.Timeout | undefined;
-  const backendSockets = new BackendSockets({
-    ...delivery,
-    service,
-    streams,
-    maxInvalidFrames: limits.maxInvalidFrames,
-    ...(options.backendSocket?.waitMs !== undefined ? { waitMs: options.backendSocket.waitMs } : {}),
-    onConnect: () => worker.kick(),
+  // The engine and the services on it, each built from the ones before it; started and stopped by the lifecycle plugin.
+  const services = createServices({
+    config,
+    limits,
+    webhooks: { ...config.webhooks, ...options.webhooks },
+    engine: options.engine,
+    now,
+    random: options.random ?? Math.random,
+    metrics,
+    log: app.log,
+    backendSocketWaitMs: options.backendSocket?.waitMs,
+    streamSweepMs: options.streamSweepMs,
   });
-  const worker = new WebhookWorker({
-    ...delivery,
-    sites,
-    concurrency: webhooks.concurrency,
-    ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
-    backendSockets,
-  });
-  // The worker appends inline replies through the service; the service tells the worker when it queued events.
-  service.onQueued(() => worker.kick());
-  const hub = new Hub(engine);
-  let closing = false;
-
+  const { engine, service, hub, streams, backendSockets, activity, uploads, authThrottle } = services;
   app.decorate('parley', { engine, metrics, config });
 
   app.setErrorHandler((err, req, reply) => {
@@ -178,35 +142,18 @@ export function buildApp(input: RelayConfig | RelayConfigInput, options: BuildAp
     void reply.headers(SECURITY_HEADERS);
   });
 
-  app.addHook('onReady', async () => {
-    await engine.start();
-    worker.start();
-    streamSweeper = setInterval(() => {
-      streams.sweep().catch((err: unknown) => {
-        if (isEngineUnavailable(err)) return; // the next sweep tries again
-        app.log.error({ err }, 'closing stalled streamed answers failed');
-      });
-    }, streamSweepMs);
-    streamSweeper.unref();
-  });
-  app.addHook('preClose', async () => {
-    closing = true;
-    clearInterval(streamSweeper);
-  });
-  // Fastify stops accepting first; the widget socket plugin's preClose closes every socket with
-  // GOING_AWAY; then deliveries in flight get `drainMs` to finish, and the engine closes last.
-  app.addHook('onClose', async () => {
-    await worker.stop(webhooks.drainMs);
-    if (ownEngine) await engine.close();
-  });
+  // First, so the services start before the other plugins' hooks run and stop after theirs (the order is in lifecycle.ts).
+  void app.register(lifecyclePlugin, { services });
 
   // Each site's tokens: its own token secret when it has one, else the relay's.
   const tokens = new Map(config.sites.map((s) => [s.siteKey, new VisitorTokens({ secrets: s.tokenSecret ?? config.tokenSecret, ttlMs: tokenTtlMs, now })]));
-  const authThrottle = new AuthThrottle(engine, limits.authFailuresPerIp, limits.authBlockMs, now);
-  void app.register(healthPlugin, { engine, isClosing: () => closing });
+  const runtimes = new Map<string, SiteRuntime>(
+    config.sites.map((s) => [s.siteKey, { config: s, anyOrigin: s.allowedOrigins.includes('*'), origins: new Set(s.allowedOrigins) }]),
+  );
+  void app.register(healthPlugin, { engine, isClosing: () => services.closing });
   void app.register(metricsPlugin, { metrics, access: config.metrics, onListener: (server) => (app.parley.metricsServer = server) });
   void app.register(widgetSocketPlugin, {
-    ctx: { sites: runtimes, limits, tokens: (siteKey) => tokens.get(siteKey)!, authThrottle, engine, service, hub, newVisitorRate: newVisitorRate(limits), metrics, log: app.log, now, closeGraceMs },
+    ctx: { sites: runtimes, limits, tokens: (siteKey) => tokens.get(siteKey)!, authThrottle, engine, service, hub, newVisitorRate: newVisitorRate(limits), metrics, log: app.log, now, closeGraceMs, activity, uploads },
   });
   if (assets) void app.register(widgetAssetsPlugin, { assets });
   void app.register(siteConfigPlugin, { sites: config.sites, engine });

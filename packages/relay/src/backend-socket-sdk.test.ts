@@ -162,4 +162,35 @@ describe('connectRelay against a relay', () => {
     expect(calls).toBe(2);
     expect(errors).toEqual(['HANDLER_FAILED']);
   });
+
+  test("emits the visitor's typing and read marks as typing and read events, with readSeq on the events it handles", async () => {
+    const { relay } = await setup();
+    const typing: Array<{ conversationId: string; on: boolean }> = [];
+    const reads: Array<{ conversationId: string; seq: number }> = [];
+    const handled: WebhookEvent[] = [];
+    const conn = connect({ url: relay.base, onEvent: (event) => void handled.push(event) });
+    conn.on('typing', ({ conversationId, on }) => typing.push({ conversationId, on }));
+    conn.on('read', ({ conversationId, seq }) => reads.push({ conversationId, seq }));
+    await eventually(() => conn.state === 'open');
+    const { client, conversationId } = await visitor(relay.wsUrl);
+    client.send({ t: 'send', id: 'm1', body: { type: 'text', text: 'hi' } });
+    await client.take('ack');
+    await conn.send(conversationId, { id: 'bot-1', body: { type: 'text', text: 'hello' } });
+    await client.take((f) => f.t === 'msg' && f.id === 'bot-1');
+    client.send({ t: 'typing', on: true });
+    client.send({ t: 'read', seq: 2 });
+    client.send({ t: 'typing', on: false });
+    client.send({ t: 'send', id: 'm2', body: { type: 'text', text: 'thanks' } });
+    await eventually(() => handled.length === 3 && typing.length === 2 && reads.length === 1);
+    expect(typing).toEqual([
+      { conversationId, on: true },
+      { conversationId, on: false },
+    ]);
+    expect(reads).toEqual([{ conversationId, seq: 2 }]);
+    expect(handled.map((e) => [e.type, e.visitor.readSeq])).toEqual([
+      ['conversation.started', 0],
+      ['message.created', 0],
+      ['message.created', 2],
+    ]);
+  });
 });

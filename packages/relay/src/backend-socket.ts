@@ -17,7 +17,7 @@ import {
 import { conversationOfSite, postEvent, postMessage } from './backend-writes.js';
 import type { SiteConfig } from './config.js';
 import type { ConversationService } from './conversation-service.js';
-import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
+import { backendTopic, isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
 import { CodedError } from './errors.js';
 import { newId } from './ids.js';
 import type { RelayMetrics } from './plugins/metrics.js';
@@ -83,6 +83,8 @@ export class BackendSockets {
   private readonly bySite = new Map<string, BackendLink[]>();
   private readonly uncounted = new Map<string, number>();
   private readonly waitMs: number;
+  /** Per site with a socket here: the subscription to visitors' typing and read marks from other relay instances. */
+  private readonly activity = new Map<string, Promise<() => void>>();
 
   constructor(private readonly o: BackendSocketsOptions) {
     this.waitMs = o.waitMs ?? 1000;
@@ -93,15 +95,44 @@ export class BackendSockets {
     const link = new BackendLink(site, ws, this.o);
     const links = [...(this.bySite.get(site.siteKey) ?? []), link];
     this.bySite.set(site.siteKey, links);
+    if (!this.activity.has(site.siteKey)) this.listenToActivity(site.siteKey);
     ws.on('close', () => {
       const rest = (this.bySite.get(site.siteKey) ?? []).filter((l) => l !== link);
       if (rest.length) this.bySite.set(site.siteKey, rest);
-      else this.bySite.delete(site.siteKey);
+      else {
+        this.bySite.delete(site.siteKey);
+        this.stopActivity(site.siteKey);
+      }
       link.closed();
     });
     link.send({ t: 'ready', v: PROTOCOL_VERSION, siteKey: site.siteKey, mode: site.backendSocket === 'only' ? 'only' : 'fallback' });
     this.o.onConnect();
     return link;
+  }
+
+  /**
+   * Visitors on other relay instances: their typing and read marks come through the engine's
+   * fan-out (visitor-activity.ts publishes them when it has no socket of the site) and go to the
+   * socket that gets the conversation's events here.
+   */
+  private listenToActivity(siteKey: string): void {
+    const subscription = this.o.engine.subscribe(backendTopic(siteKey), (item) => {
+      if (item.kind === 'backend') this.pick(siteKey, item.frame.conversationId)?.send(item.frame);
+    });
+    this.activity.set(siteKey, subscription);
+    subscription.catch((err: unknown) => {
+      if (this.activity.get(siteKey) === subscription) this.activity.delete(siteKey);
+      this.o.log.warn({ err, siteKey }, 'visitor activity from other relay instances will not reach this backend socket');
+    });
+  }
+
+  private stopActivity(siteKey: string): void {
+    const subscription = this.activity.get(siteKey);
+    this.activity.delete(siteKey);
+    subscription?.then(
+      (stop) => stop(),
+      () => {},
+    );
   }
 
   /** Sockets of a site connected to this instance. */

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { LIMITS, webhookSecretBytes } from '@parley/protocol';
+import { EN_STRINGS, LIMITS, MAX_STRING_LENGTH, MAX_UPLOAD_TYPES, MIME_PATTERN_RE, STRING_KEYS, templateParams, webhookSecretBytes } from '@parley/protocol';
+import { siteTheme, siteTriggers } from './proactive-config.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -37,6 +38,71 @@ export function secretList(value: string | readonly string[]): readonly string[]
 }
 
 const button = z.object({ label: z.string().min(1).max(LIMITS.maxLabelLength), value: z.string().min(1).max(LIMITS.maxValueLength) }).strict();
+
+/** Shown at once on open, with no backend round trip. */
+const greeting = z
+  .object({
+    text: z.string().min(1).max(LIMITS.maxTextLength),
+    quickReplies: z.array(button).max(LIMITS.maxQuickReplies).default([]),
+  })
+  .strict();
+
+/** A BCP 47 language tag, as browsers report them. */
+const LOCALE_TAG = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$/;
+const TAG_HINT = 'must be a language tag like en, zh-CN or pt-BR';
+const localeTag = z.string().regex(LOCALE_TAG, TAG_HINT);
+
+/** Some of the widget's strings, worded the site's way; a template may use only the placeholders of the English one. */
+const widgetStrings = z
+  .object(
+    Object.fromEntries(
+      STRING_KEYS.map((k) => {
+        const allowed = templateParams(EN_STRINGS[k]);
+        const hint = allowed.length ? `may use only the placeholders ${allowed.map((p) => `{${p}}`).join(', ')}` : 'takes no placeholders';
+        return [k, z.string().min(1).max(MAX_STRING_LENGTH).refine((t) => templateParams(t).every((p) => allowed.includes(p)), hint)];
+      }),
+    ),
+  )
+  .partial()
+  .strict();
+
+/** What a site shows visitors of one locale: its greeting, and widget strings over Parley's own. */
+const siteLocale = z.object({ greeting: greeting.optional(), strings: widgetStrings.optional() }).strict();
+
+/** A loopback host: `http` is accepted for it alone (development on one machine). */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** An upload host: an https origin, or an http one on a loopback address. */
+const uploadHost = z
+  .string()
+  .regex(/^https?:\/\/[^/\s?#]+$/i, 'must be an origin like https://files.shop.example (scheme and host, no path)')
+  .refine((o) => isSecureUploadUrl(o), 'must be https (http only for localhost)')
+  .transform((o) => new URL(o).origin);
+
+/** Whether `url` is https, or http on a loopback host. */
+export function isSecureUploadUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK_HOST.test(u.hostname));
+  } catch {
+    return false;
+  }
+}
+
+/** Attachments: files go straight from the visitor's browser to the merchant's storage, never through the relay. */
+const uploads = z
+  .object({
+    /** Largest file a visitor may attach, in bytes. Default 10 MiB. */
+    maxBytes: z.number().int().min(1).max(5 * 1024 ** 3).default(10 * 1024 * 1024),
+    /** MIME types a visitor may attach, or patterns of them: `image/*`, `application/pdf`. */
+    types: z.array(z.string().regex(MIME_PATTERN_RE, 'must be a MIME type like image/png, or a pattern like image/*')).min(1).max(MAX_UPLOAD_TYPES),
+    /** Origins the backend's upload targets and file URLs may be on; anything else is refused. */
+    hosts: z.array(uploadHost).min(1).max(20),
+    /** Time the backend has to answer `upload.requested`; the visitor is waiting. */
+    timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+  })
+  .strict();
+export type UploadsConfig = z.infer<typeof uploads>;
 
 const webhookSecret = z
   .string()
@@ -76,13 +142,19 @@ export const SiteConfig = z
     /** Secret for identity signatures (`hex(HMAC-SHA256(identitySecret, userId))`). */
     identitySecret: oneOrMore(z.string().min(16, 'must be at least 16 characters')).optional(),
     /** Shown at once on open, with no backend round trip. */
-    greeting: z
-      .object({
-        text: z.string().min(1).max(LIMITS.maxTextLength),
-        quickReplies: z.array(button).max(LIMITS.maxQuickReplies).default([]),
+    greeting: greeting.default({ text: 'Hi! How can we help?', quickReplies: [] }),
+    /** The locale of `greeting`, and of the widget's strings for a visitor whose language no locale matches. Default `en`. */
+    defaultLocale: localeTag.default('en'),
+    /**
+     * Per language tag: the greeting and some widget strings for visitors of that locale (exact tag,
+     * then the tag cut short, then the same language: `pt-BR` → `pt`, `zh-TW` → `zh-CN`). See docs/configuration.md.
+     */
+    locales: z
+      .record(z.string(), siteLocale)
+      .superRefine((locales, ctx) => {
+        for (const tag of Object.keys(locales)) if (!LOCALE_TAG.test(tag)) ctx.addIssue({ code: 'custom', path: [tag], message: TAG_HINT });
       })
-      .strict()
-      .default({ text: 'Hi! How can we help?', quickReplies: [] }),
+      .default({}),
     /** How much of each conversation the relay keeps. */
     retention: z
       .object({
@@ -99,6 +171,25 @@ export const SiteConfig = z
      * none is connected; `off` by webhook only (a socket is refused).
      */
     backendSocket: z.enum(['off', 'fallback', 'only']).default('fallback'),
+    /**
+     * Also send the visitor's typing (throttled per conversation) and read marks as webhooks
+     * (`visitor.typing`, `visitor.read`): ephemeral, sent once, never queued nor retried. Off by
+     * default; a connected backend socket always gets them as `typing` and `read` frames.
+     */
+    activityWebhooks: z.boolean().default(false),
+    /**
+     * Let visitors attach files (off when absent): the relay asks the backend for an upload target
+     * (`upload.requested`) and checks every file URL against `hosts`. See docs/configuration.md.
+     */
+    uploads: uploads.optional(),
+    /** The widget's look on every page of the site (a page's `theme` option wins key by key). See docs/configuration.md. */
+    theme: siteTheme.optional(),
+    /**
+     * Proactive messages: each shows in a bubble above the launcher once its conditions hold
+     * (time on page, URL, scroll depth, exit intent, returning visitor, a page attribute),
+     * evaluated in the browser. See docs/configuration.md.
+     */
+    triggers: siteTriggers(greeting, localeTag).default([]),
   })
   .strict();
 export type SiteConfig = z.infer<typeof SiteConfig>;
@@ -157,6 +248,16 @@ export const LimitsConfig = z
      * if aborted: the text so far enters the log marked incomplete.
      */
     streamStallMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    /**
+     * The visitor's typing reaches the backend at most once per this many ms per conversation (the
+     * first `on` at once, a later one when the interval ends, each `off` after an `on`).
+     */
+    typingIntervalMs: z.number().int().min(0).max(60_000).default(3_000),
+    /**
+     * Typing frames a socket may send without spending its `rateLimit` tokens; past this bucket
+     * they spend them like any frame, so a flood is cut all the same.
+     */
+    typingRateLimit: rate.default({ perSecond: 2, burst: 10 }),
   })
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfig>;

@@ -7,15 +7,19 @@ import {
   PROTOCOL_VERSION,
   decode,
   encode,
+  type ClientFrame,
   type CloseCode,
   type ClosingErrorCode,
+  type DecodeResult,
   type ContextFrame,
   type ErrorCode,
   type FeedbackFrame,
+  type HistoryFrame,
   type HelloFrame,
   type LogEntry,
   type SendFrame,
   type ServerFrame,
+  type UploadFrame,
   type VisitorContext,
   type WelcomeFrame,
 } from '@parley/protocol';
@@ -27,9 +31,12 @@ import { errorFrame } from './errors.js';
 import { handshake, isRefusal, type HandshakeContext, type Session, type SiteRuntime } from './handshake.js';
 import type { Hub, HubMember } from './hub.js';
 import { OrderedDelivery, REPLAY_PAGE, type OrderedDeliveryOptions } from './ordered-delivery.js';
+import { answerHistory } from './past-conversations.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 import { SocketGuard } from './protections.js';
 import { sameJson } from './same-json.js';
+import { refuseFile, refuseFileMessage, type Uploads } from './uploads.js';
+import type { VisitorActivity } from './visitor-activity.js';
 
 export type { SiteRuntime } from './handshake.js';
 
@@ -42,6 +49,10 @@ export interface SocketContext extends HandshakeContext {
   log: FastifyBaseLogger;
   /** Grace before a closing socket that does not answer the close handshake is cut. */
   closeGraceMs: number;
+  /** The visitor's typing and read marks on their way to the backend. */
+  activity: Pick<VisitorActivity, 'typed' | 'read'>;
+  /** Upload targets for the visitor's attachments, from the site's backend. */
+  uploads: Pick<Uploads, 'target'>;
 }
 
 /** What a socket needs to offer; `ws` sockets do. */
@@ -61,6 +72,9 @@ const BATCH_BYTES = 64 * 1024;
 /** Live drafts held while the open streams' snapshots are read; past it they are dropped (the finished message repairs the text). */
 const MAX_HELD_DRAFTS = 1000;
 
+/** Upload targets one socket may be waiting for at once. */
+const MAX_UPLOADS_IN_FLIGHT = 3;
+
 type State = 'new' | 'hello' | 'open' | 'closed';
 
 /**
@@ -70,6 +84,9 @@ type State = 'new' | 'hello' | 'open' | 'closed';
  */
 /** Stands in the frame queue for a binary frame. */
 const BINARY = Symbol('binary frame');
+
+/** A frame as it arrived: decoded (or refused by the decoder), or binary. */
+type Inbound = DecodeResult<ClientFrame> | typeof BINARY;
 
 /** What storing a conversation the visitor has not acted in yet takes, from the accepted hello. */
 type Draft = Pick<Session, 'visitorId' | 'ownerKey' | 'identity' | 'fresh'> & {
@@ -95,12 +112,20 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
   private stored = false;
   /** The conversation has a stored `closed` event (seen in the log or at open). */
   private closedConversation = false;
+  /** What this socket's visitor last said of typing. */
+  private typing = false;
+  /** The highest read mark this socket stored. */
+  private readSeq = 0;
+  /** Whose conversations this socket may read (`Session.ownerKey`). */
+  private ownerKey = '';
+  /** Upload targets asked for and not answered yet. */
+  private uploading = 0;
   private delivery: OrderedDelivery | undefined;
   private joined = false;
   private readonly guard: SocketGuard;
   private busy = false;
   /** Frames that arrived while one was being handled. */
-  private queue: unknown[] | undefined;
+  private queue: Inbound[] | undefined;
   /** A close waiting for the frame in hand to finish, so what it stored is acked first. */
   private closeAfter: (() => void) | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -140,13 +165,16 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     const now = this.ctx.now();
     this.lastFrameAt = now;
     this.ctx.metrics.hot.framesIn++;
-    const verdict = this.guard.frame(now);
+    const frame = binary ? BINARY : decode(data, this.ctx.limits.maxFrameBytes);
+    // Typing within its own small bucket spends none of the socket's tokens (sends are never
+    // refused for it); past that bucket it spends them like any frame, so a flood is cut the same.
+    const typing = frame !== BINARY && frame.ok && frame.frame.t === 'typing' && this.guard.typing(now);
+    const verdict = typing ? 'ok' : this.guard.frame(now);
     if (verdict !== 'ok') {
       if (verdict === 'close') this.fail('RATE_LIMITED');
       else if (verdict === 'warn') this.sendFrame(errorFrame('RATE_LIMITED'));
       return;
     }
-    const frame = binary ? BINARY : data;
     if (this.busy) {
       (this.queue ??= []).push(frame);
       return;
@@ -154,7 +182,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.run(frame);
   }
 
-  private run(data: unknown): void {
+  private run(data: Inbound): void {
     let result: Promise<void> | void;
     try {
       result = this.handle(data);
@@ -176,7 +204,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       close();
       return;
     }
-    for (let queue = this.queue; !this.busy && queue?.length && this.state !== 'closed'; queue = this.queue) this.run(queue.shift());
+    for (let queue = this.queue; !this.busy && queue?.length && this.state !== 'closed'; queue = this.queue) this.run(queue.shift()!);
     if (!this.busy && this.queue?.length === 0) this.queue = undefined;
   }
 
@@ -191,12 +219,11 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     else this.failWith(code, CLOSE.GOING_AWAY); // INTERNAL closes like NOT_READY: the client retries
   }
 
-  private handle(data: unknown): Promise<void> | void {
-    if (data === BINARY) {
+  private handle(r: Inbound): Promise<void> | void {
+    if (r === BINARY) {
       const message = 'Binary frames are not accepted: send JSON text frames.';
       return this.state !== 'open' ? this.badFirstFrame('BAD_FRAME', message) : this.refuse('BAD_FRAME', message);
     }
-    const r = decode(data, this.ctx.limits.maxFrameBytes);
     if (!r.ok) {
       if (r.code === 'TOO_LARGE') return this.fail('TOO_LARGE', r.message);
       if (this.state !== 'open') return this.badFirstFrame(r.code, r.message);
@@ -220,10 +247,13 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       case 'context':
         return this.visitorContext(frame);
       case 'typing':
-        // Visitor typing is not forwarded to the backend.
-        return;
+        return this.visitorTyping(frame.on);
       case 'feedback':
         return this.visitorFeedback(frame);
+      case 'upload':
+        return this.visitorUpload(frame);
+      case 'history':
+        return this.visitorHistory(frame);
     }
   }
 
@@ -251,6 +281,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     const { site, conversation } = session;
     this.site = site;
     this.siteKey = site.config.siteKey;
+    this.ownerKey = session.ownerKey;
     this.conversationId = session.conversationId;
     this.stored = conversation !== null;
     this.closedConversation = conversation?.closed ?? false;
@@ -286,7 +317,7 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       visitorId: session.visitorId,
       token,
       lastSeq: first.lastSeq,
-      greeting: site.config.greeting,
+      greeting: session.greeting,
       site: { name: site.config.name },
       online,
       limits: { maxFrameBytes: ctx.limits.maxFrameBytes, maxTextLength: LIMITS.maxTextLength, maxQuickReplies: LIMITS.maxQuickReplies },
@@ -294,6 +325,8 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     if (session.reset) welcome.reset = true;
     if (session.identity) welcome.identity = { userId: session.identity.userId, verified: session.identity.verified };
     this.sendFrame(welcome);
+    // A refused identity: the visitor chats anonymously, and the page hears why.
+    if (session.identityError) this.sendFrame(errorFrame(session.identityError.code, session.identityError.message));
     this.state = 'open';
     await delivery.start(first);
     // Answers being written: each once, as a draft from offset 0, after the replay. A conversation
@@ -360,6 +393,12 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
       this.sendFrame(errorFrame('CONVERSATION_CLOSED', undefined, frame.id));
       return;
     }
+    // A file must be one the site takes, on one of its upload hosts.
+    const refused = frame.body.type === 'file' ? refuseFileMessage(this.site!.config.uploads, frame.body) : undefined;
+    if (refused) {
+      this.sendFrame(errorFrame(refused, undefined, frame.id));
+      return;
+    }
     let result;
     try {
       if (!(await this.ensureStored())) return;
@@ -403,9 +442,59 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     if (result === 'not-found' || result === null) refused();
   }
 
+  /**
+   * The visitor picked a file: ask the site's backend where to upload it (uploads.ts), and answer
+   * with the target or an error naming the frame. The conversation is stored first (an upload is
+   * the visitor acting). The socket's other frames do not wait for the backend's answer.
+   */
+  private async visitorUpload(frame: UploadFrame): Promise<void> {
+    if (this.closedConversation) return this.sendFrame(errorFrame('CONVERSATION_CLOSED', undefined, frame.id));
+    if (this.uploading >= MAX_UPLOADS_IN_FLIGHT) return this.sendFrame(errorFrame('RATE_LIMITED', 'Wait for the files being prepared before attaching more.', frame.id));
+    // Refused by the site's allowance before anything is stored.
+    const refused = refuseFile(this.site!.config.uploads, frame);
+    if (refused) return this.sendFrame(errorFrame(refused, undefined, frame.id));
+    if (!(await this.ensureStored())) return;
+    this.uploading++;
+    void this.ctx.uploads.target(this.site!.config, this.conversationId, frame).then((answer) => {
+      this.uploading--;
+      if (this.state === 'open') this.sendFrame(answer);
+    });
+  }
+
+  /**
+   * The visitor's past conversations (past-conversations.ts): the list, or a page of one of them,
+   * read-only. A failure is answered with an error naming the frame, so the client's request ends.
+   */
+  private async visitorHistory(frame: HistoryFrame): Promise<void> {
+    let answer;
+    try {
+      answer = await answerHistory(this.ctx.engine, { siteKey: this.siteKey, ownerKey: this.ownerKey, current: this.conversationId }, frame);
+    } catch (err) {
+      const unavailable = isEngineUnavailable(err);
+      if (!unavailable) this.ctx.log.error({ err, conversationId: this.conversationId }, 'reading past conversations failed');
+      answer = errorFrame(unavailable ? 'NOT_READY' : 'INTERNAL', undefined, frame.id);
+    }
+    if (this.state === 'open') this.sendFrame(answer);
+  }
+
+  /** Typing reaches the backend throttled per conversation (visitor-activity.ts); nothing is stored. */
+  private visitorTyping(on: boolean): void {
+    if (!this.stored || this.closedConversation || on === this.typing) return;
+    this.typing = on;
+    this.ctx.activity.typed(this.site!.config, this.conversationId, on);
+  }
+
+  /**
+   * The visitor has seen the conversation up to `seq`: at most what this socket was sent. The
+   * engine keeps the highest; the backend hears of each raise.
+   */
   private async visitorRead(seq: number): Promise<void> {
     if (!this.stored) return;
-    await this.ctx.engine.setReadSeq(this.conversationId, seq);
+    const upTo = Math.min(seq, this.delivery?.lastSent ?? 0);
+    if (upTo <= this.readSeq) return;
+    this.readSeq = upTo;
+    const stored = await this.ctx.engine.setReadSeq(this.conversationId, upTo);
+    if (stored === upTo) this.ctx.activity.read(this.site!.config, this.conversationId, upTo);
   }
 
   private async visitorContext(frame: ContextFrame): Promise<void> {
@@ -565,6 +654,9 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
 
   /** The socket is gone: forget it. */
   onClosed(): void {
+    // A visitor typing when the socket went is typing no more.
+    if (this.typing && this.site) this.ctx.activity.typed(this.site.config, this.conversationId, false);
+    this.typing = false;
     this.state = 'closed';
     if (this.killTimer) clearTimeout(this.killTimer);
     this.queue = undefined;

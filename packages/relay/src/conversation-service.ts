@@ -25,8 +25,9 @@ function webhookTypeOf(body: VisitorBody): MessageWebhookType {
 /**
  * What the widget socket and the backend REST API do to a conversation, each as one engine
  * operation (the engine appends, enqueues and fans out atomically); after each one that may have
- * queued a webhook, the `onQueued` listener runs (the relay points it at the delivery worker, which
- * itself appends replies through this service: the listener is set after both exist).
+ * queued a webhook, the `onQueued` listener runs (the relay points it at a signal the delivery
+ * worker listens to, so the service never refers to the worker, which appends replies through it:
+ * see plugins/lifecycle.ts).
  */
 export class ConversationService {
   private readonly retentions = new Map<string, Retention>();

@@ -31,7 +31,7 @@ describe('docs stay in sync with the registry', () => {
 
   test('every frame type has an example in docs/protocol.md', () => {
     const protocol = doc('protocol.md');
-    for (const t of ['hello', 'send', 'typing', 'read', 'context', 'ping', 'feedback', 'welcome', 'ack', 'msg', 'event', 'error', 'pong', 'draft']) {
+    for (const t of ['hello', 'send', 'typing', 'read', 'context', 'ping', 'feedback', 'upload', 'welcome', 'ack', 'msg', 'event', 'error', 'pong', 'draft']) {
       expect(protocol, `frame ${t}`).toContain(`"t": "${t}"`);
     }
   });

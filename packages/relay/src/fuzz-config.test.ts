@@ -47,6 +47,8 @@ function base(): Record<string, any> {
       keepAliveTimeoutMs: 5000,
       maxHttpConnectionsPerIp: 64,
       streamStallMs: 30000,
+      typingIntervalMs: 3000,
+      typingRateLimit: { perSecond: 2, burst: 10 },
     },
     webhooks: { timeoutMs: 10000, retryScheduleMs: [5000, 30000], concurrency: 16, drainMs: 5000 },
     metrics: { token: METRICS_TOKEN },
@@ -64,6 +66,7 @@ function base(): Record<string, any> {
         retention: { maxMessages: 1000, maxAgeHours: 168 },
         online: true,
         backendSocket: 'fallback',
+        activityWebhooks: false,
       },
       {
         siteKey: 'pk_two',
@@ -122,6 +125,8 @@ const KEYS: Array<[path: string, wrong: unknown[], right: unknown[]]> = [
   ['limits.keepAliveTimeoutMs', [99], [600_000]],
   ['limits.maxHttpConnectionsPerIp', [-1, 0.5], [0]],
   ['limits.streamStallMs', [99, 3_600_001, 1.5], [100, 3_600_000]],
+  ['limits.typingIntervalMs', [-1, 60_001, 1.5], [0, 60_000]],
+  ['limits.typingRateLimit.burst', [0, 1.5], [1]],
   ['webhooks.timeoutMs', [0, 'x'], [1]],
   ['webhooks.retryScheduleMs', ['x', 5, null], [[], [0]]],
   ['webhooks.retryScheduleMs.0', [-1, 1.5, 'x'], [0]],
@@ -148,6 +153,7 @@ const KEYS: Array<[path: string, wrong: unknown[], right: unknown[]]> = [
   ['sites.0.retention.maxAgeHours', [0, 8761], [0.5, 8760]],
   ['sites.0.online', ['yes'], [false]],
   ['sites.0.backendSocket', ['sometimes', true], ['off', 'only']],
+  ['sites.0.activityWebhooks', ['yes', 1], [true]],
   // Across sites: keys unique, API secrets distinct.
   ['sites.1.siteKey', ['pk_live'], ['pk_three']],
   ['sites.1.apiSecret', [API_SECRET, [API_SECRET_2, API_SECRET]], [`${API_SECRET_2}-next`]],

@@ -1,7 +1,8 @@
-import { PROTOCOL_VERSION, verifyHmacSha256Hex, type ClosingErrorCode, type HelloFrame, type VisitorContext } from '@parley/protocol';
+import { PROTOCOL_VERSION, verifyHmacSha256Hex, type ClosingErrorCode, type Greeting, type HelloFrame, type VisitorContext } from '@parley/protocol';
 import { secretList, type SiteConfig } from './config.js';
 import type { Conversation, ConversationIdentity, Engine } from './engine/types.js';
 import { newId } from './ids.js';
+import { localeView } from './site-locales.js';
 import type { Rate } from './engine/types.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { VerifiedClaims, VisitorTokens } from './visitor-token.js';
@@ -47,7 +48,18 @@ export interface Session {
   fresh: boolean;
   /** Context to store when the conversation is created. */
   context: VisitorContext;
+  /** The site's greeting for the page's locale (`hello.page.locale`), for `welcome`. */
+  greeting: Greeting;
+  /**
+   * The identity signature was refused (`IDENTITY_INVALID`), or not checked because the address is
+   * blocked (`RATE_LIMITED`): the identity was dropped and the visitor chats anonymously; an `error`
+   * frame with this code follows `welcome`.
+   */
+  identityError?: { code: 'IDENTITY_INVALID' | 'RATE_LIMITED'; message: string };
 }
+
+const IDENTITY_REFUSED = 'The identity signature does not match the user id; the visitor chats anonymously.';
+const IDENTITY_BLOCKED = 'Too many failed authentications from this address: the identity was not checked; the visitor chats anonymously.';
 
 /** A refused hello: an error code with a close code of its own (`CLOSE_OF`), which carries the retry policy. */
 export interface Refusal {
@@ -58,7 +70,11 @@ const refuse = (code: ClosingErrorCode): Refusal => ({ code });
 
 /**
  * Check a `hello` (version, site key, origin, identity signature, visitor token, the per-IP cap
- * on new visitors) and find the conversation it resumes, without creating anything:
+ * on new visitors) and find the conversation it resumes, creating nothing (only an anonymous
+ * conversation's sign-in changes its owner):
+ * - a refused identity signature drops the identity: the visitor goes on anonymously (`identityError`);
+ * - an anonymous visitor's token with a verified identity (a sign-in mid-chat) hands the token's
+ *   open conversation to the user (`adoptConversation`), so the chat on screen carries over;
  * - a verified user resumes their open conversation on any device, else their token's;
  * - an anonymous visitor resumes their token's conversation, else their open one;
  * - a token whose conversation is gone, with a lastSeq the client has shown, gets a new
@@ -72,22 +88,34 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
   // No Origin header: not a browser. Refused unless the site serves native apps (`allowNoOrigin`), even with "*".
   if (origin === undefined ? !site.config.allowNoOrigin : !site.anyOrigin && !site.origins.has(origin)) return refuse('ORIGIN_REFUSED');
   const siteKey = site.config.siteKey;
-  // An address that failed too many checks gets no more checks for a while.
-  const credentials = frame.token !== undefined || frame.identity?.signature !== undefined;
-  if (credentials && ctx.authThrottle.blockedFor(ip) > 0) return refuse('RATE_LIMITED');
+  // An address that failed too many checks gets no more checks for a while: a token is refused;
+  // an identity signature is not checked, and the visitor goes on anonymously (below).
+  const blocked = (frame.token !== undefined || frame.identity?.signature !== undefined) && ctx.authThrottle.blockedFor(ip) > 0;
+  if (blocked && frame.token !== undefined) return refuse('RATE_LIMITED');
 
   let identity: ConversationIdentity | undefined;
+  let identityError: Session['identityError'];
   if (frame.identity) {
-    const { userId, name, email, attrs, signature } = frame.identity;
+    const { userId, signature } = frame.identity;
     let verified = false;
     if (signature && site.config.identitySecret) {
-      // Any of the site's identity secrets (more than one during a rotation).
-      for (const secret of secretList(site.config.identitySecret)) if (!verified) verified = await verifyHmacSha256Hex(secret, userId, signature);
-      if (!verified) {
-        await ctx.authThrottle.failed(ip);
-        return refuse('IDENTITY_INVALID');
+      if (blocked) {
+        // Whatever the signature: a blocked guesser learns nothing, not even from a right guess.
+        identityError = { code: 'RATE_LIMITED', message: IDENTITY_BLOCKED };
+      } else {
+        // Any of the site's identity secrets (more than one during a rotation).
+        for (const secret of secretList(site.config.identitySecret)) if (!verified) verified = await verifyHmacSha256Hex(secret, userId, signature);
+        if (!verified) {
+          await ctx.authThrottle.failed(ip);
+          identityError = { code: 'IDENTITY_INVALID', message: IDENTITY_REFUSED };
+        }
       }
     }
+  }
+  // A refused signature: the whole identity is dropped (none of it is trusted), and the visitor chats anonymously.
+  if (frame.identity && !identityError) {
+    const { userId, name, email, attrs } = frame.identity;
+    const verified = frame.identity.signature !== undefined && site.config.identitySecret !== undefined;
     identity = { userId, verified };
     if (name !== undefined) identity.name = name;
     if (email !== undefined) identity.email = email;
@@ -125,7 +153,13 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
   let conversation: Conversation | null = null;
   let conversationId: string | undefined;
   let reset = false;
-  if (!frame.fresh) {
+  // Signing in mid-chat: the anonymous conversation on screen becomes the user's current one (the
+  // user's other open conversation, if any, stays open and is linked for the backend).
+  if (!frame.fresh && claims && claims.userId === undefined && userId !== undefined && identity) {
+    const adopted = await engine.adoptConversation({ id: claims.conversationId, siteKey, fromOwnerKey: `v:${claims.visitorId}`, ownerKey, identity });
+    if (adopted.status === 'adopted') conversation = adopted.conversation;
+  }
+  if (!frame.fresh && !conversation) {
     if (userId !== undefined) {
       const own = await current();
       if (own && !own.closed) conversation = own;
@@ -137,15 +171,16 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
         if (own && !own.closed) conversation = own;
       }
     }
-    if (conversation) {
-      conversationId = conversation.id;
-      // The log ends before what the client has shown: its history was lost.
-      if (lastSeq > conversation.lastSeq) reset = true;
-    } else if (tokenConversation) {
+    if (!conversation && tokenConversation) {
       // Never stored (the visitor had not acted yet), or gone.
       if (lastSeq > 0) reset = true;
       else conversationId = tokenConversation;
     }
+  }
+  if (conversation) {
+    conversationId = conversation.id;
+    // The log ends before what the client has shown: its history was lost.
+    if (lastSeq > conversation.lastSeq) reset = true;
   }
   conversationId ??= newId('c_');
 
@@ -160,9 +195,11 @@ export async function handshake(ctx: HandshakeContext, frame: HelloFrame, origin
     afterSeq: reset ? 0 : lastSeq,
     fresh: frame.fresh === true,
     context,
+    greeting: localeView(site.config, frame.page?.locale).greeting,
   };
   if (userId !== undefined) session.userId = userId;
   if (identity) session.identity = identity;
+  if (identityError) session.identityError = identityError;
   return session;
 }
 

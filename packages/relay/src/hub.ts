@@ -95,6 +95,7 @@ export class Hub {
       for (const m of topic.members) m.deliverDraft(text);
       return;
     }
+    if (item.kind === 'backend') return; // for backend sockets (backend-socket.ts), never on a widget topic
     const text = encode({ t: 'event', ts: item.ts, event: item.event });
     for (const m of topic.members) m.deliverTransient(text);
   }

@@ -14,13 +14,21 @@ export class SocketGuard implements TokenBucket {
   at: number;
   private strikes = 0;
   private invalid = 0;
+  /** Typing frames' own bucket (`typingRateLimit`). */
+  private readonly typingBucket: TokenBucket;
 
   constructor(
-    private readonly limits: Pick<LimitsConfig, 'rateLimit' | 'rateLimitStrikes' | 'maxInvalidFrames'>,
+    private readonly limits: Pick<LimitsConfig, 'rateLimit' | 'rateLimitStrikes' | 'maxInvalidFrames' | 'typingRateLimit'>,
     now: number,
   ) {
     this.tokens = limits.rateLimit.burst;
     this.at = now;
+    this.typingBucket = { tokens: limits.typingRateLimit.burst, at: now };
+  }
+
+  /** A typing frame arrived: true when its own bucket pays for it (it then spends none of the frame tokens). */
+  typing(now: number): boolean {
+    return takeToken(this.typingBucket, now, this.limits.typingRateLimit);
   }
 
   /** A frame arrived: `ok` to handle it, `warn` (first refusal: tell the client) or `drop` to drop it, `close` to close the socket. */

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
-import { LIMITS, WebhookReply, check } from '@parley/protocol';
+import { LIMITS, WebhookReply, check, type WebhookEvent } from '@parley/protocol';
 import type { BackendSockets } from './backend-socket.js';
 import type { SiteConfig } from './config.js';
 import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
@@ -252,13 +252,37 @@ export class WebhookWorker {
     this.o.log.error({ webhookId: job.id, type: job.event.type, attempts: job.attempts, code: error.code }, 'webhook dead-lettered');
   }
 
-  private async attempt(site: SiteConfig, job: ClaimedJob): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
+  /**
+   * POST an ephemeral event once (the visitor's typing or read mark): signed like every webhook,
+   * never queued nor retried, its reply ignored. False when it failed or the worker is stopped.
+   */
+  async sendOnce(site: SiteConfig, event: WebhookEvent): Promise<boolean> {
+    if (this.stopped) return false;
+    const outcome = await this.attempt(site, { id: event.id, event });
+    return outcome.ok;
+  }
+
+  /**
+   * POST an event once and return the backend's reply (`upload.requested`, which a visitor waits
+   * for): signed like every webhook, never queued nor retried, bounded by `timeoutMs`.
+   */
+  async ask(site: SiteConfig, event: WebhookEvent, timeoutMs: number): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; error: JobError }> {
+    if (this.stopped) return { ok: false, error: { code: 'WEBHOOK_FAILED', message: 'The relay is stopping.' } };
+    const outcome = await this.attempt(site, { id: event.id, event }, timeoutMs);
+    return outcome.ok ? outcome : { ok: false, error: outcome.failure.error };
+  }
+
+  private async attempt(
+    site: SiteConfig,
+    job: Pick<ClaimedJob, 'id' | 'event'>,
+    timeoutMs = this.o.timeoutMs,
+  ): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
     if (!site.webhookUrl || !site.webhookSecret) {
       // Only a backendSocket "only" site has no webhook, and its events never come here.
       return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: 'The site has no webhookUrl.' } } };
     }
     const { webhookUrl, webhookSecret } = site;
-    const post = new Post(this.o.timeoutMs, LIMITS.maxBodyBytes);
+    const post = new Post(timeoutMs, LIMITS.maxBodyBytes);
     let answer: PostResult;
     try {
       const body = Buffer.from(JSON.stringify(job.event));
@@ -294,7 +318,7 @@ export class WebhookWorker {
       case 'aborted':
         return { ok: false, failure: { result: 'aborted', error: { code: 'WEBHOOK_FAILED', message: 'The relay stopped during the attempt.' } } };
       case 'timeout':
-        return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${this.o.timeoutMs} ms.` } } };
+        return { ok: false, failure: { result: 'timeout', error: { code: 'WEBHOOK_TIMEOUT', message: `No answer within ${timeoutMs} ms.` } } };
       case 'error': {
         const { code } = answer.error as { code?: string };
         return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: `Network error${code ? ` (${code})` : ''}.` } } };
@@ -325,7 +349,7 @@ export class WebhookWorker {
   }
 
   /** The inline reply of a 2xx answer; an empty or invalid body means no reply (logged, never retried). */
-  private readReply(answer: Answer, job: ClaimedJob): WebhookReply | undefined {
+  private readReply(answer: Answer, job: Pick<ClaimedJob, 'id'>): WebhookReply | undefined {
     const { body } = answer;
     if (body === undefined) return undefined;
     if (body === null) {

@@ -232,4 +232,18 @@ describe('widget assets', () => {
 
     expect(missingKey(() => buildApp(testConfig(HOOK, { assets: [] }), { logger: false })).key).toBe('assets');
   });
+
+  test('serves the triggers module the bundle loads beside itself when there is one; a build without it still starts', async () => {
+    const TRIGGERS = '/* triggers */ var ParleyTriggers = {};\n';
+    const { base } = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BUNDLE, 'parley-triggers.js': TRIGGERS })]);
+    const res = await fetch(`${base}/parley/parley-triggers.js`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(TRIGGERS);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=3600');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+
+    const { base: older } = await relayWith([dirWith({ 'loader.js': LOADER, 'parley.iife.js': BUNDLE })]);
+    expect((await fetch(`${older}/parley/parley-triggers.js`)).status).toBe(404);
+  });
 });

@@ -1,11 +1,12 @@
 import { LIMITS } from '@parley/protocol';
+import { upload } from './upload-ui.js';
 import type { View } from './view.js';
 
 const MAX = LIMITS.maxTextLength;
 
 /** The text box: Enter sends, Shift+Enter breaks the line; a counter shows near the limit. */
 export function Composer({ v }: { v: View }) {
-  const { ui, t, c } = v;
+  const { ui, t, c, s } = v;
   const send = () => {
     const text = ui.draft.trim();
     if (!text) return;
@@ -21,7 +22,18 @@ export function Composer({ v }: { v: View }) {
         send();
       }}
     >
+      {s.uploads && (
+        // A label around the file input: a tap opens the picker (on a phone it offers the camera too).
+        // Its appearance loads the upload code, which also takes files pasted or dropped on the panel.
+        <label class="a" ref={(el) => upload(v, el)}>
+          <input type="file" multiple accept={s.uploads.types.join()} aria-label={t.attach} onChange={(e) => upload(v, e.currentTarget)} />
+          <svg viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M11 5h2v14h-2zM5 11h14v2H5z" />
+          </svg>
+        </label>
+      )}
       <textarea
+        dir="auto"
         aria-label={t.message}
         placeholder={t.placeholder}
         rows={1}

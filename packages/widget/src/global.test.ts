@@ -78,3 +78,17 @@ test('a second boot is ignored while a widget is mounted', () => {
   w.Parley!(...boot(fakeClient()));
   expect(document.querySelectorAll('parley-chat')).toHaveLength(1);
 });
+
+test('`ready`: a listener queued before the bundle is called once the widget is mounted; one added later, at once', async () => {
+  const client = fakeClient();
+  const seen: string[] = [];
+  installLoader(window as unknown as Parameters<typeof installLoader>[0], null);
+  w.Parley!('on', 'ready', () => seen.push('queued'));
+  w.Parley!(...boot(client));
+  installGlobal(w);
+  expect(seen).toEqual([]);
+  await nextTask();
+  expect(seen).toEqual(['queued']);
+  w.Parley!('on', 'ready', () => seen.push('later'));
+  expect(seen).toEqual(['queued', 'later']);
+});

@@ -1,12 +1,11 @@
-import { en, type Strings } from './locales/en.js';
-import { zhCN } from './locales/zh-cn.js';
+import type { LangInfo } from '@parley/client';
+import { EN_STRINGS, type WidgetStrings } from '@parley/protocol';
 
-/** The string table for a BCP 47 tag: any `zh` tag gets zh-CN, everything else English. */
-export function pickStrings(lang: string): Strings {
-  return /^zh\b/i.test(lang) ? zhCN : en;
-}
-
-/** True for languages written right to left. */
-export function isRtl(lang: string): boolean {
-  return /^(ar|he|iw|fa|ur|ps|yi)\b/i.test(lang);
+/**
+ * The widget's strings: the English it bundles, with the relay's strings for the visitor's
+ * locale over it (from the site config; see `Snapshot.lang`). A key the relay does not know
+ * yet stays English.
+ */
+export function pickStrings(lang: LangInfo | null): WidgetStrings {
+  return lang?.strings ? { ...EN_STRINGS, ...lang.strings } : EN_STRINGS;
 }

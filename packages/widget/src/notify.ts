@@ -10,8 +10,12 @@ export function primeAudio(): void {
   }
 }
 
-/** A 150 ms soft beep; no audio file. */
+/**
+ * A 150 ms soft beep; no audio file. Once the visitor has clicked or typed on the page, browsers
+ * let it start sound: the audio context is made then if no gesture on the widget made it.
+ */
 export function beep(): void {
+  if (navigator.userActivation?.hasBeenActive) primeAudio();
   if (!audio) return;
   const osc = audio.createOscillator();
   const gain = audio.createGain();
@@ -23,22 +27,14 @@ export function beep(): void {
 }
 
 /**
- * Flash `document.title` with `text` while the page is hidden; the page's own title
- * comes back when it is shown again. Returns `{ flash, stop }`.
+ * Flash `document.title` with the text given to `flash` while the page is hidden, until `stop`
+ * (called when the page is shown again) puts the page's own title back.
  */
-export function titleFlasher(text: string, intervalMs = 1000) {
+export function titleFlasher(intervalMs = 1000) {
   let timer: ReturnType<typeof setInterval> | undefined;
   let saved = '';
-  const stop = () => {
-    if (!timer) return;
-    clearInterval(timer);
-    timer = undefined;
-    document.title = saved;
-  };
-  const onVisible = () => !document.hidden && stop();
-  document.addEventListener('visibilitychange', onVisible);
   return {
-    flash() {
+    flash(text: string) {
       if (!document.hidden || timer) return;
       saved = document.title;
       const flip = () => (document.title = document.title === saved ? text : saved);
@@ -46,8 +42,10 @@ export function titleFlasher(text: string, intervalMs = 1000) {
       timer = setInterval(flip, intervalMs);
     },
     stop() {
-      stop();
-      document.removeEventListener('visibilitychange', onVisible);
+      if (!timer) return;
+      clearInterval(timer);
+      timer = undefined;
+      document.title = saved;
     },
   };
 }

@@ -1,10 +1,9 @@
 import { LIMITS } from '@parley/protocol';
 import type { View } from './view.js';
 
-/** While nobody is online: leave an email and a message, answered later by email. */
+/** While nobody is online: leave an email and a message (or several), answered later by email. */
 export function OfflineForm({ v }: { v: View }) {
   const { t, ui } = v;
-  if (ui.left) return <p class="o">{t.thanks}</p>;
   return (
     <form
       class="o"
@@ -15,12 +14,14 @@ export function OfflineForm({ v }: { v: View }) {
         const text = form.elements.namedItem('text') as HTMLTextAreaElement;
         if (!email.value.trim() || !text.value.trim()) return;
         v.c.leaveMessage(email.value.trim(), text.value.trim());
+        // The form stays for another message, to the same email.
+        text.value = '';
         v.set({ left: true });
       }}
     >
-      <p>{t.away}</p>
-      <input name="email" type="email" required autocomplete="email" aria-label={t.email} placeholder={t.email} />
-      <textarea name="text" required aria-label={t.message} placeholder={t.placeholder} maxLength={LIMITS.maxTextLength} />
+      <p role="status">{ui.left ? t.thanks : t.away}</p>
+      <input dir="auto" name="email" type="email" required autocomplete="email" aria-label={t.email} placeholder={t.email} />
+      <textarea dir="auto" name="text" required aria-label={t.message} placeholder={t.placeholder} maxLength={LIMITS.maxTextLength} />
       <button class="k" type="submit">
         {t.leave}
       </button>

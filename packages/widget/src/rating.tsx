@@ -12,7 +12,7 @@ export function Rating({ v }: { v: View }) {
           <button
             key={n}
             class={n <= ui.score ? 'on' : ''}
-            aria-label={t.stars(n)}
+            aria-label={v.f(n > 1 ? t.stars : t.star, { n })}
             aria-pressed={n === ui.score}
             onClick={() => v.set({ score: n })}
           >
@@ -23,6 +23,7 @@ export function Rating({ v }: { v: View }) {
       {ui.score > 0 && (
         <>
           <textarea
+            dir="auto"
             aria-label={t.comment}
             placeholder={t.comment}
             maxLength={LIMITS.maxCommentLength}
@@ -31,12 +32,11 @@ export function Rating({ v }: { v: View }) {
           />
           <button
             class="k"
-            onClick={(e) => {
-              const panel = e.currentTarget.closest('section');
+            onClick={() => {
               v.c.rate(ui.score, ui.comment.trim() || undefined);
               v.set({ score: 0, comment: '' });
               // The prompt goes away with its button: keep focus in the panel (Esc still closes it).
-              setTimeout(() => panel?.querySelector<HTMLElement>('.o .k, textarea')?.focus());
+              setTimeout(() => v.compose(true));
             }}
           >
             {t.submit}

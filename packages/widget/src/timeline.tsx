@@ -1,11 +1,10 @@
 import type { ChatMessage, TimelineItem } from '@parley/client';
 import type { ConversationEvent } from '@parley/protocol';
 import { Body } from './message-body.js';
+import { Extra } from './lazy.js';
 import type { View } from './view.js';
 
 const isDraft = (i: TimelineItem) => (i as ChatMessage).draft;
-/** Focuses a control once, when it appears. */
-const focus = (el: HTMLElement | null) => el?.focus();
 
 /**
  * The conversation: the greeting, then messages and notices, as a polite live log. Answers
@@ -14,14 +13,16 @@ const focus = (el: HTMLElement | null) => el?.focus();
  */
 export function Timeline({ v }: { v: View }) {
   const { s } = v;
-  const items: TimelineItem[] = s.greeting
+  // A proactive message the visitor opened the chat from takes the greeting's place.
+  const greeting = v.ui.g || s.greeting;
+  const items: TimelineItem[] = greeting
     ? [
         {
           kind: 'msg',
           id: 'greeting',
           ts: 0,
           from: { role: 'bot' },
-          body: { type: 'quick_replies', text: s.greeting.text, replies: s.greeting.quickReplies },
+          body: { type: 'quick_replies', text: greeting.text, replies: greeting.quickReplies },
         },
         ...s.timeline,
       ]
@@ -53,14 +54,12 @@ function Notice({ v, e }: { v: View; e: ConversationEvent }) {
   const { t } = v;
   const text =
     e.type === 'agent_joined'
-      ? t.joined(e.agent.name || t.agent)
+      ? v.f(t.joined, { name: e.agent.name || t.agent })
       : e.type === 'agent_left'
-        ? t.left(e.agent.name || t.agent)
+        ? v.f(t.left, { name: e.agent.name || t.agent })
         : e.type === 'handoff' && e.state === 'requested'
           ? t.handoff
-          : e.type === 'closed'
-            ? t.closed
-            : '';
+          : ''; // a close shows once, in the status line under the log
   return text ? <p class="e">{text}</p> : null;
 }
 
@@ -81,11 +80,11 @@ function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; 
         <span class="t">
           {role === 'bot' ? (
             <>
-              {m.from.name && `${m.from.name} `}
+              {m.from.name && <bdi>{m.from.name} </bdi>}
               <span class="bd">{m.from.ai ? t.ai : t.bot}</span>
             </>
           ) : (
-            m.from.name || (role === 'agent' ? t.agent : s.siteName)
+            <bdi>{m.from.name || (role === 'agent' ? t.agent : s.siteName)}</bdi>
           )}
         </span>
       )}
@@ -117,23 +116,8 @@ function Bubble({ v, m, live, mine }: { v: View; m: ChatMessage; live: boolean; 
             </button>
           ))}
       </span>
-      {rate && v.ui.fb === m.id && (
-        // The comment goes with a second 👎 (the client cuts it to the protocol's limit).
-        <form
-          class="q"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const why = (e.currentTarget[0] as HTMLInputElement).value;
-            if (why.trim()) v.c.feedback(m.id, 'down', why);
-            // The form goes away: focus returns to 👎, last on the line above (Esc still closes the panel).
-            (e.currentTarget.previousSibling!.lastChild as HTMLElement).focus();
-            v.set({ fb: '' });
-          }}
-        >
-          <input aria-label={t.comment} placeholder={t.comment} ref={focus} />
-          <button>{t.send}</button>
-        </form>
-      )}
+      {/* Its comment box, in the extras (feedback-comment.tsx). */}
+      {rate && v.ui.fb === m.id && <Extra of="Comment" v={v} m={m} />}
     </div>
   );
 }

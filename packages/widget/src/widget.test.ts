@@ -1,17 +1,23 @@
 // @vitest-environment happy-dom
-import { LIMITS } from '@parley/protocol';
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import type { ChatMessage } from '@parley/client';
+import { BUILTIN_STRINGS, EN_STRINGS, LIMITS, STRING_KEYS, formatString } from '@parley/protocol';
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { ChatMessage, SocketLike, StorageLike } from '@parley/client';
 import { fakeClient, msg, T0, type FakeClient } from '../test/fake-client.js';
 import { luminance } from './contrast.js';
+import { preload } from './lazy.js';
 import { mount } from './mount.js';
 import type { MountOptions, WidgetHandle } from './options.js';
+
+// The rarer forms and bodies come in a module of their own (lazy.ts): loaded once here, every
+// render below has them at once.
+beforeAll(() => preload());
 
 let handle: WidgetHandle | undefined;
 afterEach(() => {
   handle?.destroy();
   handle = undefined;
   document.body.innerHTML = '';
+  vi.useRealTimers();
 });
 
 function setup(patch: Parameters<typeof fakeClient>[0] = {}, options: Partial<MountOptions> = {}) {
@@ -31,6 +37,8 @@ function setup(patch: Parameters<typeof fakeClient>[0] = {}, options: Partial<Mo
 }
 
 const calls = (client: FakeClient, name: string) => client.calls.filter((c) => c[0] === name);
+/** Chinese as the relay's site config sends it. */
+const zh = { locale: 'zh-CN', dir: 'ltr' as const, strings: BUILTIN_STRINGS['zh-CN'] };
 
 function type(el: HTMLTextAreaElement | HTMLInputElement, value: string) {
   el.value = value;
@@ -129,7 +137,8 @@ describe('message content', () => {
 describe('conversation states', () => {
   test('shows who is typing', () => {
     const w = setup({ typing: { role: 'agent', name: 'Mia' } });
-    expect(w.text('.y')).toContain('Mia is typing…');
+    // The name is isolated (FSI … PDI): in a right-to-left sentence its punctuation stays put.
+    expect(w.text('.y')).toContain('\u2068Mia\u2069 is typing…');
   });
 
   test('shows the place in the queue', () => {
@@ -145,7 +154,7 @@ describe('conversation states', () => {
         { kind: 'event', id: 'e2', seq: 2, ts: T0, event: { type: 'agent_left', agent: mia } },
       ],
     });
-    expect(w.$$('.m .e').map((e) => e.textContent)).toEqual(['Mia joined the chat', 'Mia left the chat']);
+    expect(w.$$('.m .e').map((e) => e.textContent)).toEqual(['\u2068Mia\u2069 joined the chat', '\u2068Mia\u2069 left the chat']);
   });
 
   test('asks for a rating with five labelled star buttons and an optional comment', () => {
@@ -167,9 +176,16 @@ describe('conversation states', () => {
     expect(calls(w.client, 'restart')).toHaveLength(1);
   });
 
-  test('while disconnected shows an offline banner and keeps the queued messages as "sending"', () => {
+  test('while disconnected says "Connecting…", shows the offline notice a few seconds later, and keeps the queued messages as "sending"', () => {
+    vi.useFakeTimers();
     const w = setup({ state: 'reconnecting', timeline: [msg('visitor', 'first', { status: 'sending' }), msg('visitor', 'second', { status: 'sending' })] });
+    expect(w.text('.y')).toBe('Connecting…');
+    expect(w.$('.n')).toBeNull();
+    vi.advanceTimersByTime(3900);
+    expect(w.$('.n')).toBeNull();
+    vi.advanceTimersByTime(100);
     expect(w.$('.n')!.textContent).toMatch(/offline/i);
+    expect(w.text('.y')).toBe('');
     expect(w.$$('.m .v').map((g) => g.textContent)).toEqual([expect.stringContaining('first'), expect.stringContaining('second')]);
     expect(w.$$('.m .v').every((g) => g.textContent!.includes('Sending…'))).toBe(true);
     // Messages typed now join the queue too.
@@ -178,6 +194,10 @@ describe('conversation states', () => {
     expect(w.$$('.m .v')).toHaveLength(3);
     w.client.update({ state: 'open' });
     expect(w.$('.n')).toBeNull();
+    expect(w.text('.y')).toBe('');
+    // A connection lost again starts over with "Connecting…".
+    w.client.update({ state: 'reconnecting' });
+    expect([w.text('.y'), w.$('.n')]).toEqual(['Connecting…', null]);
   });
 
   test('a failed message says so and offers a retry', () => {
@@ -320,7 +340,7 @@ describe('streamed AI answers', () => {
     const w = setup({ timeline: [msg('bot', 'Pick a topic'), msg(ai, 'Here is what I found')] });
     expect(w.$$('.m .bd').map((b) => b.textContent)).toEqual(['Bot', 'AI']);
     w.client.update({ typing: ai });
-    expect(w.text('.y')).toContain('AI is typing…');
+    expect(w.text('.y')).toContain('\u2068AI\u2069 is typing…');
   });
 
   test('sources show under the answer as safe links; a javascript: source is never a link', () => {
@@ -413,7 +433,7 @@ describe('streamed AI answers', () => {
 
   test('zh-CN has its own strings for the AI label, sources, feedback and the interruption note', () => {
     const w = setup(
-      { timeline: [msg(ai, { type: 'text', text: '好的', sources: [{ title: '退货政策', url: 'https://shop.example/r' }] }, { incomplete: true })] },
+      { lang: zh, timeline: [msg(ai, { type: 'text', text: '好的', sources: [{ title: '退货政策', url: 'https://shop.example/r' }] }, { incomplete: true })] },
       { locale: 'zh-CN' },
     );
     expect(w.$('.m .bd')!.textContent).toBe('AI');
@@ -519,31 +539,91 @@ describe('isolation and theme', () => {
 });
 
 describe('locales and direction', () => {
-  test('zh-CN strings, chosen from navigator.language', () => {
-    const language = Object.getOwnPropertyDescriptor(Navigator.prototype, 'language');
-    Object.defineProperty(navigator, 'language', { value: 'zh-CN', configurable: true });
-    try {
-      const w = setup({ queue: { position: 3 }, timeline: [msg('bot', '您好')] }, { locale: undefined });
-      expect(w.text('.y')).toBe('您前面还有 3 位');
-      expect(w.$('.h .bd')!.textContent).toBe('机器人');
-      expect(w.$('.m .t')!.textContent).toBe('机器人');
-      expect(w.$$('button').some((b) => b.textContent === '转人工客服')).toBe(true);
+  /** Every piece of English of the strings table a visitor could see or hear, but for the words a language shares ("AI"). */
+  const englishOf = (table: Record<string, string>) =>
+    STRING_KEYS.filter((k) => table[k] !== EN_STRINGS[k]).flatMap((k) =>
+      formatString(EN_STRINGS[k], { n: 2, name: 'Mia' })
+        .split(/\u2068Mia\u2069|2/)
+        .map((part) => part.trim())
+        .filter((part) => part.length > 2),
+    );
+  /** The text of the widget and of its labels and placeholders. */
+  const seen = (root: ShadowRoot) =>
+    [root.textContent ?? '', ...[...root.querySelectorAll('[aria-label], [placeholder]')].flatMap((el) => [el.getAttribute('aria-label') ?? '', el.getAttribute('placeholder') ?? ''])].join('\n');
+
+  test('a zh-CN visitor sees no English string of the table, in any state of the conversation', () => {
+    const mia = { role: 'agent' as const, name: 'Mia' };
+    const ai = { role: 'bot' as const, name: 'Sage', ai: true };
+    const greeting = { text: '您好！有什么可以帮您？', quickReplies: [{ label: '配送', value: 'shipping' }] };
+    const states: Parameters<typeof fakeClient>[0][] = [
+      { greeting, unread: 2, typing: { role: 'bot' } },
+      {
+        queue: { position: 3 },
+        timeline: [
+          msg('visitor', '你好', { status: 'sending', seq: undefined }),
+          msg('visitor', '在吗', { status: 'failed', seq: undefined }),
+          { kind: 'event', id: 'e1', seq: 1, ts: T0, event: { type: 'handoff', state: 'requested' } },
+          { kind: 'event', id: 'e2', seq: 2, ts: T0, event: { type: 'agent_joined', agent: mia } },
+          msg(mia, '您好'),
+          { kind: 'event', id: 'e3', seq: 3, ts: T0, event: { type: 'agent_left', agent: mia } },
+          msg('visitor', { type: 'rating', score: 4 }, { status: 'read' }),
+        ],
+      },
+      { typing: mia, ratingRequested: {}, timeline: [msg(ai, { type: 'text', text: '好的', sources: [{ title: '退货', url: 'https://shop.example/r' }] }, { incomplete: true })] },
+      { state: 'reconnecting', closed: true, timeline: [{ kind: 'event', id: 'e4', seq: 4, ts: T0, event: { type: 'closed' } }] },
+      { online: false },
+      { online: false, agent: mia },
+    ];
+    const english = englishOf(zh.strings!);
+    expect(english.length).toBeGreaterThan(30);
+    for (const state of states) {
+      const w = setup({ lang: zh, ...state }, { locale: 'zh-CN' });
+      // 👎 opens the comment box; the launcher is labelled while closed, too.
+      w.$('.m .fb:last-of-type')?.click();
+      const text = seen(w.root);
+      w.handle.close();
+      const all = text + seen(w.root);
+      expect(english.filter((e) => all.includes(e)), all).toEqual([]);
       expect(w.$('.w')!.getAttribute('lang')).toBe('zh-CN');
-    } finally {
-      delete (navigator as unknown as Record<string, unknown>).language;
-      if (language) Object.defineProperty(Navigator.prototype, 'language', language);
+      handle!.destroy();
     }
   });
 
-  test('the locale option overrides the browser language', () => {
+  test('the table the relay sends replaces the bundled English when it arrives; a key it lacks stays English', () => {
     const w = setup({}, { locale: 'zh-CN' });
-    expect(w.$$('button').some((b) => b.textContent === '转人工客服')).toBe(true);
+    expect(w.button('Talk to a human')).toBeTruthy();
+    w.client.update({ lang: { locale: 'zh-CN', dir: 'ltr', strings: { human: '转人工客服' } } });
+    expect(w.button('转人工客服')).toBeTruthy();
+    expect(w.$<HTMLTextAreaElement>('.f textarea')!.placeholder).toBe('Type a message…');
   });
 
   test('asking for a human in zh-CN shows the request in Chinese in the conversation', () => {
-    const w = setup({}, { locale: 'zh-CN' });
+    const w = setup({ lang: zh }, { locale: 'zh-CN' });
     w.button('转人工客服').click();
     expect(w.$$('.m .v .x').map((x) => x.textContent)).toEqual(['转人工客服']);
+  });
+
+  test('ar: right to left, Arabic strings, and text of another direction keeps its own', () => {
+    const w = setup(
+      {
+        lang: { locale: 'ar', dir: 'rtl', strings: BUILTIN_STRINGS.ar! },
+        greeting: { text: 'مرحبًا! كيف يمكننا مساعدتك؟', quickReplies: [{ label: 'Where is my order?', value: 'order' }] },
+        typing: { role: 'agent', name: 'Mia' },
+      },
+      { locale: 'ar-EG' },
+    );
+    const panel = w.$('.w')!;
+    expect([panel.getAttribute('dir'), panel.getAttribute('lang')]).toEqual(['rtl', 'ar']);
+    expect(w.host.getAttribute('position')).toBe('left');
+    expect(w.button('التحدث إلى موظف')).toBeTruthy();
+    expect(w.$<HTMLTextAreaElement>('.f textarea')!.placeholder).toBe('اكتب رسالة…');
+    expect(w.text('.y')).toContain('\u2068Mia\u2069 يكتب…');
+    // Message text, buttons and cards take the direction of their own text.
+    expect(w.$$('.m .x, .m .q button').map((el) => el.getAttribute('dir'))).toEqual(['auto', 'auto']);
+    w.client.update({ timeline: [msg('bot', { type: 'card', kind: 'order', title: 'Order #1001', subtitle: 'Shipped.' })] });
+    expect(w.$('.m .c')!.getAttribute('dir')).toBe('auto');
+    expect(w.$<HTMLTextAreaElement>('.f textarea')!.getAttribute('dir')).toBe('auto');
+    expect(englishOf(BUILTIN_STRINGS.ar!).filter((e) => seen(w.root).includes(e))).toEqual([]);
   });
 
   test('right-to-left: the dir option, or an RTL locale, sets dir and puts the launcher on the left', () => {
@@ -671,5 +751,232 @@ describe('handle', () => {
     } finally {
       Intl.DateTimeFormat = Real;
     }
+  });
+});
+
+/** A socket to a relay that does not answer until the test says so. */
+class RelaySocket implements SocketLike {
+  readyState = 0;
+  sent: { t: string; [key: string]: unknown }[] = [];
+  onopen: SocketLike['onopen'] = null;
+  onclose: SocketLike['onclose'] = null;
+  onmessage: SocketLike['onmessage'] = null;
+  onerror: SocketLike['onerror'] = null;
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  /** The relay answers at last: the socket opens and the hello gets its welcome. */
+  answer() {
+    this.readyState = 1;
+    this.onopen?.({});
+    this.recv({
+      t: 'welcome',
+      v: 1,
+      conversationId: 'c1',
+      visitorId: 'v1',
+      token: 'tok-1',
+      lastSeq: 0,
+      greeting: { text: 'Hello from the relay', quickReplies: [] },
+      site: { name: 'Trailhead Outfitters (live)' },
+      online: true,
+      limits: { maxFrameBytes: 16384, maxTextLength: 4000, maxQuickReplies: 10 },
+    });
+  }
+  recv(frame: object) {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+}
+
+const greeting = { text: 'Hi! How can we help?', quickReplies: [{ label: 'Returns', value: 'returns' }] };
+const memory = (): StorageLike => {
+  const map = new Map<string, string>();
+  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+};
+/** Let the client's coalesced `change` (a microtask) and due timers run. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+/** The widget with a real client over sockets the test drives; the relay's config never answers unless `fetch` says otherwise. */
+function live(options: Partial<MountOptions> = {}) {
+  const sockets: RelaySocket[] = [];
+  handle = mount({
+    siteKey: 'pk_test',
+    relayUrl: 'https://chat.shop.example',
+    locale: 'en-US',
+    storage: null,
+    fetch: () => new Promise(() => {}),
+    createSocket: () => {
+      const s = new RelaySocket();
+      sockets.push(s);
+      return s;
+    },
+    ...options,
+  });
+  const root = document.querySelector('parley-chat')!.shadowRoot!;
+  const $ = <E extends Element = HTMLElement>(sel: string) => root.querySelector<E>(sel);
+  const text = (sel: string) => $(sel)?.textContent ?? '';
+  return { handle: handle!, sockets, root, $, text, frames: (t: string) => sockets.flatMap((s) => s.sent).filter((f) => f.t === t) };
+}
+
+describe('never blank, and the small things', () => {
+  test('a first visit with the relay not answering shows the shop, its greeting and "Connecting…", then the offline notice; a message typed meanwhile waits and goes once', async () => {
+    vi.useFakeTimers();
+    // The shop's name and greeting from the boot options: nothing has come from the relay yet.
+    const w = live({ siteName: 'Trailhead Outfitters', greeting });
+    w.handle.open();
+    await settle();
+    expect(w.text('.h b')).toBe('Trailhead Outfitters');
+    expect(w.$('[role=dialog]')!.getAttribute('aria-label')).toBe('Trailhead Outfitters');
+    expect(w.text('.m')).toContain('Hi! How can we help?');
+    expect(w.text('.y')).toBe('Connecting…');
+    expect(w.$('.n')).toBeNull();
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(w.text('.n')).toMatch(/offline/i);
+    expect(w.text('.y')).toBe('');
+
+    const box = w.$<HTMLTextAreaElement>('.f textarea')!;
+    type(box, 'Do you ship to Iceland?');
+    key(box, 'Enter');
+    await settle();
+    expect(w.text('.m .v')).toContain('Sending…');
+    expect(w.frames('send')).toEqual([]);
+
+    w.sockets.at(-1)!.answer();
+    await settle();
+    expect(w.frames('send')).toEqual([{ t: 'send', id: expect.any(String), body: { type: 'text', text: 'Do you ship to Iceland?' } }]);
+    expect(w.$('.n')).toBeNull();
+    expect(w.text('.y')).toBe('');
+    expect(w.text('.h b')).toBe('Trailhead Outfitters (live)');
+  });
+
+  test('with the browser itself offline, the offline notice shows at once', () => {
+    vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(false);
+    try {
+      const w = setup({ state: 'reconnecting', greeting });
+      expect(w.text('.n')).toMatch(/offline/i);
+      expect(w.text('.m')).toContain('Hi! How can we help?');
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  test('on a later page, the site config kept from an earlier one shows while the relay does not answer', async () => {
+    vi.useFakeTimers();
+    const storage = memory();
+    const config = { v: 1, site: { name: 'Trailhead Outfitters' }, greeting, online: true };
+    live({ storage, fetch: async () => ({ json: async () => config }) });
+    await settle(); // prepare() read the config
+    handle!.destroy();
+    const w = live({ storage });
+    w.handle.open();
+    await settle();
+    expect(w.text('.h b')).toBe('Trailhead Outfitters');
+    expect(w.text('.m')).toContain('Hi! How can we help?');
+    expect(w.text('.y')).toBe('Connecting…');
+  });
+
+  test('`unread` stays 0 and no badge shows, not even for a moment, while the panel is open and visible; closed, it counts', async () => {
+    vi.useFakeTimers();
+    const w = live();
+    const counts: number[] = [];
+    w.handle.on('unread', (n) => counts.push(n));
+    let badges = 0;
+    new MutationObserver((records) =>
+      records.forEach((r) => r.addedNodes.forEach((n) => (n as Element).classList?.contains('b') && badges++)),
+    ).observe(w.root, { subtree: true, childList: true });
+    const bot = (seq: number) => ({ t: 'msg', seq, id: `b${seq}`, ts: T0, from: { role: 'bot' }, body: { type: 'text', text: `answer ${seq}` } });
+    w.handle.open();
+    w.sockets[0]!.answer();
+    w.sockets[0]!.recv(bot(1));
+    await settle();
+    expect(w.text('.m')).toContain('answer 1');
+    expect(counts).toEqual([]);
+    expect(badges).toBe(0);
+    expect(w.frames('read')).toEqual([{ t: 'read', seq: 1 }]);
+
+    w.handle.close();
+    w.sockets[0]!.recv(bot(2));
+    await settle();
+    expect(counts).toEqual([1]);
+    expect(w.text('.b')).toBe('1');
+  });
+
+  test('a quick reply chosen by keyboard leaves focus in the composer, on a phone too; a tap on a phone leaves its keyboard down', () => {
+    const viewport = (width: number) =>
+      (window as unknown as { happyDOM: { setViewport(v: { width: number; height: number }): void } }).happyDOM.setViewport({ width, height: 640 });
+    try {
+      for (const width of [1024, 320]) {
+        viewport(width);
+        const w = setup({ greeting });
+        w.button('Returns').dispatchEvent(new MouseEvent('click', { bubbles: true, detail: 0 })); // Enter or Space on a button
+        expect(calls(w.client, 'postback')).toHaveLength(1);
+        expect(w.$$('.m .q button')).toEqual([]); // the buttons went with the answer
+        expect(w.root.activeElement).toBe(w.$('.f textarea'));
+        handle!.destroy();
+      }
+      const w = setup({ greeting });
+      w.button('Returns').dispatchEvent(new MouseEvent('click', { bubbles: true, detail: 1 }));
+      expect(calls(w.client, 'postback')).toHaveLength(1);
+      expect(w.root.activeElement).not.toBe(w.$('.f textarea'));
+    } finally {
+      viewport(1024);
+    }
+  });
+
+  test('`ready` fires once, in the task after mount; a listener added later is called at once', async () => {
+    const w = setup({}, { open: false });
+    const seen: string[] = [];
+    w.handle.on('ready', () => seen.push('early'));
+    expect(seen).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve));
+    expect(seen).toEqual(['early']);
+    w.handle.on('ready', () => seen.push('late'));
+    expect(seen).toEqual(['early', 'late']);
+    await new Promise((resolve) => setTimeout(resolve));
+    expect(seen).toEqual(['early', 'late']);
+  });
+
+  test('a closed conversation says so once, in the status line, above "Start a new conversation"', () => {
+    const closed = { kind: 'event' as const, id: 'e2', seq: 2, ts: T0, event: { type: 'closed' as const } };
+    const w = setup({ closed: true, timeline: [msg('agent', 'Glad I could help'), closed] });
+    expect(w.text('.p').split('This conversation has ended.')).toHaveLength(2);
+    expect(w.$('.y')!.getAttribute('role')).toBe('status');
+    expect(w.text('.y')).toBe('This conversation has ended.');
+    w.button('Start a new conversation').click();
+    expect(calls(w.client, 'restart')).toHaveLength(1);
+  });
+
+  test('with nobody online, several messages can be left, to the same email', () => {
+    const w = setup({ online: false });
+    const email = w.$<HTMLInputElement>('.o input')!;
+    const text = w.$<HTMLTextAreaElement>('.o textarea')!;
+    type(email, 'ana@example.com');
+    type(text, 'Do you ship to Iceland?');
+    w.button('Send message').click();
+    expect(w.text('.o [role=status]')).toBe('Thanks! We will reply by email.');
+    // The form stays, the email kept and the message box empty.
+    expect([w.$<HTMLInputElement>('.o input')!.value, w.$<HTMLTextAreaElement>('.o textarea')!.value]).toEqual(['ana@example.com', '']);
+    type(w.$<HTMLTextAreaElement>('.o textarea')!, 'And to Greenland?');
+    w.button('Send message').click();
+    expect(calls(w.client, 'leaveMessage')).toEqual([
+      ['leaveMessage', 'ana@example.com', 'Do you ship to Iceland?'],
+      ['leaveMessage', 'ana@example.com', 'And to Greenland?'],
+    ]);
+    expect(w.$$('.m .v .x').map((x) => x.textContent)).toEqual(['Do you ship to Iceland?', 'And to Greenland?']);
+  });
+
+  test('the widget root resets everything the page gives <parley-chat> to inherit, while the host stays the page’s to hide', () => {
+    const w = setup();
+    const rules = [...w.root.adoptedStyleSheets[0]!.cssRules].filter((r): r is CSSStyleRule => r instanceof CSSStyleRule);
+    expect(w.$('.w')!.parentNode).toBe(w.root);
+    expect(rules.find((r) => r.selectorText === '.w')!.style.getPropertyValue('all')).toBe('initial');
+    expect(rules.filter((r) => r.selectorText.includes(':host') && r.style.getPropertyValue('all'))).toEqual([]);
+  });
+
+  test('the offset may set the side and the bottom apart, in px or any CSS length', () => {
+    const w = setup({}, { theme: { offset: { x: 8, y: '5rem' } } });
+    expect(['-x', '-y', ''].map((k) => w.host.style.getPropertyValue(`--parley-offset${k}`))).toEqual(['8px', '5rem', '']);
   });
 });

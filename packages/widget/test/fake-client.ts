@@ -1,8 +1,8 @@
 // A stand-in for @parley/client in component tests: it implements the public contract
 // (ParleyClient, Snapshot) and records every call, so tests see what the widget asked
 // the client to do, not how the real client does it.
-import type { ChatMessage, ClientEvents, ParleyClient, Snapshot } from '@parley/client';
-import type { MessageBody, Sender } from '@parley/protocol';
+import type { ChatMessage, ClientEvents, ParleyClient, Snapshot, TimelineItem } from '@parley/client';
+import type { MessageBody, PastConversation, Sender } from '@parley/protocol';
 
 export const T0 = Date.UTC(2026, 0, 15, 9, 30);
 
@@ -12,6 +12,7 @@ export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
     timeline: [],
     unread: 0,
     greeting: null,
+    lang: null,
     siteName: 'Trailhead Outfitters',
     online: true,
     agent: null,
@@ -21,6 +22,7 @@ export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
     closed: false,
     identity: null,
     consented: true,
+    uploads: null,
     ...patch,
   };
 }
@@ -45,6 +47,11 @@ export interface FakeClient extends ParleyClient {
   /** Change the snapshot and emit `change`, as the real client does. */
   update(patch: Partial<Snapshot>): void;
   emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void;
+  /** What `requestUpload` answers (a test sets it); rejects by default. */
+  uploadAnswer: ParleyClient['requestUpload'];
+  /** What `pastConversations` answers (none by default), and `openPast` per id (NOT_FOUND for others). */
+  past: PastConversation[];
+  transcripts: Record<string, TimelineItem[]>;
 }
 
 export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
@@ -89,6 +96,15 @@ export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
       calls.push(['leaveMessage', email, text]);
       return outgoing({ type: 'contact', email, text });
     },
+    requestUpload(file) {
+      calls.push(['requestUpload', file]);
+      return fake.uploadAnswer(file);
+    },
+    uploadAnswer: () => Promise.reject({ code: 'UPLOAD_UNAVAILABLE', message: 'No backend in this test.' }),
+    sendFile(file) {
+      calls.push(['sendFile', file]);
+      return outgoing({ type: 'file', ...file });
+    },
     feedback(messageId, value, comment) {
       calls.push(['feedback', messageId, value, comment]);
       // Recorded on the message at once, as the real client does.
@@ -104,6 +120,17 @@ export function fakeClient(patch: Partial<Snapshot> = {}): FakeClient {
     },
     consent: record('consent'),
     restart: record('restart'),
+    past: [],
+    transcripts: {},
+    pastConversations() {
+      calls.push(['pastConversations']);
+      return Promise.resolve(fake.past);
+    },
+    openPast(id) {
+      calls.push(['openPast', id]);
+      const items = fake.transcripts[id];
+      return items ? Promise.resolve(items) : Promise.reject({ code: 'NOT_FOUND', message: 'No past conversation of this visitor has this id.' });
+    },
     shutdown: record('shutdown'),
     getSnapshot: () => snap,
     on(event, fn) {

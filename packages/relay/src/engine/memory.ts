@@ -9,6 +9,7 @@ import {
   deepFreeze,
   deltaPart,
   encodeListCursor,
+  identifiedJobId,
   listPositionOf,
   makeJob,
   mergeContextValue,
@@ -20,7 +21,10 @@ import {
 } from './shared.js';
 import {
   FEEDBACK_DEDUPE,
+  PREVIEW_SCAN,
   dedupeWindow,
+  type AdoptRequest,
+  type AdoptResult,
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
@@ -37,6 +41,7 @@ import {
   type OpenRequest,
   type OpenResult,
   type NewEntry,
+  type OwnedConversation,
   type Rate,
   type StreamDeltaRequest,
   type StreamDeltaResult,
@@ -149,6 +154,8 @@ export class MemoryEngine implements Engine {
    */
   private readonly bySite = new Map<string, Stored[]>();
   private readonly owners = new Map<string, string>();
+  /** Every conversation of each owner (`ownerOf`), for `ownerConversations`. */
+  private readonly owned = new Map<string, Set<Stored>>();
   private readonly online = new Map<string, boolean>();
   /** `<site>\0<visitor>` → the revocation mark and when it is forgotten. */
   private readonly revoked = new Map<string, { at: number; until: number }>();
@@ -224,6 +231,7 @@ export class MemoryEngine implements Engine {
     this.conversations.set(request.id, stored);
     this.addToSite(stored);
     this.owners.set(owner, request.id);
+    this.own(stored, true);
     return { conversation: copy(conversation), created: true };
   }
 
@@ -258,6 +266,30 @@ export class MemoryEngine implements Engine {
     return copy(stored.conversation);
   }
 
+  async adoptConversation(request: AdoptRequest): Promise<AdoptResult> {
+    const stored = this.conversations.get(request.id);
+    if (!stored || stored.conversation.siteKey !== request.siteKey || stored.conversation.closed) return { status: 'refused' };
+    if (stored.ownerKey === request.ownerKey) return { status: 'adopted', conversation: copy(stored.conversation) };
+    if (stored.ownerKey !== request.fromOwnerKey) return { status: 'refused' };
+    const owner = ownerOf(request.siteKey, request.ownerKey);
+    const previousId = this.owners.get(owner);
+    const previous = previousId === undefined ? undefined : this.conversations.get(previousId);
+    const linkedId = previous && previous !== stored && !previous.conversation.closed ? previous.conversation.id : undefined;
+    const from = ownerOf(request.siteKey, request.fromOwnerKey);
+    if (this.owners.get(from) === request.id) this.owners.delete(from);
+    this.owners.set(owner, request.id);
+    this.own(stored, false);
+    stored.ownerKey = request.ownerKey;
+    this.own(stored, true);
+    const { conversation } = stored;
+    conversation.identity = copy(request.identity);
+    if (conversation.started) {
+      const jobId = identifiedJobId(conversation.id, request.ownerKey);
+      this.webhooks.enqueue([makeJob(conversation, jobId, 'visitor.identified', linkedId ? { linkedConversationId: linkedId } : {}, this.now())]);
+    }
+    return { status: 'adopted', conversation: copy(conversation), ...(linkedId ? { linkedId } : {}) };
+  }
+
   async setReadSeq(id: string, seq: number): Promise<number | null> {
     const stored = this.conversations.get(id);
     if (!stored) return null;
@@ -286,6 +318,30 @@ export class MemoryEngine implements Engine {
 
   async countConversations(): Promise<number> {
     return this.conversations.size;
+  }
+
+  async ownerConversations(siteKey: string, ownerKey: string, limit: number): Promise<OwnedConversation[]> {
+    const all = [...(this.owned.get(ownerOf(siteKey, ownerKey)) ?? [])];
+    // Newest first: the reverse of the site list's order.
+    all.sort((a, b) => -compareTo(a, positionOf(b)));
+    return all.slice(0, Math.max(0, limit)).map(({ conversation: c, log }) => {
+      let last: OwnedConversation['last'] = null;
+      for (let i = log.entries.length - 1; i >= Math.max(log.head, log.entries.length - PREVIEW_SCAN) && !last; i--) {
+        const entry = log.entries[i]!;
+        if (entry.kind === 'msg') last = copy(entry);
+      }
+      return { id: c.id, createdAt: c.createdAt, closed: c.closed, lastSeq: c.lastSeq, last };
+    });
+  }
+
+  /** Add a conversation to its owner's set, or take it out. */
+  private own(stored: Stored, add: boolean): void {
+    const key = ownerOf(stored.conversation.siteKey, stored.ownerKey);
+    let set = this.owned.get(key);
+    if (add) {
+      if (!set) this.owned.set(key, (set = new Set()));
+      set.add(stored);
+    } else if (set?.delete(stored) && !set.size) this.owned.delete(key);
   }
 
   // ---- log ----
@@ -404,6 +460,7 @@ export class MemoryEngine implements Engine {
       if (log.entries.length > log.head || log.lastActivityAt >= now - maxAge) continue;
       this.conversations.delete(id);
       this.streaming.delete(stored);
+      this.own(stored, false);
       thinned.add(conversation.siteKey);
       const owner = ownerOf(conversation.siteKey, ownerKey);
       if (this.owners.get(owner) === id) this.owners.delete(owner);

@@ -461,6 +461,7 @@ if (!available) {
         /^ids:c1$/,
         /^idq:c1$/,
         /^owner:site1:u:ann$/,
+        /^own:site1:u:ann$/,
         /^site:site1$/,
         /^sweep$/,
         /^nconv$/,

@@ -33,6 +33,9 @@
  * - `P idq:<id>` list of the same entry ids in append order (one per append): the oldest leaves
  *   once the list is longer than the window. Cheaper than a sorted set (no skiplist node per id).
  * - `P owner:<site>:<ownerKey>` string: the owner's current conversation id.
+ * - `P own:<site>:<ownerKey>` sorted set, every conversation of the owner (`ownerConversations`),
+ *   scored and named as in `site:`. Kept by the scripts that open, adopt and forget conversations;
+ *   conversations opened before it existed (an older relay) are not in it.
  * - `P site:<site>` sorted set, the site's conversations for `listConversations`: score createdAt,
  *   member `<n, 12 digits>:<id>` (so ties list the later creation first). A list cursor names a
  *   position in it, (score, member), so a page is found by rank, never by walking the set.
@@ -88,13 +91,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DeadLetter, HistoryResponse, LogEntry, Sender, VisitorContext, WebhookEvent } from '@parley/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import { newId } from '../ids.js';
-import { MAX_STREAM_LENGTH, NOTHING_ARRIVED, encodeListCursor, listPositionOf, mergeContextValue, pageLimit, webhookJobId } from './shared.js';
+import { MAX_STREAM_LENGTH, NOTHING_ARRIVED, encodeListCursor, identifiedJobId, listPositionOf, mergeContextValue, pageLimit, webhookJobId } from './shared.js';
 import {
   EngineUnavailableError,
   FEEDBACK_DEDUPE,
+  PREVIEW_SCAN,
   dedupeWindow,
   isEngineUnavailable,
   topicOf,
+  type AdoptRequest,
+  type AdoptResult,
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
@@ -108,8 +114,10 @@ import {
   type JobError,
   type ListRequest,
   type MergeResult,
+  type MessageEntry,
   type OpenRequest,
   type OpenResult,
+  type OwnedConversation,
   type Rate,
   type StreamDeltaRequest,
   type StreamDeltaResult,
@@ -181,10 +189,10 @@ local function clock()
 end
 local WAITING, DUE, DUEMIN = P .. 'jobs:waiting', P .. 'jobs:due', P .. 'jobs:dueMin'
 
-local function visitor(vid, idn)
+local function visitor(vid, idn, rs)
   local v = '{"id":' .. cjson.encode(vid)
   if idn and idn ~= '' then v = v .. ',"identity":' .. idn end
-  return v .. '}'
+  return v .. ',"readSeq":' .. (rs or '0') .. '}'
 end
 
 -- Queue a job at the end of its conversation; an id already queued is left alone.
@@ -336,6 +344,7 @@ redis.call('HSET', ck, 'site', site, 'owner', owner, 'vid', ARGV[6], 'at', nows,
   'rs', 0, 'ls', 0, 'ver', 0, 'n', n, 'act', nows)
 redis.call('SET', ok, id)
 redis.call('ZADD', P .. 'site:' .. site, nows, site_member(n, id))
+redis.call('ZADD', P .. 'own:' .. site .. ':' .. owner, nows, site_member(n, id))
 redis.call('ZADD', P .. 'sweep', n2s(now + tonumber(ARGV[10])), id)
 return {1, id, redis.call('HGETALL', ck)}
 `,
@@ -349,7 +358,7 @@ return {1, id, redis.call('HGETALL', ck)}
   append: `
 local id = ARGV[3]
 local ck = P .. 'conv:' .. id
-local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx')
+local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx', 'rs')
 if not c[1] then return false end
 local last = tonumber(c[1])
 local window = tonumber(ARGV[8])
@@ -362,7 +371,7 @@ local seqs, tss, json, oldest = write_entry(id, last, now, ARGV[4], ARGV[5], ton
 if ARGV[9] ~= '' then
   local site = c[3]
   local tail = '"siteKey":' .. cjson.encode(site) .. ','
-  local vis = visitor(c[4], c[5])
+  local vis = visitor(c[4], c[5], c[7])
   if ARGV[10] == '1' and c[2] ~= '1' then
     enqueue(ARGV[12], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. ARGV[13], now)
     redis.call('HSET', ck, 'st', 1)
@@ -515,7 +524,7 @@ return out
    */
   feedback: `
 local id = ARGV[3]
-local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls', 'site', 'vid', 'idn')
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls', 'site', 'vid', 'idn', 'rs')
 if not c[1] then return false end
 local fk = P .. 'fb:' .. id
 if redis.call('ZSCORE', fk, ARGV[4]) then return 'duplicate' end
@@ -527,7 +536,7 @@ local now = clock()
 local cap = tonumber(ARGV[9])
 redis.call('ZADD', fk, n2s(now), ARGV[4])
 if redis.call('ZCARD', fk) > cap then redis.call('ZREMRANGEBYRANK', fk, 0, -cap - 1) end
-enqueue(ARGV[4], id, c[2], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[3], c[4]) .. ',"data":' .. ARGV[7] .. ',"siteKey":'
+enqueue(ARGV[4], id, c[2], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[3], c[4], c[5]) .. ',"data":' .. ARGV[7] .. ',"siteKey":'
   .. cjson.encode(c[2]) .. ',' .. ARGV[8], now)
 return 'queued'
 `,
@@ -569,14 +578,14 @@ return out
   merge: `
 local id = ARGV[3]
 local ck = P .. 'conv:' .. id
-local c = redis.call('HMGET', ck, 'ver', 'st', 'site', 'vid', 'idn')
+local c = redis.call('HMGET', ck, 'ver', 'st', 'site', 'vid', 'idn', 'rs')
 if not c[1] then return false end
 if c[1] ~= ARGV[4] then return 0 end
 redis.call('HSET', ck, 'ctx', ARGV[5])
 redis.call('HINCRBY', ck, 'ver', 1)
 if ARGV[6] ~= '' and c[2] == '1' then
   local now = clock()
-  enqueue(ARGV[6], id, c[3], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[4], c[5]) .. ',"data":{"context":' .. ARGV[5] .. '},"siteKey":'
+  enqueue(ARGV[6], id, c[3], '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[4], c[5], c[6]) .. ',"data":{"context":' .. ARGV[5] .. '},"siteKey":'
     .. cjson.encode(c[3]) .. ',' .. ARGV[7], now)
 end
 return redis.call('HGETALL', ck)
@@ -588,6 +597,38 @@ local ck = P .. 'conv:' .. ARGV[3]
 if redis.call('EXISTS', ck) == 0 then return false end
 redis.call('HSET', ck, 'idn', ARGV[4])
 return redis.call('HGETALL', ck)
+`,
+
+  /**
+   * ARGV: id, site, from owner, owner, identity JSON, job id, envelope rest. Hands the conversation
+   * to the owner (see `adoptConversation`). → false (refused) | {linked id or '', HGETALL}.
+   */
+  adopt: `
+local id, site, from, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local ck = P .. 'conv:' .. id
+local c = redis.call('HMGET', ck, 'site', 'cl', 'owner', 'st', 'vid', 'rs')
+if not c[1] or c[1] ~= site or c[2] ~= '0' then return false end
+if c[3] == owner then return {'', redis.call('HGETALL', ck)} end
+if c[3] ~= from then return false end
+local ok = P .. 'owner:' .. site .. ':' .. owner
+local prev = redis.call('GET', ok)
+local linked = ''
+if prev and prev ~= id and redis.call('HGET', P .. 'conv:' .. prev, 'cl') == '0' then linked = prev end
+local fk = P .. 'owner:' .. site .. ':' .. from
+if redis.call('GET', fk) == id then redis.call('DEL', fk) end
+redis.call('SET', ok, id)
+redis.call('HSET', ck, 'owner', owner, 'idn', ARGV[7])
+local an = redis.call('HMGET', ck, 'at', 'n')
+redis.call('ZREM', P .. 'own:' .. site .. ':' .. from, site_member(an[2], id))
+redis.call('ZADD', P .. 'own:' .. site .. ':' .. owner, an[1], site_member(an[2], id))
+if c[4] == '1' then
+  local now = clock()
+  local data = '{}'
+  if linked ~= '' then data = '{"linkedConversationId":' .. cjson.encode(linked) .. '}' end
+  enqueue(ARGV[8], id, site, '{"createdAt":' .. n2s(now) .. ',"visitor":' .. visitor(c[5], ARGV[7], c[6]) .. ',"data":' .. data .. ',"siteKey":'
+    .. cjson.encode(site) .. ',' .. ARGV[9], now)
+end
+return {linked, redis.call('HGETALL', ck)}
 `,
 
   /** ARGV: id, seq. → false | the stored read seq. */
@@ -615,6 +656,29 @@ return cur
    * (createdAt and a counter in one double) would leave too few bits for either; ZRANGEBYLEX is
    * undefined on a set whose scores differ.
    */
+  /**
+   * ARGV: site, owner key, limit, scan. The owner's newest conversations: → {id, createdAt, closed,
+   * lastSeq, the JSON of its newest message among the last `scan` log entries or nil, …}.
+   */
+  owned: `
+local out = {}
+for _, m in ipairs(redis.call('ZREVRANGE', P .. 'own:' .. ARGV[3] .. ':' .. ARGV[4], 0, tonumber(ARGV[5]) - 1)) do
+  local id = string.match(m, '^%d+:(.*)$')
+  local c = redis.call('HMGET', P .. 'conv:' .. id, 'at', 'cl', 'ls')
+  if c[1] then
+    local last = false
+    for _, e in ipairs(redis.call('XREVRANGE', P .. 'log:' .. id, '+', '-', 'COUNT', ARGV[6])) do
+      if cjson.decode(e[2][2]).kind == 'msg' then
+        last = e[2][2]
+        break
+      end
+    end
+    out[#out + 1] = {id, c[1], c[2], c[3], last}
+  end
+end
+return out
+`,
+
   list: `
 local key = P .. 'site:' .. ARGV[3]
 local limit = tonumber(ARGV[4])
@@ -693,6 +757,7 @@ for _, id in ipairs(due) do
     local ok = P .. 'owner:' .. c[3] .. ':' .. c[4]
     if redis.call('GET', ok) == id then redis.call('DEL', ok) end
     redis.call('ZREM', P .. 'site:' .. c[3], site_member(c[5], id))
+    redis.call('ZREM', P .. 'own:' .. c[3] .. ':' .. c[4], site_member(c[5], id))
     redis.call('ZREM', P .. 'sweep', id)
   end
 end
@@ -1218,6 +1283,15 @@ export class RedisEngine implements Engine {
     return reply === null ? null : toConversation(id, record(reply));
   }
 
+  async adoptConversation(request: AdoptRequest): Promise<AdoptResult> {
+    const jobId = identifiedJobId(request.id, request.ownerKey);
+    const envelope = rest({ id: jobId, type: 'visitor.identified', conversationId: request.id });
+    const reply = await this.run('adopt', [request.id, request.siteKey, request.fromOwnerKey, request.ownerKey, JSON.stringify(request.identity), jobId, envelope]);
+    if (!Array.isArray(reply)) return { status: 'refused' };
+    const linkedId = str(reply[0]);
+    return { status: 'adopted', conversation: toConversation(request.id, record(reply[1])), ...(linkedId ? { linkedId } : {}) };
+  }
+
   async setReadSeq(id: string, seq: number): Promise<number | null> {
     const reply = await this.run('readSeq', [id, String(seq)]);
     return reply === null ? null : num(reply);
@@ -1230,6 +1304,15 @@ export class RedisEngine implements Engine {
     for (let i = 2; i + 1 < reply.length; i += 2) conversations.push(toConversation(str(reply[i]), record(reply[i + 1])));
     const next = str(reply[0]);
     return { conversations, nextCursor: next ? encodeListCursor({ createdAt: num(reply[1]), key: next }) : null };
+  }
+
+  async ownerConversations(siteKey: string, ownerKey: string, limit: number): Promise<OwnedConversation[]> {
+    if (limit < 1) return [];
+    const reply = list(await this.run('owned', [siteKey, ownerKey, Math.floor(limit), PREVIEW_SCAN]));
+    return reply.map((row) => {
+      const [id, at, closed, lastSeq, last] = list(row);
+      return { id: str(id), createdAt: num(at), closed: str(closed) === '1', lastSeq: num(lastSeq), last: last ? parse<MessageEntry>(str(last)) : null };
+    });
   }
 
   async countConversations(): Promise<number> {

@@ -42,6 +42,11 @@ export function webhookJobId(conversationId: string, entryId: string, type: Webh
   return 'evt_' + createHash('sha256').update(`${conversationId}\n${entryId}\n${type}`).digest('base64url').slice(0, 24);
 }
 
+/** The id of the `visitor.identified` job of a conversation adopted by the owner `ownerKey`. */
+export function identifiedJobId(conversationId: string, ownerKey: string): string {
+  return webhookJobId(conversationId, `identified:${ownerKey}`, 'visitor.identified');
+}
+
 /** A log entry without its `kind`, as webhooks and REST answers carry it. */
 export function toMessage(entry: Extract<LogEntry, { kind: 'msg' }>): Message {
   const message = { seq: entry.seq, id: entry.id, ts: entry.ts, from: entry.from, body: entry.body } as Message;
@@ -53,6 +58,7 @@ export function toMessage(entry: Extract<LogEntry, { kind: 'msg' }>): Message {
 export function makeJob(conversation: Conversation, id: string, type: WebhookEventType, data: unknown, now: number): WebhookJob {
   const visitor: WebhookEvent['visitor'] = { id: conversation.visitorId };
   if (conversation.identity) visitor.identity = { ...conversation.identity };
+  visitor.readSeq = conversation.readSeq;
   const event = { id, type, createdAt: now, siteKey: conversation.siteKey, conversationId: conversation.id, visitor, data } as WebhookEvent;
   return { id, siteKey: conversation.siteKey, conversationId: conversation.id, event, attempts: 0, enqueuedAt: now, dueAt: now };
 }

@@ -81,7 +81,7 @@ describe('sqlite engine: the file', () => {
     expect(connectionOf(full).pragma('journal_mode', { simple: true })).toBe('wal');
     expect(connectionOf(full).pragma('synchronous', { simple: true })).toBe(2);
     expect(connectionOf(full).pragma('busy_timeout', { simple: true })).toBe(5000);
-    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(4);
+    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(5);
 
     const normal = await started({ synchronous: 'NORMAL', busyTimeoutMs: 250 });
     expect(connectionOf(normal).pragma('journal_mode', { simple: true })).toBe('wal');
@@ -201,7 +201,7 @@ describe('sqlite engine: the file', () => {
   test('refuses a file written by a newer schema', async () => {
     const path = tempPath();
     connect(path).pragma('user_version = 7');
-    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 4/);
+    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 5/);
   });
 
   test('a version 1 file is migrated in place: its conversations page by the (site, created_at, id) index', async () => {
@@ -220,9 +220,9 @@ describe('sqlite engine: the file', () => {
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     const indexes = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL ORDER BY name").pluck().all();
-    expect(indexes).toEqual(['conversations_site_page', 'conversations_sweep']);
+    expect(indexes).toEqual(['conversations_owner', 'conversations_site_page', 'conversations_sweep']);
     const plan = db
       .prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE site_key = 'site' AND (created_at, id) < (1, 'c') ORDER BY created_at DESC, id DESC LIMIT 3")
       .all()
@@ -232,6 +232,33 @@ describe('sqlite engine: the file', () => {
     const page2 = await e.listConversations('site', { limit: 3, cursor: page1.nextCursor! });
     expect([...page1.conversations, ...page2.conversations].map((c) => c.id)).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
     expect(page2.nextCursor).toBeNull();
+  });
+});
+
+describe('sqlite engine: schema version 5', () => {
+  test("a version 4 file is migrated in place: an owner's conversations are listed by one search of the owner index", async () => {
+    let t = 1_700_000_000_000;
+    const first = await started({ now: () => t });
+    for (let i = 0; i < 4; i++) {
+      t += 1;
+      await first.openConversation({ ...open(`c${i}`, i < 3 ? 'u:ann' : 'u:bob'), replace: true });
+    }
+    await first.close();
+    // What a version 4 relay left: no owner index.
+    const old = connect(first.path);
+    old.exec('DROP INDEX conversations_owner;');
+    old.pragma('user_version = 4');
+    old.close();
+
+    const e = await started({ path: first.path, now: () => t });
+    const db = connect(e.path);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    const plan = db
+      .prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE site_key = 'site' AND owner_key = 'u:ann' ORDER BY created_at DESC, id DESC LIMIT 20")
+      .all()
+      .map((row) => (row as { detail: string }).detail);
+    expect(plan).toEqual(['SEARCH conversations USING INDEX conversations_owner (site_key=? AND owner_key=?)']);
+    expect((await e.ownerConversations('site', 'u:ann', 20)).map((c) => c.id)).toEqual(['c2', 'c1', 'c0']);
   });
 });
 
@@ -249,7 +276,7 @@ describe('sqlite engine: schema version 4', () => {
     old.close();
 
     const e = await started({ path: first.path });
-    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(4);
+    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(5);
     expect((await e.read('c1', 0, 10)).entries.map((entry) => entry.id)).toEqual(['b1']);
     expect(await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: keep })).toBe('queued');
     await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: keep, keepMs: 60_000 });

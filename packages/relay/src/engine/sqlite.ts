@@ -12,6 +12,7 @@ import {
   deltaPart,
   encodeListCursor,
   listPositionOf,
+  identifiedJobId,
   makeJob,
   mergeContextValue,
   pageLimit,
@@ -21,7 +22,10 @@ import {
 } from './shared.js';
 import {
   FEEDBACK_DEDUPE,
+  PREVIEW_SCAN,
   dedupeWindow,
+  type AdoptRequest,
+  type AdoptResult,
   type AppendRequest,
   type AppendResult,
   type ClaimedJob,
@@ -36,8 +40,10 @@ import {
   type JobError,
   type ListRequest,
   type MergeResult,
+  type MessageEntry,
   type OpenRequest,
   type OpenResult,
+  type OwnedConversation,
   type Rate,
   type Retention,
   type StreamDeltaRequest,
@@ -76,7 +82,7 @@ export interface SqliteEngineOptions {
 }
 
 /** The schema version this code writes (`PRAGMA user_version`); bump it with a migration step. */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /**
  * No foreign keys: every delete is explicit, and jobs and dead letters deliberately outlive the
@@ -104,6 +110,8 @@ CREATE TABLE IF NOT EXISTS conversations (
 -- A page of a site's list is one range scan of this index, whatever the site holds.
 CREATE INDEX IF NOT EXISTS conversations_site_page ON conversations (site_key, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS conversations_sweep ON conversations (sweep_at);
+-- An owner's conversations, newest first (ownerConversations): one range scan.
+CREATE INDEX IF NOT EXISTS conversations_owner ON conversations (site_key, owner_key, created_at DESC, id DESC);
 
 CREATE TABLE IF NOT EXISTS owners (
   site_key TEXT NOT NULL,
@@ -252,6 +260,7 @@ function prepareStatements(db: Database.Database) {
     setOwner: db.prepare<[string, string, string]>('INSERT OR REPLACE INTO owners (site_key, owner_key, conversation_id) VALUES (?, ?, ?)'),
     setContext: db.prepare<[string, string]>('UPDATE conversations SET context = ? WHERE id = ?'),
     setIdentity: db.prepare<[string, string]>('UPDATE conversations SET identity = ? WHERE id = ?'),
+    setOwnerKey: db.prepare<[string, string, string]>('UPDATE conversations SET owner_key = ?, identity = ? WHERE id = ?'),
     raiseReadSeq: db.prepare<[number, string], number>('UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ? RETURNING read_seq').pluck(),
     listNewest: db.prepare<[string, number], ConversationRow>('SELECT * FROM conversations WHERE site_key = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
     // Keyset paging: strictly after (createdAt, id) in list order, a range of `conversations_site_page`.
@@ -260,6 +269,16 @@ function prepareStatements(db: Database.Database) {
        ORDER BY created_at DESC, id DESC LIMIT @limit`,
     ),
     countConversations: db.prepare<[], number>('SELECT COUNT(*) FROM conversations').pluck(),
+    listOwned: db.prepare<[string, string, number], ConversationRow>(
+      'SELECT * FROM conversations WHERE site_key = ? AND owner_key = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    // The newest message among the last `scan` entries.
+    lastMessage: db
+      .prepare<[string, number], string>(
+        `SELECT json FROM (SELECT seq, json FROM entries WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?)
+         WHERE json_extract(json, '$.kind') = 'msg' ORDER BY seq DESC LIMIT 1`,
+      )
+      .pluck(),
     afterAppend: db.prepare<{ id: string; lastSeq: number; now: number; maxAgeMs: number; started: number; closed: number }>(
       `UPDATE conversations SET last_seq = @lastSeq, last_activity_at = @now, max_age_ms = @maxAgeMs,
          started = MAX(started, @started), closed = MAX(closed, @closed),
@@ -513,6 +532,10 @@ export class SqliteEngine implements Engine {
     return this.t.setIdentity(id, identity);
   }
 
+  async adoptConversation(request: AdoptRequest): Promise<AdoptResult> {
+    return this.t.adopt(request);
+  }
+
   async setReadSeq(id: string, seq: number): Promise<number | null> {
     return this.t.setReadSeq(id, seq);
   }
@@ -523,6 +546,10 @@ export class SqliteEngine implements Engine {
 
   async countConversations(): Promise<number> {
     return this.t.count();
+  }
+
+  async ownerConversations(siteKey: string, ownerKey: string, limit: number): Promise<OwnedConversation[]> {
+    return this.t.owned(siteKey, ownerKey, limit);
   }
 
   // ---- log ----
@@ -714,6 +741,25 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     s.setIdentity.run(JSON.stringify(identity), id);
     const row = s.getConversation.get(id);
     return row ? toConversation(row) : null;
+  });
+
+  const adopt = db.transaction((request: AdoptRequest): AdoptResult => {
+    const row = s.getConversation.get(request.id);
+    if (!row || row.site_key !== request.siteKey || row.closed !== 0) return { status: 'refused' };
+    if (row.owner_key === request.ownerKey) return { status: 'adopted', conversation: toConversation(row) };
+    if (row.owner_key !== request.fromOwnerKey) return { status: 'refused' };
+    const previousId = s.getOwner.get(request.siteKey, request.ownerKey);
+    const previous = previousId === undefined || previousId === request.id ? undefined : s.getConversation.get(previousId);
+    const linkedId = previous && previous.closed === 0 ? previous.id : undefined;
+    s.deleteOwner.run(request.siteKey, request.fromOwnerKey, request.id);
+    s.setOwner.run(request.siteKey, request.ownerKey, request.id);
+    s.setOwnerKey.run(request.ownerKey, JSON.stringify(request.identity), request.id);
+    const conversation = toConversation(s.getConversation.get(request.id)!);
+    if (conversation.started) {
+      const data = linkedId ? { linkedConversationId: linkedId } : {};
+      enqueue([makeJob(conversation, identifiedJobId(conversation.id, request.ownerKey), 'visitor.identified', data, now())]);
+    }
+    return { status: 'adopted', conversation, ...(linkedId ? { linkedId } : {}) };
   });
 
   /** The earlier append of `entryId` within the dedupe window, if any. */
@@ -917,6 +963,7 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     current: (siteKey: string, ownerKey: string): string | null => s.getOwner.get(siteKey, ownerKey) ?? null,
     mergeContext: mergeContext.immediate,
     setIdentity: setIdentity.immediate,
+    adopt: adopt.immediate,
     setReadSeq: setReadSeq.immediate,
     list: (siteKey: string, page: ListRequest): ConversationPage => {
       const after = listPositionOf(page.cursor);
@@ -928,6 +975,12 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
       return { conversations, nextCursor: rows.length > limit && last ? encodeListCursor({ createdAt: last.createdAt, key: last.id }) : null };
     },
     count: (): number => s.countConversations.get() ?? 0,
+    owned: db.transaction((siteKey: string, ownerKey: string, limit: number): OwnedConversation[] =>
+      s.listOwned.all(siteKey, ownerKey, Math.max(0, Math.floor(limit))).map((row) => {
+        const last = s.lastMessage.get(row.id, PREVIEW_SCAN);
+        return { id: row.id, createdAt: row.created_at, closed: row.closed === 1, lastSeq: row.last_seq, last: last === undefined ? null : parse<MessageEntry>(last) };
+      }),
+    ).deferred,
     append: append.immediate,
     read: read.deferred,
     startStream: startStream.immediate,
@@ -972,7 +1025,8 @@ function migrate(db: Database.Database): void {
     if (version < 2) db.exec('DROP INDEX IF EXISTS conversations_site');
     // Version 3: revoked_visitors (created above by the schema's IF NOT EXISTS).
     // Version 4: streams and feedback (created above the same way).
-    // Future migrations: `if (version < 5) { … }` here, in the same transaction.
+    // Version 5: the conversations_owner index (created above the same way).
+    // Future migrations: `if (version < 6) { … }` here, in the same transaction.
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

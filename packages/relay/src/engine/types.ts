@@ -1,4 +1,4 @@
-import type { Button, ConversationEvent, DeadLetter, DraftFrame, HistoryResponse, LogEntry, Message, Sender, Source, StoredEvent, VisitorContext, WebhookEvent, WebhookEventType } from '@parley/protocol';
+import type { BackendReadFrame, BackendTypingFrame, Button, ConversationEvent, DeadLetter, DraftFrame, HistoryResponse, LogEntry, Message, Sender, Source, StoredEvent, VisitorContext, WebhookEvent, WebhookEventType } from '@parley/protocol';
 
 /**
  * The engine holds every piece of shared state: conversation records, their logs, the webhook
@@ -51,6 +51,20 @@ export interface Engine {
   mergeContext(id: string, patch: VisitorContext, maxBytes: number, quiet?: boolean): Promise<MergeResult | null>;
   /** Replace the conversation's identity. Null when the conversation does not exist. */
   setIdentity(id: string, identity: ConversationIdentity): Promise<Conversation | null>;
+  /**
+   * A visitor who chatted anonymously signed in: make their conversation `id` the current one of
+   * the verified user `ownerKey`, atomically, so the chat on their screen carries over:
+   * - refused (`refused`, nothing changed) unless the conversation exists on `siteKey`, is not
+   *   closed, and is owned by `fromOwnerKey` (the anonymous visitor the token names) or already by
+   *   `ownerKey`;
+   * - already owned by `ownerKey`: `adopted` with no change (a redone sign-in queues nothing);
+   * - otherwise its owner becomes `ownerKey`, its identity `identity`, and it becomes the owner's
+   *   current conversation (and stops being `fromOwnerKey`'s). The user's previous current
+   *   conversation, if it is another one and not closed, stays open as it is and is returned as
+   *   `linkedId`. When the conversation has started, a `visitor.identified` job (carrying
+   *   `linkedConversationId`) is enqueued in the same operation, after its earlier events.
+   */
+  adoptConversation(request: AdoptRequest): Promise<AdoptResult>;
   /** Raise the visitor's read seq to `seq` (never lowers it). Returns the stored read seq, or null when the conversation does not exist. */
   setReadSeq(id: string, seq: number): Promise<number | null>;
   /**
@@ -65,6 +79,14 @@ export interface Engine {
   listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage>;
   /** How many conversations are stored (all sites). */
   countConversations(): Promise<number>;
+  /**
+   * The newest `limit` conversations of one owner on a site, newest first (by `createdAt`, ties in
+   * the engine's fixed order, as `listConversations`): a visitor's past conversations. An owner's
+   * conversations are those opened for it and those it adopted (`adoptConversation` moves one to
+   * its new owner); forgotten ones are gone. Each comes with its newest message among the last
+   * `PREVIEW_SCAN` entries its log holds, for a preview. Costs O(log n + limit · PREVIEW_SCAN).
+   */
+  ownerConversations(siteKey: string, ownerKey: string, limit: number): Promise<OwnedConversation[]>;
 
   // ---- conversation log ----
 
@@ -241,6 +263,22 @@ export interface Conversation {
   lastSeq: number;
 }
 
+/** One conversation of `ownerConversations`. */
+export interface OwnedConversation {
+  id: string;
+  createdAt: number;
+  closed: boolean;
+  lastSeq: number;
+  /** Its newest message among the last `PREVIEW_SCAN` entries the log holds; null when none (retention, or events only). */
+  last: MessageEntry | null;
+}
+
+/** A logged message. */
+export type MessageEntry = Extract<LogEntry, { kind: 'msg' }>;
+
+/** Entries `ownerConversations` looks back through for a conversation's last message. */
+export const PREVIEW_SCAN = 20;
+
 /** What `listConversations` is asked for. */
 export interface ListRequest {
   /** At most this many conversations (at least 1). */
@@ -276,6 +314,23 @@ export interface OpenResult {
   created: boolean;
 }
 
+/** What `adoptConversation` is asked for. */
+export interface AdoptRequest {
+  /** The conversation on the visitor's screen (their token's). */
+  id: string;
+  siteKey: string;
+  /** The anonymous owner the visitor's token names: `v:<visitorId>`. */
+  fromOwnerKey: string;
+  /** The verified user: `u:<userId>`. */
+  ownerKey: string;
+  identity: ConversationIdentity;
+}
+
+export type AdoptResult =
+  /** `linkedId`: the user's other open conversation, which stays open. */
+  | { status: 'adopted'; conversation: Conversation; linkedId?: string }
+  | { status: 'refused' };
+
 export type MergeResult = { ok: true; conversation: Conversation } | { ok: false; code: 'TOO_LARGE'; message: string };
 
 /** Retention of one conversation log. */
@@ -288,7 +343,7 @@ export interface Retention {
 export type NewEntry = ({ kind: 'msg' } & Omit<Message, 'seq' | 'ts'>) | ({ kind: 'event' } & Omit<StoredEvent, 'seq' | 'ts'>);
 
 /** The webhook types an appended visitor message can cause. */
-export type MessageWebhookType = Exclude<WebhookEventType, 'conversation.started' | 'context.updated'>;
+export type MessageWebhookType = Exclude<WebhookEventType, 'conversation.started' | 'context.updated' | 'visitor.identified' | 'visitor.typing' | 'visitor.read' | 'upload.requested'>;
 
 export interface AppendRequest {
   conversationId: string;
@@ -421,14 +476,19 @@ export type TransientItem =
   /** A transient event (typing, read, queue position) for one conversation. */
   | { kind: 'transient'; conversationId: string; ts: number; event: ConversationEvent }
   /** A transient event for every socket of a site (availability). */
-  | { kind: 'site'; siteKey: string; ts: number; event: ConversationEvent };
+  | { kind: 'site'; siteKey: string; ts: number; event: ConversationEvent }
+  /** A visitor's typing or read mark, for the site's backend sockets on other relay instances. */
+  | { kind: 'backend'; siteKey: string; frame: BackendTypingFrame | BackendReadFrame };
 
 /** The fan-out topic of a conversation. */
 export const conversationTopic = (conversationId: string): string => `c:${conversationId}`;
 /** The fan-out topic of a site. */
 export const siteTopic = (siteKey: string): string => `s:${siteKey}`;
+/** The fan-out topic of a site's backend sockets. */
+export const backendTopic = (siteKey: string): string => `b:${siteKey}`;
 /** The topic a fan-out item goes to. */
-export const topicOf = (item: Exclude<FanoutItem, { kind: 'resync' }>): string => (item.kind === 'site' ? siteTopic(item.siteKey) : conversationTopic(item.conversationId));
+export const topicOf = (item: Exclude<FanoutItem, { kind: 'resync' }>): string =>
+  item.kind === 'site' ? siteTopic(item.siteKey) : item.kind === 'backend' ? backendTopic(item.siteKey) : conversationTopic(item.conversationId);
 
 /** A token bucket's rate: `perSecond` tokens come back each second, up to `burst`. */
 export interface Rate {

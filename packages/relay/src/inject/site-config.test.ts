@@ -37,6 +37,8 @@ describe('site config', () => {
       site: { name: 'Test Shop' },
       greeting: { text: 'Hi! How can we help?', quickReplies: [{ label: 'Shipping', value: 'shipping' }] },
       online: true,
+      locale: 'en',
+      dir: 'ltr',
     });
     expect(parsePublicSiteConfig(res.json)).toEqual(res.json);
     expect(res.text).not.toContain(API_SECRET);

@@ -104,14 +104,18 @@ describe('hello', () => {
     expect((await (await relay.socket()).hello({ token: b.token })).visitorId).toBe(b.visitorId);
   });
 
-  test('an identity signature is verified: a good one marks the visitor verified, a wrong or upper-case one is refused with IDENTITY_INVALID', async () => {
+  test('an identity signature is verified: a good one marks the visitor verified; a wrong or upper-case one drops the identity, welcomes the visitor anonymously and sends IDENTITY_INVALID', async () => {
     const relay = await setup();
     const signature = await hmacSha256Hex(IDENTITY_SECRET, 'user-42');
     expect((await (await relay.socket()).hello({ identity: { userId: 'user-42', signature } })).identity).toEqual({ userId: 'user-42', verified: true });
     expect((await (await relay.socket()).hello({ identity: { userId: 'user-42' } })).identity).toEqual({ userId: 'user-42', verified: false });
     const wrong = await hmacSha256Hex('some-other-secret-0123456789', 'user-42');
     for (const bad of [wrong, signature.toUpperCase()]) {
-      expect(await refused(await relay.socket(), { identity: { userId: 'user-42', signature: bad } })).toEqual({ frames: ['IDENTITY_INVALID'], close: CLOSE.IDENTITY_INVALID });
+      const c = await relay.socket();
+      const welcome = await c.hello({ identity: { userId: 'user-42', signature: bad } });
+      expect(welcome.identity).toBeUndefined();
+      expect(await c.take('error')).toMatchObject({ code: 'IDENTITY_INVALID' });
+      await stillServed(c);
     }
   });
 
@@ -194,17 +198,23 @@ describe('per-address limits', () => {
     await (await relay.socket()).hello();
   });
 
-  test("wrong tokens and identity signatures use up an address's allowance; then a hello with credentials gets RATE_LIMITED until authBlockMs passes", async () => {
+  test("wrong tokens and identity signatures use up an address's allowance; then a hello with a token gets RATE_LIMITED until authBlockMs passes, and a signature goes unchecked", async () => {
     const relay = await setup({ limits: { authFailuresPerIp: { perSecond: 0.001, burst: 3 }, authBlockMs: 60_000 } });
     const good = await (await relay.socket()).hello();
     const signature = await hmacSha256Hex(IDENTITY_SECRET, 'user-1');
     const wrong = await hmacSha256Hex('not-the-identity-secret-0123', 'user-1');
     for (let i = 0; i < 2; i++) expect((await refused(await relay.socket(), { token: `garbage-${i}` })).frames).toEqual(['TOKEN_INVALID']);
-    expect((await refused(await relay.socket(), { identity: { userId: 'user-1', signature: wrong } })).frames).toEqual(['IDENTITY_INVALID']);
+    const forged = await relay.socket();
+    await forged.hello({ identity: { userId: 'user-1', signature: wrong } });
+    expect(await forged.take('error')).toMatchObject({ code: 'IDENTITY_INVALID' });
     // The failure that finds the allowance empty blocks the address.
     expect((await refused(await relay.socket(), { token: 'garbage-3' })).frames).toEqual(['TOKEN_INVALID']);
     expect(await refused(await relay.socket(), { token: good.token })).toEqual({ frames: ['RATE_LIMITED'], close: CLOSE.RATE_LIMITED });
-    expect(await refused(await relay.socket(), { identity: { userId: 'user-1', signature } })).toEqual({ frames: ['RATE_LIMITED'], close: CLOSE.RATE_LIMITED });
+    // A signature is not checked while blocked (a right one learns nothing either): the visitor chats anonymously.
+    const blocked = await relay.socket();
+    expect((await blocked.hello({ identity: { userId: 'user-1', signature } })).identity).toBeUndefined();
+    expect(await blocked.take('error')).toMatchObject({ code: 'RATE_LIMITED' });
+    await stillServed(blocked);
     // A hello that proves nothing is not an authentication; another address is not blocked.
     await (await relay.socket()).hello();
     await (await relay.socket(undefined, '198.51.100.7')).hello({ token: good.token });

@@ -9,13 +9,22 @@ import { ConfigError } from '../config.js';
  * The files the relay serves under `/parley/`, with their cache lifetimes. A fixed list: no
  * other name is ever looked up, so no request path reaches the file system. The loader is
  * cached briefly because merchants' pages point at it by a stable URL; the bundle it loads
- * may be cached longer.
+ * may be cached longer, and so may the attachment code the bundle loads on first use.
  */
 const WIDGET_ASSETS = {
   'loader.js': 'public, max-age=300',
   'parley.iife.js': 'public, max-age=3600',
+  'parley-upload.js': 'public, max-age=3600',
+  // Loaded by the bundle when the site config has proactive triggers.
+  'parley-triggers.js': 'public, max-age=3600',
+  // Loaded by the bundle when a rarer state shows or becomes likely (a rating asked for, nobody
+  // online, past conversations, a card in the log).
+  'parley-extras.js': 'public, max-age=3600',
 } as const;
 export type WidgetAssetName = keyof typeof WIDGET_ASSETS;
+
+/** Served when found, not required: a widget build from before attachments (or triggers, or extras) has no such module. */
+const OPTIONAL_ASSETS: ReadonlySet<WidgetAssetName> = new Set(['parley-upload.js', 'parley-triggers.js', 'parley-extras.js']);
 
 /** A content coding the relay can answer with; `identity` is the file as it is. */
 type Coding = 'br' | 'gzip' | 'identity';
@@ -60,8 +69,8 @@ function pickCoding(acceptEncoding: string | undefined): Coding {
 
 /**
  * Read every file of `WIDGET_ASSETS` from the first of `dirs` that holds it (relative dirs
- * resolve against the working directory). Throws `ConfigError` naming `assets` when a file is
- * in none of them.
+ * resolve against the working directory). Throws `ConfigError` naming `assets` when a required
+ * file is in none of them.
  */
 export function loadWidgetAssets(dirs: readonly string[]): Map<WidgetAssetName, WidgetAsset> {
   const assets = new Map<WidgetAssetName, WidgetAsset>();
@@ -69,7 +78,7 @@ export function loadWidgetAssets(dirs: readonly string[]): Map<WidgetAssetName, 
   for (const [name, cacheControl] of Object.entries(WIDGET_ASSETS) as [WidgetAssetName, string][]) {
     const found = findFile(dirs, name);
     if (!found) {
-      missing.push(name);
+      if (!OPTIONAL_ASSETS.has(name)) missing.push(name);
       continue;
     }
     const etag = `"${createHash('sha256').update(found.body).digest('base64url').slice(0, 32)}"`;
@@ -106,8 +115,8 @@ export function matches(ifNoneMatch: string | undefined, etag: string): boolean 
 }
 
 /**
- * `GET /parley/loader.js` and `GET /parley/parley.iife.js` (and HEAD): the widget's script-tag
- * files from memory, loadable from any shop's page, brotli- or gzip-compressed as the request's
+ * `GET /parley/loader.js`, `GET /parley/parley.iife.js`, `GET /parley/parley-upload.js`,
+ * `GET /parley/parley-triggers.js` and `GET /parley/parley-extras.js` (and HEAD): the widget's script-tag files from memory, loadable from any shop's page, brotli- or gzip-compressed as the request's
  * `Accept-Encoding` allows (`vary: accept-encoding`).
  */
 export async function widgetAssetsPlugin(app: FastifyInstance, opts: { assets: Map<WidgetAssetName, WidgetAsset> }): Promise<void> {

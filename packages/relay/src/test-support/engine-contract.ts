@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DeadLetter, LIMITS, WebhookEvent, check, type ConversationEvent, type Role } from '@parley/protocol';
 import { webhookJobId } from '../engine/shared.js';
 import {
+  PREVIEW_SCAN,
   conversationTopic,
   dedupeWindow,
   siteTopic,
@@ -172,11 +173,18 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       return { id: uid('c'), siteKey: 'site1', ownerKey: `v:${visitorId}`, visitorId, context: {}, ...over };
     }
 
+    /** Owner keys of the conversations `conversation()` opened. */
+    const owners = new Map<string, string>();
+
     async function conversation(over: Partial<OpenRequest> = {}): Promise<string> {
-      const opened = await engine.openConversation(openRequest(over));
+      const request = openRequest(over);
+      const opened = await engine.openConversation(request);
       expect(opened.created).toBe(true);
+      owners.set(opened.conversation.id, request.ownerKey);
       return opened.conversation.id;
     }
+
+    const ownerOf = (id: string): string => owners.get(id)!;
 
     async function append(conversationId: string, entry: NewEntry, more: Partial<AppendRequest> = {}, e: Engine = engine): Promise<AppendResult> {
       const result = await e.append({ conversationId, entry, retention: keep, ...more });
@@ -582,7 +590,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect((await engine.getConversation(c))!.identity).toEqual(identity);
       await append(c, text('m1'), { webhook: 'message.created' });
       const [job] = await drain();
-      expect(job!.event.visitor).toEqual({ id: (await engine.getConversation(c))!.visitorId, identity });
+      expect(job!.event.visitor).toEqual({ id: (await engine.getConversation(c))!.visitorId, identity, readSeq: 0 });
       expect(check(WebhookEvent, job!.event)).toMatchObject({ ok: true });
     });
 
@@ -594,6 +602,184 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect((await engine.getConversation(c))!.readSeq).toBe(100);
       expect(await engine.setReadSeq(c, 5)).toBe(100);
       expect((await engine.getConversation(c))!.readSeq).toBe(100);
+    });
+
+    test('webhook events carry the read seq the conversation had when they were queued', async () => {
+      const c = await conversation();
+      await append(c, text('m1'), { webhook: 'message.created', start: true });
+      await append(c, text('b1', 'hello', 'bot'));
+      await engine.setReadSeq(c, 2);
+      await append(c, text('m2'), { webhook: 'message.created', start: true });
+      expect(await engine.mergeContext(c, { page: { title: 'Cart' } }, 64_000)).toMatchObject({ ok: true });
+      const jobs = await drain();
+      expect(jobs.map((j) => [j.event.type, j.event.visitor.readSeq])).toEqual([
+        ['conversation.started', 0],
+        ['message.created', 0],
+        ['message.created', 2],
+        ['context.updated', 2],
+      ]);
+      for (const job of jobs) expect(check(WebhookEvent, job.event)).toMatchObject({ ok: true });
+    });
+
+    // ---- a visitor who signs in mid-chat ----
+
+    const user = { userId: 'u_1001', name: 'Ana', verified: true };
+
+    test("adopt hands an anonymous visitor's conversation to the user, makes it current, and queues visitor.identified after its events", async () => {
+      const c = await conversation({ visitorId: 'va', context: { page: { title: 'Home' } } });
+      await append(c, text('m1'), { webhook: 'message.created', start: true });
+      clock.t = START + 500;
+      const adopted = await engine.adoptConversation({ id: c, siteKey: 'site1', fromOwnerKey: 'v:va', ownerKey: 'u:u_1001', identity: user });
+      expect(adopted).toEqual({ status: 'adopted', conversation: expect.objectContaining({ id: c, visitorId: 'va', identity: user }) });
+      expect(await engine.currentConversation('site1', 'u:u_1001')).toBe(c);
+      expect(await engine.currentConversation('site1', 'v:va')).toBeNull();
+      // A new device of the user opens the adopted conversation (rule 2 of open).
+      expect((await engine.openConversation(openRequest({ ownerKey: 'u:u_1001' }))).conversation.id).toBe(c);
+      const jobs = await drain();
+      expect(labels(jobs)).toEqual(['conversation.started', 'm1', 'visitor.identified']);
+      const identified = jobs[2]!.event;
+      expect(identified).toMatchObject({ type: 'visitor.identified', conversationId: c, createdAt: START + 500, data: {}, visitor: { id: 'va', identity: user } });
+      expect(check(WebhookEvent, identified)).toMatchObject({ ok: true });
+      // Signing in again on that conversation changes nothing and queues nothing.
+      expect(await engine.adoptConversation({ id: c, siteKey: 'site1', fromOwnerKey: 'v:va', ownerKey: 'u:u_1001', identity: user })).toMatchObject({ status: 'adopted' });
+      expect(await drain()).toEqual([]);
+    });
+
+    test("adopt keeps the user's other open conversation open and names it as linked; a conversation not started queues nothing", async () => {
+      const old = await conversation({ ownerKey: 'u:u_1001', identity: user });
+      await append(old, text('o1'), { webhook: 'message.created', start: true });
+      const fresh = await conversation({ visitorId: 'vb' });
+      expect(await engine.adoptConversation({ id: fresh, siteKey: 'site1', fromOwnerKey: 'v:vb', ownerKey: 'u:u_1001', identity: user })).toMatchObject({
+        status: 'adopted',
+        linkedId: old,
+      });
+      expect(await engine.currentConversation('site1', 'u:u_1001')).toBe(fresh);
+      expect((await engine.getConversation(old))!.closed).toBe(false);
+      expect(labels(await drain())).toEqual(['conversation.started', 'o1']);
+      // Once started, the adopted conversation's events carry the user.
+      await append(fresh, text('f1'), { webhook: 'message.created', start: true });
+      const jobs = await drain();
+      expect(jobs.map((j) => j.event.visitor.identity?.userId)).toEqual(['u_1001', 'u_1001']);
+    });
+
+    test("adopt is refused for another visitor's, another site's, a closed or an unknown conversation, and changes nothing", async () => {
+      const c = await conversation({ visitorId: 'vc' });
+      const other = { siteKey: 'site1', ownerKey: 'u:u_1001', identity: user };
+      expect(await engine.adoptConversation({ ...other, id: c, fromOwnerKey: 'v:someone-else' })).toEqual({ status: 'refused' });
+      expect(await engine.adoptConversation({ ...other, id: c, siteKey: 'site2', fromOwnerKey: 'v:vc' })).toEqual({ status: 'refused' });
+      expect(await engine.adoptConversation({ ...other, id: 'nope', fromOwnerKey: 'v:vc' })).toEqual({ status: 'refused' });
+      const closed = await conversation({ visitorId: 'vd' });
+      await append(closed, stored('e1', { type: 'closed' }));
+      expect(await engine.adoptConversation({ ...other, id: closed, fromOwnerKey: 'v:vd' })).toEqual({ status: 'refused' });
+      expect(await engine.currentConversation('site1', 'u:u_1001')).toBeNull();
+      expect(await engine.currentConversation('site1', 'v:vc')).toBe(c);
+      expect((await engine.getConversation(c))!.identity).toBeUndefined();
+    });
+
+    test('20 concurrent sign-ins of one conversation, racing two users and an open on the user, adopt it once and queue one visitor.identified', async () => {
+      const c = await conversation({ visitorId: 've' });
+      await append(c, text('m1'), { webhook: 'message.created', start: true });
+      const ana = { siteKey: 'site1', id: c, fromOwnerKey: 'v:ve', ownerKey: 'u:ana', identity: { userId: 'ana', verified: true } };
+      const bob = { ...ana, ownerKey: 'u:bob', identity: { userId: 'bob', verified: true } };
+      const results = await Promise.all([
+        ...Array.from({ length: 10 }, () => engine.adoptConversation(ana)),
+        ...Array.from({ length: 10 }, () => engine.adoptConversation(bob)),
+        engine.openConversation(openRequest({ ownerKey: 'u:ana' })),
+      ]);
+      const adoptions = results.slice(0, 20) as Awaited<ReturnType<Engine['adoptConversation']>>[];
+      const winners = adoptions.filter((r) => r.status === 'adopted');
+      // Every sign-in of the winning user is adopted (the later ones are no-ops), every one of the other refused.
+      expect(winners.length).toBe(10);
+      const winner = (await engine.getConversation(c))!.identity!.userId;
+      expect(['ana', 'bob']).toContain(winner);
+      expect(await engine.currentConversation('site1', `u:${winner}`)).toBe(c);
+      expect(await engine.currentConversation('site1', `u:${winner === 'ana' ? 'bob' : 'ana'}`)).not.toBe(c);
+      expect(await engine.currentConversation('site1', 'v:ve')).toBeNull();
+      const jobs = await drain();
+      expect(labels(jobs)).toEqual(['conversation.started', 'm1', 'visitor.identified']);
+      expect(jobs[2]!.event.visitor.identity?.userId).toBe(winner);
+    });
+
+    // ---- an owner's past conversations ----
+
+    test("ownerConversations lists an owner's conversations newest first, at most limit, each with its newest message", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        clock.t = START + i * 1000;
+        ids.push(await conversation({ ownerKey: 'u:ann', replace: true }));
+      }
+      await append(ids[0]!, text('a1', 'First question'));
+      await append(ids[0]!, text('a2', 'Thanks, bye', 'agent'));
+      await append(ids[0]!, stored('a3', { type: 'closed' }));
+      await append(ids[1]!, stored('b1', { type: 'agent_joined', agent: { role: 'agent', name: 'Mia' } }));
+      await append(ids[2]!, text('c1', 'Where is my order?'));
+      const all = await engine.ownerConversations('site1', 'u:ann', 20);
+      expect(all.map((c) => c.id)).toEqual([ids[2], ids[1], ids[0]]);
+      expect(all[0]).toEqual({ id: ids[2], createdAt: START + 2000, closed: false, lastSeq: 1, last: expect.objectContaining({ kind: 'msg', id: 'c1', seq: 1 }) });
+      // Events only: no message to preview.
+      expect(all[1]).toMatchObject({ id: ids[1], lastSeq: 1, last: null });
+      // The closed event is newer: the preview is the message before it.
+      expect(all[2]).toMatchObject({ id: ids[0], createdAt: START, closed: true, lastSeq: 3, last: { id: 'a2', seq: 2, from: { role: 'agent' }, body: { type: 'text', text: 'Thanks, bye' } } });
+      expect((await engine.ownerConversations('site1', 'u:ann', 2)).map((c) => c.id)).toEqual([ids[2], ids[1]]);
+      expect(await engine.ownerConversations('site1', 'u:ann', 0)).toEqual([]);
+      expect(await engine.ownerConversations('site1', 'u:nobody', 20)).toEqual([]);
+    });
+
+    test("ownerConversations keeps owners apart per site and owner key: another visitor's or site's conversations never show", async () => {
+      const mine = await conversation({ ownerKey: 'v:me' });
+      const theirs = await conversation({ ownerKey: 'v:them' });
+      const elsewhere = await conversation({ siteKey: 'site2', ownerKey: 'v:me' });
+      const user = await conversation({ ownerKey: 'u:me' });
+      for (const id of [mine, theirs, elsewhere, user]) await append(id, text(`m-${id}`));
+      expect((await engine.ownerConversations('site1', 'v:me', 20)).map((c) => c.id)).toEqual([mine]);
+      expect((await engine.ownerConversations('site1', 'v:them', 20)).map((c) => c.id)).toEqual([theirs]);
+      expect((await engine.ownerConversations('site2', 'v:me', 20)).map((c) => c.id)).toEqual([elsewhere]);
+      expect((await engine.ownerConversations('site1', 'u:me', 20)).map((c) => c.id)).toEqual([user]);
+      expect(await engine.ownerConversations('site2', 'v:them', 20)).toEqual([]);
+    });
+
+    test("an adopted conversation moves to the user's list, on any device; a forgotten one leaves it", async () => {
+      clock.t = START;
+      const old = await conversation({ visitorId: 'va', ownerKey: 'v:va' });
+      await append(old, stored('x1', { type: 'closed' }));
+      clock.t = START + 10;
+      const onScreen = await conversation({ visitorId: 'va', ownerKey: 'v:va', replace: true });
+      clock.t = START + 20;
+      const userOwn = await conversation({ ownerKey: 'u:u_1001' });
+      await append(userOwn, text('u1'));
+      expect(await engine.adoptConversation({ id: onScreen, siteKey: 'site1', fromOwnerKey: 'v:va', ownerKey: 'u:u_1001', identity: user })).toMatchObject({ status: 'adopted' });
+      expect((await engine.ownerConversations('site1', 'u:u_1001', 20)).map((c) => c.id)).toEqual([userOwn, onScreen]);
+      // The closed one was not adopted: it stays the anonymous visitor's.
+      expect((await engine.ownerConversations('site1', 'v:va', 20)).map((c) => c.id)).toEqual([old]);
+      // Never appended to: forgotten once its TTL passed, and gone from the list.
+      clock.t = START + DAY + 100;
+      await append(userOwn, text('u2'));
+      await append(old, text('x3'));
+      await (engine as Engine & { sweep(): unknown }).sweep();
+      expect(await engine.getConversation(onScreen)).toBeNull();
+      expect((await engine.ownerConversations('site1', 'u:u_1001', 20)).map((c) => c.id)).toEqual([userOwn]);
+    });
+
+    test('the preview is the newest message among the last PREVIEW_SCAN entries the log still holds', async () => {
+      const c = await conversation();
+      await append(c, text('m1', 'Hello'));
+      for (let i = 0; i < PREVIEW_SCAN - 1; i++) await append(c, stored(`e${i}`, { type: 'handoff', state: 'requested' }));
+      expect((await engine.ownerConversations('site1', ownerOf(c), 1))[0]!.last).toMatchObject({ id: 'm1' });
+      await append(c, stored('late', { type: 'closed' }));
+      expect((await engine.ownerConversations('site1', ownerOf(c), 1))[0]).toMatchObject({ lastSeq: PREVIEW_SCAN + 1, closed: true, last: null });
+      // Retention dropped the message: nothing to preview either.
+      const d = await conversation();
+      await append(d, text('d1', 'Gone soon'), { retention: { maxMessages: 2, maxAgeMs: DAY } });
+      await append(d, stored('d2', { type: 'closed' }), { retention: { maxMessages: 2, maxAgeMs: DAY } });
+      await append(d, stored('d3', { type: 'closed' }), { retention: { maxMessages: 2, maxAgeMs: DAY } });
+      expect((await engine.ownerConversations('site1', ownerOf(d), 1))[0]).toMatchObject({ id: d, lastSeq: 3, last: null });
+    });
+
+    test('conversations of one owner opened in one millisecond list in the order listConversations gives them', async () => {
+      clock.t = START;
+      for (let i = 0; i < 6; i++) await conversation({ ownerKey: 'u:tie', replace: true });
+      const site = (await engine.listConversations('site1', { limit: 100 })).conversations.map((c) => c.id);
+      expect((await engine.ownerConversations('site1', 'u:tie', 20)).map((c) => c.id)).toEqual(site);
     });
 
     // ---- webhooks enqueued by appends ----
@@ -1252,7 +1438,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
         createdAt: START + 7,
         siteKey: 'site1',
         conversationId: c,
-        visitor: { id: expect.any(String) },
+        visitor: { id: expect.any(String), readSeq: 0 },
         data: { messageId: 'b1', value: 'down', comment: 'Wrong size' },
       });
       expect(bot.seq).toBe(2);

@@ -1,10 +1,10 @@
-import type { Strings } from './en.js';
+import type { WidgetStrings } from '../strings.js';
 
-/** Simplified Chinese strings. */
-export const zhCN: Strings = {
+/** Simplified Chinese. */
+export const zhCN: WidgetStrings = {
   open: '打开聊天',
   close: '关闭聊天',
-  unread: (n) => `${n} 条未读`,
+  unread: '{n} 条未读',
   bot: '机器人',
   ai: 'AI',
   agent: '客服',
@@ -17,13 +17,14 @@ export const zhCN: Strings = {
   read: '已读',
   failed: '发送失败',
   retry: '重试',
-  typing: (name) => `${name} 正在输入…`,
-  queue: (n) => `您前面还有 ${n} 位`,
-  joined: (name) => `${name} 加入了对话`,
-  left: (name) => `${name} 离开了对话`,
+  typing: '{name} 正在输入…',
+  queue: '您当前排在第 {n} 位',
+  joined: '{name} 加入了对话',
+  left: '{name} 离开了对话',
   handoff: '正在为您转接人工客服…',
   rate: '请为本次服务评分',
-  stars: (n) => `${n} 星`,
+  star: '{n} 星',
+  stars: '{n} 星',
   comment: '评价（选填）',
   submit: '提交',
   closed: '对话已结束。',
@@ -33,9 +34,18 @@ export const zhCN: Strings = {
   leave: '提交留言',
   thanks: '已收到留言，我们会通过邮件回复您。',
   offline: '网络已断开，恢复连接后将自动发送您的消息。',
+  connecting: '正在连接…',
   notify: '新消息',
   sources: '来源',
   up: '有帮助',
   down: '没有帮助',
   interrupted: '回答已中断',
+  attach: '添加附件',
+  tooBig: '文件太大（最大 {max}）。',
+  fileType: '无法发送此类型的文件。',
+  upFail: '文件发送失败，请重试。',
+  dismiss: '关闭',
+  past: '历史对话',
+  noPast: '暂无历史对话。',
+  back: '返回',
 };
