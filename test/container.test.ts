@@ -137,7 +137,7 @@ describe('the relay image (packages/relay/Dockerfile)', () => {
     // The served widget files are built in the build stage by their own workspaces.
     const build = all(stage('build'), 'RUN').join(' ');
     const served = copies(image).flatMap((c) => c.sources).filter((s) => s.endsWith('.js'));
-    expect(served.map((s) => basename(s)).sort()).toEqual(['loader.js', 'parley-extras.js', 'parley-triggers.js', 'parley-upload.js', 'parley.iife.js']);
+    expect(served.map((s) => basename(s)).sort()).toEqual(['loader.js', 'parley-connection.js', 'parley-extras.js', 'parley-triggers.js', 'parley-upload.js', 'parley.iife.js']);
     for (const s of served) expect(build, s).toMatch(new RegExp(`--workspace @parley/${/packages\/([\w-]+)\/dist\//.exec(s)![1]}\\b`));
   });
 

@@ -13,6 +13,9 @@ import { defineConfig } from 'vite';
 //   conversations, the 👎 comment, cards, ratings and files in the log), loaded the same way when
 //   one shows or is likely (lazy.ts). It renders with the bundle's own Preact (see `extrasCore`);
 //   the npm build loads it as a chunk instead.
+// - `--mode connection`: dist/parley-connection.js, the client's connection code (its link.ts: the
+//   frame guard, the close codes' meanings, multi-tab coordination), loaded the same way when the
+//   client first connects (link-script.ts); npm builds of the client have it at hand.
 // tsc -b writes the .d.ts files into dist first, so dist is never emptied here.
 /** The stylesheet's line breaks are for reading: the builds go without them. */
 const cssLines = {
@@ -20,12 +23,17 @@ const cssLines = {
   transform: (code: string, id: string) => (/\/src\/(extras-)?styles\.ts$/.test(id) ? code.replace(/\n(?=[^`]*`;?\s*$)/g, '') : undefined),
 };
 
-/** In the script-tag bundle, the upload code comes from a <script> (upload-script.ts), not a chunk. */
+/**
+ * In the script-tag bundle, the upload code comes from a <script> (upload-script.ts), not a chunk;
+ * so do the triggers, the extras and the client's connection code (link-script.ts).
+ */
 const uploadScript = {
   name: 'parley-upload-script',
   enforce: 'pre' as const,
-  resolveId: (id: string) =>
-    id === './upload-import.js'
+  resolveId: (id: string, importer?: string) =>
+    id === './link-import.js' && /[\\/]client[\\/]/.test(importer ?? '')
+      ? fileURLToPath(new URL('./src/link-script.ts', import.meta.url))
+      : id === './upload-import.js'
       ? fileURLToPath(new URL('./src/upload-script.ts', import.meta.url))
       : id === './triggers-import.js'
         ? fileURLToPath(new URL('./src/triggers-script.ts', import.meta.url))
@@ -50,6 +58,7 @@ export default defineConfig(({ mode }) => {
   const upload = mode === 'upload';
   const triggers = mode === 'triggers';
   const extras = mode === 'extras';
+  const connection = mode === 'connection';
   return {
     plugins: iife ? [cssLines, uploadScript] : extras ? [cssLines, extrasCore] : [cssLines],
     // The classic JSX runtime: `h(type, props, ...children)` calls are shorter than the automatic
@@ -59,14 +68,14 @@ export default defineConfig(({ mode }) => {
     oxc: {
       jsx: { runtime: 'classic', pragma: 'h', pragmaFrag: 'Fragment' },
       // Not into the upload code: it renders nothing, and would carry a second Preact.
-      jsxInject: upload || triggers ? undefined : "import { h, Fragment } from 'preact'",
+      jsxInject: upload || triggers || connection ? undefined : "import { h, Fragment } from 'preact'",
     },
     build: {
       emptyOutDir: false,
       target: 'es2020',
       // terser with three passes and top-level mangling writes the script-tag bundle about 250 B
       // brotli smaller than the default minifier. `pure_getters`: no getter in this code has side effects.
-      minify: iife || upload || triggers || extras ? 'terser' : false,
+      minify: iife || upload || triggers || extras || connection ? 'terser' : false,
       terserOptions: {
         ecma: 2020,
         toplevel: true,
@@ -78,13 +87,15 @@ export default defineConfig(({ mode }) => {
           ? { entry: 'src/triggers.ts', formats: ['iife'], name: 'ParleyTriggers', fileName: () => 'parley-triggers.js' }
           : extras
             ? { entry: 'src/extras.ts', formats: ['iife'], name: 'ParleyExtras', fileName: () => 'parley-extras.js' }
+          : connection
+            ? { entry: fileURLToPath(new URL('../client/dist/link.js', import.meta.url)), formats: ['iife'], name: 'ParleyConnection', fileName: () => 'parley-connection.js' }
           : iife
           ? { entry: 'src/iife.ts', formats: ['iife'], name: 'ParleyBundle', fileName: () => 'parley.iife.js' }
           : { entry: 'src/index.ts', formats: ['es'], fileName: () => 'index.js' },
       rolldownOptions: {
         // No `Symbol.toStringTag` on the globals the script-tag files set: nothing reads it.
         output: { generatedCode: { symbols: false } },
-        external: iife || upload || triggers || extras ? [] : [/^preact(\/|$)/, /^@parley\//],
+        external: iife || upload || triggers || extras || connection ? [] : [/^preact(\/|$)/, /^@parley\//],
       },
     },
   };

@@ -41,6 +41,9 @@ describeBrowser('a widget that costs nothing until the visitor acts', () => {
     page.on('websocket', (ws) => sockets.push(ws.url()));
     const configs: number[] = [];
     page.on('response', (r) => r.url().includes('/v1/sites/') && configs.push(r.status()));
+    // The client's connection code (parley-connection.js) is fetched on intent, not with the page.
+    const modules: string[] = [];
+    page.on('request', (r) => /\/parley-[a-z]+\.js$/.test(r.url()) && modules.push(new URL(r.url()).pathname.split('/').pop()!));
 
     await page.goto(`${env.stack.shopUrl}/`);
     const w = widgetOf(page);
@@ -50,6 +53,7 @@ describeBrowser('a widget that costs nothing until the visitor acts', () => {
     expect(configs).toEqual([200]);
     await page.waitForTimeout(1000);
     expect(sockets).toEqual([]);
+    expect(modules).not.toContain('parley-connection.js');
     expect(await conversations()).toEqual([]);
     expect(env.stack.webhooks).toEqual([]);
     // Closed, the widget renders its launcher and nothing else.
@@ -66,6 +70,7 @@ describeBrowser('a widget that costs nothing until the visitor acts', () => {
     expect(atClick.text).toContain(GREETING);
     expect(atClick.replies).toEqual(['Shipping', 'Returns', 'Where is my order?', 'Talk to a human']);
     await eventually(() => sockets.length === 1, 'the socket opened on intent');
+    expect(modules.filter((m) => m === 'parley-connection.js')).toHaveLength(1);
     expect(await w.panel.getByText(GREETING).isVisible()).toBe(true);
 
     // Tapping a quick reply sends it; the relay acks it and stores the conversation.

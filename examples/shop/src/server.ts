@@ -117,6 +117,7 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
     '/parley/parley-upload.js': join(repo, 'packages/widget/dist/parley-upload.js'),
     '/parley/parley-triggers.js': join(repo, 'packages/widget/dist/parley-triggers.js'),
     '/parley/parley-extras.js': join(repo, 'packages/widget/dist/parley-extras.js'),
+    '/parley/parley-connection.js': join(repo, 'packages/widget/dist/parley-connection.js'),
   };
 
   const server = createServer(async (req, res) => {

@@ -5,12 +5,9 @@ import {
   HTTP_URL_RE,
   LIMITS,
   PROTOCOL_VERSION,
-  decodeServerFrame,
-  errorOf,
   isVisitorBody,
   newId,
   parsePublicSiteConfig,
-  shouldReconnect,
   siteConfigPath,
   type Button,
   type ClientFrame,
@@ -35,7 +32,8 @@ import { createOutbox } from './outbox.js';
 import { relayHttpUrl, widgetSocketUrl } from './relay-url.js';
 import { createState } from './state.js';
 import { MAX_STORED_ITEMS, createStore } from './storage.js';
-import { createTabs, type Tabs } from './tabs.js';
+import { loadLink, type Link } from './link-import.js';
+import type { Tabs } from './tabs.js';
 import type {
   ChatEvent,
   ChatMessage,
@@ -173,6 +171,9 @@ export function createClient(options: ClientOptions): ParleyClient {
   /** `prepare()` left a new visitor without a socket: the first message connects. */
   let lazy = false;
   /** Upload target requests waiting for the relay's answer (a target or an error), by frame id. */
+  /** The connection code (link-import.ts), once at hand; `linking` while it loads. */
+  let link: Link | undefined;
+  let linking: Promise<void> | undefined;
   const asks = new Map<string, (answer: UploadTargetFrame | ErrorFrame) => void>();
   /** Past conversation requests waiting for the relay's answer, by frame id; a drop ends them with none. */
   const reads = new Map<string, (answer?: ConversationsFrame | HistoryPageFrame | ErrorFrame) => void>();
@@ -366,10 +367,10 @@ export function createClient(options: ClientOptions): ParleyClient {
       identity = undefined;
       store.set('id', undefined);
     }
-    if (stopped || !shouldReconnect(code)) {
+    if (stopped || !link!.shouldReconnect(code)) {
       state.set('closed');
       // A refusal code this client does not know (the range decides, not a list) is CONNECTION_REFUSED.
-      const err = stopped ? undefined : errorOf(code) || 'CONNECTION_REFUSED';
+      const err = stopped ? undefined : link!.errorOf(code) || 'CONNECTION_REFUSED';
       if (err && err !== lastError) fault(err, `The relay refused the connection (${code} ${reason}).`);
       return;
     }
@@ -452,7 +453,7 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const receive = (data: unknown) => {
     waiting = false;
-    const r = decodeServerFrame(data);
+    const r = link!.decodeServerFrame(data);
     if (!r.ok) return fault(r.code, r.message);
     const f: ServerFrame = r.frame;
     switch (f.t) {
@@ -541,7 +542,7 @@ export function createClient(options: ClientOptions): ParleyClient {
   const listen = () => {
     // Back online, or the page shown again: try at once rather than wait out the backoff.
     const now = () => state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open());
-    tabs = createTabs(o.siteKey, onRead, (visible) => visible && now());
+    tabs = link!.createTabs(o.siteKey, onRead, (visible) => visible && now());
     if (typeof window === 'undefined' || !window.addEventListener) return;
     const down = () => ws && drop(CLOSE.GOING_AWAY, 'offline');
     window.addEventListener('online', now);
@@ -589,9 +590,26 @@ export function createClient(options: ClientOptions): ParleyClient {
     lazy = false;
     stopped = false;
     attempt = 0;
-    listen();
     state.set('connecting');
-    open();
+    start();
+  };
+
+  /** Listen and open the socket, once the connection code is at hand; a failed load is retried like a failed socket. */
+  const start = (): void => {
+    if (link) return listen(), open();
+    const l = loadLink();
+    if (!('then' in l)) return (link = l), start();
+    linking ||= l.then(
+      (m) => {
+        link = m;
+        linking = undefined;
+        if (!stopped) start();
+      },
+      () => {
+        linking = undefined;
+        if (!stopped) retryTimer = setTimeout(start, backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
+      },
+    );
   };
 
   const disconnect = () => {
@@ -606,7 +624,8 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   /** Drop the socket and reconnect at once (identity change, new conversation). */
   const reopen = (reason: string) => {
-    if (!stopped) drop(CLOSE.GOING_AWAY, reason, 0);
+    // While the connection code loads, the socket it then opens carries the change.
+    if (!stopped && link) drop(CLOSE.GOING_AWAY, reason, 0);
   };
 
   return {

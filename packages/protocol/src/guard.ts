@@ -15,13 +15,15 @@ type Obj<S extends Shape> = Flat<
   }
 >;
 
+// The combinators build guards and do nothing else (`@__NO_SIDE_EFFECTS__`): a bundle drops the
+// guards it builds and never uses.
 const no = (): never => {
   throw 0;
 };
 
 /** A string of `min`–`max` code points (zod counts code points, not UTF-16 units), matching `re`. Unlike the schemas' `str` (1–max), empty is allowed unless `min` says otherwise. */
 export const chars =
-  (max: number, min = 0, re?: RegExp): Guard<string> =>
+  /* @__NO_SIDE_EFFECTS__ */ (max: number, min = 0, re?: RegExp): Guard<string> =>
   (v) => {
     if (typeof v != 'string' || (re && !re.test(v))) no();
     let n = (v as string).length;
@@ -32,7 +34,7 @@ export const chars =
 
 /** A safe integer in `min`–`max`. */
 export const int =
-  (min = 0, max = Number.MAX_SAFE_INTEGER): Guard<number> =>
+  /* @__NO_SIDE_EFFECTS__ */ (min = 0, max = Number.MAX_SAFE_INTEGER): Guard<number> =>
   (v) =>
     Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : no();
 
@@ -43,22 +45,22 @@ export const bool: Guard<boolean> = (v) => (typeof v == 'boolean' ? v : no());
 
 /** One of the given values (a literal, or an enum with several). */
 export const oneOf =
-  <const T extends readonly string[]>(...values: T): Guard<T[number]> =>
+  /* @__NO_SIDE_EFFECTS__ */ <const T extends readonly string[]>(...values: T): Guard<T[number]> =>
   (v) =>
     values.includes(v as string) ? (v as T[number]) : no();
 
 /** An array of `min`–`max` items, each checked by `item`. */
 export const arr =
-  <T>(item: Guard<T>, max: number, min = 0): Guard<T[]> =>
+  /* @__NO_SIDE_EFFECTS__ */ <T>(item: Guard<T>, max: number, min = 0): Guard<T[]> =>
   (v) =>
     Array.isArray(v) && v.length >= min && v.length <= max ? Array.from(v, (x) => item(x)) : no();
 
 /** Marks an object key optional: an absent key stays absent, as in zod. */
-export const opt = <T>(g: Guard<T>): Opt<T> => ((v: unknown) => (v === undefined ? v : g(v))) as Opt<T>;
+export const opt = /* @__NO_SIDE_EFFECTS__ */ <T>(g: Guard<T>): Opt<T> => ((v: unknown) => (v === undefined ? v : g(v))) as Opt<T>;
 
 /** An object with exactly these keys checked; other keys are dropped. */
 export const obj =
-  <S extends Shape>(shape: S): Guard<Obj<S>> =>
+  /* @__NO_SIDE_EFFECTS__ */ <S extends Shape>(shape: S): Guard<Obj<S>> =>
   (v) => {
     if (typeof v != 'object' || !v || Array.isArray(v)) no();
     const out: Record<string, unknown> = {};
@@ -74,7 +76,7 @@ export const obj =
  * discriminants listed first, so this is zod's discriminated union.
  */
 export const union =
-  <G extends Guard<unknown>[]>(...options: G): Guard<Infer<G[number]>> =>
+  /* @__NO_SIDE_EFFECTS__ */ <G extends Guard<unknown>[]>(...options: G): Guard<Infer<G[number]>> =>
   (v) => {
     for (const g of options) {
       try {

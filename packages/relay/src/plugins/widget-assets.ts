@@ -20,11 +20,14 @@ const WIDGET_ASSETS = {
   // Loaded by the bundle when a rarer state shows or becomes likely (a rating asked for, nobody
   // online, past conversations, a card in the log).
   'parley-extras.js': 'public, max-age=3600',
+  // Loaded by the bundle when the visitor first connects (opens the chat, sends, a trigger shows;
+  // at once for a returning visitor): the client's frame guard and connection code.
+  'parley-connection.js': 'public, max-age=3600',
 } as const;
 export type WidgetAssetName = keyof typeof WIDGET_ASSETS;
 
-/** Served when found, not required: a widget build from before attachments (or triggers, or extras) has no such module. */
-const OPTIONAL_ASSETS: ReadonlySet<WidgetAssetName> = new Set(['parley-upload.js', 'parley-triggers.js', 'parley-extras.js']);
+/** Served when found, not required: a widget build from before attachments (or triggers, extras, the split connection code) has no such module. */
+const OPTIONAL_ASSETS: ReadonlySet<WidgetAssetName> = new Set(['parley-upload.js', 'parley-triggers.js', 'parley-extras.js', 'parley-connection.js']);
 
 /** A content coding the relay can answer with; `identity` is the file as it is. */
 type Coding = 'br' | 'gzip' | 'identity';
@@ -116,7 +119,7 @@ export function matches(ifNoneMatch: string | undefined, etag: string): boolean 
 
 /**
  * `GET /parley/loader.js`, `GET /parley/parley.iife.js`, `GET /parley/parley-upload.js`,
- * `GET /parley/parley-triggers.js` and `GET /parley/parley-extras.js` (and HEAD): the widget's script-tag files from memory, loadable from any shop's page, brotli- or gzip-compressed as the request's
+ * `GET /parley/parley-triggers.js`, `GET /parley/parley-extras.js` and `GET /parley/parley-connection.js` (and HEAD): the widget's script-tag files from memory, loadable from any shop's page, brotli- or gzip-compressed as the request's
  * `Accept-Encoding` allows (`vary: accept-encoding`).
  */
 export async function widgetAssetsPlugin(app: FastifyInstance, opts: { assets: Map<WidgetAssetName, WidgetAsset> }): Promise<void> {
