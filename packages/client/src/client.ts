@@ -2,16 +2,12 @@ import {
   CLOSE,
   EN_STRINGS,
   HANDOFF_VALUE,
-  HTTP_URL_RE,
   LIMITS,
-  PROTOCOL_VERSION,
   isVisitorBody,
   newId,
   parsePublicSiteConfig,
   siteConfigPath,
   type Button,
-  type ClientFrame,
-  type ConversationEvent,
   type ErrorCode,
   type ErrorFrame,
   type ConversationsFrame,
@@ -21,21 +17,22 @@ import {
   type PageContext,
   type ProductContext,
   type ServerFrame,
-  type TextBody,
   type UploadTargetFrame,
   type VisitorBody,
   type WelcomeFrame,
 } from '@parley/protocol';
 import { backoff } from './backoff.js';
+import { createConnection } from './connection.js';
+import { createConversation } from './conversation.js';
 import { createEmitter } from './emitter.js';
-import { createOutbox } from './outbox.js';
+import { buildHello } from './hello.js';
+import { browserPage, cleanPage } from './page-context.js';
 import { relayHttpUrl, widgetSocketUrl } from './relay-url.js';
 import { createState } from './state.js';
-import { MAX_STORED_ITEMS, createStore } from './storage.js';
+import { createStore } from './storage.js';
 import { loadLink, type Link } from './link-import.js';
 import type { Tabs } from './tabs.js';
 import type {
-  ChatEvent,
   ChatMessage,
   ClientEvents,
   ClientOptions,
@@ -48,13 +45,9 @@ import type {
   TimelineItem,
 } from './types.js';
 
-const OPEN = 1;
 const noop = () => {};
 /** Wait before resending what the relay dropped while rate limiting. */
 const RESEND_AFTER_MS = 1000;
-const isMsg = (item: TimelineItem): item is ChatMessage => item.kind === 'msg';
-const fromOthers = (item: TimelineItem): item is ChatMessage => isMsg(item) && item.from.role !== 'visitor';
-const httpUrl = (u: unknown) => (typeof u === 'string' && HTTP_URL_RE.test(u) ? u.slice(0, LIMITS.maxUrlLength) : undefined);
 
 function defaultStorage(): StorageLike | null {
   try {
@@ -62,24 +55,6 @@ function defaultStorage(): StorageLike | null {
   } catch {
     return null; // access denied (sandboxed frames, blocked cookies)
   }
-}
-
-/** The page the client runs in; none outside a document (Node, a worker). */
-function browserPage(): PageContext {
-  if (typeof document === 'undefined') return {};
-  return { url: location.href, title: document.title, referrer: document.referrer, locale: navigator.language };
-}
-
-/** Keep only what the protocol accepts, so a page with an odd URL or a long title still connects. */
-function cleanPage(p: PageContext & { product?: unknown }): PageContext | undefined {
-  const page: PageContext = {
-    url: httpUrl(p.url),
-    title: p.title?.slice(0, LIMITS.maxShortLength * 2),
-    referrer: p.referrer === '' ? '' : httpUrl(p.referrer),
-    locale: p.locale?.slice(0, 35),
-  };
-  // Keys left undefined are dropped on the wire (JSON).
-  return Object.values(page).some((x) => x !== undefined) ? page : undefined;
 }
 
 const blank = (consented: boolean, o: ClientOptions): Snapshot => ({
@@ -139,28 +114,14 @@ export function createClient(options: ClientOptions): ParleyClient {
     emit('state', change);
   });
 
-  // Conversation state; `log` holds stored entries in sequence order, the outbox the rest.
-  let conv: string | undefined;
-  let lastSeq = 0;
-  let read = 0;
-  let log: TimelineItem[] = [];
-  /** Answers still being written (never stored): shown after the log and the outbox. */
-  let drafts: ChatMessage[] = [];
-  let peerRead = 0; // the other side read the visitor's messages up to here
   let identity: IdentifyOptions | undefined = store.get('id');
   let ctx: { page?: PageContext; product?: ProductContext } = {};
   let ctxPending = false;
   let fresh = false;
 
-  // Connection state.
-  let ws: SocketLike | undefined;
-  let welcomed = false;
   let stopped = true;
   let attempt = 0;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let resend: ReturnType<typeof setTimeout> | undefined;
-  let beat: ReturnType<typeof setInterval> | undefined;
-  let waiting = false; // a heartbeat tick passed with no frame from the relay
   let sentSeq = 0; // lastSeq sent in the current hello
   let sentToken = false;
   let lastError: string | undefined;
@@ -170,21 +131,16 @@ export function createClient(options: ClientOptions): ParleyClient {
   let unlisten = noop;
   /** `prepare()` left a new visitor without a socket: the first message connects. */
   let lazy = false;
-  /** Upload target requests waiting for the relay's answer (a target or an error), by frame id. */
   /** The connection code (link-import.ts), once at hand; `linking` while it loads. */
   let link: Link | undefined;
   let linking: Promise<void> | undefined;
+  /** Upload target requests waiting for the relay's answer (a target or an error), by frame id. */
   const asks = new Map<string, (answer: UploadTargetFrame | ErrorFrame) => void>();
   /** Past conversation requests waiting for the relay's answer, by frame id; a drop ends them with none. */
   const reads = new Map<string, (answer?: ConversationsFrame | HistoryPageFrame | ErrorFrame) => void>();
 
-  const outbox = createOutbox([], (items, acked) => {
-    set({ timeline: [...log, ...items, ...drafts] });
-    // Other tabs share this key: keep what they queued (and this tab has not seen acked),
-    // so a message queued offline in a tab that is then closed still survives.
-    const theirs = (store.get('out') ?? []).filter((m) => !acked.has(m.id) && !items.some((x) => x.id === m.id));
-    store.set('out', [...items, ...theirs]);
-  });
+  const conversation = createConversation({ store, emit, set, snap: () => snap, tabs: () => tabs });
+  const outbox = conversation.outbox;
 
   /** Report a fault. Every one carries its message: the relay's, the decoder's, or the client's own. */
   const fault = (code: ErrorCode | string, message: string) => {
@@ -192,146 +148,17 @@ export function createClient(options: ClientOptions): ParleyClient {
     emit('error', { code: code as ErrorCode, message });
   };
 
-  const tx = (frame: ClientFrame): boolean => {
-    if (!ws || ws.readyState !== OPEN) return false;
-    try {
-      ws.send(JSON.stringify(frame));
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
-  // ---- conversation state ----
-
-  const persist = (force?: boolean) => {
-    if (!conv) return;
-    const rec = store.merge({ conv, seq: lastSeq, read, ntf: 0, items: log.slice(-MAX_STORED_ITEMS) }, force);
-    if (rec.conv === conv && rec.read > read) read = rec.read;
-  };
-
-  const refreshUnread = () => {
-    const n = log.filter((i) => fromOthers(i) && i.seq! > read).length;
-    if (n !== snap.unread) set({ unread: n });
-  };
-
-  const showTimeline = () => set({ timeline: [...log, ...outbox.items(), ...drafts] });
-
-  /** Apply a conversation event's effect on the snapshot (stored or transient, live or restored). */
-  const apply = (ev: ConversationEvent) => {
-    switch (ev.type) {
-      case 'typing':
-        if (ev.from?.role === 'visitor') return; // another tab of this visitor
-        set({ typing: ev.on ? (ev.from ?? { role: 'agent' }) : null });
-        emit('typing', { on: ev.on, from: ev.from });
-        return;
-      case 'read':
-        if (ev.from?.role === 'visitor') return onRead(conv!, ev.seq);
-        if (ev.seq <= peerRead) return;
-        peerRead = ev.seq;
-        log = log.map((i) => {
-          if (!isMsg(i) || i.status !== 'sent' || i.seq! > ev.seq) return i;
-          const m: ChatMessage = { ...i, status: 'read' };
-          emit('message', m);
-          return m;
-        });
-        showTimeline();
-        return persist();
-      case 'queue': {
-        const queue = ev.position > 0 ? { position: ev.position, etaSec: ev.etaSec } : null;
-        if (queue?.etaSec === undefined) delete queue?.etaSec;
-        set({ queue });
-        return emit('queue', queue);
-      }
-      case 'agent_joined':
-      case 'agent_left': {
-        const joined = ev.type === 'agent_joined';
-        set({ agent: joined ? ev.agent : null, queue: joined ? null : snap.queue });
-        return emit('agent', { agent: ev.agent, joined });
-      }
-      case 'handoff':
-        if (ev.state === 'accepted') set({ queue: null });
-        return;
-      case 'rating_request':
-        return set({ ratingRequested: ev.text === undefined ? {} : { text: ev.text } });
-      case 'availability':
-        set({ online: ev.online });
-        return emit('availability', { online: ev.online });
-      case 'closed':
-        return set({ closed: true, typing: null, queue: null });
-    }
-  };
-
-  /** Add a stored entry unless its seq was already seen. Returns whether it was new. */
-  const addEntry = (item: TimelineItem): boolean => {
-    const seq = item.seq!;
-    const top = log.length ? log[log.length - 1]!.seq! : 0;
-    if (seq <= top && log.some((i) => i.seq === seq || (isMsg(item) && i.id === item.id))) return false;
-    if (seq > top) log = [...log, item];
-    else {
-      const at = log.findIndex((i) => i.seq! > seq);
-      log = [...log.slice(0, at), item, ...log.slice(at)];
-    }
-    if (isMsg(item)) {
-      if (item.from.role !== 'visitor') {
-        if (snap.typing) {
-          set({ typing: null });
-          emit('typing', { on: false, from: item.from });
-        }
-      } else if (item.body.type === 'rating') set({ ratingRequested: null });
-    } else apply(item.event);
-    return true;
-  };
-
   const resetConversation = (id: string | undefined) => {
-    conv = id;
-    lastSeq = read = peerRead = 0;
-    log = [];
-    drafts = [];
     feedbacks = [];
-    set({ agent: null, typing: null, queue: null, ratingRequested: null, closed: false });
-    showTimeline();
-    refreshUnread();
-  };
-
-  const onRead = (c: string, seq: number) => {
-    if (c !== conv || seq <= read) return;
-    read = seq;
-    refreshUnread();
-  };
-
-  const notify = (m: ChatMessage) => {
-    if (!tabs || m.seq! <= read || tabs.anyVisible()) return;
-    const seq = m.seq!;
-    const c = conv;
-    tabs.claim(() => {
-      const rec = store.get('log');
-      if (!c || (rec && rec.conv === c && rec.ntf >= seq)) return;
-      store.merge({ conv: c, seq: lastSeq, read, ntf: seq, items: log.slice(-MAX_STORED_ITEMS) });
-      emit('notify', m);
-    });
+    conversation.reset(id);
   };
 
   // ---- restore from storage ----
 
-  const restore = () => {
-    const rec = store.get('log');
-    resetConversation(rec?.conv);
-    if (rec && Array.isArray(rec.items)) {
-      rec.items.forEach(addEntry);
-      lastSeq = rec.seq || 0;
-      read = rec.read || 0;
-    }
-    peerRead = log.reduce((n, i) => (isMsg(i) && i.status === 'read' ? Math.max(n, i.seq!) : n), 0);
-    const greet = store.get('greet');
-    // A greeting and strings kept for another language wait for the relay's in this one.
-    if (greet) set({ siteName: greet.siteName, online: greet.online, theme: greet.theme, ...(greet.tag === tag && { greeting: greet.greeting, lang: greet.lang || null }) });
-    const out = store.get('out');
-    outbox.clear();
-    if (Array.isArray(out)) outbox.adopt(out, (id) => log.some((i) => i.id === id));
-    refreshUnread();
-  };
-  restore();
+  conversation.restore();
+  const greet = store.get('greet');
+  // A greeting and strings kept for another language wait for the relay's in this one.
+  if (greet) set({ siteName: greet.siteName, online: greet.online, theme: greet.theme, ...(greet.tag === tag && { greeting: greet.greeting, lang: greet.lang || null }) });
 
   // ---- connection ----
 
@@ -339,22 +166,10 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   /** Every disconnect goes through here. `code` decides whether to reconnect; `delay` overrides the backoff. */
   const drop = (code: number, reason: string, delay?: number) => {
-    clearTimeout(retryTimer);
     clearTimeout(resend);
-    clearInterval(beat);
-    retryTimer = beat = resend = undefined;
-    const s = ws;
-    ws = undefined;
-    welcomed = false;
+    resend = undefined;
+    connection.close(reason);
     reads.forEach((end) => end());
-    if (s) {
-      s.onopen = s.onmessage = s.onclose = s.onerror = noop; // `ws` throws on an unhandled error
-      try {
-        s.close(1000, reason.slice(0, 100));
-      } catch {
-        // already closed
-      }
-    }
     if (code === CLOSE.TOKEN_INVALID && sentToken) {
       // The token is stale (rotated secret, expired): start over without it, once.
       store.set('token', undefined);
@@ -375,47 +190,35 @@ export function createClient(options: ClientOptions): ParleyClient {
       return;
     }
     state.set('reconnecting');
-    if (online()) retryTimer = setTimeout(open, delay ?? backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
+    if (online()) connection.later(open, delay ?? backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
     // offline: the `online` listener reconnects
   };
 
-  const open = () => {
-    retryTimer = undefined;
-    lastError = undefined;
-    let s: SocketLike;
-    try {
-      s = ws = createSocket(url);
-    } catch {
-      return drop(CLOSE.GOING_AWAY, 'socket');
-    }
-    waiting = false;
-    beat = setInterval(() => {
-      if (waiting) return drop(CLOSE.IDLE_TIMEOUT, 'heartbeat');
-      waiting = true;
-      if (welcomed) tx({ t: 'ping', ts: Date.now() });
-    }, pingMs);
-    s.onopen = () => {
+  const connection = createConnection({
+    url,
+    createSocket,
+    pingMs,
+    hello() {
       const token = store.get('token');
       sentToken = !!token;
-      sentSeq = lastSeq;
-      const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, siteKey: o.siteKey };
-      if (token) hello.token = token;
-      if (lastSeq) hello.lastSeq = lastSeq;
+      sentSeq = conversation.lastSeq();
       const page = cleanPage({ ...(o.page ? o.page() : browserPage()), ...(o.locale && { locale: o.locale }), ...ctx.page });
-      if (page) hello.page = page;
-      if (identity) hello.identity = identity;
-      if (fresh) hello.fresh = true;
-      tx(hello);
-    };
-    s.onmessage = (ev) => receive(ev.data);
-    s.onclose = (ev) => drop(ev.code, ev.reason || '');
-    s.onerror = noop; // a close event follows
+      return buildHello({ siteKey: o.siteKey, token, lastSeq: sentSeq, page, identity, fresh });
+    },
+    receive: (data) => receive(data),
+    closed: drop,
+  });
+  const tx = connection.tx;
+
+  const open = () => {
+    lastError = undefined;
+    connection.open();
   };
 
   const sendOne = (m: ChatMessage) => tx({ t: 'send', id: m.id, body: m.body as VisitorBody });
 
   const flush = (only?: string) => {
-    if (!welcomed) return;
+    if (!connection.welcomed()) return;
     const { send, failed } = outbox.due(only);
     send.forEach(sendOne);
     failed.forEach((m) => emit('message', m));
@@ -423,24 +226,24 @@ export function createClient(options: ClientOptions): ParleyClient {
 
   const welcome = (w: WelcomeFrame) => {
     store.set('token', w.token);
-    const moved = w.conversationId !== conv || w.reset === true;
+    const moved = w.conversationId !== conversation.conv() || w.reset === true;
     if (moved) {
       // After a reset the relay replays from 0; a plain move replayed after our seq of another conversation.
       const replayedTooLittle = sentSeq > 0 && !w.reset;
       resetConversation(w.conversationId);
-      persist(true);
+      conversation.persist(true);
       // The relay replayed after a sequence number of another conversation: ask again from 0.
       if (replayedTooLittle) return drop(CLOSE.GOING_AWAY, 'conversation changed', 0);
     }
     fresh = false;
     attempt = 0;
-    welcomed = true;
+    connection.welcome();
     const greet = { greeting: w.greeting, siteName: w.site.name, online: w.online };
     set({ ...greet, identity: w.identity ?? null });
     keepSite();
     state.set('open');
     const stored = store.get('out');
-    if (Array.isArray(stored)) outbox.adopt(stored, (id) => log.some((i) => i.id === id));
+    if (Array.isArray(stored)) outbox.adopt(stored, conversation.logged);
     flush();
     feedbacks = feedbacks.filter((f) => !tx(f));
     // The hello carried the page; a product goes in a context frame, again whenever the
@@ -452,42 +255,18 @@ export function createClient(options: ClientOptions): ParleyClient {
   const keepSite = () => store.set('greet', { greeting: snap.greeting!, siteName: snap.siteName, online: snap.online, tag, lang: snap.lang, theme: snap.theme });
 
   const receive = (data: unknown) => {
-    waiting = false;
     const r = link!.decodeServerFrame(data);
     if (!r.ok) return fault(r.code, r.message);
     const f: ServerFrame = r.frame;
     switch (f.t) {
       case 'welcome':
         return welcome(f);
-      case 'ack': {
-        const m = outbox.ack(f.id, f.seq, f.ts);
-        if (m && addEntry(m)) done(m);
-        return;
-      }
-      case 'msg': {
-        const { t: _t, incomplete, ...rest } = f;
-        const mine = f.from.role === 'visitor' && outbox.ack(f.id, f.seq, f.ts);
-        const m: ChatMessage = mine || { kind: 'msg', ...rest };
-        if (incomplete) m.incomplete = true;
-        // The finished answer takes the place of its draft.
-        drafts = drafts.filter((d) => d.id !== f.id);
-        if (f.from.role === 'visitor' && !m.status) m.status = f.seq <= peerRead ? 'read' : 'sent';
-        if (f.seq > lastSeq) lastSeq = f.seq;
-        if (!addEntry(m)) return;
-        done(m);
-        if (fromOthers(m)) notify(m);
-        return;
-      }
-      case 'event': {
-        if (f.seq === undefined) return apply(f.event);
-        if (f.seq > lastSeq) lastSeq = f.seq;
-        const e: ChatEvent = { kind: 'event', id: f.id ?? `e${f.seq}`, seq: f.seq, ts: f.ts, event: f.event };
-        if (addEntry(e)) {
-          emit('event', e);
-          showTimeline();
-        }
-        return persist();
-      }
+      case 'ack':
+        return conversation.ack(f);
+      case 'msg':
+        return conversation.message(f);
+      case 'event':
+        return conversation.event(f);
       case 'error':
       {
         // The refusal of an upload target request: its promise rejects, nothing else changes.
@@ -508,19 +287,8 @@ export function createClient(options: ClientOptions): ParleyClient {
         if (f.code === 'IDENTITY_INVALID') store.set('id', (identity = undefined));
         return fault(f.code, f.message);
       }
-      case 'draft': {
-        // Drafts are ephemeral: a gap (offset beyond what is held) waits for the snapshot or
-        // the finished message; a draft of a message already logged is late.
-        if (log.some((i) => i.id === f.id)) return;
-        const old = drafts.find((d) => d.id === f.id);
-        const held = (old?.body as TextBody | undefined)?.text ?? '';
-        if (f.offset > held.length) return;
-        const text = held.slice(0, f.offset) + f.text;
-        if (old && text === held) return;
-        const m: ChatMessage = { kind: 'msg', id: f.id, ts: f.ts, from: f.from, body: { type: 'text', text }, draft: true };
-        drafts = old ? drafts.map((d) => (d === old ? m : d)) : [...drafts, m];
-        return showTimeline();
-      }
+      case 'draft':
+        return conversation.draft(f);
       case 'upload':
         return asks.get(f.id)?.(f);
       case 'conversations':
@@ -531,20 +299,12 @@ export function createClient(options: ClientOptions): ParleyClient {
     }
   };
 
-  /** A message entered the log: show, store and count it. */
-  const done = (m: ChatMessage) => {
-    showTimeline();
-    persist();
-    emit('message', m);
-    refreshUnread();
-  };
-
   const listen = () => {
     // Back online, or the page shown again: try at once rather than wait out the backoff.
-    const now = () => state.get() === 'reconnecting' && !ws && (clearTimeout(retryTimer), open());
-    tabs = link!.createTabs(o.siteKey, onRead, (visible) => visible && now());
+    const now = () => state.get() === 'reconnecting' && !connection.up() && open();
+    tabs = link!.createTabs(o.siteKey, conversation.onRead, (visible) => visible && now());
     if (typeof window === 'undefined' || !window.addEventListener) return;
-    const down = () => ws && drop(CLOSE.GOING_AWAY, 'offline');
+    const down = () => connection.up() && drop(CLOSE.GOING_AWAY, 'offline');
     window.addEventListener('online', now);
     window.addEventListener('offline', down);
     unlisten = () => {
@@ -562,7 +322,7 @@ export function createClient(options: ClientOptions): ParleyClient {
         if (f && f.t != 'error') ok(f as F);
         else no(f ? { code: f.code, message: f.message } : { code: 'NOT_READY', message: 'Not connected.' });
       });
-      if (!welcomed || !tx({ t: 'history', id, ...ask })) reads.get(id)!();
+      if (!connection.welcomed() || !tx({ t: 'history', id, ...ask })) reads.get(id)!();
     });
 
   // ---- public API ----
@@ -607,7 +367,7 @@ export function createClient(options: ClientOptions): ParleyClient {
       },
       () => {
         linking = undefined;
-        if (!stopped) retryTimer = setTimeout(start, backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
+        if (!stopped) connection.later(start, backoff(attempt++, random, o.backoff?.minMs, o.backoff?.maxMs));
       },
     );
   };
@@ -642,7 +402,7 @@ export function createClient(options: ClientOptions): ParleyClient {
           const lang: LangInfo | null = c.locale ? { locale: c.locale, dir: c.dir || 'ltr', strings: c.strings } : null;
           const uploads = c.uploads || null;
           const site = { lang, uploads, theme: c.theme, triggers: c.triggers };
-          set(welcomed ? site : { greeting: c.greeting, siteName: c.site.name, online: c.online, ...site });
+          set(connection.welcomed() ? site : { greeting: c.greeting, siteName: c.site.name, online: c.online, ...site });
           keepSite();
         })
         .catch(noop); // no config (blocked, offline): `welcome` brings the greeting on intent
@@ -658,12 +418,10 @@ export function createClient(options: ClientOptions): ParleyClient {
       const frame: FeedbackFrame = { t: 'feedback', id: newId(), messageId, value };
       const note = comment?.trim().slice(0, LIMITS.maxCommentLength);
       if (note) frame.comment = note;
-      log = log.map((i) => (isMsg(i) && i.id === messageId ? { ...i, feedback: value } : i));
-      showTimeline();
-      persist();
+      conversation.feedback(messageId, value);
       // Only the latest choice per message matters: an unsent earlier one is dropped.
       feedbacks = feedbacks.filter((f) => f.messageId !== messageId);
-      if (!welcomed || !tx(frame)) feedbacks.push(frame);
+      if (!connection.welcomed() || !tx(frame)) feedbacks.push(frame);
     },
     rate(score, comment) {
       set({ ratingRequested: null });
@@ -696,21 +454,17 @@ export function createClient(options: ClientOptions): ParleyClient {
       if (JSON.stringify(id) === JSON.stringify(identity)) return;
       identity = id;
       store.set('id', id);
-      // A verified user's conversation may be another one: replay it from the start.
-      lastSeq = 0;
+      conversation.replay();
       reopen('identify');
     },
     typing(on) {
       tx({ t: 'typing', on });
     },
     markRead() {
-      const seq = log.length ? log[log.length - 1]!.seq! : 0;
-      if (!conv || seq <= read) return;
-      read = seq;
-      persist();
-      tabs?.read(conv, seq);
+      const seq = conversation.markRead();
+      if (!seq) return;
+      tabs?.read(conversation.conv()!, seq);
       tx({ t: 'read', seq });
-      refreshUnread();
     },
     consent() {
       store.consent();
