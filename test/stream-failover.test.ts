@@ -4,9 +4,11 @@
 // What the widget assembled must be the final text, every word once, and the message shown once.
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import WebSocket from 'ws';
+import { createClient, type ChatMessage, type SocketLike } from '@parley/client';
 import type { ServerFrame } from '@parley/protocol';
 import { cli, configFile, killChildren, listening, requireBuiltCli, start } from '../packages/relay/src/test-support/cli-process.js';
-import { API_SECRET, TestClient, eventually, testConfig } from '../packages/relay/src/test-support/harness.js';
+import { API_SECRET, ORIGIN, TestClient, eventually, testConfig } from '../packages/relay/src/test-support/harness.js';
 import { REDIS_URL, deletePrefix, newPrefix, sharedRedisAvailable } from '../packages/relay/src/test-support/redis.js';
 import { startRecordingServer } from './support/recording-server.js';
 
@@ -105,6 +107,87 @@ describe.runIf(available)('streamed answer failover (redis, two relay processes)
       const history = await fetch(`${base2}/v1/conversations/${conversationId}/messages`, { headers: { authorization: `Bearer ${API_SECRET}` } }).then((r) => r.json());
       expect(history.entries.map((e: { id: string }) => e.id)).toEqual(['q1', 'ans1']);
       second.close();
+    } finally {
+      await backend.close();
+    }
+  });
+  test('the client library behind a load balancer: its relay is killed mid-answer, it reconnects to the other and shows the whole answer once', { timeout: 30_000 }, async () => {
+    requireBuiltCli();
+    const backend = await startRecordingServer();
+    try {
+      const file = configFile({
+        ...testConfig(`${backend.base}/webhooks/parley`),
+        engine: { type: 'redis', url: REDIS_URL, prefix },
+        host: '127.0.0.1',
+        port: 0,
+        logLevel: 'info',
+      });
+      const relays: ChildProcessWithoutNullStreams[] = [start(process.execPath, [cli, '--config', file]), start(process.execPath, [cli, '--config', file])];
+      const [base1, base2] = (await Promise.all(relays.map(listening))) as [string, string];
+      // A load balancer with no sticky sessions: relay 1 while it lives, then relay 2.
+      let target = base1;
+      const sockets: string[] = [];
+      const client = createClient({
+        siteKey: 'pk_test',
+        relayUrl: base1,
+        createSocket: (url) => {
+          const to = url.replace(base1.replace('http', 'ws'), target.replace('http', 'ws'));
+          sockets.push(to);
+          return new WebSocket(to, { origin: ORIGIN }) as unknown as SocketLike;
+        },
+        storage: null,
+        backoff: { minMs: 20, maxMs: 100 },
+        page: () => ({ url: `${ORIGIN}/boots` }),
+      });
+      // Every text the visitor's screen held for the answer, in order.
+      const seen: string[] = [];
+      const answer = () => client.getSnapshot().timeline.find((i): i is ChatMessage => i.kind === 'msg' && i.id === 'ans2');
+      client.on('change', () => {
+        const a = answer();
+        const text = a?.body.type === 'text' ? a.body.text : '';
+        if (text && text !== seen.at(-1)) seen.push(text);
+      });
+      client.connect();
+      client.send('How do I return boots?');
+      await eventually(() => client.getSnapshot().timeline.some((i) => i.kind === 'msg' && i.seq !== undefined), 10_000);
+      const conversationId = await (async () => {
+        const res = await fetch(`${base2}/v1/conversations?limit=5`, { headers: { authorization: `Bearer ${API_SECRET}` } }).then((r) => r.json());
+        return (res.items as { id: string; lastSeq: number }[]).find((c) => c.lastSeq > 0)!.id;
+      })();
+
+      const step = (body: unknown) =>
+        fetch(`${base2}/v1/conversations/${conversationId}/streams/ans2`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_SECRET}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then((r) => r.json() as Promise<{ offset: number }>);
+      const words = Array.from({ length: 150 }, (_, i) => `word${i + 1} `);
+      await step({ op: 'start' });
+      const streaming = (async () => {
+        let offset = 0;
+        for (const word of words) {
+          offset = (await step({ op: 'delta', offset, text: word })).offset;
+          await sleep(8);
+        }
+        return step({ op: 'finish' });
+      })();
+
+      await eventually(() => (seen.at(-1) ?? '').split(' ').length > 30, 10_000);
+      target = base2;
+      process.kill(-relays[0]!.pid!, 'SIGKILL');
+      await streaming;
+      const finalText = words.join('');
+      await eventually(() => answer()?.seq !== undefined, 10_000);
+
+      // On screen: the finished answer, once, in place of the draft; every text shown on the way was
+      // a beginning of it (no word repeated or lost across the failover).
+      const shown = client.getSnapshot().timeline.filter((i) => i.kind === 'msg' && i.id === 'ans2');
+      expect(shown).toHaveLength(1);
+      expect(answer()).toMatchObject({ from: { role: 'bot', ai: true }, body: { type: 'text', text: finalText } });
+      expect(answer()!.draft).toBeUndefined();
+      for (const text of seen) expect(finalText.startsWith(text)).toBe(true);
+      expect(sockets.filter((u) => u.startsWith(base2.replace('http', 'ws')))).not.toHaveLength(0);
+      client.disconnect();
     } finally {
       await backend.close();
     }
