@@ -29,51 +29,65 @@ function assemble(frames: readonly ServerFrame[], id: string, from = ''): string
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Two relay CLI processes on the shared Redis (this file's prefix), delivering to `backendBase`. */
+async function twoRelays(backendBase: string): Promise<{ relays: ChildProcessWithoutNullStreams[]; base1: string; base2: string }> {
+  const file = configFile({
+    ...testConfig(`${backendBase}/webhooks/parley`),
+    engine: { type: 'redis', url: REDIS_URL, prefix },
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'info',
+  });
+  const relays = [start(process.execPath, [cli, '--config', file]), start(process.execPath, [cli, '--config', file])];
+  const [base1, base2] = (await Promise.all(relays.map(listening))) as [string, string];
+  return { relays, base1, base2 };
+}
+
+type StepAnswer = { offset: number; done: boolean; message?: { seq: number; body: { text: string } } };
+
+/** A backend streaming `words` as the answer `id` over REST to the relay at `base`, one delta every 8 ms; resolves once started, with the finish's answer to come. */
+async function streamWords(base: string, conversationId: string, id: string, words: readonly string[]): Promise<{ finished: Promise<StepAnswer> }> {
+  const step = async (body: unknown) => {
+    const res = await fetch(`${base}/v1/conversations/${conversationId}/streams/${id}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.status !== 200) throw new Error(`step ${JSON.stringify(body)} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json as StepAnswer;
+  };
+  await step({ op: 'start' });
+  const finished = (async () => {
+    let offset = 0;
+    for (const word of words) {
+      expect((await step({ op: 'delta', offset, text: word })).offset).toBe(offset + word.length);
+      offset += word.length;
+      await sleep(8);
+    }
+    return step({ op: 'finish' });
+  })();
+  return { finished };
+}
+
 describe.runIf(available)('streamed answer failover (redis, two relay processes)', () => {
   test('a widget whose relay is killed mid-answer resumes on the other relay: snapshot once, the rest, the final message once', { timeout: 30_000 }, async () => {
     requireBuiltCli();
     const backend = await startRecordingServer();
     try {
-      const file = configFile({
-        ...testConfig(`${backend.base}/webhooks/parley`),
-        engine: { type: 'redis', url: REDIS_URL, prefix },
-        host: '127.0.0.1',
-        port: 0,
-        logLevel: 'info',
-      });
-      const relays: ChildProcessWithoutNullStreams[] = [start(process.execPath, [cli, '--config', file]), start(process.execPath, [cli, '--config', file])];
-      const [base1, base2] = await Promise.all(relays.map(listening));
-      const ws = (base: string) => `${base!.replace('http', 'ws')}/v1/widget`;
+      const { relays, base1, base2 } = await twoRelays(backend.base);
+      const ws = (base: string) => `${base.replace('http', 'ws')}/v1/widget`;
 
       // The visitor, on relay 1, asks something: the conversation is stored.
-      const first = await TestClient.open(ws(base1!));
+      const first = await TestClient.open(ws(base1));
       const welcome = await first.hello();
       first.send({ t: 'send', id: 'q1', body: { type: 'text', text: 'How do I return boots?' } });
       const ack = (await first.take((f) => f.t === 'ack' && f.id === 'q1')) as Extract<ServerFrame, { t: 'ack' }>;
       const conversationId = welcome.conversationId;
 
       // The backend streams its answer to relay 2, word by word.
-      const step = async (body: unknown) => {
-        const res = await fetch(`${base2}/v1/conversations/${conversationId}/streams/ans1`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_SECRET}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        const json = await res.json();
-        if (res.status !== 200) throw new Error(`step ${JSON.stringify(body)} answered ${res.status}: ${JSON.stringify(json)}`);
-        return json as { offset: number; done: boolean; message?: { seq: number; body: { text: string } } };
-      };
       const words = Array.from({ length: 150 }, (_, i) => `word${i + 1} `);
-      await step({ op: 'start' });
-      const streaming = (async () => {
-        let offset = 0;
-        for (const word of words) {
-          expect((await step({ op: 'delta', offset, text: word })).offset).toBe(offset + word.length);
-          offset += word.length;
-          await sleep(8);
-        }
-        return step({ op: 'finish' });
-      })();
+      const { finished: streaming } = await streamWords(base2, conversationId, 'ans1', words);
 
       // Relay 1 carries the drafts across instances; it dies mid-answer.
       await eventually(() => assemble(first.frames, 'ans1').split(' ').length > 30, 10_000);
@@ -83,7 +97,7 @@ describe.runIf(available)('streamed answer failover (redis, two relay processes)
       expect(before.length).toBeGreaterThan(0);
 
       // The widget reconnects to relay 2 with its token and last seq, keeping the draft it had.
-      const second = await TestClient.open(ws(base2!));
+      const second = await TestClient.open(ws(base2));
       await second.hello({ token: welcome.token, lastSeq: ack.seq });
       const finished = await streaming;
       expect(finished.done).toBe(true);
@@ -115,15 +129,7 @@ describe.runIf(available)('streamed answer failover (redis, two relay processes)
     requireBuiltCli();
     const backend = await startRecordingServer();
     try {
-      const file = configFile({
-        ...testConfig(`${backend.base}/webhooks/parley`),
-        engine: { type: 'redis', url: REDIS_URL, prefix },
-        host: '127.0.0.1',
-        port: 0,
-        logLevel: 'info',
-      });
-      const relays: ChildProcessWithoutNullStreams[] = [start(process.execPath, [cli, '--config', file]), start(process.execPath, [cli, '--config', file])];
-      const [base1, base2] = (await Promise.all(relays.map(listening))) as [string, string];
+      const { relays, base1, base2 } = await twoRelays(backend.base);
       // A load balancer with no sticky sessions: relay 1 while it lives, then relay 2.
       let target = base1;
       const sockets: string[] = [];
@@ -155,22 +161,8 @@ describe.runIf(available)('streamed answer failover (redis, two relay processes)
         return (res.items as { id: string; lastSeq: number }[]).find((c) => c.lastSeq > 0)!.id;
       })();
 
-      const step = (body: unknown) =>
-        fetch(`${base2}/v1/conversations/${conversationId}/streams/ans2`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_SECRET}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        }).then((r) => r.json() as Promise<{ offset: number }>);
       const words = Array.from({ length: 150 }, (_, i) => `word${i + 1} `);
-      await step({ op: 'start' });
-      const streaming = (async () => {
-        let offset = 0;
-        for (const word of words) {
-          offset = (await step({ op: 'delta', offset, text: word })).offset;
-          await sleep(8);
-        }
-        return step({ op: 'finish' });
-      })();
+      const { finished: streaming } = await streamWords(base2, conversationId, 'ans2', words);
 
       await eventually(() => (seen.at(-1) ?? '').split(' ').length > 30, 10_000);
       target = base2;
