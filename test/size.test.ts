@@ -18,9 +18,10 @@ const CEILINGS = [
   // bundle only when the site config has triggers. The bubble it fills is in the bundle.
   { file: 'packages/widget/dist/parley-triggers.js', brotli: 1024 },
   // The UI of the rarer states (the rating and leave-a-message forms, past conversations, the 👎
-  // comment, cards, ratings and files in the log), loaded from beside the bundle when one shows or
-  // becomes likely; it renders with the bundle's Preact.
-  { file: 'packages/widget/dist/parley-extras.js', brotli: 1792 },
+  // comment, cards, ratings and files in the log) and the alerts of an unseen message (the beep,
+  // the flashing title), loaded from beside the bundle when one shows or becomes likely; it
+  // renders with the bundle's Preact.
+  { file: 'packages/widget/dist/parley-extras.js', brotli: 1920 },
   // The client's connection code (the frame guard every relay frame goes through, the close codes'
   // meanings, multi-tab coordination; no Preact), loaded from beside the bundle when the client
   // first connects: on the visitor's first intent to chat, at once for a returning visitor.

@@ -5,19 +5,14 @@ import {
   LIMITS,
   isVisitorBody,
   newId,
-  parsePublicSiteConfig,
-  siteConfigPath,
   type Button,
   type ErrorCode,
-  type ErrorFrame,
   type ConversationsFrame,
-  type FeedbackFrame,
   type HistoryFrame,
   type HistoryPageFrame,
   type PageContext,
   type ProductContext,
   type ServerFrame,
-  type UploadTargetFrame,
   type VisitorBody,
   type WelcomeFrame,
 } from '@parley/protocol';
@@ -27,9 +22,12 @@ import { createConversation } from './conversation.js';
 import { createEmitter } from './emitter.js';
 import { buildHello } from './hello.js';
 import { browserPage, cleanPage } from './page-context.js';
-import { relayHttpUrl, widgetSocketUrl } from './relay-url.js';
+import { widgetSocketUrl } from './relay-url.js';
+import { createRequests } from './requests.js';
+import { fetchSite, keepSite, keptSite } from './site.js';
+import { blank, createSnapshot } from './snapshot.js';
 import { createState } from './state.js';
-import { createStore } from './storage.js';
+import { createStore, defaultStorage } from './storage.js';
 import { loadLink, type Link } from './link-import.js';
 import type { Tabs } from './tabs.js';
 import type {
@@ -37,11 +35,8 @@ import type {
   ClientEvents,
   ClientOptions,
   IdentifyOptions,
-  LangInfo,
   ParleyClient,
   SocketLike,
-  Snapshot,
-  StorageLike,
   TimelineItem,
 } from './types.js';
 
@@ -49,33 +44,15 @@ const noop = () => {};
 /** Wait before resending what the relay dropped while rate limiting. */
 const RESEND_AFTER_MS = 1000;
 
-function defaultStorage(): StorageLike | null {
-  try {
-    return typeof localStorage !== 'undefined' ? localStorage : null;
-  } catch {
-    return null; // access denied (sandboxed frames, blocked cookies)
-  }
-}
-
-const blank = (consented: boolean, o: ClientOptions): Snapshot => ({
-  state: 'idle',
-  timeline: [],
-  unread: 0,
-  greeting: o.greeting || null,
-  lang: null,
-  siteName: o.siteName || '',
-  online: true,
-  agent: null,
-  typing: null,
-  queue: null,
-  ratingRequested: null,
-  closed: false,
-  identity: null,
-  consented,
-  uploads: null,
-});
-
-/** Create a headless Parley client. Throws only on bad options. */
+/**
+ * Create a headless Parley client. Throws only on bad options.
+ *
+ * This composes the parts: the snapshot and its events (snapshot.ts), the conversation's log,
+ * outbox and reads (conversation.ts), one socket with its heartbeat (connection.ts), the hello
+ * (hello.ts) with the page context (page-context.ts), requests that wait for an answer
+ * (requests.ts) and the site's public config (site.ts). What is left here is the policy between
+ * them: when to connect and reconnect, what a welcome or an error frame changes, the public API.
+ */
 export function createClient(options: ClientOptions): ParleyClient {
   const o = options;
   if (!o || typeof o.siteKey !== 'string' || !o.siteKey) throw new TypeError('siteKey is required');
@@ -90,25 +67,7 @@ export function createClient(options: ClientOptions): ParleyClient {
   /** The visitor's language tag. */
   const tag = o.locale || (typeof navigator != 'undefined' ? navigator.language : undefined);
 
-  let snap = blank(store.consented(), o);
-  let changed = false;
-  /** The unread count last told to `unread` listeners. */
-  let told = 0;
-  /**
-   * Update the snapshot now; `change` fires once per task however many updates a frame makes,
-   * then `unread` if the count differs from the last one told: a UI that marks what it shows as
-   * read in its `change` listener (an open panel) keeps it at 0.
-   */
-  const set = (patch: Partial<Snapshot>) => {
-    snap = { ...snap, ...patch };
-    if (changed) return;
-    changed = true;
-    queueMicrotask(() => {
-      changed = false;
-      emit('change', snap);
-      if (snap.unread !== told) emit('unread', (told = snap.unread));
-    });
-  };
+  const [snapshot, set] = createSnapshot(emit, blank(store.consented(), o));
   const state = createState((change) => {
     set({ state: change.to });
     emit('state', change);
@@ -125,8 +84,6 @@ export function createClient(options: ClientOptions): ParleyClient {
   let sentSeq = 0; // lastSeq sent in the current hello
   let sentToken = false;
   let lastError: string | undefined;
-  /** Feedback given while no socket was open, one per message, sent on the next welcome. */
-  let feedbacks: FeedbackFrame[] = [];
   let tabs: Tabs | undefined;
   let unlisten = noop;
   /** `prepare()` left a new visitor without a socket: the first message connects. */
@@ -134,12 +91,7 @@ export function createClient(options: ClientOptions): ParleyClient {
   /** The connection code (link-import.ts), once at hand; `linking` while it loads. */
   let link: Link | undefined;
   let linking: Promise<void> | undefined;
-  /** Upload target requests waiting for the relay's answer (a target or an error), by frame id. */
-  const asks = new Map<string, (answer: UploadTargetFrame | ErrorFrame) => void>();
-  /** Past conversation requests waiting for the relay's answer, by frame id; a drop ends them with none. */
-  const reads = new Map<string, (answer?: ConversationsFrame | HistoryPageFrame | ErrorFrame) => void>();
-
-  const conversation = createConversation({ store, emit, set, snap: () => snap, tabs: () => tabs });
+  const conversation = createConversation({ store, emit, set, snap: snapshot, tabs: () => tabs });
   const outbox = conversation.outbox;
 
   /** Report a fault. Every one carries its message: the relay's, the decoder's, or the client's own. */
@@ -148,17 +100,10 @@ export function createClient(options: ClientOptions): ParleyClient {
     emit('error', { code: code as ErrorCode, message });
   };
 
-  const resetConversation = (id: string | undefined) => {
-    feedbacks = [];
-    conversation.reset(id);
-  };
-
   // ---- restore from storage ----
 
   conversation.restore();
-  const greet = store.get('greet');
-  // A greeting and strings kept for another language wait for the relay's in this one.
-  if (greet) set({ siteName: greet.siteName, online: greet.online, theme: greet.theme, ...(greet.tag === tag && { greeting: greet.greeting, lang: greet.lang || null }) });
+  set(keptSite(store, tag));
 
   // ---- connection ----
 
@@ -169,12 +114,12 @@ export function createClient(options: ClientOptions): ParleyClient {
     clearTimeout(resend);
     resend = undefined;
     connection.close(reason);
-    reads.forEach((end) => end());
+    requests.end();
     if (code === CLOSE.TOKEN_INVALID && sentToken) {
       // The token is stale (rotated secret, expired): start over without it, once.
       store.set('token', undefined);
       store.set('log', undefined);
-      resetConversation(undefined);
+      conversation.reset(undefined);
       code = CLOSE.GOING_AWAY;
       delay = 0;
     }
@@ -209,6 +154,8 @@ export function createClient(options: ClientOptions): ParleyClient {
     closed: drop,
   });
   const tx = connection.tx;
+  /** Upload targets and past conversations, asked once welcomed. */
+  const requests = createRequests((f) => connection.welcomed() && tx(f));
 
   const open = () => {
     lastError = undefined;
@@ -230,7 +177,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     if (moved) {
       // After a reset the relay replays from 0; a plain move replayed after our seq of another conversation.
       const replayedTooLittle = sentSeq > 0 && !w.reset;
-      resetConversation(w.conversationId);
+      conversation.reset(w.conversationId);
       conversation.persist(true);
       // The relay replayed after a sequence number of another conversation: ask again from 0.
       if (replayedTooLittle) return drop(CLOSE.GOING_AWAY, 'conversation changed', 0);
@@ -240,19 +187,16 @@ export function createClient(options: ClientOptions): ParleyClient {
     connection.welcome();
     const greet = { greeting: w.greeting, siteName: w.site.name, online: w.online };
     set({ ...greet, identity: w.identity ?? null });
-    keepSite();
+    keepSite(store, snapshot(), tag);
     state.set('open');
     const stored = store.get('out');
     if (Array.isArray(stored)) outbox.adopt(stored, conversation.logged);
     flush();
-    feedbacks = feedbacks.filter((f) => !tx(f));
+    conversation.sendFeedback(tx);
     // The hello carried the page; a product goes in a context frame, again whenever the
     // conversation changed under us (identify(), restart()).
     if (ctxPending || (moved && ctx.product)) sendContext();
   };
-
-  /** Keep the site as last seen, in the visitor's language, for the next page to show at once. */
-  const keepSite = () => store.set('greet', { greeting: snap.greeting!, siteName: snap.siteName, online: snap.online, tag, lang: snap.lang, theme: snap.theme });
 
   const receive = (data: unknown) => {
     const r = link!.decodeServerFrame(data);
@@ -269,9 +213,8 @@ export function createClient(options: ClientOptions): ParleyClient {
         return conversation.event(f);
       case 'error':
       {
-        // The refusal of an upload target request: its promise rejects, nothing else changes.
-        const ask = f.id && (asks.get(f.id) || reads.get(f.id));
-        if (ask) return ask(f);
+        // The refusal of a request (an upload target, past conversations): its promise rejects, nothing else changes.
+        if (requests.answer(f)) return;
         // Frames the relay dropped while rate limiting, or could not store (NOT_READY: its store
         // is unreachable), stay in the outbox and go again a little later.
         const retry = f.code === 'RATE_LIMITED' || f.code === 'NOT_READY';
@@ -290,10 +233,9 @@ export function createClient(options: ClientOptions): ParleyClient {
       case 'draft':
         return conversation.draft(f);
       case 'upload':
-        return asks.get(f.id)?.(f);
       case 'conversations':
       case 'history':
-        return reads.get(f.id)?.(f);
+        return void requests.answer(f);
       case 'pong':
         return;
     }
@@ -313,17 +255,9 @@ export function createClient(options: ClientOptions): ParleyClient {
     };
   };
 
-  /** Ask the relay for past conversations (`history` frame): its answer, or `{code, message}` as the rejection. */
-  const history = <F extends ConversationsFrame | HistoryPageFrame>(ask: Omit<HistoryFrame, 't' | 'id'>): Promise<F> =>
-    new Promise((ok, no) => {
-      const id = newId();
-      reads.set(id, (f) => {
-        reads.delete(id);
-        if (f && f.t != 'error') ok(f as F);
-        else no(f ? { code: f.code, message: f.message } : { code: 'NOT_READY', message: 'Not connected.' });
-      });
-      if (!connection.welcomed() || !tx({ t: 'history', id, ...ask })) reads.get(id)!();
-    });
+  /** Ask the relay for past conversations (`history` frame): its answer, or a `Refusal`. */
+  const history = <F extends ConversationsFrame | HistoryPageFrame>(ask: Omit<HistoryFrame, 't' | 'id'>) =>
+    requests.ask<F>({ t: 'history', ...ask }, 'NOT_READY');
 
   // ---- public API ----
 
@@ -392,20 +326,13 @@ export function createClient(options: ClientOptions): ParleyClient {
     connect,
     prepare() {
       if (state.get() !== 'idle' || lazy) return;
-      // Every visitor reads the config, for the strings in their language (while unchanged, the
-      // browser's revalidation costs a 304). `welcome` brings the greeting too, and wins.
-      (o.fetch ?? fetch)(relayHttpUrl(o.relayUrl, siteConfigPath(o.siteKey)) + (tag ? '?locale=' + encodeURIComponent(tag) : ''))
-        .then((r) => r.json())
-        .then((json) => {
-          const c = parsePublicSiteConfig(json);
-          if (!c) return;
-          const lang: LangInfo | null = c.locale ? { locale: c.locale, dir: c.dir || 'ltr', strings: c.strings } : null;
-          const uploads = c.uploads || null;
-          const site = { lang, uploads, theme: c.theme, triggers: c.triggers };
-          set(connection.welcomed() ? site : { greeting: c.greeting, siteName: c.site.name, online: c.online, ...site });
-          keepSite();
-        })
-        .catch(noop); // no config (blocked, offline): `welcome` brings the greeting on intent
+      // Every visitor reads the config, for the strings in their language; `welcome` brings the
+      // greeting too, and wins. No config (blocked, offline): `welcome` brings it on intent.
+      void fetchSite(o, tag, connection.welcomed).then((site) => {
+        if (!site) return;
+        set(site);
+        keepSite(store, snapshot(), tag);
+      });
       // A returning visitor (a conversation stored) connects now, for what arrived while away; so do
       // messages left unsent. A visitor who only opened the panel once has a token and nothing else.
       if ((store.get('token') && store.get('log')?.items?.length) || outbox.items().length) return connect();
@@ -415,13 +342,10 @@ export function createClient(options: ClientOptions): ParleyClient {
     send: (text) => post({ type: 'text', text }),
     postback: (button: Button) => post({ type: 'postback', value: button.value, label: button.label }),
     feedback(messageId, value, comment) {
-      const frame: FeedbackFrame = { t: 'feedback', id: newId(), messageId, value };
       const note = comment?.trim().slice(0, LIMITS.maxCommentLength);
-      if (note) frame.comment = note;
-      conversation.feedback(messageId, value);
       // Only the latest choice per message matters: an unsent earlier one is dropped.
-      feedbacks = feedbacks.filter((f) => f.messageId !== messageId);
-      if (!connection.welcomed() || !tx(frame)) feedbacks.push(frame);
+      conversation.feedback({ t: 'feedback', id: newId(), messageId, value, ...(note && { comment: note }) });
+      if (connection.welcomed()) conversation.sendFeedback(tx);
     },
     rate(score, comment) {
       set({ ratingRequested: null });
@@ -429,12 +353,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     },
     requestHuman: (label = EN_STRINGS.human) => post({ type: 'postback', value: HANDOFF_VALUE, label }),
     leaveMessage: (email, text) => post({ type: 'contact', email, text }),
-    requestUpload: (file) =>
-      new Promise((ok, no) => {
-        const id = newId();
-        asks.set(id, (f) => (asks.delete(id), f.t == 'upload' ? ok(f) : no(f)));
-        if (!tx({ t: 'upload', id, ...file })) no({ code: 'UPLOAD_UNAVAILABLE', message: 'Not connected.' });
-      }),
+    requestUpload: (file) => requests.ask({ t: 'upload', ...file }, 'UPLOAD_UNAVAILABLE'),
     sendFile: (file) => post({ type: 'file', ...file }),
     retry(id) {
       const m = outbox.retry(id);
@@ -473,7 +392,7 @@ export function createClient(options: ClientOptions): ParleyClient {
     restart() {
       fresh = true;
       store.set('log', undefined);
-      resetConversation(undefined);
+      conversation.reset(undefined);
       reopen('restart');
     },
     pastConversations: () => history<ConversationsFrame>({}).then((f) => f.items),
@@ -492,11 +411,11 @@ export function createClient(options: ClientOptions): ParleyClient {
       ctx = {};
       fresh = false;
       outbox.clear();
-      resetConversation(undefined);
+      conversation.reset(undefined);
       store.clear();
-      set({ ...blank(store.consented(), o), state: snap.state, timeline: snap.timeline });
+      set({ ...blank(store.consented(), o), state: snapshot().state, timeline: snapshot().timeline });
     },
-    getSnapshot: () => snap,
+    getSnapshot: snapshot,
     on: events.on,
   };
 }

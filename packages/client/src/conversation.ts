@@ -1,9 +1,9 @@
-import type { AckFrame, ConversationEvent, DraftFrame, EventFrame, MsgFrame, TextBody } from '@parley/protocol';
+import type { AckFrame, ConversationEvent, DraftFrame, EventFrame, FeedbackFrame, MsgFrame, TextBody } from '@parley/protocol';
 import type { createEmitter } from './emitter.js';
 import { createOutbox } from './outbox.js';
 import { MAX_STORED_ITEMS, type createStore } from './storage.js';
 import type { Tabs } from './tabs.js';
-import type { ChatEvent, ChatMessage, ClientEvents, FeedbackValue, Snapshot, TimelineItem } from './types.js';
+import type { ChatEvent, ChatMessage, ClientEvents, Snapshot, TimelineItem } from './types.js';
 
 export interface ConversationDeps {
   store: ReturnType<typeof createStore>;
@@ -32,6 +32,8 @@ export function createConversation({ store, emit, set, snap, tabs }: Conversatio
   /** Answers still being written (never stored): shown after the log and the outbox. */
   let drafts: ChatMessage[] = [];
   let peerRead = 0; // the other side read the visitor's messages up to here
+  /** Feedback the relay has not had yet, the latest per message. */
+  let unsent: FeedbackFrame[] = [];
 
   const outbox = createOutbox([], (items, acked) => {
     set({ timeline: [...log, ...items, ...drafts] });
@@ -128,6 +130,7 @@ export function createConversation({ store, emit, set, snap, tabs }: Conversatio
     lastSeq = read = peerRead = 0;
     log = [];
     drafts = [];
+    unsent = [];
     set({ agent: null, typing: null, queue: null, ratingRequested: null, closed: false });
     showTimeline();
     refreshUnread();
@@ -235,11 +238,20 @@ export function createConversation({ store, emit, set, snap, tabs }: Conversatio
       showTimeline();
     },
 
-    /** Show the visitor's feedback on a message at once, whenever it reaches the relay. */
-    feedback(messageId: string, value: FeedbackValue) {
-      log = log.map((i) => (isMsg(i) && i.id === messageId ? { ...i, feedback: value } : i));
+    /**
+     * Show the visitor's feedback on a message at once, whenever it reaches the relay: its frame
+     * waits for `sendFeedback`, in place of an earlier unsent one on the same message.
+     */
+    feedback(f: FeedbackFrame) {
+      log = log.map((i) => (isMsg(i) && i.id === f.messageId ? { ...i, feedback: f.value } : i));
+      unsent = [...unsent.filter((u) => u.messageId !== f.messageId), f];
       showTimeline();
       persist();
+    },
+
+    /** Send the feedback the relay has not had through `tx`; what it cannot send waits. */
+    sendFeedback(tx: (f: FeedbackFrame) => boolean) {
+      unsent = unsent.filter((f) => !tx(f));
     },
 
     /** Mark everything logged as read; the seq read up to, or 0 when nothing changed. */

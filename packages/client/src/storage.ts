@@ -104,3 +104,12 @@ export function createStore(storage: StorageLike | null, siteKey: string, requir
   };
   return store;
 }
+
+/** The page's `localStorage`, or null where it is missing or access is denied (sandboxed frames, blocked cookies). */
+export function defaultStorage(): StorageLike | null {
+  try {
+    return typeof localStorage !== 'undefined' ? localStorage : null;
+  } catch {
+    return null;
+  }
+}

@@ -245,8 +245,7 @@ export interface ParleyClient {
    * with the target the site's backend gave (`url`, `method`, `fields`, `headers`, `fileUrl`,
    * and the `maxBytes` and `types` it takes), or rejects with `{code, message}` (`UPLOAD_TOO_LARGE`,
    * `UPLOAD_TYPE`, `UPLOAD_REFUSED`, `UPLOAD_UNAVAILABLE`: at once when the connection is not
-   * open). An answer lost with the connection never comes: bound the wait with a timeout. Upload
-   * there, then call `sendFile`.
+   * open, or when it drops before the answer). Upload there, then call `sendFile`.
    */
   requestUpload(file: { name: string; size: number; mime: string }): Promise<UploadTargetFrame>;
   /** Send a file the visitor uploaded, by its URL (`fileUrl` of the upload target). */

@@ -93,6 +93,16 @@ describe('attachments through the client', () => {
     expect(errors).toEqual([]);
   });
 
+  test('a request whose answer is lost with the connection is refused, not left waiting', async () => {
+    const { c, errors } = await setup();
+    c.connect();
+    await until(() => expect(c.getSnapshot().state).toBe('open'));
+    const asked = c.requestUpload({ name: 'shoe.png', size: 1234, mime: 'image/png' });
+    c.disconnect(); // before the relay can answer
+    await expect(asked).rejects.toMatchObject({ code: 'UPLOAD_UNAVAILABLE' });
+    expect(errors).toEqual([]);
+  });
+
   test('a file on a host the site does not allow fails as a message', async () => {
     const { c, errors } = await setup();
     const m = c.sendFile({ name: 'x.png', size: 10, mime: 'image/png', url: 'https://elsewhere.example/x.png' });

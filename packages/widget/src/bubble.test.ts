@@ -151,7 +151,7 @@ describe('a message while the panel is closed', () => {
     expect(bubbleText(w)).toContain('Your refund went through.');
   });
 
-  test('beeps with `sound`, once the visitor has interacted with the page; never without either', () => {
+  test('beeps with `sound`, once the visitor has interacted with the page; never without either', async () => {
     const started: number[] = [];
     class FakeAudio {
       currentTime = 0;
@@ -169,11 +169,12 @@ describe('a message while the panel is closed', () => {
     expect(started).toEqual([]); // no gesture on the page yet
     active.hasBeenActive = true;
     w.client.emit('message', msg('bot', 'two'));
-    expect(started).toEqual([1]);
+    await vi.waitFor(() => expect(started).toEqual([1]));
     handle!.destroy();
     w = setup({ state: 'open' });
     w.client.emit('message', msg('bot', 'three'));
     expect(bubbleText(w)).toContain('three');
+    await new Promise((r) => setTimeout(r, 50));
     expect(started).toEqual([1]);
   });
 });

@@ -5,7 +5,7 @@ import { addStyles } from './host.js';
 /** The extras module (extras.ts): UI of the rarer states. */
 type Extras = Awaited<ReturnType<typeof loadExtras>>;
 /** Its components. */
-type Name = Exclude<keyof Extras, 'CSS'>;
+type Name = Exclude<keyof Extras, 'CSS' | 'flash' | 'tone' | 'unflash'>;
 
 let extras: Extras | undefined;
 let loading: Promise<void> | undefined;
@@ -20,6 +20,12 @@ export const preload = (): Promise<void> =>
     (m) => void addStyles((extras = m).CSS),
     () => void (loading = undefined),
   ));
+
+/** Run `fn` with the extras once they are there, loading them now if need be. */
+export const withExtras = (fn: (x: Extras) => void): Promise<void> => preload().then(() => extras && fn(extras));
+
+/** The extras if they are loaded, without loading them. */
+export const loaded = (): Extras | undefined => extras;
 
 /**
  * `<Extra of="Rating" v={v} />`: the extras' component `of`, given the other props. It renders

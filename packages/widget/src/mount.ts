@@ -5,8 +5,9 @@ import { App } from './app.js';
 import { checkOptions } from './dev-checks.js';
 import { createHost, setTheme } from './host.js';
 import { formatString, localeDir, type Button, type Greeting } from '@parley/protocol';
+import { loaded, withExtras } from './lazy.js';
 import { pickStrings } from './locale.js';
-import { beep, primeAudio, titleFlasher } from './notify.js';
+import { beep, primeAudio } from './notify.js';
 import type { MountOptions, WidgetHandle } from './options.js';
 import { loadTriggers } from './triggers-import.js';
 import type { UiState, View } from './view.js';
@@ -34,7 +35,6 @@ export function mount(options: MountOptions): WidgetHandle {
   const listeners: Record<string, Set<() => void>> = { open: new Set(), close: new Set(), ready: new Set() };
   let ready = false;
   let slow: ReturnType<typeof setTimeout> | undefined;
-  const flasher = titleFlasher();
   // Every DOM listener goes with `stop.abort()` on destroy.
   const stop = new AbortController();
   const on = { signal: stop.signal };
@@ -59,7 +59,7 @@ export function mount(options: MountOptions): WidgetHandle {
     // Seen while open: read before it is drawn, so neither the badge nor `unread` ever shows it
     // (the client resets unread in every tab).
     if (!document.hidden) {
-      flasher.stop();
+      loaded()?.unflash();
       if (ui.open && c.getSnapshot().unread) c.markRead();
     }
     const s = c.getSnapshot();
@@ -131,7 +131,8 @@ export function mount(options: MountOptions): WidgetHandle {
   const offs = [
     c.on('change', draw),
     c.on('notify', () => {
-      flasher.flash(pickStrings(c.getSnapshot().lang).notify);
+      const text = pickStrings(c.getSnapshot().lang).notify;
+      void withExtras((x) => x.flash(text));
       if (options.sound) beep();
     }),
     // A message from the other side while the panel is closed shows in the bubble too, not only as a
@@ -155,7 +156,7 @@ export function mount(options: MountOptions): WidgetHandle {
     clearTimeout(prepare);
     clearTimeout(slow);
     offs.forEach((off) => off());
-    flasher.stop();
+    loaded()?.unflash();
     stop.abort();
     render(null, root);
     host.remove();

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { afterEach, expect, test } from 'vitest';
+import { afterEach, expect, test, vi } from 'vitest';
 import { fakeClient, msg } from '../test/fake-client.js';
 import { mount } from './mount.js';
 
@@ -10,7 +10,7 @@ afterEach(() => {
   document.body.innerHTML = '';
 });
 
-test('a message notified while the page is hidden flashes the title until the page is shown', () => {
+test('a message notified while the page is hidden flashes the title until the page is shown', async () => {
   document.title = 'Trail Runner 2';
   const client = fakeClient();
   const handle = mount({ siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', client, locale: 'en' });
@@ -18,14 +18,15 @@ test('a message notified while the page is hidden flashes the title until the pa
   expect(document.title).toBe('Trail Runner 2'); // visible: nothing to flash
   hidden = true;
   client.emit('notify', msg('agent', 'Your order shipped'));
-  expect(document.title).toBe('New message');
+  // The alert code comes with the extras, loaded on the first alert.
+  await vi.waitFor(() => expect(document.title).toBe('New message'));
   hidden = false;
   document.dispatchEvent(new Event('visibilitychange'));
   expect(document.title).toBe('Trail Runner 2');
   handle.destroy();
 });
 
-test('with sound on, a notified message beeps once through Web Audio (no audio file)', () => {
+test('with sound on, a notified message beeps once through Web Audio (no audio file)', async () => {
   const started: number[] = [];
   class FakeAudioContext {
     currentTime = 0;
@@ -48,7 +49,7 @@ test('with sound on, a notified message beeps once through Web Audio (no audio f
     handle.close();
     hidden = true;
     client.emit('notify', msg('agent', 'Your order shipped'));
-    expect(started).toHaveLength(1);
+    await vi.waitFor(() => expect(started).toHaveLength(1));
     handle.destroy();
   } finally {
     (window as { AudioContext?: unknown }).AudioContext = original;
