@@ -263,14 +263,17 @@ export class BackendLink {
     if (this.corked && this.ws.bufferedAmount >= BATCH_BYTES) this.flush();
   }
 
-  /** Cork the socket's stream until the end of this turn (after the promise jobs it runs). */
+  /**
+   * Cork the socket's stream until the end of this phase of the event loop: the events of every
+   * visitor frame read in one poll (each its own callback) leave in one write, right after it.
+   */
   private gather(): void {
     if (this.corked) return;
     const stream = (this.ws as { _socket?: Corkable })._socket;
     if (!stream) return;
     stream.cork();
     this.corked = stream;
-    process.nextTick(this.flush);
+    setImmediate(this.flush);
   }
 
   /** Write what was gathered in this turn. */
