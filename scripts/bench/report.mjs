@@ -202,6 +202,13 @@ function markdown(r, charts, jsonPath) {
       ].join('\n'),
       table([['function', 'where', 'self time, ms', 'share of busy time'], ...r.profile.top.map((f) => [`\`${f.function}\``, f.where ? `\`${f.where}\`` : '(native)', num(f.selfMs), `${f.share}%`])]),
     );
+    if (r.profile.areas) {
+      p(
+        'The same samples by area (each function counted once, in the first area it fits):',
+        table([['area', 'self time, ms', 'share of busy time'], ...r.profile.areas.map((x) => [x.area, num(x.selfMs), `${x.share}%`])]),
+      );
+    }
+    missedGoals(r, p);
   }
 
   const sizes = table([
@@ -330,4 +337,58 @@ function markdown(r, charts, jsonPath) {
     ].join('\n'),
   );
   return lines.join('\n').replace(/\n+$/, '\n');
+}
+
+/**
+ * For each throughput goal this run missed: Parley's server CPU per message against the budget the
+ * goal allows, and the costs from the profile that make up the difference, with what would remove
+ * each. The shares are the profile's (all four paths together).
+ */
+function missedGoals(r, p) {
+  const goals = [
+    { label: 'Bot path over the backend socket', path: r.bot, key: 'relay-socket', peer: 'socketio', factor: 1.5 },
+    { label: 'Bot path over webhooks', path: r.bot, key: 'relay-webhook', peer: 'socketio', factor: 0.8 },
+    { label: 'Send → ack, event over the backend socket', path: r.ack, key: 'relay-socket', peer: 'socketio', factor: 1 },
+  ].filter((g) => g.path?.[g.key] && g.path?.[g.peer] && g.path[g.key].perCpuSec < g.factor * g.path[g.peer].perCpuSec);
+  if (!goals.length) return;
+  const us = (perCpuSec) => 1e6 / perCpuSec;
+  const share = (pattern) => r.profile.areas?.find((a) => pattern.test(a.area))?.share ?? 0;
+  p(
+    '### The goals not met: the cost, and what would remove it',
+    table([
+      ['goal', 'Parley, server CPU per message, µs', 'Socket.IO, µs', 'the goal allows, µs', 'over by, µs'],
+      ...goals.map((g) => {
+        const mine = us(g.path[g.key].perCpuSec);
+        const peer = us(g.path[g.peer].perCpuSec);
+        const budget = peer / g.factor;
+        return [`${g.label} ≥ ${g.factor}×`, num(Math.round(mine)), num(Math.round(peer)), num(Math.round(budget)), num(Math.round(mine - budget))];
+      }),
+    ]),
+    [
+      `- **Socket writes, ${share(/^socket writes/)}% of the busy time.** Over loopback a write costs the writer the kernel's`,
+      '  whole delivery to the reader, several µs, whatever its size. On the bot path a widget gets two',
+      '  writes per round trip, its `ack` (with its own `msg`, in the same write) as soon as the message is',
+      "  committed and then the reply, where the peers' visitor gets one: the reply. The ack is the promise",
+      '  that the message is kept, and it leaves at the commit; holding it back to share a write with the',
+      '  reply would trade send → ack latency for CPU, and is not done. Backend-side writes are already',
+      '  shared: the events of every visitor frame read in one poll leave in one write, and the backend',
+      '  answers them in one.',
+      `- **Garbage collection, ${share(/^garbage/)}%.** Each message makes a validated copy (zod), a stored entry`,
+      '  (frozen, and copied out of the memory engine), an event with its job and lease, and its frames\'',
+      '  JSON. Would remove part of it: a zod-free check of the hottest frames (`send`, the backend\'s `ack`)',
+      "  kept equal to the schemas by property tests, as the widget's guard is; handing out the frozen",
+      '  entry instead of a copy.',
+      `- **The event queue, ${share(/^the event queue/)}%.** At-least-once delivery in each conversation's order:`,
+      '  every event is enqueued with a deterministic id (SHA-256), claimed with a lease, and completed,',
+      "  one event of a conversation at a time. Socket.IO's emit-with-ack keeps no queue at all. Would",
+      "  remove part of it: claiming a conversation's next event in the step that completes the last (one",
+      "  engine call where there are two), and letting a backend socket take a conversation's events as a",
+      '  pipeline acked in order, rather than one round trip each (a refused event would then stop the',
+      '  pipeline and send again from itself, the later ones deduplicated by their ids).',
+      `- **The engine, ${share(/^the engine/)}%**: sequence numbers, the dedupe window, the log and its trim, the`,
+      '  fan-out to the other tabs; the durable log the peers do not keep.',
+      `- **Validation and JSON, ${share(/^validation/)}%; WebSocket framing and reading, ${share(/^WebSocket/)}%;`,
+      `  the webhook client and its signature, ${share(/^HTTP/)}%.**`,
+    ].join('\n'),
+  );
 }
