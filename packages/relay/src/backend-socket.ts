@@ -51,6 +51,12 @@ export interface BackendSocketsOptions {
   onConnect: () => void;
 }
 
+/** An event sent over a socket, waiting for its ack until `until` (`performance.now()`). */
+interface Pending {
+  resolve: (outcome: Outcome) => void;
+  until: number;
+}
+
 /** The stream under a `ws` socket (`_socket`), corked while one turn's frames gather. */
 interface Corkable {
   cork(): void;
@@ -235,7 +241,10 @@ export class BackendSockets {
 /** One connected backend socket: events out with their acks, sends and posts in with their answers. */
 export class BackendLink {
   readonly id = newId('bs_');
-  private readonly pending = new Map<string, (outcome: Outcome) => void>();
+  /** Events awaiting their ack, in the order they were sent: their deadlines too, as every event has the same timeout. */
+  private readonly pending = new Map<string, Pending>();
+  /** One timer for every deadline: set for the earliest one while any event awaits its ack. */
+  private timer: NodeJS.Timeout | undefined;
   /** The tail of each conversation's writes, so a socket's writes to one conversation keep their order. */
   private readonly tails = new Map<string, Promise<void>>();
   private invalid = 0;
@@ -294,25 +303,45 @@ export class BackendLink {
   /** The socket is gone: every event awaiting its ack is settled as `closed`. */
   closed(): void {
     this.open = false;
-    for (const settle of this.pending.values()) settle({ acked: false, why: 'closed' });
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const all = [...this.pending.values()];
     this.pending.clear();
+    for (const p of all) p.resolve({ acked: false, why: 'closed' });
   }
 
   /** Send an event and wait for its ack, at most `timeoutMs`. */
   deliver(event: WebhookEvent, timeoutMs: number): Promise<Outcome> {
     if (!this.open) return Promise.resolve({ acked: false, why: 'closed' });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle({ acked: false, why: 'timeout' }), timeoutMs);
-      const settle = (outcome: Outcome): void => {
-        clearTimeout(timer);
-        if (this.pending.get(event.id) === settle) this.pending.delete(event.id);
-        resolve(outcome);
-      };
-      this.pending.get(event.id)?.({ acked: false, why: 'closed' });
-      this.pending.set(event.id, settle);
+      // The same event again (a redelivery): the earlier wait ends, and this one goes last.
+      this.settle(event.id, { acked: false, why: 'closed' });
+      this.pending.set(event.id, { resolve, until: performance.now() + timeoutMs });
+      this.timer ??= setTimeout(this.expire, timeoutMs);
       this.send({ t: 'event', event });
     });
   }
+
+  /** End the wait for event `id`, if any. */
+  private settle(id: string, outcome: Outcome): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.resolve(outcome);
+  }
+
+  /** The earliest deadlines passed: those events time out; the timer is set again for the next. */
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.until > now) {
+        this.timer = setTimeout(this.expire, p.until - now);
+        return;
+      }
+      this.settle(id, { acked: false, why: 'timeout' });
+    }
+  };
 
   private onFrame(data: unknown): void {
     const decoded = decodeBackendFrame(data, MAX_BACKEND_FRAME_BYTES);
@@ -326,7 +355,7 @@ export class BackendLink {
     const frame = decoded.frame;
     if (frame.t === 'ack') {
       const { t: _t, id, ...reply } = frame;
-      this.pending.get(id)?.({ acked: true, reply });
+      this.settle(id, { acked: true, reply });
       return;
     }
     this.write(frame);
