@@ -136,7 +136,11 @@ export class WebhookWorker {
           if (jobs.length < max) break;
         }
       } while (this.again && !this.stopped);
-      await this.schedule();
+      // While deliveries are in flight, the end of each looks at the queue again: ask the engine
+      // when the next job is due only once none is (the poll timer bounds the wait meanwhile). On
+      // Redis that is one script fewer per delivery.
+      if (this.inflight > 0) this.arm(this.o.pollMs ?? 1000);
+      else await this.schedule();
     } catch (err) {
       this.engineFault(err, 'webhook queue poll failed');
       this.arm(this.o.pollMs ?? 1000);
