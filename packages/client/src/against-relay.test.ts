@@ -225,6 +225,24 @@ describe('against a real relay', () => {
     expect(reloaded.getSnapshot().unread).toBe(2);
   });
 
+  test('the agent read while the visitor was on another page: the next page shows "Read"', async () => {
+    const { backend, relay } = await setup();
+    const { storage } = memoryStorage();
+    const first = client(relay.base, { storage });
+    first.connect();
+    await opened(first);
+    const m = first.send('is my order on its way?');
+    await until(() => expect(status(first, m)?.status).toBe('sent'));
+    first.disconnect(); // the visitor follows a link
+    const conv = backend.hooks[0]!.conversationId;
+    expect((await relay.api('POST', `/v1/conversations/${conv}/events`, { event: { type: 'read', seq: 1, from: { role: 'agent', name: 'Mia' } } })).status).toBe(200);
+
+    const next = client(relay.base, { storage });
+    expect(status(next, m)?.status).toBe('sent'); // from storage, before any network
+    next.connect();
+    await until(() => expect(status(next, m)?.status).toBe('read'));
+  });
+
   test('two clients sharing storage (two tabs) share one conversation and stay in sync', async () => {
     const { backend, relay } = await setup();
     const { storage } = memoryStorage();

@@ -329,6 +329,10 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     if (session.identityError) this.sendFrame(errorFrame(session.identityError.code, session.identityError.message));
     this.state = 'open';
     await delivery.start(first);
+    // What the site's side has read, for the visitor's "Read": read events are transient, and
+    // one posted while this visitor was away (another page, a reconnect) would be lost. (One posted
+    // between the handshake's read of the conversation and the join above comes with the next.)
+    if (conversation?.peerReadSeq && this.state === 'open') this.sendFrame({ t: 'event', ts: ctx.now(), event: { type: 'read', seq: conversation.peerReadSeq } });
     // Answers being written: each once, as a draft from offset 0, after the replay. A conversation
     // not stored yet has none; anything started from now on reaches this socket live.
     if (this.stored) await this.sendSnapshots();

@@ -100,11 +100,14 @@ export class ConversationService {
   }
 
   /**
-   * Store an event (fanned out by the engine), or only push it when it is transient (`'transient'`).
+   * Store an event (fanned out by the engine), or only push it when it is transient (`'transient'`;
+   * a `read` of the site's side also raises the conversation's `peerReadSeq`).
    * Null when the conversation does not exist.
    */
   async appendEvent(site: SiteConfig, conversationId: string, event: ConversationEvent, id?: string): Promise<AppendResult | 'transient' | null> {
     if (!isStoredEvent(event.type)) {
+      // The site side's read mark is kept too (never lowered), for a widget that connects later.
+      if (event.type === 'read' && event.from?.role !== 'visitor') await this.engine.setPeerReadSeq(conversationId, event.seq);
       await this.engine.publish({ kind: 'transient', conversationId, ts: this.engine.now(), event });
       return 'transient';
     }

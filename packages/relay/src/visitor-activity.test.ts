@@ -207,4 +207,36 @@ describe("the agent's read mark", () => {
     expect(frame).toMatchObject({ event: { type: 'read', seq: 1, from: { role: 'agent' } } });
     expect(frame.seq).toBeUndefined();
   });
+
+  test('a visitor who was away when the agent read gets the mark after the replay on reconnecting; it never goes down', async () => {
+    const { relay, visitor } = await setup();
+    const { c, conversationId, welcome } = await visitor();
+    c.send({ t: 'send', id: 'hello-2', body: { type: 'text', text: 'still there?' } });
+    await c.take('ack');
+    c.close(); // the visitor goes to another page
+    await c.waitClosed();
+    const read = (seq: number, role = 'agent') => relay.api('POST', `/v1/conversations/${conversationId}/events`, { event: { type: 'read', seq, from: { role } } });
+    expect((await read(2)).status).toBe(200);
+    expect((await read(1)).status).toBe(200); // an older mark arriving late
+    const back = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => back.close());
+    await back.hello({ token: welcome.token, lastSeq: 0 });
+    // The replay first (the two messages), then the mark.
+    expect((await back.take('msg')).id).toBe('hello-1');
+    expect((await back.take('msg')).id).toBe('hello-2');
+    const mark = await back.take('event');
+    expect(mark).toMatchObject({ t: 'event', event: { type: 'read', seq: 2 } });
+    expect(mark.seq).toBeUndefined();
+  });
+
+  test('a conversation nobody on the site side has read gets no mark on connecting', async () => {
+    const { relay, visitor } = await setup();
+    const { welcome } = await visitor();
+    const back = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => back.close());
+    await back.hello({ token: welcome.token, lastSeq: 1 });
+    back.send({ t: 'ping', ts: 1 });
+    await back.take('pong');
+    expect(back.frames.filter((f) => f.t === 'event')).toEqual([]);
+  });
 });

@@ -223,6 +223,7 @@ export class MemoryEngine implements Engine {
       closed: false,
       context: copy(request.context),
       readSeq: 0,
+      peerReadSeq: 0,
       lastSeq: 0,
     };
     if (request.identity) conversation.identity = copy(request.identity);
@@ -295,6 +296,13 @@ export class MemoryEngine implements Engine {
     if (!stored) return null;
     stored.conversation.readSeq = Math.max(stored.conversation.readSeq, seq);
     return stored.conversation.readSeq;
+  }
+
+  async setPeerReadSeq(id: string, seq: number): Promise<number | null> {
+    const stored = this.conversations.get(id);
+    if (!stored) return null;
+    stored.conversation.peerReadSeq = Math.max(stored.conversation.peerReadSeq, seq);
+    return stored.conversation.peerReadSeq;
   }
 
   async listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage> {

@@ -20,7 +20,7 @@
  *
  * - `P conv:<id>` hash, one conversation: `site`, `owner` (owner key), `vid` (visitor id), `at`
  *   (createdAt), `st` (started 0/1), `cl` (closed 0/1), `ctx` (context JSON), `idn` (identity JSON,
- *   empty when none), `rs` (readSeq), `ls` (lastSeq), `ver` (context version, for mergeContext's
+ *   empty when none), `rs` (readSeq), `pr` (peerReadSeq; absent while 0), `ls` (lastSeq), `ver` (context version, for mergeContext's
  *   compare-and-set), `n` (creation number), `act` (last activity: creation or last append), `age`
  *   (maxAgeMs of the last append; absent before the first one). The webhook `visitor` object is
  *   built from `vid` and `idn` inside the scripts, so it is never stored twice.
@@ -631,6 +631,18 @@ end
 return {linked, redis.call('HGETALL', ck)}
 `,
 
+  /** ARGV: id, seq. → false | the stored mark of the site's side. */
+  peerReadSeq: `
+local ck = P .. 'conv:' .. ARGV[3]
+if redis.call('EXISTS', ck) == 0 then return false end
+local cur = tonumber(redis.call('HGET', ck, 'pr') or '0')
+if tonumber(ARGV[4]) > cur then
+  redis.call('HSET', ck, 'pr', ARGV[4])
+  return ARGV[4]
+end
+return n2s(cur)
+`,
+
   /** ARGV: id, seq. → false | the stored read seq. */
   readSeq: `
 local ck = P .. 'conv:' .. ARGV[3]
@@ -998,6 +1010,7 @@ function toConversation(id: string, h: Record<string, string>): Conversation {
     closed: h.cl === '1',
     context: parse<VisitorContext>(h.ctx ?? '{}'),
     readSeq: Number(h.rs ?? 0),
+    peerReadSeq: Number(h.pr ?? 0),
     lastSeq: Number(h.ls ?? 0),
   };
   if (h.idn) conversation.identity = parse<ConversationIdentity>(h.idn);
@@ -1294,6 +1307,11 @@ export class RedisEngine implements Engine {
 
   async setReadSeq(id: string, seq: number): Promise<number | null> {
     const reply = await this.run('readSeq', [id, String(seq)]);
+    return reply === null ? null : num(reply);
+  }
+
+  async setPeerReadSeq(id: string, seq: number): Promise<number | null> {
+    const reply = await this.run('peerReadSeq', [id, String(seq)]);
     return reply === null ? null : num(reply);
   }
 

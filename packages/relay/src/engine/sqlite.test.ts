@@ -81,7 +81,7 @@ describe('sqlite engine: the file', () => {
     expect(connectionOf(full).pragma('journal_mode', { simple: true })).toBe('wal');
     expect(connectionOf(full).pragma('synchronous', { simple: true })).toBe(2);
     expect(connectionOf(full).pragma('busy_timeout', { simple: true })).toBe(5000);
-    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(5);
+    expect(connect(full.path).pragma('user_version', { simple: true })).toBe(6);
 
     const normal = await started({ synchronous: 'NORMAL', busyTimeoutMs: 250 });
     expect(connectionOf(normal).pragma('journal_mode', { simple: true })).toBe('wal');
@@ -106,6 +106,7 @@ describe('sqlite engine: the file', () => {
     t += 10;
     await first.append(send('m2'));
     await first.setReadSeq('c1', 2);
+    await first.setPeerReadSeq('c1', 1);
     await first.setOnline('site', true);
     await first.mergeContext('c1', { page: { url: 'https://shop.example/cart' } }, 16_384);
     await first.setIdentity('c1', { userId: 'u1', name: 'Ann', verified: true });
@@ -127,6 +128,7 @@ describe('sqlite engine: the file', () => {
       context: { attrs: { plan: 'pro' }, page: { url: 'https://shop.example/cart' } },
       identity: { userId: 'u1', name: 'Ann', verified: true },
       readSeq: 2,
+      peerReadSeq: 1,
       lastSeq: 2,
     });
     expect(await second.currentConversation('site', 'v:visitor')).toBe('c1');
@@ -201,7 +203,7 @@ describe('sqlite engine: the file', () => {
   test('refuses a file written by a newer schema', async () => {
     const path = tempPath();
     connect(path).pragma('user_version = 7');
-    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 5/);
+    await expect(engine({ path }).start()).rejects.toThrow(/schema is version 7, newer than this relay's 6/);
   });
 
   test('a version 1 file is migrated in place: its conversations page by the (site, created_at, id) index', async () => {
@@ -220,7 +222,7 @@ describe('sqlite engine: the file', () => {
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(6);
     const indexes = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL ORDER BY name").pluck().all();
     expect(indexes).toEqual(['conversations_owner', 'conversations_site_page', 'conversations_sweep']);
     const plan = db
@@ -232,6 +234,26 @@ describe('sqlite engine: the file', () => {
     const page2 = await e.listConversations('site', { limit: 3, cursor: page1.nextCursor! });
     expect([...page1.conversations, ...page2.conversations].map((c) => c.id)).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
     expect(page2.nextCursor).toBeNull();
+  });
+});
+
+describe('sqlite engine: schema version 6', () => {
+  test("a version 5 file is migrated in place: its conversations are kept, and gain the site side's read mark at 0", async () => {
+    const first = await started();
+    await first.openConversation(open('c1', 'v:1'));
+    await first.setReadSeq('c1', 4);
+    await first.close();
+    // What a version 5 relay left: no peer_read_seq column.
+    const old = connect(first.path);
+    old.exec('ALTER TABLE conversations DROP COLUMN peer_read_seq;');
+    old.pragma('user_version = 5');
+    old.close();
+
+    const e = await started({ path: first.path });
+    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(6);
+    expect(await e.getConversation('c1')).toMatchObject({ id: 'c1', readSeq: 4, peerReadSeq: 0 });
+    expect(await e.setPeerReadSeq('c1', 3)).toBe(3);
+    expect(await e.getConversation('c1')).toMatchObject({ readSeq: 4, peerReadSeq: 3 });
   });
 });
 
@@ -252,7 +274,7 @@ describe('sqlite engine: schema version 5', () => {
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(6);
     const plan = db
       .prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE site_key = 'site' AND owner_key = 'u:ann' ORDER BY created_at DESC, id DESC LIMIT 20")
       .all()
@@ -276,7 +298,7 @@ describe('sqlite engine: schema version 4', () => {
     old.close();
 
     const e = await started({ path: first.path });
-    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(5);
+    expect(connect(e.path).pragma('user_version', { simple: true })).toBe(6);
     expect((await e.read('c1', 0, 10)).entries.map((entry) => entry.id)).toEqual(['b1']);
     expect(await e.enqueueFeedback({ conversationId: 'c1', id: 'f1', messageId: 'b1', value: 'up', retention: keep })).toBe('queued');
     await e.startStream({ conversationId: 'c1', id: 's1', from: { role: 'bot', ai: true }, retention: keep, keepMs: 60_000 });

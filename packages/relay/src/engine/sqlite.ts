@@ -82,7 +82,7 @@ export interface SqliteEngineOptions {
 }
 
 /** The schema version this code writes (`PRAGMA user_version`); bump it with a migration step. */
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /**
  * No foreign keys: every delete is explicit, and jobs and dead letters deliberately outlive the
@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS conversations (
   context TEXT NOT NULL,
   identity TEXT,
   read_seq INTEGER NOT NULL DEFAULT 0,
+  peer_read_seq INTEGER NOT NULL DEFAULT 0,
   last_seq INTEGER NOT NULL DEFAULT 0,
   last_activity_at INTEGER NOT NULL,
   -- retention of the last append; null until the first one
@@ -215,6 +216,7 @@ interface ConversationRow {
   context: string;
   identity: string | null;
   read_seq: number;
+  peer_read_seq: number;
   last_seq: number;
   last_activity_at: number;
   max_age_ms: number | null;
@@ -262,6 +264,7 @@ function prepareStatements(db: Database.Database) {
     setIdentity: db.prepare<[string, string]>('UPDATE conversations SET identity = ? WHERE id = ?'),
     setOwnerKey: db.prepare<[string, string, string]>('UPDATE conversations SET owner_key = ?, identity = ? WHERE id = ?'),
     raiseReadSeq: db.prepare<[number, string], number>('UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ? RETURNING read_seq').pluck(),
+    raisePeerReadSeq: db.prepare<[number, string], number>('UPDATE conversations SET peer_read_seq = MAX(peer_read_seq, ?) WHERE id = ? RETURNING peer_read_seq').pluck(),
     listNewest: db.prepare<[string, number], ConversationRow>('SELECT * FROM conversations WHERE site_key = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
     // Keyset paging: strictly after (createdAt, id) in list order, a range of `conversations_site_page`.
     listAfter: db.prepare<{ site: string; at: number; id: string; limit: number }, ConversationRow>(
@@ -385,6 +388,7 @@ function toConversation(row: ConversationRow): Conversation {
     closed: row.closed === 1,
     context: parse<VisitorContext>(row.context),
     readSeq: row.read_seq,
+    peerReadSeq: row.peer_read_seq,
     lastSeq: row.last_seq,
   };
   if (row.identity !== null) conversation.identity = parse<ConversationIdentity>(row.identity);
@@ -538,6 +542,10 @@ export class SqliteEngine implements Engine {
 
   async setReadSeq(id: string, seq: number): Promise<number | null> {
     return this.t.setReadSeq(id, seq);
+  }
+
+  async setPeerReadSeq(id: string, seq: number): Promise<number | null> {
+    return this.t.setPeerReadSeq(id, seq);
   }
 
   async listConversations(siteKey: string, page: ListRequest): Promise<ConversationPage> {
@@ -952,6 +960,7 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
   });
 
   const setReadSeq = db.transaction((id: string, seq: number): number | null => s.raiseReadSeq.get(seq, id) ?? null);
+  const setPeerReadSeq = db.transaction((id: string, seq: number): number | null => s.raisePeerReadSeq.get(seq, id) ?? null);
 
   // Single reads are one statement, and so one implicit transaction each.
   return {
@@ -965,6 +974,7 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     setIdentity: setIdentity.immediate,
     adopt: adopt.immediate,
     setReadSeq: setReadSeq.immediate,
+    setPeerReadSeq: setPeerReadSeq.immediate,
     list: (siteKey: string, page: ListRequest): ConversationPage => {
       const after = listPositionOf(page.cursor);
       const limit = pageLimit(page.limit);
@@ -1026,7 +1036,10 @@ function migrate(db: Database.Database): void {
     // Version 3: revoked_visitors (created above by the schema's IF NOT EXISTS).
     // Version 4: streams and feedback (created above the same way).
     // Version 5: the conversations_owner index (created above the same way).
-    // Future migrations: `if (version < 6) { … }` here, in the same transaction.
+    // Version 6: the site side's read mark (a new file has it from the schema above).
+    const columns = db.prepare<[], string>("SELECT name FROM pragma_table_info('conversations')").pluck().all();
+    if (!columns.includes('peer_read_seq')) db.exec('ALTER TABLE conversations ADD COLUMN peer_read_seq INTEGER NOT NULL DEFAULT 0');
+    // Future migrations: `if (version < 7) { … }` here, in the same transaction.
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -68,6 +68,11 @@ export interface Engine {
   /** Raise the visitor's read seq to `seq` (never lowers it). Returns the stored read seq, or null when the conversation does not exist. */
   setReadSeq(id: string, seq: number): Promise<number | null>;
   /**
+   * Raise the site side's read mark (what an agent, through the backend, has read) to `seq`;
+   * never lowers it. Returns the stored mark, or null when the conversation does not exist.
+   */
+  setPeerReadSeq(id: string, seq: number): Promise<number | null>;
+  /**
    * One page of a site's conversations, newest first: by `createdAt`, and among those created in
    * the same millisecond by an order the engine fixes (by id in memory and SQLite, by creation in
    * Redis). `cursor` is the `nextCursor` of the page before: the page holds the conversations
@@ -259,6 +264,8 @@ export interface Conversation {
   identity?: ConversationIdentity;
   /** Highest seq the visitor reported as read. */
   readSeq: number;
+  /** Highest seq the site's side (an agent, through the backend) reported as read: a widget that connects is told it. */
+  peerReadSeq: number;
   /** Highest seq in the log (0 while empty). */
   lastSeq: number;
 }

@@ -481,6 +481,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
         context: { page: { url: 'https://shop.example/' } },
         identity,
         readSeq: 0,
+        peerReadSeq: 0,
         lastSeq: 0,
       };
       expect(opened).toEqual({ created: true, conversation: expected });
@@ -580,6 +581,7 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(await engine.mergeContext('nope', { page: { title: 'x' } }, 64_000)).toBeNull();
       expect(await engine.setIdentity('nope', { userId: 'u', verified: false })).toBeNull();
       expect(await engine.setReadSeq('nope', 3)).toBeNull();
+      expect(await engine.setPeerReadSeq('nope', 3)).toBeNull();
       expect(await engine.currentConversation('site1', 'v:nobody')).toBeNull();
     });
 
@@ -602,6 +604,17 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect((await engine.getConversation(c))!.readSeq).toBe(100);
       expect(await engine.setReadSeq(c, 5)).toBe(100);
       expect((await engine.getConversation(c))!.readSeq).toBe(100);
+    });
+
+    test("the site side's read mark never lowers either, and is apart from the visitor's", async () => {
+      const c = await conversation();
+      const seqs = shuffled(range(1, 50));
+      const results = await Promise.all(seqs.map((s) => engine.setPeerReadSeq(c, s)));
+      results.forEach((stored, i) => expect(stored).toBeGreaterThanOrEqual(seqs[i]!));
+      expect(await engine.setPeerReadSeq(c, 7)).toBe(50);
+      await engine.setReadSeq(c, 3);
+      expect(await engine.getConversation(c)).toMatchObject({ peerReadSeq: 50, readSeq: 3 });
+      expect((await engine.listConversations('site1', { limit: 10 })).conversations.find((x) => x.id === c)).toMatchObject({ peerReadSeq: 50 });
     });
 
     test('webhook events carry the read seq the conversation had when they were queued', async () => {
