@@ -93,6 +93,61 @@ describe('answers', () => {
     expect(answerQuestion('注文 1001', 'ja', SHOP, NOW).text).toContain('6月12日にお届け予定');
   });
 
+  test.each([
+    ['es', '¿Cuánto tarda el envío?', 'faq:shipping'],
+    ['es', '¿Puedo pagar con PayPal?', 'faq:payment'],
+    ['es', '¿La chaqueta es impermeable?', 'product:ridge-shell-jacket'],
+    ['fr', 'Combien de temps prend la livraison ?', 'faq:shipping'],
+    ['fr', 'Quelle taille choisir ?', 'faq:sizes'],
+    ['de', 'Wie lange dauert der Versand?', 'faq:shipping'],
+    ['de', 'Die Sohle hat sich gelöst', 'faq:warranty'],
+    ['pt', 'Posso devolver os sapatos?', 'faq:returns'],
+    ['ja', '配送は何日かかりますか？', 'faq:shipping'],
+    ['ja', '返品できますか？', 'faq:returns'],
+    ['ko', '반품할 수 있나요?', 'faq:returns'],
+    ['ru', 'Сколько идет доставка?', 'faq:shipping'],
+    ['ru', 'Куртка непромокаемая?', 'product:ridge-shell-jacket'],
+    ['ar', 'كم يستغرق الشحن؟', 'faq:shipping'],
+    ['ar', 'هل يمكنني إرجاع الحذاء؟', 'faq:returns'],
+  ] as const)('asked in %s: %s → %s, answered in that language', (locale, question, id) => {
+    const answer = answerQuestion(question, locale, SHOP);
+    expect(answer.basis[0]).toBe(id);
+    if (id.startsWith('faq:')) expect(answer.text.startsWith(FAQ.find((e) => `faq:${e.topic}` === id)!.answer[locale])).toBe(true);
+  });
+
+  test.each([
+    ['es', '¿Qué tiempo hace en París?'],
+    ['fr', 'Quel temps fait-il à Paris ?'],
+    ['de', 'Wie ist das Wetter in Paris?'],
+    ['pt', 'Como está o tempo em Paris?'],
+    ['ja', 'パリの天気はどうですか？'],
+    ['ko', '파리 날씨는 어때요?'],
+    ['ru', 'Какая погода в Париже?'],
+    ['ar', 'كيف الطقس في باريس؟'],
+  ] as const)('nothing relevant in %s (%s): nothing cited, a human offered first', (locale, question) => {
+    const answer = answerQuestion(question, locale, SHOP);
+    expect(answer.basis).toEqual([]);
+    expect(answer.quickReplies[0]!.value).toBe(HANDOFF_VALUE);
+  });
+
+  test('greetings and thanks in the visitor\'s language get the short answer, and an order word alone adds no help entry', () => {
+    for (const [locale, hello, thanks] of [
+      ['es', 'hola', 'gracias'],
+      ['de', 'Hallo', 'danke'],
+      ['ja', 'こんにちは', 'ありがとう'],
+      ['ko', '안녕하세요', '감사합니다'],
+      ['ru', 'привет', 'спасибо'],
+      ['ar', 'مرحبا', 'شكرا'],
+    ] as const) {
+      const nothing = answerQuestion('zzzz qqqq', locale, SHOP).text;
+      const [hi, ty] = [answerQuestion(hello, locale, SHOP), answerQuestion(thanks, locale, SHOP)];
+      expect([hi.basis, ty.basis]).toEqual([[], []]);
+      expect(new Set([hi.text, ty.text, nothing]).size).toBe(3);
+    }
+    expect(answerQuestion('Bestellung 1002', 'de', SHOP, NOW).basis).toEqual(['order:1002']);
+    expect(answerQuestion('Where is order 1001? Can I pay with PayPal?', 'en', SHOP, NOW).basis).toEqual(['order:1001', 'faq:payment']);
+  });
+
   test('products, greetings, thanks and "nothing found" are in the visitor\'s language', () => {
     const jacket = answerQuestion('Is the jacket waterproof?', 'fr', SHOP);
     expect(jacket.text).toMatch(/^Veste imperméable Ridge — 189,00\s€\. Une veste imperméable/);

@@ -6,7 +6,8 @@ import { formatMoney, type Locale } from './locale.js';
 
 // The demo's AI answerer: retrieval over the shop's help pages, products and orders, with no
 // network and no model. It scores every entry against the question (BM25 over words, and
-// over character pairs for Chinese), keeps the best one or two, and writes the answer from
+// over character pairs for Chinese, Japanese and Korean; each entry in English, Chinese and
+// the visitor's language), keeps the best one or two, and writes the answer from
 // them alone, linking each one. When nothing is relevant it says so and offers a human,
 // instead of guessing. A merchant would put a language model here; the streaming, sources
 // and handoff around it stay the same.
@@ -35,14 +36,38 @@ const STOP = new Set(
     'a an the is are was were be been am do does did doing can could would should will shall may might must i me my mine you your yours we our us ' +
     'it its this that these those they them their of to in on at for from with and or but if how what when where which who whom why about any some ' +
     'have has had get got there here please hi hello hey thanks thank just so not no yes as by up out into than then too very much many more most ' +
-    'tell know want need like would ok okay also still one all'
+    'tell know want need like would ok okay also still one all ' +
+    // The same filler in the other languages the demo speaks (accents dropped, as the search drops them).
+    'el la los las un una unos unas de del al y o que en es son por para con se mi mis tu su sus me lo le les hay como cuando donde cual quiero puedo ' +
+    'hace hacer tiene tienen esta estan estoy ser soy ' +
+    'le la les un une des du de et ou que qui en est sont pour par avec se ma mes mon ton son ses je vous nous il elle comment quand ou quel quelle veux peux ' +
+    'fait faire a ai avez ont etre suis ' +
+    'der die das den dem des ein eine einen einem und oder ist sind fur mit von zu im in am ich sie wir mein meine wie wann wo was kann ich will ' +
+    'hat haben habe bin bist gibt es wird ' +
+    'o a os as um uma de do da dos das e ou que em no na por para com se meu minha eu voce como quando onde qual quero posso ' +
+    'faz fazer tem tenho esta estao sou ' +
+    'и в во не на с со что как я мы вы он она это у по к ли мой моя мне можно когда где какой какая есть будет был была ' +
+    'في من على الى إلى عن مع هل ما ماذا كيف متى اين أين هذا هذه انا أنا لي هو هي و'
   ).split(' '),
 );
 /** Chinese characters too common to count on their own (pairs of them still count). */
 const CJK_STOP = new Set('的了吗呢吧啊是我你您他她它们在有和与或请问么什怎这那个一不也都就要会能可以多少'.split(''));
-const CJK = /[\u3400-\u9fff\uf900-\ufaff]+/g;
+/** Runs of Chinese characters, Japanese kana and Korean syllables: searched by character pairs. */
+const CJK = /[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+/g;
+const HAN = /[\u3400-\u9fff\uf900-\ufaff]/;
+/** Words of the scripts written with spaces (Latin, Cyrillic, Arabic, …), digits included. */
+const WORD = /[\p{L}\p{N}]+/gu;
+/** Kana and Korean pairs too common to tell entries apart (polite endings and particles). */
+const PAIR_STOP = new Set(
+  ['です', 'ます', 'すか', 'しま', 'ませ', 'せん', 'さい', 'くだ', 'でき', 'きま', 'あり', 'りま', 'いま', 'ある', 'ない', 'には', 'では', 'ので', 'から'].concat(
+    ['니다', '습니', '합니', '나요', '까요', '세요', '어요', '에서', '으로', '있나', '있습', '있어', '없나', '하나'],
+  ),
+);
 
-/** A rough English stem, the same on both sides of the search: "shipping" and "shipped" → "ship". */
+/**
+ * A rough English stem, the same on both sides of the search: "shipping" and "shipped" → "ship".
+ * Words of the other languages go through it too; it only takes a plural "s" off most of them.
+ */
 function stem(word: string): string {
   let w = word;
   if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
@@ -54,18 +79,24 @@ function stem(word: string): string {
 }
 
 /**
- * The search terms of a text: English words (stemmed, without filler words), and for Chinese,
- * which has no spaces, every pair of neighbouring characters, plus (with `single`) the single
- * characters that carry meaning. Entries index single characters only from their curated
- * terms ("鞋"), not from running text, where they match almost anything.
+ * The search terms of a text: words (stemmed, without accents or filler words), and for Chinese,
+ * Japanese and Korean, which do not put spaces between words (or glue particles to them), every
+ * pair of neighbouring characters, plus (with `single`) the single Chinese characters that
+ * carry meaning. Entries index single characters only from their curated terms ("鞋"), not
+ * from running text, where they match almost anything.
  */
 function tokenize(text: string, single = true): string[] {
   const lower = text.normalize('NFKC').toLowerCase();
   const out: string[] = [];
-  for (const word of lower.match(/[a-z0-9]+/g) ?? []) if (!STOP.has(word)) out.push(stem(word));
+  // Accents and Arabic vowel marks dropped, so "envio" finds "envío".
+  const spaced = lower.replace(CJK, ' ').normalize('NFD').replace(/\p{M}/gu, '');
+  for (const word of spaced.match(WORD) ?? []) if (!STOP.has(word)) out.push(stem(word));
   for (const run of lower.match(CJK) ?? []) {
-    if (single) for (const ch of run) if (!CJK_STOP.has(ch)) out.push(ch);
-    for (let i = 0; i + 1 < run.length; i++) out.push(run.slice(i, i + 2));
+    if (single) for (const ch of run) if (HAN.test(ch) && !CJK_STOP.has(ch)) out.push(ch);
+    for (let i = 0; i + 1 < run.length; i++) {
+      const pair = run.slice(i, i + 2);
+      if (!PAIR_STOP.has(pair)) out.push(pair);
+    }
   }
   return out;
 }
@@ -82,33 +113,52 @@ function doc(id: string, weighted: [text: string, weight: number, single?: boole
   return { id, terms, length };
 }
 
-/** The index holds the English and the Chinese of every entry. */
-const both = (r: { en: string; 'zh-CN': string }) => `${r.en} ${r['zh-CN']}`;
+/**
+ * An index per visitor language: every entry in English and Chinese (with the extra terms), and
+ * in the visitor's language when it is another. One index of all ten would let a word of one
+ * language find an entry through a look-alike of another (English "arrive" in a French answer).
+ */
+interface Index {
+  docs: readonly Doc[];
+  avgLength: number;
+  df: Map<string, number>;
+}
 
-/** Titles and extra terms count twice: they say what an entry is about. */
-const DOCS: readonly Doc[] = [
-  ...FAQ.map((entry): Doc => ({
-    ...doc(`faq:${entry.topic}`, [
-      [both(entry.title), 2],
-      [both(entry.terms), 2, true],
-      [both(entry.answer), 1],
-    ]),
-    kind: 'faq',
-    entry,
-  })),
-  ...PRODUCTS.map((product): Doc => ({
-    ...doc(`product:${product.id}`, [
-      [both(product.title), 2],
-      [both(product.terms), 2, true],
-      [both(product.description), 1],
-    ]),
-    kind: 'product',
-    product,
-  })),
-];
-const AVG_LENGTH = DOCS.reduce((sum, d) => sum + d.length, 0) / DOCS.length;
-const DF = new Map<string, number>();
-for (const d of DOCS) for (const term of d.terms.keys()) DF.set(term, (DF.get(term) ?? 0) + 1);
+const indexes = new Map<Locale, Index>();
+
+function indexFor(locale: Locale): Index {
+  let index = indexes.get(locale);
+  if (index) return index;
+  const langs: Locale[] = locale === 'en' || locale === 'zh-CN' ? ['en', 'zh-CN'] : ['en', 'zh-CN', locale];
+  const text = (r: Record<Locale, string>) => langs.map((l) => r[l]).join(' ');
+  const both = (r: { en: string; 'zh-CN': string }) => `${r.en} ${r['zh-CN']}`;
+  // Titles and extra terms count twice: they say what an entry is about.
+  const docs: Doc[] = [
+    ...FAQ.map((entry): Doc => ({
+      ...doc(`faq:${entry.topic}`, [
+        [text(entry.title), 2],
+        [both(entry.terms), 2, true],
+        [text(entry.answer), 1],
+      ]),
+      kind: 'faq',
+      entry,
+    })),
+    ...PRODUCTS.map((product): Doc => ({
+      ...doc(`product:${product.id}`, [
+        [text(product.title), 2],
+        [both(product.terms), 2, true],
+        [text(product.description), 1],
+      ]),
+      kind: 'product',
+      product,
+    })),
+  ];
+  const df = new Map<string, number>();
+  for (const d of docs) for (const term of d.terms.keys()) df.set(term, (df.get(term) ?? 0) + 1);
+  index = { docs, avgLength: docs.reduce((sum, d) => sum + d.length, 0) / docs.length, df };
+  indexes.set(locale, index);
+  return index;
+}
 
 const K1 = 1.2;
 const B = 0.75;
@@ -119,18 +169,24 @@ const SECOND_SHARE = 0.6;
 /** …and a product, after a help entry, at least this share. */
 const PRODUCT_SHARE = 0.7;
 
-/** Okapi BM25 of every entry against the question, best first; entries that share no term are left out. */
-export function search(question: string): { id: string; score: number }[] {
-  const query = [...new Set(tokenize(question))];
+/**
+ * Okapi BM25 of every entry against the question, asked by a visitor whose page is in `locale`,
+ * best first; entries that share no term are left out. The terms of the entry `explained` are
+ * left out of the question: what they ask is answered already.
+ */
+export function search(question: string, locale: Locale = 'en', explained?: string): { id: string; score: number }[] {
+  const { docs, avgLength, df: dfs } = indexFor(locale);
+  const known = explained === undefined ? undefined : docs.find((d) => d.id === explained)?.terms;
+  const query = [...new Set(tokenize(question))].filter((term) => !known?.has(term));
   const scored: { id: string; score: number }[] = [];
-  for (const d of DOCS) {
+  for (const d of docs) {
     let score = 0;
     for (const term of query) {
       const tf = d.terms.get(term);
       if (!tf) continue;
-      const df = DF.get(term)!;
-      const idf = Math.log(1 + (DOCS.length - df + 0.5) / (df + 0.5));
-      score += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * d.length) / AVG_LENGTH));
+      const df = dfs.get(term)!;
+      const idf = Math.log(1 + (docs.length - df + 0.5) / (df + 0.5));
+      score += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * d.length) / avgLength));
     }
     if (score > 0) scored.push({ id: d.id, score });
   }
@@ -255,9 +311,9 @@ const T: Record<Locale, AnswerPhrases> = {
   },
 };
 
-const ORDER_WORDS = /\b(order|track(ing)?|parcel|package)\b|订单|物流|包裹|单号/i;
-const GREETING = /^\s*(hi|hello|hey|good (morning|afternoon|evening))\b|^\s*(你好|您好|嗨)/i;
-const THANKS = /\b(thanks?|thank you|thx)\b|谢谢|多谢/i;
+const ORDER_WORDS = /\b(order|track(ing)?|parcel|package)\b|订单|物流|包裹|单号|pedido|commande|colis|bestellung|paket|encomenda|注文|주문|заказ|посылк|طلب|طرد/i;
+const GREETING = /^\s*(hi|hello|hey|good (morning|afternoon|evening)|hola|buenos d[ií]as|bonjour|salut|hallo|guten tag|ol[áa]|bom dia|привет|здравствуйте)(?![\p{L}])|^\s*(你好|您好|嗨|こんにちは|안녕\S*|مرحب\S*|السلام عليكم|أهلا|اهلا)/iu;
+const THANKS = /\b(thanks?|thank you|thx|gracias|merci|danke|obrigad[oa])\b|谢谢|多谢|ありがとう|감사|고마워|спасибо|شكر/i;
 
 /**
  * Answer a visitor's question from the shop's own data, in `locale`. `shopUrl` is the base
@@ -288,11 +344,17 @@ export function answerQuestion(question: string, locale: Locale, shopUrl: string
     return finish();
   }
 
-  const hits = search(question);
+  // A greeting or thanks around a question is not what it asks about.
+  const asked = question.replace(GREETING, ' ').replace(THANKS, ' ');
+  const hits = search(asked, locale);
+  // With an order found, its status answers the words of the order-status entry ("Bestellung
+  // 1002"): another entry joins only when the other words ask about it.
+  const beyondOrder = order ? new Map(search(asked, locale, 'faq:order_status').map((h) => [h.id, h.score])) : undefined;
   const best = hits[0]?.score ?? 0;
   for (const hit of hits) {
     if (hit.score < MIN_SCORE || hit.score < best * SECOND_SHARE || basis.length >= 2) break;
-    const d = DOCS.find((x) => x.id === hit.id)!;
+    if (beyondOrder && (beyondOrder.get(hit.id) ?? 0) < MIN_SCORE) continue;
+    const d = indexFor(locale).docs.find((x) => x.id === hit.id)!;
     // A product named in passing ("can I return my shoes?") is not what a help answer is about.
     if (parts.length && d.kind === 'product' && hit.score < best * PRODUCT_SHARE) continue;
     if (d.kind === 'faq') {
