@@ -116,3 +116,27 @@ test('the log, read position and last seq survive in storage for the next page',
   expect(next.conversation.lastSeq()).toBe(2);
   expect(next.snap().unread).toBe(1);
 });
+
+test('feedback shows on its message at once; its frame waits until sent, only the latest per message, and a new conversation drops it', () => {
+  const { conversation, snap } = setup();
+  conversation.message(msg(1, 'Your order shipped', 'bot'));
+  conversation.message(msg(2, 'Anything else?', 'bot'));
+  const frame = (id: string, messageId: string, value: 'up' | 'down') => ({ t: 'feedback' as const, id, messageId, value });
+  conversation.feedback(frame('f1', 'm1', 'up'));
+  conversation.feedback(frame('f2', 'm2', 'down'));
+  conversation.feedback(frame('f3', 'm1', 'down')); // the visitor changed their mind
+  expect(snap().timeline.map((i) => (i.kind === 'msg' ? i.feedback : undefined))).toEqual(['down', 'down']);
+
+  const sent: string[] = [];
+  conversation.sendFeedback((f) => f.id !== 'f2' && (sent.push(f.id), true)); // f2 cannot go yet
+  expect(sent).toEqual(['f3']);
+  conversation.sendFeedback((f) => (sent.push(f.id), true));
+  expect(sent).toEqual(['f3', 'f2']);
+  conversation.sendFeedback((f) => (sent.push(f.id), true));
+  expect(sent).toEqual(['f3', 'f2']); // each sent once
+
+  conversation.feedback(frame('f4', 'm2', 'up'));
+  conversation.reset('c2');
+  conversation.sendFeedback((f) => (sent.push(f.id), true));
+  expect(sent).toEqual(['f3', 'f2']);
+});

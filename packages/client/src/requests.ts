@@ -8,6 +8,8 @@ interface Refusal {
 }
 
 type Answer = Extract<ServerFrame, { id?: string }>;
+/** A request frame without its id (given here), kept apart by its `t`. */
+type Request = Extract<ClientFrame, { t: 'upload' | 'history' }> extends infer F ? (F extends unknown ? Omit<F, 'id'> : never) : never;
 
 /**
  * Requests to the relay that wait for an answer frame with their id (an upload target, past
@@ -21,7 +23,7 @@ export function createRequests(tx: (frame: ClientFrame) => boolean) {
      * Send `frame` with a new id. Resolves with the answer; rejects with a `Refusal`: the
      * relay's error frame, or `code` at once when it cannot be sent or when the socket drops.
      */
-    ask: <A>(frame: Omit<ClientFrame, 'id'>, code: ErrorCode): Promise<A> =>
+    ask: <A>(frame: Request, code: ErrorCode): Promise<A> =>
       new Promise((ok, no) => {
         const id = newId();
         const end = (f?: Answer) => {
