@@ -132,7 +132,8 @@ export function mount(options: MountOptions): WidgetHandle {
     c.on('change', draw),
     c.on('notify', () => {
       const text = pickStrings(c.getSnapshot().lang).notify;
-      void withExtras((x) => x.flash(text));
+      // Not once destroyed meanwhile: nothing would stop the flashing.
+      void withExtras((x) => stop.signal.aborted || x.flash(text));
       if (options.sound) beep();
     }),
     // A message from the other side while the panel is closed shows in the bubble too, not only as a

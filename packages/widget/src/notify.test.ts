@@ -26,6 +26,21 @@ test('a message notified while the page is hidden flashes the title until the pa
   handle.destroy();
 });
 
+test('a widget destroyed while the alert code loads leaves the title alone', async () => {
+  document.title = 'Trail Runner 2';
+  const client = fakeClient();
+  const handle = mount({ siteKey: 'pk_test', relayUrl: 'https://chat.shop.example', client, locale: 'en' });
+  hidden = true;
+  client.emit('notify', msg('agent', 'Your order shipped'));
+  handle.destroy();
+  const titles = new Set<string>();
+  for (let i = 0; i < 12; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    titles.add(document.title);
+  }
+  expect([...titles]).toEqual(['Trail Runner 2']);
+});
+
 test('with sound on, a notified message beeps once through Web Audio (no audio file)', async () => {
   const started: number[] = [];
   class FakeAudioContext {
