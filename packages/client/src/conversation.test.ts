@@ -3,28 +3,13 @@ import { expect, test } from 'vitest';
 import { memoryStorage } from '../test/memory-storage.js';
 import { createConversation } from './conversation.js';
 import { createEmitter } from './emitter.js';
+import { blank } from './snapshot.js';
 import { createStore } from './storage.js';
 import type { ChatMessage, ClientEvents, Snapshot } from './types.js';
 
 /** A conversation over plain storage and a plain snapshot: no socket, no timers. */
 function setup(storage = memoryStorage().storage) {
-  let snap: Snapshot = {
-    state: 'idle',
-    timeline: [],
-    unread: 0,
-    greeting: null,
-    lang: null,
-    siteName: '',
-    online: true,
-    agent: null,
-    typing: null,
-    queue: null,
-    ratingRequested: null,
-    closed: false,
-    identity: null,
-    consented: true,
-    uploads: null,
-  };
+  let snap: Snapshot = blank(true, { siteKey: 'shop', relayUrl: 'https://chat.shop.example' });
   const events = createEmitter<ClientEvents>();
   const messages: ChatMessage[] = [];
   events.on('message', (m) => messages.push(m));
