@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LIMITS, type LogEntry, type Message, type MessageBody, type Sender, type VisitorContext, type WebhookEvent, type WebhookEventType } from '@parley/protocol';
 import type { AppendRequest, Conversation, MergeResult, NewEntry, StreamEndRequest, WebhookJob } from './types.js';
 
@@ -39,7 +39,7 @@ export function deepFreeze<T>(value: T): T {
  * `webhook-id` sees one id per event.
  */
 export function webhookJobId(conversationId: string, entryId: string, type: WebhookEventType): string {
-  return 'evt_' + createHash('sha256').update(`${conversationId}\n${entryId}\n${type}`).digest('base64url').slice(0, 24);
+  return 'evt_' + hash('sha256', `${conversationId}\n${entryId}\n${type}`, 'base64url').slice(0, 24);
 }
 
 /** The id of the `visitor.identified` job of a conversation adopted by the owner `ownerKey`. */
