@@ -172,13 +172,14 @@ async function main() {
       ['socketio', socketio, rawSio],
       ['relay', relay, () => idleRelay.open()],
     ]) {
-      log(`Memory: holding ${opts.connections} idle connections on ${name}…`);
+      log(`Memory: holding ${opts.connections} idle connections (on top of ${Math.round(opts.connections / 10)}) on ${name}…`);
       const { figure, conns } = await idleMemory(open, server, opts.connections);
       memory[name] = figure;
       if (name === 'relay') {
-        // Each idle widget sends one message, so the site's conversations are stored: the largest listing.
-        log(`Each of the ${conns.length} idle widgets sends a message (the ${conns.length}-conversation listing)…`);
-        await sendOnce(idleRelay, conns, 200);
+        // Each of the N measured widgets sends one message, so the site's conversations are stored: the largest listing.
+        const measured = conns.slice(-opts.connections);
+        log(`Each of the ${measured.length} idle widgets sends a message (the ${measured.length}-conversation listing)…`);
+        await sendOnce(idleRelay, measured, 200);
       }
       await closeAll(conns);
     }

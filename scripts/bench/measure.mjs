@@ -16,10 +16,15 @@ function withTimeout(promise, ms, message) {
 }
 
 /**
- * Memory growth of `server`'s process while it holds `n` idle connections from `open()` (after a
- * full GC before and after). Returns the figure and the connections, still open.
+ * Memory growth of `server`'s process per connection while it holds `n` idle connections from
+ * `open()`, on top of a base of `n / 10` already open (a full GC before each reading). The base
+ * takes the process past its start-up state (heap pages still to be committed, a heap V8 shrank
+ * while idle), which otherwise lands in the growth in amounts that change from run to run.
+ * Returns the figure and every connection, still open.
  */
 export async function idleMemory(open, server, n) {
+  const base = await openMany(open, Math.max(1, Math.round(n / 10)));
+  await sleep(300);
   const before = (await server.stats(true)).mem;
   const t0 = performance.now();
   const conns = await openMany(open, n);
@@ -30,13 +35,14 @@ export async function idleMemory(open, server, n) {
   return {
     figure: {
       connections: n,
+      base: base.length,
       openPerSec: Math.round(n / (openMs / 1000)),
       rssBefore: before.rss,
       rssAfter: after.rss,
       rssBytesPerConn: Math.round(Math.max(1, (after.rss - before.rss) / n)),
       heapBytesPerConn: Math.round(Math.max(1, (heapish(after) - heapish(before)) / n)),
     },
-    conns,
+    conns: [...base, ...conns],
   };
 }
 
