@@ -4,6 +4,8 @@
 // `backend` (the merchant backend every server talks to). It answers the parent over IPC:
 // `stats` (CPU time and memory, after a full GC when asked), `close`, and the backend's own calls.
 
+import { getHeapSpaceStatistics } from 'node:v8';
+
 const BENCH_PACKAGE = new URL('../../packages/bench/src/', import.meta.url);
 
 const [kind, configJson] = process.argv.slice(2);
@@ -38,7 +40,7 @@ process.on('message', async (msg) => {
         await new Promise((r) => setTimeout(r, 50));
         gc();
       }
-      process.send({ id: msg.id, cpu: process.cpuUsage(), mem: process.memoryUsage(), hrtimeUs: Number(process.hrtime.bigint() / 1000n), ...(server.counts ? { counts: server.counts() } : {}) });
+      process.send({ id: msg.id, cpu: process.cpuUsage(), mem: process.memoryUsage(), spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, x.physical_space_size])), hrtimeUs: Number(process.hrtime.bigint() / 1000n), ...(server.counts ? { counts: server.counts() } : {}) });
     } else if (msg.cmd === 'close') {
       await server.close();
       process.send({ id: msg.id }, () => process.exit(0));

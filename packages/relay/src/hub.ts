@@ -25,13 +25,18 @@ export function entryFrame(entry: LogEntry): ServerFrame {
   return { t: 'event', seq: entry.seq, id: entry.id, ts: entry.ts, event: entry.event };
 }
 
-/** The local members of one fan-out topic and the engine subscription that feeds them. */
+/**
+ * The local members of one fan-out topic and the engine subscription that feeds them. Most
+ * conversation topics have one member (one open widget), kept as is; a second makes it a Set.
+ */
 interface Topic {
-  members: Set<HubMember>;
-  /** Resolves once the engine subscription is live. */
+  members: HubMember | Set<HubMember>;
+  /** Resolves once the engine subscription is live; a shared resolved promise from then on. */
   ready: Promise<void>;
   unsubscribe?: () => void;
 }
+
+const LIVE = Promise.resolve();
 
 /**
  * This instance's sockets, by conversation and by site. The hub holds one engine subscription per
@@ -44,7 +49,10 @@ export class Hub {
 
   /** Add a member to its conversation's and site's topics; resolves once both subscriptions are live. */
   async join(member: HubMember): Promise<void> {
-    await Promise.all([this.add(conversationTopic(member.conversationId), member), this.add(siteTopic(member.siteKey), member)]);
+    const conversation = this.add(conversationTopic(member.conversationId), member);
+    const site = this.add(siteTopic(member.siteKey), member);
+    if (conversation !== LIVE) await conversation;
+    if (site !== LIVE) await site;
   }
 
   /** Remove a member; a topic left empty is unsubscribed. */
@@ -54,49 +62,64 @@ export class Hub {
   }
 
   private add(name: string, member: HubMember): Promise<void> {
-    let topic = this.topics.get(name);
-    if (!topic) {
-      const created: Topic = { members: new Set(), ready: Promise.resolve() };
-      created.ready = this.engine.subscribe(name, (item) => this.dispatch(created, item)).then((unsubscribe) => {
-        // Everyone left while the subscription was being set up.
-        if (this.topics.get(name) !== created) unsubscribe();
-        else created.unsubscribe = unsubscribe;
-      });
-      created.ready.catch(() => {
-        if (this.topics.get(name) === created) this.topics.delete(name);
-      });
-      this.topics.set(name, (topic = created));
+    const topic = this.topics.get(name);
+    if (topic) {
+      if (topic.members instanceof Set) topic.members.add(member);
+      else if (topic.members !== member) topic.members = new Set([topic.members, member]);
+      return topic.ready;
     }
-    topic.members.add(member);
-    return topic.ready;
+    const created: Topic = { members: member, ready: LIVE };
+    const subscribing = this.engine.subscribe(name, (item) => this.dispatch(created, item)).then((unsubscribe) => {
+      // Everyone left while the subscription was being set up.
+      if (this.topics.get(name) !== created) unsubscribe();
+      else {
+        created.unsubscribe = unsubscribe;
+        created.ready = LIVE;
+      }
+    });
+    subscribing.catch(() => {
+      if (this.topics.get(name) === created) this.topics.delete(name);
+    });
+    created.ready = subscribing;
+    this.topics.set(name, created);
+    return subscribing;
   }
 
   private remove(name: string, member: HubMember): void {
     const topic = this.topics.get(name);
-    if (!topic || !topic.members.delete(member) || topic.members.size > 0) return;
+    if (!topic) return;
+    if (topic.members instanceof Set) {
+      if (!topic.members.delete(member) || topic.members.size > 0) return;
+    } else if (topic.members !== member) return;
     this.topics.delete(name);
     topic.unsubscribe?.();
   }
 
   /** Deliver one fan-out item to the local members of its topic. */
   private dispatch(topic: Topic, item: FanoutItem): void {
-    if (topic.members.size === 0) return;
+    const { members } = topic;
+    if (members instanceof Set && members.size === 0) return;
     if (item.kind === 'entry') {
       const text = encode(entryFrame(item.entry));
-      for (const m of topic.members) m.deliverEntry(item.entry, text);
+      if (members instanceof Set) for (const m of members) m.deliverEntry(item.entry, text);
+      else members.deliverEntry(item.entry, text);
       return;
     }
+    const each = (f: (m: HubMember) => void): void => {
+      if (members instanceof Set) for (const m of members) f(m);
+      else f(members);
+    };
     if (item.kind === 'resync') {
-      for (const m of topic.members) m.resync();
+      each((m) => m.resync());
       return;
     }
     if (item.kind === 'draft') {
       const text = encode({ t: 'draft', ...item.draft });
-      for (const m of topic.members) m.deliverDraft(text);
+      each((m) => m.deliverDraft(text));
       return;
     }
     if (item.kind === 'backend') return; // for backend sockets (backend-socket.ts), never on a widget topic
     const text = encode({ t: 'event', ts: item.ts, event: item.event });
-    for (const m of topic.members) m.deliverTransient(text);
+    each((m) => m.deliverTransient(text));
   }
 }

@@ -5,9 +5,12 @@ type Listener = (item: FanoutItem) => void;
 /**
  * Fan-out inside one process, for engines that serve one relay instance (memory, SQLite): topics
  * with their listeners. A listener that throws does not keep the item from the others.
+ *
+ * A topic's listeners are an array: the relay's hub subscribes once per topic, so most topics have
+ * one listener, and an array of one costs a fraction of a Set (an open widget has a topic of its own).
  */
 export class LocalFanout {
-  private readonly topics = new Map<string, Set<Listener>>();
+  private readonly topics = new Map<string, Listener[]>();
 
   constructor(
     private readonly onListenerError: (error: unknown) => void,
@@ -17,14 +20,18 @@ export class LocalFanout {
 
   subscribe(topic: string, listener: Listener): () => void {
     let listeners = this.topics.get(topic);
-    if (!listeners) this.topics.set(topic, (listeners = new Set()));
-    // A wrapper per call: one function subscribed twice is two subscriptions, each ended on its own.
-    const own: Listener = (item) => listener(item);
-    listeners.add(own);
+    if (!listeners) this.topics.set(topic, (listeners = []));
+    listeners.push(listener);
+    // One function subscribed twice is two subscriptions, each ended on its own (once).
+    let subscribed = true;
     return () => {
+      if (!subscribed) return;
+      subscribed = false;
       const current = this.topics.get(topic);
-      if (!current?.delete(own)) return;
-      if (current.size === 0) this.topics.delete(topic);
+      const at = current ? current.indexOf(listener) : -1;
+      if (at < 0) return;
+      if (current!.length === 1) this.topics.delete(topic);
+      else current!.splice(at, 1);
     };
   }
 
@@ -33,12 +40,16 @@ export class LocalFanout {
     const listeners = this.topics.get(topicOf(item));
     if (!listeners) return;
     const shared = this.prepare(item);
-    for (const listener of [...listeners]) {
-      try {
-        listener(shared);
-      } catch (error) {
-        this.onListenerError(error);
-      }
+    // Those subscribed now: a listener may subscribe or unsubscribe others meanwhile.
+    if (listeners.length === 1) this.call(listeners[0]!, shared);
+    else for (const listener of [...listeners]) this.call(listener, shared);
+  }
+
+  private call(listener: Listener, item: FanoutItem): void {
+    try {
+      listener(item);
+    } catch (error) {
+      this.onListenerError(error);
     }
   }
 
