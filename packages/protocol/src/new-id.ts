@@ -20,7 +20,7 @@ export function newId(prefix = ''): string {
     crypto.getRandomValues(pool);
     offset = 0;
   }
-  let id = prefix;
-  for (let i = 0; i < LENGTH; i++) id += ALPHABET[pool[offset++]! & 63];
-  return id;
+  // Made in one piece, not added up character by character: `id += c` leaves a chain of some ten
+  // cons strings behind each id (about 400 bytes, where this takes 70) for as long as it is kept.
+  return prefix + Array.from(pool.subarray(offset, (offset += LENGTH)), (b) => ALPHABET[b & 63]).join('');
 }

@@ -656,6 +656,11 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.killTimer.unref();
   }
 
+  /** Cut the socket at once (a shutdown whose grace ran out). */
+  terminate(): void {
+    this.socket.terminate();
+  }
+
   /** The socket is gone: forget it. */
   onClosed(): void {
     // A visitor typing when the socket went is typing no more.

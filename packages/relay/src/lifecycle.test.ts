@@ -1,5 +1,6 @@
 // The relay's services start with the app and stop with it (plugins/lifecycle.ts): who owns the
 // engine, and the worker woken by what the service queues.
+import { CLOSE } from '@parley/protocol';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildApp } from './app.js';
 import { MemoryEngine } from './engine/memory.js';
@@ -28,6 +29,26 @@ describe('relay lifecycle', () => {
     expect(app.parley.engine.isReady()).toBe(true);
     await app.close();
     expect(app.parley.engine.isReady()).toBe(false);
+  });
+
+  test('closing the app closes widget sockets with GOING_AWAY, and cuts one that never answers the close after the grace', async () => {
+    const relay = await startRelay(testConfig('http://127.0.0.1:9/hook'), { closeGraceMs: 300 });
+    const polite = await TestClient.open(relay.wsUrl);
+    await polite.hello();
+    const deaf = await TestClient.open(relay.wsUrl);
+    await deaf.hello();
+    // This one reads nothing more: it never sees the close frame, so it never answers it.
+    const raw = (deaf.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    raw.pause();
+    const started = Date.now();
+    await relay.close();
+    const took = Date.now() - started;
+    expect(await polite.whenClosed).toMatchObject({ code: CLOSE.GOING_AWAY });
+    // The relay waited out the grace, then cut the connection instead of waiting for the answer.
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(5000);
+    raw.resume();
+    await deaf.whenClosed;
   });
 
   test('a queued event is delivered at once, not at the next look at the queue', async () => {

@@ -29,16 +29,16 @@ export async function widgetSocketPlugin(app: FastifyInstance, opts: WidgetSocke
   await app.register(websocket, {
     // Frames between the relay's cap and this hard cap get a TOO_LARGE error frame and
     // CLOSE.FRAME_TOO_LARGE; anything bigger is cut by ws itself (close 1009).
-    options: { maxPayload: Math.max(limits.maxFrameBytes * 4, 64 * 1024) },
+    // No client tracking of ws's own (a closure and a Set entry per socket): `connections` holds them.
+    options: { maxPayload: Math.max(limits.maxFrameBytes * 4, 64 * 1024), clientTracking: false },
     // A fault of the handler itself; the socket's own errors go to its `error` listener (SocketState.error).
     errorHandler: (err: Error & { code?: string }, socket) => socketError(ctx, err, socket),
     preClose: async () => {
       for (const conn of connections) conn.fail('NOT_READY', 'The relay is shutting down.');
       const deadline = Date.now() + ctx.closeGraceMs;
       while (connections.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      const server = app.websocketServer;
-      for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const conn of connections) conn.terminate();
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
   });
 
