@@ -518,3 +518,43 @@ describe('sqlite engine: kill -9', () => {
     expect(delivered).toEqual(['conversation.started', ...history.entries.map((x) => x.id)]);
   });
 });
+
+describe('sqlite engine: group commit', () => {
+  test('operations called in one turn commit together; one that fails is undone alone, the others keep their order', async () => {
+    const e = await started();
+    await e.openConversation(open());
+    const bad = { ...send('bad'), entry: { ...msg('bad'), body: { type: 'text', text: 1n } } } as unknown as AppendRequest;
+    const results = await Promise.allSettled([e.append(send('m1')), e.append(bad), e.append(send('m2')), e.setReadSeq('c1', 2)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const log = await e.read('c1', 0, 10);
+    expect(log.entries.map((x) => [x.id, x.seq])).toEqual([
+      ['m1', 1],
+      ['m2', 2],
+    ]);
+    // What another connection sees is what was answered: the failed append left no entry and no
+    // job behind (conversation.started, then the events of m1 and m2).
+    const other = connect(e.path);
+    expect((other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n).toBe(2);
+    expect((other.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n).toBe(3);
+  });
+
+  test('operations of one turn are answered after their one commit: another connection sees all of them at the first answer', async () => {
+    const e = await started();
+    await e.openConversation(open());
+    const other = connect(e.path);
+    const count = () => (other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+    const seen: number[] = [];
+    await Promise.all(['m1', 'm2', 'm3'].map((id) => e.append(send(id)).then(() => seen.push(count()))));
+    expect(seen).toEqual([3, 3, 3]);
+  });
+
+  test('operations called before close still run, and are on the file for the next engine', async () => {
+    const first = await started();
+    await first.openConversation(open());
+    const pending = first.append(send('m1'));
+    await first.close();
+    expect(await pending).toMatchObject({ duplicate: false, seq: 1 });
+    const second = await started({ path: first.path });
+    expect((await second.read('c1', 0, 10)).entries.map((x) => x.id)).toEqual(['m1']);
+  });
+});
