@@ -91,6 +91,8 @@ export class Hub {
     if (topic.members instanceof Set) {
       if (!topic.members.delete(member) || topic.members.size > 0) return;
     } else if (topic.members !== member) return;
+    // Items already on their way to this topic (a subscription being set up or torn down) go nowhere.
+    topic.members = new Set();
     this.topics.delete(name);
     topic.unsubscribe?.();
   }

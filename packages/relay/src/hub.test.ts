@@ -1,0 +1,67 @@
+import type { LogEntry } from '@parley/protocol';
+import { describe, expect, it } from 'vitest';
+import type { Engine, FanoutItem } from './engine/types.js';
+import { Hub, type HubMember } from './hub.js';
+
+/** An engine that only records subscriptions, so a test can deliver items to them itself, late ones too. */
+function fakeEngine() {
+  const listeners = new Map<string, (item: FanoutItem) => void>();
+  const engine = {
+    subscribe: async (topic: string, listener: (item: FanoutItem) => void) => {
+      listeners.set(topic, listener);
+      return () => {}; // torn down later: items may still arrive, as over pub/sub
+    },
+  } as unknown as Engine;
+  return { engine, listeners };
+}
+
+function member(conversationId: string): HubMember & { got: number[] } {
+  const got: number[] = [];
+  return {
+    conversationId,
+    siteKey: 'site',
+    got,
+    deliverEntry: (entry: LogEntry) => void got.push(entry.seq),
+    deliverTransient: () => {},
+    deliverDraft: () => {},
+    resync: () => {},
+  };
+}
+
+const entry = (conversationId: string, seq: number): FanoutItem => ({
+  kind: 'entry',
+  conversationId,
+  entry: { kind: 'msg', seq, id: `m${seq}`, ts: seq, from: { role: 'bot' }, body: { type: 'text', text: 'hi' } },
+});
+
+describe('Hub', () => {
+  it('hands a conversation entry to each of its members, one or several, and none to a member that left', async () => {
+    const { engine, listeners } = fakeEngine();
+    const hub = new Hub(engine);
+    const a = member('c1');
+    const b = member('c1');
+    await hub.join(a);
+    const deliver = listeners.get('c:c1')!;
+    deliver(entry('c1', 1));
+    await hub.join(b);
+    deliver(entry('c1', 2));
+    hub.leave(a);
+    deliver(entry('c1', 3));
+    hub.leave(b);
+    deliver(entry('c1', 4));
+    expect(a.got).toEqual([1, 2]);
+    expect(b.got).toEqual([2, 3]);
+  });
+
+  it('gives a lone member that left nothing that reaches its old subscription late', async () => {
+    const { engine, listeners } = fakeEngine();
+    const hub = new Hub(engine);
+    const a = member('c1');
+    await hub.join(a);
+    const deliver = listeners.get('c:c1')!;
+    deliver(entry('c1', 1));
+    hub.leave(a);
+    deliver(entry('c1', 2));
+    expect(a.got).toEqual([1]);
+  });
+});
