@@ -10,6 +10,24 @@ const text = (id: string): NewEntry => ({ kind: 'msg', id, from: { role: 'visito
 const minute = { maxMessages: 100, maxAgeMs: 60_000 };
 
 describe('memory engine', () => {
+  test('dedupe ids past the window are forgotten: the log keeps one window of them, each with its time', async () => {
+    let now = 0;
+    const engine = new MemoryEngine({ now: () => now });
+    await engine.openConversation(open('c1', 'u:ann'));
+    const retention = { maxMessages: 1000, maxAgeMs: 3600_000 };
+    for (let i = 1; i <= 2500; i++) {
+      now = i;
+      await engine.append({ conversationId: 'c1', entry: text(`m${i}`), retention });
+    }
+    const log = (engine as unknown as { conversations: Map<string, { log: { ids: Map<string, number>; recent: unknown[]; recentHead: number } }> }).conversations.get('c1')!.log;
+    expect(log.ids.size).toBe(1000);
+    expect(log.recent.length - log.recentHead).toBe(1000);
+    // Inside the window: a duplicate, with the seq and time of its first append.
+    expect(await engine.append({ conversationId: 'c1', entry: text('m1501'), retention })).toMatchObject({ duplicate: true, seq: 1501, ts: 1501 });
+    // Past it: new again.
+    expect(await engine.append({ conversationId: 'c1', entry: text('m1500'), retention })).toMatchObject({ duplicate: false, seq: 2501 });
+  });
+
   test('sweep drops expired entries, then forgets the idle conversation and its owner mapping', async () => {
     let now = 0;
     const engine = new MemoryEngine({ now: () => now });

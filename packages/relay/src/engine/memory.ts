@@ -73,11 +73,17 @@ interface Log {
   /** Kept entries are `entries[head..]`, contiguous in seq; the slots before `head` were trimmed and await compaction. */
   entries: (LogEntry | undefined)[];
   head: number;
-  /** Ids of the recent appends (within the dedupe window), with their seq and ts. */
-  ids: Map<string, { seq: number; ts: number }>;
-  /** The same ids in append order: `recent[recentHead..]`. */
-  recent: ({ id: string; seq: number } | undefined)[];
+  /** Ids of the recent appends (within the dedupe window), with their seq. */
+  ids: Map<string, number>;
+  /**
+   * The same ids in append order, `recent[recentHead..]`, and beside them their times: every
+   * append adds one, so the seq of `recent[i]` is `recentBase + i`. Plain ids and numbers, no
+   * object per entry (the engine keeps a whole log in the heap).
+   */
+  recent: (string | undefined)[];
+  recentTs: number[];
   recentHead: number;
+  recentBase: number;
   /** The retention age of the latest append; null before the first one. */
   maxAgeMs: number | null;
   /** Creation or latest append. */
@@ -227,7 +233,7 @@ export class MemoryEngine implements Engine {
       lastSeq: 0,
     };
     if (request.identity) conversation.identity = copy(request.identity);
-    const log: Log = { entries: [], head: 0, ids: new Map(), recent: [], recentHead: 0, maxAgeMs: null, lastActivityAt: now };
+    const log: Log = { entries: [], head: 0, ids: new Map(), recent: [], recentTs: [], recentHead: 0, recentBase: 0, maxAgeMs: null, lastActivityAt: now };
     const stored: Stored = { conversation, ownerKey: request.ownerKey, log };
     this.conversations.set(request.id, stored);
     this.addToSite(stored);
@@ -363,10 +369,10 @@ export class MemoryEngine implements Engine {
   /** The earlier append of `entryId` within the dedupe window, if any. */
   private duplicateOf(stored: Stored, entryId: string, retention: AppendRequest['retention']): Extract<AppendResult, { duplicate: true }> | null {
     const { conversation, log } = stored;
-    const seen = log.ids.get(entryId);
-    if (!seen || seen.seq <= conversation.lastSeq - dedupeWindow(retention)) return null;
-    const kept = this.entryAt(log, seen.seq);
-    return { duplicate: true, entry: kept ? copy(kept) : null, seq: seen.seq, ts: seen.ts };
+    const seq = log.ids.get(entryId);
+    if (seq === undefined || seq <= conversation.lastSeq - dedupeWindow(retention)) return null;
+    const kept = this.entryAt(log, seq);
+    return { duplicate: true, entry: kept ? copy(kept) : null, seq, ts: log.recentTs[seq - log.recentBase]! };
   }
 
   /** Append a new entry (not a duplicate): seq, jobs, retention, fan-out. */
@@ -384,8 +390,10 @@ export class MemoryEngine implements Engine {
     if (closesConversation(entry)) conversation.closed = true;
     conversation.lastSeq = seq;
     log.entries.push(entry);
-    log.ids.set(entry.id, { seq, ts: now });
-    log.recent.push({ id: entry.id, seq });
+    log.ids.set(entry.id, seq);
+    if (log.recent.length === 0) log.recentBase = seq;
+    log.recent.push(entry.id);
+    log.recentTs.push(now);
     this.forgetIds(log, seq - window);
     log.maxAgeMs = request.retention.maxAgeMs;
     log.lastActivityAt = now;
@@ -417,19 +425,24 @@ export class MemoryEngine implements Engine {
 
   /** Forget the ids of appends with seq ≤ `upTo`; compacts like `trim`. */
   private forgetIds(log: Log, upTo: number): void {
-    const { recent } = log;
-    for (let next = recent[log.recentHead]; next && next.seq <= upTo; next = recent[log.recentHead]) {
-      if (log.ids.get(next.id)?.seq === next.seq) log.ids.delete(next.id);
-      recent[log.recentHead++] = undefined;
+    const { recent, recentTs } = log;
+    for (; log.recentHead < recent.length && log.recentBase + log.recentHead <= upTo; log.recentHead++) {
+      const id = recent[log.recentHead]!;
+      if (log.ids.get(id) === log.recentBase + log.recentHead) log.ids.delete(id);
+      recent[log.recentHead] = undefined;
     }
     if (log.recentHead === recent.length) {
       recent.length = 0;
+      recentTs.length = 0;
       log.recentHead = 0;
     } else if (log.recentHead >= 32 && log.recentHead * 4 >= recent.length) {
       recent.splice(0, log.recentHead);
+      recentTs.splice(0, log.recentHead);
+      log.recentBase += log.recentHead;
       log.recentHead = 0;
     }
   }
+
 
   /**
    * Drop the oldest entries beyond `maxMessages` and those older than `cutoff`. Dropping moves a
