@@ -79,14 +79,9 @@ describeBrowser('a widget that costs nothing until the visitor acts', () => {
     await expect.poll(() => mine.textContent(), { timeout: 10_000 }).toMatch(/Sent|Read/);
     await expect.poll(async () => (await conversations()).map((c) => c.lastSeq > 0)).toEqual([true]);
 
-    // No long task and no layout shift before the visitor's first interaction. Before `load` the
-    // widget runs nothing but the loader's stub, so a long task there is the page's own parsing
-    // and first paint (on a busy machine); from `load` on, the widget's bundle, its mount and
-    // the site config are the only work on this page.
+    // No layout shift before the visitor's first interaction (long tasks: the next test).
     const perf = await perfOf(page);
-    const load = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventStart);
     expect(perf.firstInput).toBeLessThan(Infinity);
-    expect(perf.longTasks.filter((t) => t.start + t.duration > load && t.start < perf.firstInput)).toEqual([]);
     expect(perf.cls).toBe(0);
 
     // Reloaded, the visitor is returning (a token in storage): the socket opens on load.
@@ -94,6 +89,32 @@ describeBrowser('a widget that costs nothing until the visitor acts', () => {
     await w.launcher.waitFor();
     await eventually(() => sockets.length === 2, 'a socket opened on load, without a click');
     expect(await w.panel.count()).toBe(0);
+    await context.close();
+  });
+
+  // Long tasks are wall time: when other test files keep every core busy, the browser can take
+  // over 50 ms to evaluate the bundle however little it does, so this test gets two more tries. A
+  // widget that really blocks the page fails all three. (`npm run bench` measures it on a calm
+  // machine.) It leaves no relay state behind, so a try starts like the first.
+  test('a new visitor gets no long task and no layout shift before the first interaction', { retry: 2 }, async () => {
+    const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await observePerformance(page);
+    await page.goto(`${env.stack.shopUrl}/`);
+    const w = widgetOf(page);
+    await w.launcher.waitFor();
+    await page.waitForTimeout(1000);
+    // The first interaction: a real click (pointerdown) on the launcher.
+    await w.launcher.click();
+    await w.panel.getByText(GREETING).waitFor();
+    // Before `load` the widget runs nothing but the loader's stub, so a long task there is the
+    // page's own parsing and first paint; from `load` on, the widget's bundle, its mount and the
+    // site config are the only work on this page.
+    const perf = await perfOf(page);
+    const load = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventStart);
+    expect(perf.firstInput).toBeLessThan(Infinity);
+    expect(perf.longTasks.filter((t) => t.start + t.duration > load && t.start < perf.firstInput)).toEqual([]);
+    expect(perf.cls).toBe(0);
     await context.close();
   });
 
