@@ -51,8 +51,8 @@ export class Hub {
   async join(member: HubMember): Promise<void> {
     const conversation = this.add(conversationTopic(member.conversationId), member);
     const site = this.add(siteTopic(member.siteKey), member);
-    if (conversation !== LIVE) await conversation;
-    if (site !== LIVE) await site;
+    await conversation;
+    await site;
   }
 
   /** Remove a member; a topic left empty is unsubscribed. */

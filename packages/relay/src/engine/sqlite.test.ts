@@ -40,6 +40,14 @@ function connect(path: string): Database.Database {
   return db;
 }
 
+/** Leave the file at `path` as a relay of schema `version` did: `sql` undoes what came after it. */
+function downgrade(path: string, sql: string, version: number): void {
+  const old = connect(path);
+  old.exec(sql);
+  old.pragma(`user_version = ${version}`);
+  old.close();
+}
+
 /** The engine's own connection: some pragmas (synchronous) are per connection. */
 const connectionOf = (e: SqliteEngine): Database.Database => (e as unknown as { db: Database.Database }).db;
 
@@ -215,10 +223,7 @@ describe('sqlite engine: the file', () => {
     }
     await first.close();
     // What a version 1 relay left: the list index on (site_key, created_at) only.
-    const old = connect(first.path);
-    old.exec('DROP INDEX conversations_site_page; CREATE INDEX conversations_site ON conversations (site_key, created_at);');
-    old.pragma('user_version = 1');
-    old.close();
+    downgrade(first.path, 'DROP INDEX conversations_site_page; CREATE INDEX conversations_site ON conversations (site_key, created_at);', 1);
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
@@ -244,10 +249,7 @@ describe('sqlite engine: schema version 6', () => {
     await first.setReadSeq('c1', 4);
     await first.close();
     // What a version 5 relay left: no peer_read_seq column.
-    const old = connect(first.path);
-    old.exec('ALTER TABLE conversations DROP COLUMN peer_read_seq;');
-    old.pragma('user_version = 5');
-    old.close();
+    downgrade(first.path, 'ALTER TABLE conversations DROP COLUMN peer_read_seq;', 5);
 
     const e = await started({ path: first.path });
     expect(connect(e.path).pragma('user_version', { simple: true })).toBe(6);
@@ -267,10 +269,7 @@ describe('sqlite engine: schema version 5', () => {
     }
     await first.close();
     // What a version 4 relay left: no owner index.
-    const old = connect(first.path);
-    old.exec('DROP INDEX conversations_owner;');
-    old.pragma('user_version = 4');
-    old.close();
+    downgrade(first.path, 'DROP INDEX conversations_owner;', 4);
 
     const e = await started({ path: first.path, now: () => t });
     const db = connect(e.path);
@@ -292,10 +291,7 @@ describe('sqlite engine: schema version 4', () => {
     await first.append({ conversationId: 'c1', entry: { kind: 'msg', id: 'b1', from: { role: 'bot' }, body: { type: 'text', text: 'Hi' } }, retention: keep });
     await first.close();
     // What a version 3 relay left: no streams, no feedback.
-    const old = connect(first.path);
-    old.exec('DROP TABLE streams; DROP TABLE feedback;');
-    old.pragma('user_version = 3');
-    old.close();
+    downgrade(first.path, 'DROP TABLE streams; DROP TABLE feedback;', 3);
 
     const e = await started({ path: first.path });
     expect(connect(e.path).pragma('user_version', { simple: true })).toBe(6);
