@@ -1,5 +1,6 @@
 import type { LogEntry } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
+import { createMemoryEngine } from './engine/memory.js';
 import type { Engine, FanoutItem } from './engine/types.js';
 import { Hub, type HubMember } from './hub.js';
 
@@ -63,5 +64,44 @@ describe('Hub', () => {
     hub.leave(a);
     deliver(entry('c1', 2));
     expect(a.got).toEqual([1]);
+  });
+
+  it('on an in-process engine, takes every item in one subscription and hands each to the members of its topic only', async () => {
+    const engine = createMemoryEngine();
+    await engine.start();
+    const subscribe = engine.subscribe.bind(engine);
+    let perTopic = 0;
+    engine.subscribe = (topic, listener) => {
+      perTopic++;
+      return subscribe(topic, listener);
+    };
+    const hub = new Hub(engine);
+    const open = async (id: string) => {
+      await engine.openConversation({ id, siteKey: 'site', ownerKey: `v:${id}`, visitorId: id, context: {} });
+    };
+    const say = (conversationId: string, id: string) =>
+      engine.append({ conversationId, entry: { kind: 'msg', id, from: { role: 'bot' }, body: { type: 'text', text: id } }, retention: { maxMessages: 100, maxAgeMs: 60_000 } });
+    await open('c1');
+    await open('c2');
+    const a = member('c1');
+    const b = member('c1');
+    const c = member('c2');
+    await hub.join(a);
+    await say('c1', 'x1');
+    await hub.join(b);
+    await hub.join(c);
+    await say('c1', 'x2');
+    hub.leave(a);
+    await say('c1', 'x3');
+    await say('c2', 'y1');
+    hub.leave(b);
+    await say('c1', 'x4');
+    hub.close();
+    await say('c2', 'y2');
+    expect(a.got).toEqual([1, 2]);
+    expect(b.got).toEqual([2, 3]);
+    expect(c.got).toEqual([1]);
+    expect(perTopic).toBe(0);
+    await engine.close();
   });
 });

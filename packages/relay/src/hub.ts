@@ -25,12 +25,12 @@ export function entryFrame(entry: LogEntry): ServerFrame {
   return { t: 'event', seq: entry.seq, id: entry.id, ts: entry.ts, event: entry.event };
 }
 
-/**
- * The local members of one fan-out topic and the engine subscription that feeds them. Most
- * conversation topics have one member (one open widget), kept as is; a second makes it a Set.
- */
+/** The local members of a topic: most conversation topics have one (one open widget), kept as is; a second makes it a Set. */
+type Members = HubMember | Set<HubMember>;
+
+/** The local members of one fan-out topic and the engine subscription that feeds them. */
 interface Topic {
-  members: HubMember | Set<HubMember>;
+  members: Members;
   /** Resolves once the engine subscription is live; a shared resolved promise from then on. */
   ready: Promise<void>;
   unsubscribe?: () => void;
@@ -39,16 +39,37 @@ interface Topic {
 const LIVE = Promise.resolve();
 
 /**
- * This instance's sockets, by conversation and by site. The hub holds one engine subscription per
- * topic that has a member here, so fan-out costs only the conversations this instance serves.
+ * This instance's sockets, by conversation and by site.
+ *
+ * On an engine that fans out across instances (Redis), the hub holds one engine subscription per
+ * topic that has a member here, so fan-out costs only the conversations this instance serves. An
+ * in-process engine (memory, SQLite) hands the hub every item with `subscribeAll`, and the hub
+ * keeps only each topic's members: an open widget then costs no subscription of its own.
  */
 export class Hub {
   private readonly topics = new Map<string, Topic>();
+  /** With `subscribeAll`: each topic's members, looked up as items arrive. */
+  private readonly local: Map<string, Members> | undefined;
+  private readonly stopLocal: (() => void) | undefined;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    if (engine.subscribeAll) {
+      const local = new Map<string, Members>();
+      this.local = local;
+      this.stopLocal = engine.subscribeAll((topic, item) => {
+        const members = local.get(topic);
+        if (members) dispatch(members, item);
+      });
+    }
+  }
 
   /** Add a member to its conversation's and site's topics; resolves once both subscriptions are live. */
   async join(member: HubMember): Promise<void> {
+    if (this.local) {
+      addLocal(this.local, conversationTopic(member.conversationId), member);
+      addLocal(this.local, siteTopic(member.siteKey), member);
+      return;
+    }
     const conversation = this.add(conversationTopic(member.conversationId), member);
     const site = this.add(siteTopic(member.siteKey), member);
     await conversation;
@@ -57,8 +78,19 @@ export class Hub {
 
   /** Remove a member; a topic left empty is unsubscribed. */
   leave(member: HubMember): void {
+    if (this.local) {
+      removeLocal(this.local, conversationTopic(member.conversationId), member);
+      removeLocal(this.local, siteTopic(member.siteKey), member);
+      return;
+    }
     this.remove(conversationTopic(member.conversationId), member);
     this.remove(siteTopic(member.siteKey), member);
+  }
+
+  /** Stop taking items (the relay is closing; the engine may outlive it). */
+  close(): void {
+    this.stopLocal?.();
+    this.local?.clear();
   }
 
   private add(name: string, member: HubMember): Promise<void> {
@@ -69,7 +101,7 @@ export class Hub {
       return topic.ready;
     }
     const created: Topic = { members: member, ready: LIVE };
-    const subscribing = this.engine.subscribe(name, (item) => this.dispatch(created, item)).then((unsubscribe) => {
+    const subscribing = this.engine.subscribe(name, (item) => dispatch(created.members, item)).then((unsubscribe) => {
       // Everyone left while the subscription was being set up.
       if (this.topics.get(name) !== created) unsubscribe();
       else {
@@ -96,32 +128,45 @@ export class Hub {
     this.topics.delete(name);
     topic.unsubscribe?.();
   }
-
-  /** Deliver one fan-out item to the local members of its topic. */
-  private dispatch(topic: Topic, item: FanoutItem): void {
-    const { members } = topic;
-    if (members instanceof Set && members.size === 0) return;
-    if (item.kind === 'entry') {
-      const text = encode(entryFrame(item.entry));
-      if (members instanceof Set) for (const m of members) m.deliverEntry(item.entry, text);
-      else members.deliverEntry(item.entry, text);
-      return;
-    }
-    const each = (f: (m: HubMember) => void): void => {
-      if (members instanceof Set) for (const m of members) f(m);
-      else f(members);
-    };
-    if (item.kind === 'resync') {
-      each((m) => m.resync());
-      return;
-    }
-    if (item.kind === 'draft') {
-      const text = encode({ t: 'draft', ...item.draft });
-      each((m) => m.deliverDraft(text));
-      return;
-    }
-    if (item.kind === 'backend') return; // for backend sockets (backend-socket.ts), never on a widget topic
-    const text = encode({ t: 'event', ts: item.ts, event: item.event });
-    each((m) => m.deliverTransient(text));
-  }
 }
+
+function addLocal(map: Map<string, Members>, name: string, member: HubMember): void {
+  const members = map.get(name);
+  if (members === undefined) map.set(name, member);
+  else if (members instanceof Set) members.add(member);
+  else if (members !== member) map.set(name, new Set([members, member]));
+}
+
+function removeLocal(map: Map<string, Members>, name: string, member: HubMember): void {
+  const members = map.get(name);
+  if (members === member) map.delete(name);
+  else if (members instanceof Set && members.delete(member) && members.size === 0) map.delete(name);
+}
+
+/** Deliver one fan-out item to the local members of its topic. */
+function dispatch(members: Members, item: FanoutItem): void {
+  if (members instanceof Set && members.size === 0) return;
+  if (item.kind === 'entry') {
+    const text = encode(entryFrame(item.entry));
+    if (members instanceof Set) for (const m of members) m.deliverEntry(item.entry, text);
+    else members.deliverEntry(item.entry, text);
+    return;
+  }
+  const each = (f: (m: HubMember) => void): void => {
+    if (members instanceof Set) for (const m of members) f(m);
+    else f(members);
+  };
+  if (item.kind === 'resync') {
+    each((m) => m.resync());
+    return;
+  }
+  if (item.kind === 'draft') {
+    const text = encode({ t: 'draft', ...item.draft });
+    each((m) => m.deliverDraft(text));
+    return;
+  }
+  if (item.kind === 'backend') return; // for backend sockets (backend-socket.ts), never on a widget topic
+  const text = encode({ t: 'event', ts: item.ts, event: item.event });
+  each((m) => m.deliverTransient(text));
+}
+

@@ -14,8 +14,8 @@ export class SocketGuard implements TokenBucket {
   at: number;
   private strikes = 0;
   private invalid = 0;
-  /** Typing frames' own bucket (`typingRateLimit`). */
-  private readonly typingBucket: TokenBucket;
+  /** Typing frames' own bucket (`typingRateLimit`), made full at the first typing frame (most widgets never send one). */
+  private typingBucket: TokenBucket | undefined;
 
   constructor(
     private readonly limits: Pick<LimitsConfig, 'rateLimit' | 'rateLimitStrikes' | 'maxInvalidFrames' | 'typingRateLimit'>,
@@ -23,11 +23,11 @@ export class SocketGuard implements TokenBucket {
   ) {
     this.tokens = limits.rateLimit.burst;
     this.at = now;
-    this.typingBucket = { tokens: limits.typingRateLimit.burst, at: now };
   }
 
   /** A typing frame arrived: true when its own bucket pays for it (it then spends none of the frame tokens). */
   typing(now: number): boolean {
+    this.typingBucket ??= { tokens: this.limits.typingRateLimit.burst, at: now };
     return takeToken(this.typingBucket, now, this.limits.typingRateLimit);
   }
 

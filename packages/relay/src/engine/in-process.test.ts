@@ -64,4 +64,21 @@ describe('LocalFanout', () => {
     expect(got).toEqual([1]);
     expect(errors).toHaveLength(2);
   });
+
+  it("gives subscribeAll every topic's items with their topic, after the topic's own listeners, until it ends", () => {
+    const errors: unknown[] = [];
+    const fanout = new LocalFanout((e) => errors.push(e));
+    const order: string[] = [];
+    fanout.subscribe(conversationTopic('c1'), (item) => order.push(`c1:${(item as ReturnType<typeof entry>).entry.seq}`));
+    fanout.subscribeAll(() => {
+      throw new Error('boom');
+    });
+    const stop = fanout.subscribeAll((topic, item) => order.push(`all ${topic}:${(item as ReturnType<typeof entry>).entry.seq}`));
+    fanout.deliver(entry('c1', 1));
+    fanout.deliver(entry('c2', 2));
+    stop();
+    fanout.deliver(entry('c2', 3));
+    expect(order).toEqual(['c1:1', 'all c:c1:1', 'all c:c2:2']);
+    expect(errors).toHaveLength(3);
+  });
 });

@@ -1,6 +1,7 @@
 import { topicOf, type DraftItem, type FanoutItem, type TransientItem } from './types.js';
 
 type Listener = (item: FanoutItem) => void;
+type AllListener = (topic: string, item: FanoutItem) => void;
 
 /**
  * Fan-out inside one process, for engines that serve one relay instance (memory, SQLite): topics
@@ -11,6 +12,8 @@ type Listener = (item: FanoutItem) => void;
  */
 export class LocalFanout {
   private readonly topics = new Map<string, Listener[]>();
+  /** Listeners of every topic (`Engine.subscribeAll`). */
+  private all: AllListener[] = [];
 
   constructor(
     private readonly onListenerError: (error: unknown) => void,
@@ -36,14 +39,34 @@ export class LocalFanout {
     };
   }
 
-  /** Hand an item to its topic's listeners. */
+  /** Every topic's items, with their topic, to `listener`, until the returned function is called. */
+  subscribeAll(listener: AllListener): () => void {
+    const entry: AllListener = (topic, item) => listener(topic, item); // its own identity: subscribed twice is twice
+    this.all = [...this.all, entry];
+    return () => {
+      this.all = this.all.filter((l) => l !== entry);
+    };
+  }
+
+  /** Hand an item to its topic's listeners, then to those of every topic. */
   deliver(item: Extract<FanoutItem, { kind: 'entry' }> | DraftItem | TransientItem): void {
-    const listeners = this.topics.get(topicOf(item));
-    if (!listeners) return;
+    const topic = topicOf(item);
+    const listeners = this.topics.get(topic);
+    const all = this.all; // replaced, never changed in place: those subscribed now
+    if (!listeners && all.length === 0) return;
     const shared = this.prepare(item);
-    // Those subscribed now: a listener may subscribe or unsubscribe others meanwhile.
-    if (listeners.length === 1) this.call(listeners[0]!, shared);
-    else for (const listener of [...listeners]) this.call(listener, shared);
+    if (listeners) {
+      // Those subscribed now: a listener may subscribe or unsubscribe others meanwhile.
+      if (listeners.length === 1) this.call(listeners[0]!, shared);
+      else for (const listener of [...listeners]) this.call(listener, shared);
+    }
+    for (const listener of all) {
+      try {
+        listener(topic, shared);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
   }
 
   private call(listener: Listener, item: FanoutItem): void {

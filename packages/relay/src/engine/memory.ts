@@ -605,6 +605,10 @@ export class MemoryEngine implements Engine {
     return this.fanout.subscribe(topic, listener);
   }
 
+  subscribeAll(listener: (topic: string, item: FanoutItem) => void): () => void {
+    return this.fanout.subscribeAll(listener);
+  }
+
   // ---- site state ----
 
   async takeToken(key: string, rate: Rate): Promise<boolean> {

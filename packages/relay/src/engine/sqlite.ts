@@ -695,6 +695,10 @@ export class SqliteEngine implements Engine {
     return this.fanout.subscribe(topic, listener);
   }
 
+  subscribeAll(listener: (topic: string, item: FanoutItem) => void): () => void {
+    return this.fanout.subscribeAll(listener);
+  }
+
   // ---- site state ----
 
   async takeToken(key: string, rate: Rate): Promise<boolean> {

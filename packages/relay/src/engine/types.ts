@@ -178,6 +178,12 @@ export interface Engine {
    * ends it.
    */
   subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void>;
+  /**
+   * Only engines that serve one relay instance (memory, SQLite) have it: every item of every
+   * topic, with its topic, to one listener, live at once. The relay's hub then needs no
+   * subscription per topic (an open widget would cost one). Ends with the function it returns.
+   */
+  subscribeAll?(listener: (topic: string, item: FanoutItem) => void): () => void;
 
   // ---- shared limits ----
 

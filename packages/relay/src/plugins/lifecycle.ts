@@ -171,6 +171,7 @@ export async function lifecyclePlugin(app: FastifyInstance, opts: { services: Re
   });
   app.addHook('onClose', async () => {
     services.activity.clear();
+    services.hub.close();
     await worker.stop(services.drainMs);
     if (services.ownsEngine) await engine.close();
   });

@@ -190,8 +190,11 @@ function socketError(ctx: SocketContext, err: Error & { code?: string }, socket:
  * socket (about 2 KB a widget). The caller adds an `error` listener that does what it did.
  */
 function releaseUpgrade(socket: WebSocket): void {
-  const stream = (socket as unknown as { _socket?: Socket & { _httpMessage?: unknown } })._socket;
+  const stream = (socket as unknown as { _socket?: Socket & { _httpMessage?: unknown; _peername?: unknown } })._socket;
   const res = stream?._httpMessage;
   if (stream && res instanceof ServerResponse && res.socket === stream) res.detachSocket(stream);
+  // The address was read (req.ip) and net keeps it on the stream: an object and a string, about 90 B
+  // a widget. The SocketState has the address; net asks the kernel again should anything read it.
+  if (stream && stream._peername !== undefined) stream._peername = undefined;
   socket.removeAllListeners('error');
 }
