@@ -16,14 +16,16 @@ function fakeEngine() {
   return { engine, listeners };
 }
 
-function member(conversationId: string): HubMember & { got: number[] } {
+function member(conversationId: string, siteKey = 'site'): HubMember & { got: number[]; transient: string[] } {
   const got: number[] = [];
+  const transient: string[] = [];
   return {
     conversationId,
-    siteKey: 'site',
+    siteKey,
     got,
+    transient,
     deliverEntry: (entry: LogEntry) => void got.push(entry.seq),
-    deliverTransient: () => {},
+    deliverTransient: (text: string) => void transient.push(text),
     deliverDraft: () => {},
     resync: () => {},
   };
@@ -86,6 +88,8 @@ describe('Hub', () => {
     const a = member('c1');
     const b = member('c1');
     const c = member('c2');
+    const other = member('c3', 'other-site');
+    await hub.join(other);
     await hub.join(a);
     await say('c1', 'x1');
     await hub.join(b);
@@ -94,6 +98,7 @@ describe('Hub', () => {
     hub.leave(a);
     await say('c1', 'x3');
     await say('c2', 'y1');
+    await engine.publish({ kind: 'site', siteKey: 'site', ts: 1, event: { type: 'availability', online: false } });
     hub.leave(b);
     await say('c1', 'x4');
     hub.close();
@@ -101,6 +106,10 @@ describe('Hub', () => {
     expect(a.got).toEqual([1, 2]);
     expect(b.got).toEqual([2, 3]);
     expect(c.got).toEqual([1]);
+    expect(other.got).toEqual([]);
+    // The site's members get its transient events; a member of another site does not.
+    expect([a, b, c, other].map((m) => m.transient.length)).toEqual([0, 1, 1, 0]);
+    expect(JSON.parse(b.transient[0]!)).toMatchObject({ t: 'event', event: { type: 'availability', online: false } });
     expect(perTopic).toBe(0);
     await engine.close();
   });

@@ -48,16 +48,17 @@ const LIVE = Promise.resolve();
  */
 export class Hub {
   private readonly topics = new Map<string, Topic>();
-  /** With `subscribeAll`: each topic's members, looked up as items arrive. */
-  private readonly local: Map<string, Members> | undefined;
+  /** With `subscribeAll`: each conversation's and each site's members here, looked up as items arrive. */
+  private readonly local: { conversations: Map<string, Members>; sites: Map<string, Members> } | undefined;
   private readonly stopLocal: (() => void) | undefined;
 
   constructor(private readonly engine: Engine) {
     if (engine.subscribeAll) {
-      const local = new Map<string, Members>();
+      const local = { conversations: new Map<string, Members>(), sites: new Map<string, Members>() };
       this.local = local;
-      this.stopLocal = engine.subscribeAll((topic, item) => {
-        const members = local.get(topic);
+      this.stopLocal = engine.subscribeAll((item) => {
+        if (item.kind === 'backend' || item.kind === 'resync') return; // not a widget's; an in-process engine misses nothing
+        const members = item.kind === 'site' ? local.sites.get(item.siteKey) : local.conversations.get(item.conversationId);
         if (members) dispatch(members, item);
       });
     }
@@ -66,8 +67,8 @@ export class Hub {
   /** Add a member to its conversation's and site's topics; resolves once both subscriptions are live. */
   async join(member: HubMember): Promise<void> {
     if (this.local) {
-      addLocal(this.local, conversationTopic(member.conversationId), member);
-      addLocal(this.local, siteTopic(member.siteKey), member);
+      addLocal(this.local.conversations, member.conversationId, member);
+      addLocal(this.local.sites, member.siteKey, member);
       return;
     }
     const conversation = this.add(conversationTopic(member.conversationId), member);
@@ -79,8 +80,8 @@ export class Hub {
   /** Remove a member; a topic left empty is unsubscribed. */
   leave(member: HubMember): void {
     if (this.local) {
-      removeLocal(this.local, conversationTopic(member.conversationId), member);
-      removeLocal(this.local, siteTopic(member.siteKey), member);
+      removeLocal(this.local.conversations, member.conversationId, member);
+      removeLocal(this.local.sites, member.siteKey, member);
       return;
     }
     this.remove(conversationTopic(member.conversationId), member);
@@ -90,7 +91,8 @@ export class Hub {
   /** Stop taking items (the relay is closing; the engine may outlive it). */
   close(): void {
     this.stopLocal?.();
-    this.local?.clear();
+    this.local?.conversations.clear();
+    this.local?.sites.clear();
   }
 
   private add(name: string, member: HubMember): Promise<void> {

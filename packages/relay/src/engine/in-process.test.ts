@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalFanout } from './in-process.js';
-import { conversationTopic, type FanoutItem } from './types.js';
+import { conversationTopic, topicOf, type FanoutItem } from './types.js';
 
 const entry = (conversationId: string, seq: number) =>
   ({ kind: 'entry', conversationId, entry: { kind: 'msg', seq, id: `m${seq}`, ts: seq, from: { role: 'visitor' }, body: { type: 'text', text: 'hi' } } }) as Extract<FanoutItem, { kind: 'entry' }>;
@@ -65,7 +65,7 @@ describe('LocalFanout', () => {
     expect(errors).toHaveLength(2);
   });
 
-  it("gives subscribeAll every topic's items with their topic, after the topic's own listeners, until it ends", () => {
+  it("gives subscribeAll every topic's items, after the topic's own listeners, until it ends", () => {
     const errors: unknown[] = [];
     const fanout = new LocalFanout((e) => errors.push(e));
     const order: string[] = [];
@@ -73,7 +73,7 @@ describe('LocalFanout', () => {
     fanout.subscribeAll(() => {
       throw new Error('boom');
     });
-    const stop = fanout.subscribeAll((topic, item) => order.push(`all ${topic}:${(item as ReturnType<typeof entry>).entry.seq}`));
+    const stop = fanout.subscribeAll((item) => order.push(`all ${topicOf(item as ReturnType<typeof entry>)}:${(item as ReturnType<typeof entry>).entry.seq}`));
     fanout.deliver(entry('c1', 1));
     fanout.deliver(entry('c2', 2));
     stop();

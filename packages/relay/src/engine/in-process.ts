@@ -1,7 +1,6 @@
 import { topicOf, type DraftItem, type FanoutItem, type TransientItem } from './types.js';
 
 type Listener = (item: FanoutItem) => void;
-type AllListener = (topic: string, item: FanoutItem) => void;
 
 /**
  * Fan-out inside one process, for engines that serve one relay instance (memory, SQLite): topics
@@ -13,7 +12,7 @@ type AllListener = (topic: string, item: FanoutItem) => void;
 export class LocalFanout {
   private readonly topics = new Map<string, Listener[]>();
   /** Listeners of every topic (`Engine.subscribeAll`). */
-  private all: AllListener[] = [];
+  private all: Listener[] = [];
 
   constructor(
     private readonly onListenerError: (error: unknown) => void,
@@ -39,9 +38,9 @@ export class LocalFanout {
     };
   }
 
-  /** Every topic's items, with their topic, to `listener`, until the returned function is called. */
-  subscribeAll(listener: AllListener): () => void {
-    const entry: AllListener = (topic, item) => listener(topic, item); // its own identity: subscribed twice is twice
+  /** Every topic's items to `listener`, until the returned function is called. */
+  subscribeAll(listener: Listener): () => void {
+    const entry: Listener = (item) => listener(item); // its own identity: subscribed twice is twice
     this.all = [...this.all, entry];
     return () => {
       this.all = this.all.filter((l) => l !== entry);
@@ -50,8 +49,7 @@ export class LocalFanout {
 
   /** Hand an item to its topic's listeners, then to those of every topic. */
   deliver(item: Extract<FanoutItem, { kind: 'entry' }> | DraftItem | TransientItem): void {
-    const topic = topicOf(item);
-    const listeners = this.topics.get(topic);
+    const listeners = this.topics.get(topicOf(item));
     const all = this.all; // replaced, never changed in place: those subscribed now
     if (!listeners && all.length === 0) return;
     const shared = this.prepare(item);
@@ -60,13 +58,7 @@ export class LocalFanout {
       if (listeners.length === 1) this.call(listeners[0]!, shared);
       else for (const listener of [...listeners]) this.call(listener, shared);
     }
-    for (const listener of all) {
-      try {
-        listener(topic, shared);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    }
+    for (const listener of all) this.call(listener, shared);
   }
 
   private call(listener: Listener, item: FanoutItem): void {

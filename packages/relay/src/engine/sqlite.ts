@@ -695,7 +695,7 @@ export class SqliteEngine implements Engine {
     return this.fanout.subscribe(topic, listener);
   }
 
-  subscribeAll(listener: (topic: string, item: FanoutItem) => void): () => void {
+  subscribeAll(listener: (item: FanoutItem) => void): () => void {
     return this.fanout.subscribeAll(listener);
   }
 

@@ -180,10 +180,10 @@ export interface Engine {
   subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void>;
   /**
    * Only engines that serve one relay instance (memory, SQLite) have it: every item of every
-   * topic, with its topic, to one listener, live at once. The relay's hub then needs no
-   * subscription per topic (an open widget would cost one). Ends with the function it returns.
+   * topic to one listener, live at once (`topicOf(item)` is its topic). The relay's hub then needs
+   * no subscription per topic (an open widget would cost one). Ends with the function it returns.
    */
-  subscribeAll?(listener: (topic: string, item: FanoutItem) => void): () => void;
+  subscribeAll?(listener: (item: FanoutItem) => void): () => void;
 
   // ---- shared limits ----
 
