@@ -19,13 +19,19 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 
 /** Installed before the page's first script: long tasks, layout shifts and the click-to-greeting time. */
 function observe(greeting) {
-  const perf = { longTasks: [], cls: 0, firstInput: Infinity, greetingMs: undefined };
+  const perf = { longTasks: [], cls: 0, shifts: [], firstInput: Infinity, greetingMs: undefined };
   window.__parleyBench = perf;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) perf.longTasks.push({ start: e.startTime, duration: e.duration });
   }).observe({ type: 'longtask', buffered: true });
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if (!e.hadRecentInput) perf.cls += e.value;
+    for (const e of list.getEntries()) {
+      if (e.hadRecentInput) continue;
+      perf.cls += e.value;
+      // What moved, for the report: a shift names its nodes (inside the widget: its shadow host's part).
+      const what = (e.sources ?? []).map((s) => (s.node ? (s.node.nodeName + (s.node.className ? '.' + String(s.node.className).split(' ')[0] : '')).toLowerCase() : '?'));
+      perf.shifts.push({ at: Math.round(e.startTime), value: e.value, what });
+    }
   }).observe({ type: 'layout-shift', buffered: true });
   addEventListener(
     'pointerdown',
@@ -91,6 +97,7 @@ async function visit(browser, shopUrl) {
     longTaskMsBeforeInteraction: Math.round(before.reduce((n, t) => n + t.duration, 0)),
     longTasksAfterLoadBeforeInteraction: widget.length,
     cls: perf.cls,
+    shifts: perf.shifts.map((x) => ({ ...x, afterInput: x.at >= perf.firstInput })),
     clickToGreetingMs: Math.round(perf.greetingMs * 10) / 10,
   };
 }
@@ -124,6 +131,7 @@ export async function benchWidget({ chromiumPath = process.env.PARLEY_CHROMIUM ?
       longTaskMsBeforeInteraction: max((r) => r.longTaskMsBeforeInteraction),
       longTasksAfterLoadBeforeInteraction: max((r) => r.longTasksAfterLoadBeforeInteraction),
       cls: max((r) => r.cls),
+      shifts: results.flatMap((r) => r.shifts),
       clickToGreetingMs: { median: percentile(greet, 50), max: Math.max(...greet), runs: greet },
     };
   } finally {

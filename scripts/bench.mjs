@@ -134,6 +134,11 @@ async function main() {
     const withSocket = socketMode !== undefined && typeof backendDist.connectRelay === 'function';
     if (!withSocket) log('The relay has no backend socket in this build: its figures are left out.');
 
+    // (7) The widget on the demo shop in Chromium, first: on a quiet machine, as in a visitor's
+    // browser, before the servers below hold memory and still deliver webhooks in the background.
+    let widget;
+    if (opts.widget) widget = await benchWidgetIfThere(log, opts);
+
     log('Starting the backend, the bare ws server, Socket.IO and the relay, each in its own process…');
     const backend = up(await startServer('backend', {}, { procs }));
     const backendBase = `http://127.0.0.1:${backend.port}`;
@@ -303,10 +308,6 @@ async function main() {
       await profiled.close();
       throw err;
     }
-
-    // (7) The widget on the demo shop in Chromium.
-    let widget;
-    if (opts.widget) widget = await benchWidgetIfThere(log, opts);
 
     const backendStats = (await backend.stats()).counts;
     result = buildResult({ opts, poolConnections, started, bundles, memory, listing, ack, bot, catchUp, profile, widget, withSocket, socketMode, backendStats, elapsedMs: performance.now() - t00 });
@@ -535,6 +536,8 @@ function widgetFigures(wr) {
     relayStateBeforeClick: wr.socketsBeforeClick === undefined ? undefined : wr.socketsBeforeClick + writes.length,
     longTasks: wr.longTasksBeforeInteraction,
     cls: wr.cls,
+    // Each layout shift that counted: when (ms into the page), how much, and what moved.
+    shifts: wr.shifts ?? [],
     clickToGreetingMs: typeof greeting === 'object' ? greeting?.median : greeting,
     clickToGreetingMaxMs: typeof greeting === 'object' ? greeting?.max : undefined,
   };

@@ -231,7 +231,8 @@ function markdown(r, charts, jsonPath) {
       ]),
       [
         `Measured by scripts/bench-widget.mjs (\`node scripts/bench-widget.mjs\` runs it alone): ${num(w.runs)} new visitors, each in a fresh`,
-        'browser context on the demo shop (its own relay, backend and shop, memory engine); the worst of each figure but the',
+        'browser context on the demo shop (its own relay, backend and shop, memory engine), before the servers of the other',
+        'figures start (a visitor\'s browser does not share its cores with a loaded relay); the worst of each figure but the',
         "click-to-greeting time (the median). \"No relay state\" is read from the traffic: no widget socket, and no call to the",
         "relay's API before the click but the site config read. The bundle sizes are the built files, compressed as",
         'test/size.test.ts does:',

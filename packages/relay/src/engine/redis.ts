@@ -166,6 +166,12 @@ export interface RedisEngineOptions {
 const SWEEP_BATCH = 200;
 /** Conversations a claim moves from waiting to due at most, for the same reason. */
 const PROMOTE_BATCH = 1000;
+/** The most webhook completions one script call settles. */
+const COMPLETE_BATCH = 256;
+/** The most appends one script call makes. */
+const APPEND_BATCH = 64;
+/** The arguments of each append in the append script. */
+const APPEND_ARGS = 15;
 /** Slot keys one heartbeat script renews at most. */
 const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
@@ -350,38 +356,46 @@ return {1, id, redis.call('HGETALL', ck)}
 `,
 
   /**
-   * ARGV: conversation id, entry id, entry JSON without '{' and without seq/ts, maxMessages, maxAgeMs,
-   * dedupe window, webhook type ('' for none), start '1', closes '1', started job id, started envelope
-   * rest, message job id, message envelope rest, message JSON rest (id, from, body), publish head.
-   * → false (no conversation) | {duplicate 0/1, seq, ts, entry JSON or nil}.
+   * Appends, in order, each of APPEND_ARGS arguments: conversation id, entry id, entry JSON without
+   * '{' and without seq/ts, maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start
+   * '1', closes '1', started job id, started envelope rest, message job id, message envelope rest,
+   * message JSON rest (id, from, body), publish head.
+   * → one each: false (no conversation) | {duplicate 0/1, seq, ts, entry JSON or nil}.
    */
   append: `
-local id = ARGV[3]
-local ck = P .. 'conv:' .. id
-local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx', 'rs')
-if not c[1] then return false end
-local last = tonumber(c[1])
-local window = tonumber(ARGV[8])
-local seen = seen_entry(id, ARGV[4], last, window)
-if seen then return {1, seen[1], seen[2], seen[3]} end
+local function append_one(A)
+  local id = A[1]
+  local ck = P .. 'conv:' .. id
+  local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx', 'rs')
+  if not c[1] then return false end
+  local last = tonumber(c[1])
+  local window = tonumber(A[6])
+  local seen = seen_entry(id, A[2], last, window)
+  if seen then return {1, seen[1], seen[2], seen[3]} end
 
-local now = clock()
-local seqs, tss, json, oldest = write_entry(id, last, now, ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), window)
+  local now = clock()
+  local seqs, tss, json, oldest = write_entry(id, last, now, A[2], A[3], tonumber(A[4]), tonumber(A[5]), window)
 
-if ARGV[9] ~= '' then
-  local site = c[3]
-  local tail = '"siteKey":' .. cjson.encode(site) .. ','
-  local vis = visitor(c[4], c[5], c[7])
-  if ARGV[10] == '1' and c[2] ~= '1' then
-    enqueue(ARGV[12], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. ARGV[13], now)
-    redis.call('HSET', ck, 'st', 1)
+  if A[7] ~= '' then
+    local site = c[3]
+    local tail = '"siteKey":' .. cjson.encode(site) .. ','
+    local vis = visitor(c[4], c[5], c[7])
+    if A[8] == '1' and c[2] ~= '1' then
+      enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[11], now)
+      redis.call('HSET', ck, 'st', 1)
+    end
+    enqueue(A[12], id, site,
+      '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[14] .. '},' .. tail .. A[13], now)
   end
-  enqueue(ARGV[14], id, site,
-    '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. ARGV[16] .. '},' .. tail .. ARGV[15], now)
+  if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
+  after_write(id, seqs, tss, A[5], oldest, now, json, A[15])
+  return {0, seqs, tss, json}
 end
-if ARGV[11] == '1' then redis.call('HSET', ck, 'cl', 1) end
-after_write(id, seqs, tss, ARGV[7], oldest, now, json, ARGV[17])
-return {0, seqs, tss, json}
+local out = {}
+for k = 3, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
+  out[#out + 1] = append_one({unpack(ARGV, k, k + ${APPEND_ARGS - 1})})
+end
+return out
 `,
 
   /**
@@ -918,12 +932,19 @@ if not best then return false end
 return n2s(best)
 `,
 
-  /** ARGV: job id, token. → 1 | 0 (stale lease). */
+  /** ARGV: job id, token, job id, token… → {1 | 0 (stale lease), …}, one for each job, in order. */
   complete: `
-local conv = leased(ARGV[3], ARGV[4])
-if not conv then return 0 end
-pop_head(ARGV[3], conv)
-return 1
+local out = {}
+for i = 3, #ARGV - 1, 2 do
+  local conv = leased(ARGV[i], ARGV[i + 1])
+  if conv then
+    pop_head(ARGV[i], conv)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
 `,
 
   /** ARGV: job id, token, delayMs, error JSON. → 1 | 0. */
@@ -1121,6 +1142,10 @@ export class RedisEngine implements Engine {
   private readonly subscribing = new Map<string, Promise<unknown>>();
   /** Merges of one conversation from this process run one after another (other instances are handled by the version check). */
   private readonly merging = new Map<string, Promise<unknown>>();
+  /** `append` calls of this turn, sent together (flushAppends). */
+  private appends: Array<{ args: (string | number)[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }> = [];
+  /** `completeWebhook` calls of this turn, sent together (flushCompletions). */
+  private completions: Array<{ id: string; lease: string; resolve: (done: boolean) => void; reject: (error: unknown) => void }> = [];
 
   constructor(options: RedisEngineOptions) {
     this.url = options.url;
@@ -1207,6 +1232,8 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    if (this.appends.length) this.flushAppends();
+    if (this.completions.length) this.flushCompletions();
     await this.starting?.catch(noop);
     this.starting = undefined;
     clearInterval(this.sweeper);
@@ -1367,7 +1394,10 @@ export class RedisEngine implements Engine {
       args.push('', '', '', '', '');
     }
     args.push(`{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`);
-    const reply = await this.run('append', args);
+    if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
+    const reply = await new Promise<unknown>((resolve, reject) => {
+      if (this.appends.push({ args, resolve, reject }) === 1) setImmediate(this.flushAppends);
+    });
     if (reply === null) return null;
     const [duplicate, seq, ts, json] = list(reply);
     if (num(duplicate) === 1) {
@@ -1651,9 +1681,53 @@ export class RedisEngine implements Engine {
     return reply === null ? null : num(reply);
   }
 
-  async completeWebhook(id: string, lease: string): Promise<boolean> {
-    return num(await this.run('complete', [id, lease])) === 1;
+  /**
+   * Completions asked for in one turn of the event loop go to Redis as one script call (up to
+   * COMPLETE_BATCH jobs each): under load many deliveries end in the same turn.
+   */
+  completeWebhook(id: string, lease: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.completions.push({ id, lease, resolve, reject }) === 1) setImmediate(this.flushCompletions);
+    });
   }
+
+  /**
+   * Appends asked for in one turn of the event loop go to Redis as one script call (up to
+   * APPEND_BATCH each), made in call order: under load many visitors' messages arrive in one turn.
+   */
+  private readonly flushAppends = (): void => {
+    const all = this.appends;
+    this.appends = [];
+    for (let start = 0; start < all.length; start += APPEND_BATCH) {
+      const batch = all.slice(start, start + APPEND_BATCH);
+      this.run('append', batch.flatMap((a) => a.args)).then(
+        (reply) => {
+          const results = list(reply);
+          batch.forEach((a, i) => a.resolve(results[i] ?? null));
+        },
+        (error: unknown) => {
+          for (const a of batch) a.reject(error);
+        },
+      );
+    }
+  };
+
+  private readonly flushCompletions = (): void => {
+    const all = this.completions;
+    this.completions = [];
+    for (let start = 0; start < all.length; start += COMPLETE_BATCH) {
+      const batch = all.slice(start, start + COMPLETE_BATCH);
+      this.run('complete', batch.flatMap((c) => [c.id, c.lease])).then(
+        (reply) => {
+          const done = list(reply);
+          batch.forEach((c, i) => c.resolve(num(done[i]) === 1));
+        },
+        (error: unknown) => {
+          for (const c of batch) c.reject(error);
+        },
+      );
+    }
+  };
 
   async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
     return num(await this.run('retry', [id, lease, Math.max(0, Math.floor(delayMs)), JSON.stringify(error)])) === 1;

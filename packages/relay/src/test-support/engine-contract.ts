@@ -840,6 +840,28 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(await engine.nextWebhookAt()).toBeNull();
     });
 
+    test('appends asked for at once each get their own answer, stored in call order', async () => {
+      const a = await conversation();
+      const b = await conversation();
+      const results = await Promise.all([
+        engine.append({ conversationId: a, entry: text('a1'), retention: keep, webhook: 'message.created' }),
+        engine.append({ conversationId: 'no-such-conversation', entry: text('x1'), retention: keep }),
+        engine.append({ conversationId: b, entry: text('b1'), retention: keep }),
+        engine.append({ conversationId: a, entry: text('a2'), retention: keep, webhook: 'message.created' }),
+        engine.append({ conversationId: a, entry: text('a1'), retention: keep, webhook: 'message.created' }),
+      ]);
+      expect(results.map((r) => (r ? { duplicate: r.duplicate, seq: r.seq } : null))).toEqual([
+        { duplicate: false, seq: 1 },
+        null,
+        { duplicate: false, seq: 1 },
+        { duplicate: false, seq: 2 },
+        { duplicate: true, seq: 1 },
+      ]);
+      expect((await engine.read(a, 0, 10)).entries.map((e) => e.id)).toEqual(['a1', 'a2']);
+      expect((await engine.read(b, 0, 10)).entries.map((e) => e.id)).toEqual(['b1']);
+      expect(labels(await drain())).toEqual(['a1', 'a2']);
+    });
+
     test('appends without a webhook, and event entries, enqueue nothing and do not start the conversation', async () => {
       const c = await conversation();
       await append(c, text('m1'), { start: true });
@@ -949,6 +971,25 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(await engine.completeWebhook(third.id, third.lease)).toBe(true);
       expect(await engine.completeWebhook(third.id, third.lease)).toBe(false);
       expect(labels(await drain())).toEqual(['m2']);
+    });
+
+    test("completions asked for at once each get their own answer, and release each conversation's next job", async () => {
+      const convs = [await conversation(), await conversation(), await conversation()];
+      for (const c of convs) {
+        await append(c, text(`${c}-1`), { webhook: 'message.created' });
+        await append(c, text(`${c}-2`), { webhook: 'message.created' });
+      }
+      const [a, b, c] = await engine.claimWebhooks(10, LEASE);
+      // All in one turn, b with a wrong token and a twice: b stays leased, a completes once.
+      const answers = await Promise.all([
+        engine.completeWebhook(a!.id, a!.lease),
+        engine.completeWebhook(b!.id, 'not-a-lease'),
+        engine.completeWebhook(c!.id, c!.lease),
+        engine.completeWebhook(a!.id, a!.lease),
+      ]);
+      expect(answers).toEqual([true, false, true, false]);
+      expect(labels(await engine.claimWebhooks(10, LEASE))).toEqual([`${convs[0]}-2`, `${convs[2]}-2`]);
+      expect(await engine.completeWebhook(b!.id, b!.lease)).toBe(true);
     });
 
     test('each claim counts an attempt and sets the first and last attempt times; a retry sets the due time and error', async () => {
