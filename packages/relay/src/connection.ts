@@ -301,7 +301,12 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     // entries wait in the delivery until the replay has been sent.
     this.joined = true;
     await ctx.hub.join(this);
-    const first = await ctx.engine.read(session.conversationId, session.afterSeq, REPLAY_PAGE);
+    // The log, and (for a stored conversation) the site side's read mark as of now: one posted
+    // since the handshake read the conversation was fanned out before this socket joined.
+    const [first, current] = await Promise.all([
+      ctx.engine.read(session.conversationId, session.afterSeq, REPLAY_PAGE),
+      conversation ? ctx.engine.getConversation(session.conversationId) : null,
+    ]);
     const online = (await ctx.engine.getOnline(this.siteKey)) ?? site.config.online;
     if (this.isClosed) return;
     const token = ctx.tokens(this.siteKey).sign({
@@ -330,9 +335,9 @@ export class Connection implements HubMember, OrderedDeliveryOptions {
     this.state = 'open';
     await delivery.start(first);
     // What the site's side has read, for the visitor's "Read": read events are transient, and
-    // one posted while this visitor was away (another page, a reconnect) would be lost. (One posted
-    // between the handshake's read of the conversation and the join above comes with the next.)
-    if (conversation?.peerReadSeq && this.state === 'open') this.sendFrame({ t: 'event', ts: ctx.now(), event: { type: 'read', seq: conversation.peerReadSeq } });
+    // one posted while this visitor was away (another page, a reconnect, the handshake) would be lost.
+    const peerReadSeq = Math.max(conversation?.peerReadSeq ?? 0, current?.peerReadSeq ?? 0);
+    if (peerReadSeq && this.state === 'open') this.sendFrame({ t: 'event', ts: ctx.now(), event: { type: 'read', seq: peerReadSeq } });
     // Answers being written: each once, as a draft from offset 0, after the replay. A conversation
     // not stored yet has none; anything started from now on reaches this socket live.
     if (this.stored) await this.sendSnapshots();

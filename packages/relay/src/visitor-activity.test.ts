@@ -229,6 +229,39 @@ describe("the agent's read mark", () => {
     expect(mark.seq).toBeUndefined();
   });
 
+  test('a mark posted while the visitor is connecting, before its socket joined the fan-out, still reaches it', async () => {
+    const backend = await startBackend();
+    cleanups.push(backend.close);
+    const engine = new MemoryEngine();
+    await engine.start();
+    cleanups.push(() => engine.close());
+    const relay = await startRelay(config(backend.url, {}), { engine });
+    cleanups.push(relay.close);
+    const c = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => c.close());
+    const welcome = await c.hello();
+    c.send({ t: 'send', id: 'hello-1', body: { type: 'text', text: 'hi' } });
+    await c.take('ack');
+    c.close();
+    await c.waitClosed();
+    // The agent reads while the returning visitor's hello is being handled: after the handshake
+    // read the conversation (the page context is merged next), before the socket joins.
+    const merge = engine.mergeContext.bind(engine);
+    let posted = 0;
+    engine.mergeContext = async (...args) => {
+      if (posted++ === 0) {
+        const r = await relay.api('POST', `/v1/conversations/${welcome.conversationId}/events`, { event: { type: 'read', seq: 1, from: { role: 'agent' } } });
+        expect(r.status).toBe(200);
+      }
+      return merge(...args);
+    };
+    const back = await TestClient.open(relay.wsUrl);
+    cleanups.push(() => back.close());
+    await back.hello({ token: welcome.token, lastSeq: 1, page: { url: 'https://shop.example/cart', title: 'Cart' } });
+    expect(posted).toBe(1);
+    expect(await back.take('event')).toMatchObject({ t: 'event', event: { type: 'read', seq: 1 } });
+  });
+
   test('a conversation nobody on the site side has read gets no mark on connecting', async () => {
     const { relay, visitor } = await setup();
     const { welcome } = await visitor();
