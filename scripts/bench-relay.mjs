@@ -9,7 +9,7 @@
 // Parley / Socket.IO) are the figures that count; absolute numbers depend on the machine and its
 // noise. Build first: `npx tsc -b`. See docs/benchmarks-scale-out.md; `npm run bench` is the
 // side-by-side suite of the performance goals (scripts/bench.mjs).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -148,11 +148,12 @@ async function main() {
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       json: { type: 'boolean', default: false },
+      save: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (args.help) {
-    console.log(`node scripts/bench-relay.mjs [--engines LIST] [--scenarios LIST] [--rounds R] [--connections N] [--messages M] [--seconds S] [--clients K] [--quick] [--json]
+    console.log(`node scripts/bench-relay.mjs [--engines LIST] [--scenarios LIST] [--rounds R] [--connections N] [--messages M] [--seconds S] [--clients K] [--quick] [--json] [--save FILE]
 
   --engines LIST   relay engines compared, comma-separated (default ${Object.keys(ENGINES).join(',')});
                    memory is always run: it is the baseline and the relay of the bare comparison
@@ -168,6 +169,8 @@ async function main() {
   --quick          smoke check: smaller defaults (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); flags still win
   --db-dir DIR     where the SQLite relays' temporary directories are made (default the OS temp dir)
   --json           print only the JSON result
+  --save FILE      also write the JSON result to FILE (docs/bench/scale-out.json is the run
+                   npm run bench puts in docs/benchmarks.md)
   --cpu-prof DIR   write a V8 CPU profile of each server process into DIR, as <server>-<n>.cpuprofile
 Build first: npx tsc -b (and npm install, for packages/bench: Socket.IO and its Redis adapter)`);
     return;
@@ -344,6 +347,7 @@ Build first: npx tsc -b (and npm install, for packages/bench: Socket.IO and its 
     clearTimeout(watchdog);
   }
 
+  if (args.save) writeFileSync(args.save, `${JSON.stringify(result, null, 1)}\n`);
   if (quiet) console.log(JSON.stringify(result));
   else {
     console.log(table(result));

@@ -320,7 +320,7 @@ async function main() {
   mkdirSync(join(outDir, 'bench'), { recursive: true });
   mkdirSync(resolve(jsonOut, '..'), { recursive: true });
   writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
-  writeReport(result, outDir, { jsonPath: relative(outDir, jsonOut) });
+  writeReport(result, outDir, { jsonPath: relative(outDir, jsonOut), saved: savedRuns(join(outDir, 'bench')) });
   log(`Wrote ${relative(process.cwd(), join(outDir, 'benchmarks.md'))}, its charts in ${relative(process.cwd(), join(outDir, 'bench'))}/ and ${relative(process.cwd(), jsonOut)} (${result.elapsedSec} s in all).`);
   for (const g of result.goals) process.stderr.write(`  ${g.met === true ? 'met    ' : g.met === false ? 'NOT met' : 'n/a    '}  ${g.goal}: ${g.figure}\n`);
 }
@@ -420,6 +420,20 @@ function bundleSize({ name, file, ceiling }) {
     gzip: gzipSync(code, { level: 9 }).byteLength,
     brotli: brotliCompressSync(code, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).byteLength,
   };
+}
+
+/** The latest saved runs of `npm run bench:scale` and `npm run chaos` in `dir` (`--save`), those there are. */
+function savedRuns(dir) {
+  const read = (name) => {
+    const file = join(dir, name);
+    if (!existsSync(file)) return undefined;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  return { scaleOut: read('scale-out.json'), chaos: read('chaos.json') };
 }
 
 /** The widget in Chromium (scripts/bench-widget.mjs), when that script is there. */

@@ -58,6 +58,8 @@ reordered; 1 otherwise; 2 when the run broke or passed its time limit.
   --engine E           redis (default); memory (relays share nothing: the run must fail);
                        sqlite (one file; meaningful with --relays 1 only)
   --redis-server P     the redis-server binary (default redis-server)
+  --save FILE          also write the summary as JSON to FILE, with the date, the machine and Node
+                       (docs/bench/chaos.json is the run npm run bench puts in docs/benchmarks.md)
   --timeout-ms T       hard stop for the whole run (default 600000; 115000 with --short)
 Build first: npx tsc -b packages/relay`;
 
@@ -83,6 +85,7 @@ function options() {
       engine: { type: 'string', default: 'redis' },
       'redis-server': { type: 'string', default: 'redis-server' },
       'timeout-ms': { type: 'string' },
+      save: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -115,6 +118,7 @@ function options() {
     engine: a.engine,
     redisServer: a['redis-server'],
     timeoutMs: int(a['timeout-ms'], short ? 115_000 : 600_000, '--timeout-ms', 1000),
+    save: a.save,
   };
   o.workers = Math.min(o.workers, o.widgets);
   return o;
@@ -634,6 +638,10 @@ async function main() {
   if (r.redisLog.unexpectedExits.length) failures.push('redis-server exited on its own');
   r.pass = failures.length === 0;
   print(r, failures);
+  if (o.save) {
+    const about = { date: new Date().toISOString(), node: process.version, platform: `${process.platform}-${process.arch}`, cores: availableParallelism(), failures };
+    writeFileSync(o.save, `${JSON.stringify({ ...about, ...r }, (_k, val) => (val === Infinity ? 'Infinity' : val), 1)}\n`);
+  }
   return r.pass ? 0 : 1;
 }
 

@@ -17,8 +17,12 @@ function table(rows) {
 
 const colorOf = (key) => (key.startsWith('relay-socket') ? COLORS.parley : key.startsWith('relay') ? COLORS.parleyAlt : key === 'socketio' ? COLORS.socketio : COLORS.bare);
 
-/** Writes `<outDir>/benchmarks.md` and `<outDir>/bench/*.svg`; `jsonPath` is the JSON result, relative to `outDir`. */
-export function writeReport(r, outDir, { jsonPath }) {
+/**
+ * Writes `<outDir>/benchmarks.md` and `<outDir>/bench/*.svg`; `jsonPath` is the JSON result,
+ * relative to `outDir`. `saved` holds the latest saved runs of the other two scripts, when there
+ * are any (`scaleOut`: `npm run bench:scale -- --save`, `chaos`: `npm run chaos -- --save`).
+ */
+export function writeReport(r, outDir, { jsonPath, saved = {} }) {
   const charts = {};
   const chart = (name, spec) => {
     writeFileSync(join(outDir, 'bench', `${name}.svg`), barChart(spec));
@@ -73,7 +77,7 @@ export function writeReport(r, outDir, { jsonPath }) {
     groups: r.listing.map((l) => ({ label: `${num(l.conversations)} conversations`, bars: [{ value: l.walkP50, series: 0 }] })),
   });
 
-  writeFileSync(join(outDir, 'benchmarks.md'), markdown(r, charts, jsonPath));
+  writeFileSync(join(outDir, 'benchmarks.md'), markdown(r, charts, jsonPath, saved));
 }
 
 function pathTable(path, noun) {
@@ -92,7 +96,7 @@ function pathTable(path, noun) {
   ]);
 }
 
-function markdown(r, charts, jsonPath) {
+function markdown(r, charts, jsonPath, saved) {
   const o = r.options;
   const m = r.machine;
   const date = r.date.slice(0, 10);
@@ -117,8 +121,9 @@ function markdown(r, charts, jsonPath) {
     [
       'This page is written by `npm run bench` (scripts/bench.mjs) from the run below; the figures are',
       `also in [${jsonPath}](${jsonPath}). The relay on Redis with one and two instances against`,
-      'Socket.IO with its Redis adapter, the relay on each engine, and the chaos run are in',
-      '[Scale-out, engines and chaos](benchmarks-scale-out.md) (`npm run bench:scale`, `npm run chaos`).',
+      'Socket.IO with its Redis adapter, and the chaos run, have scripts of their own (`npm run bench:scale`,',
+      '`npm run chaos`): the latest runs they saved are summed up under the goals, and the method, the relay',
+      'on each engine and the earlier runs are in [Scale-out, engines and chaos](benchmarks-scale-out.md).',
     ].join('\n'),
   );
 
@@ -134,6 +139,7 @@ function markdown(r, charts, jsonPath) {
   );
 
   p('### Goals', table([['goal', 'this run', ''], ...r.goals.map((g) => [g.goal, g.figure, met(g.met)])]));
+  p(...savedRuns(saved));
 
   p('### Bot path', img('bot-path', 'Bot path: round trips per server CPU-second'), pathTable(r.bot, 'round trips'));
   p(
@@ -398,4 +404,50 @@ function missedGoals(r, p) {
       `  the webhook client and its signature, ${share(/^HTTP/)}%.**`,
     ].join('\n'),
   );
+}
+
+/** The section on the latest saved scale-out and chaos runs (their own dates and machines), or a pointer to the scripts. */
+function savedRuns({ scaleOut, chaos }) {
+  const out = ['### Scale-out on Redis and chaos (the latest saved runs)'];
+  const when = (date) => date.replace('T', ' ').slice(0, 16) + ' UTC';
+  if (scaleOut?.scaleOut?.byScenario) {
+    const so = scaleOut.scaleOut;
+    const row = (key) => {
+      const x = so.byScenario[key];
+      return x ? [x.label, `**${num(x.msgsPerCpuSec)}**`, `${ms(x.p50)} / ${ms(x.p99)}`, x.redisCpuMsPerMsg === undefined ? '—' : ms(x.redisCpuMsPerMsg)] : null;
+    };
+    const rows = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2'].map(row).filter(Boolean);
+    const ratio = (k) => so.ratios?.[k]?.msgsPerCpuSec;
+    const one = ratio('redis-1 / socketio-1');
+    const two = ratio('redis-2 / socketio-2');
+    out.push(
+      `\`npm run bench:scale -- --save docs/bench/scale-out.json\`, ${when(scaleOut.date)}, Node ${scaleOut.node} (${scaleOut.platform}); each scenario with a redis-server of its own, ${scaleOut.options.clients} senders, ${scaleOut.options.rounds} rounds of ${scaleOut.options.seconds} s:`,
+      table([['scenario', 'messages per server CPU-second', 'p50 / p99, ms', 'Redis CPU per message, ms'], ...rows]),
+      [
+        `- Parley on Redis / Socket.IO + its Redis adapter: **${times(one)}** with one process, **${times(two)}** with two. Goal (the scale-out issue): at least 1×, ${one !== undefined && two !== undefined && one >= 1 && two >= 1 ? '**met**' : '**not met**'}.`,
+        `- Every webhook of every scenario received once: ${scaleOut.webhooks.received === scaleOut.webhooks.expected && scaleOut.webhooks.duplicates === 0 ? 'yes' : `**no** (${num(scaleOut.webhooks.received)} of ${num(scaleOut.webhooks.expected)}, ${num(scaleOut.webhooks.duplicates)} twice)`}.`,
+      ].join('\n'),
+    );
+  } else {
+    out.push('No saved scale-out run: `npm run bench:scale -- --save docs/bench/scale-out.json` writes one.');
+  }
+  if (chaos?.directions) {
+    const d = chaos.directions;
+    const c = chaos.catchUp ?? {};
+    out.push(
+      `\`npm run chaos -- --save docs/bench/chaos.json\`, ${when(chaos.date)}, Node ${chaos.node} (${chaos.platform}, ${chaos.cores} cores): ${num(chaos.widgets)} widgets × ${num(chaos.messagesPerWidget)} messages over ${chaos.relays} relays on one Redis; one relay killed with \`kill -9\` and restarted, Redis killed and restarted from its AOF, the backend down ${num(Math.round(((chaos.backendDown?.ms503 ?? 0) + (chaos.backendDown?.msClosed ?? 0)) / 1000))} s. Result: **${chaos.pass ? 'pass' : 'FAIL'}**.`,
+      table([
+        ['figure', 'visitor → backend', 'backend → visitor'],
+        ['lost', `**${num(d.toBackend.lost)}**`, `**${num(d.toVisitor.lost)}**`],
+        ['duplicated on screen', `**${num(d.toBackend.duplicatedOnScreen)}**`, `**${num(d.toVisitor.duplicatedOnScreen)}**`],
+        ['reordered', `**${num(d.toBackend.reordered)}**`, `**${num(d.toVisitor.reordered)}**`],
+        ['raw duplicates on the wire (allowed, at least once)', num(d.toBackend.rawDuplicates), num(d.toVisitor.rawDuplicates)],
+      ]),
+      `Catch-up after the kill (${num(c.widgets)} widgets: a new \`welcome\` and every message committed before the kill): p50 ${ms(c.p50Ms / 1000)} s, **p99 ${ms(c.p99Ms / 1000)} s** (goal: at most 2 s, ${c.p99Ms !== undefined && c.p99Ms <= 2000 ? '**met**' : '**not met**'}).`,
+    );
+  } else {
+    out.push('No saved chaos run: `npm run chaos -- --save docs/bench/chaos.json` writes one.');
+  }
+  out.push('The method and the earlier runs: [Scale-out, engines and chaos](benchmarks-scale-out.md).');
+  return out;
 }
