@@ -115,6 +115,8 @@ export async function loadWindow({ visitors, server, k, seconds, backend, backen
     cpu: cpuSeconds(s0.cpu, s1.cpu),
     cpuWindow: cpuSeconds(s0.cpu, sWindow.cpu),
     backendCpu: b0 ? cpuSeconds(b0.cpu, b1.cpu) : 0,
+    // The server's read and write syscalls (sockets, mostly) over the window and the drain.
+    syscalls: s0.syscalls && s1.syscalls ? { reads: s1.syscalls.reads - s0.syscalls.reads, writes: s1.syscalls.writes - s0.syscalls.writes } : undefined,
     latencies,
     drainMs,
     drained,

@@ -82,7 +82,7 @@ export function writeReport(r, outDir, { jsonPath, saved = {} }) {
 
 function pathTable(path, noun) {
   return table([
-    ['server', `${noun} per server CPU-second (each round)`, 'server CPU per message, µs', 'p50, ms', 'p99, ms', `${noun} per second, wall`, 'server cores busy', 'backend CPU per message, ms'],
+    ['server', `${noun} per server CPU-second (each round)`, 'server CPU per message, µs', 'p50, ms', 'p99, ms', `${noun} per second, wall`, 'server cores busy', 'backend CPU per message, ms', 'server syscalls per message: write / read'],
     ...Object.values(path).map((t) => [
       t.label,
       `**${num(t.perCpuSec)}** (${t.perCpuSecByRound.map(num).join(' / ')})`,
@@ -92,6 +92,7 @@ function pathTable(path, noun) {
       num(t.perSec),
       num(t.cores),
       ms(t.backendCpuMsPerMessage),
+      t.writesPerMessage === undefined ? '—' : `${t.writesPerMessage.toFixed(2)} / ${t.readsPerMessage.toFixed(2)}`,
     ]),
   ]);
 }
@@ -297,7 +298,8 @@ function markdown(r, charts, jsonPath, saved) {
       '  talk to. The bench process opens the client sockets. CPU is `process.cpuUsage()` read in the',
       "  server's process over IPC before and after each window: per **server** CPU-second, so a load",
       '  generator that cannot keep up does not skew the figure. Client, servers and backend share the',
-      "  machine's cores.",
+      "  machine's cores. On Linux each server also reads its read and write syscalls (`syscr`, `syscw`",
+      '  of `/proc/self/io`: sockets, mostly) before and after each window, shown per message.',
       '- **In turns.** Every server is up for the whole run; each path is measured in rounds, a round',
       '  runs every server one after the other and the next round runs them in reverse order, so a slow',
       '  minute of the machine or a drift over the run hits all alike. Rounds are summed (messages over',
@@ -365,6 +367,7 @@ function missedGoals(r, p) {
   ].filter((g) => g.path?.[g.key] && g.path?.[g.peer] && g.path[g.key].perCpuSec < g.factor * g.path[g.peer].perCpuSec);
   if (!goals.length) return;
   const us = (perCpuSec) => 1e6 / perCpuSec;
+  const syscalls = (t) => (t?.writesPerMessage === undefined ? 'an unknown number of' : `${t.writesPerMessage.toFixed(1)} / ${t.readsPerMessage.toFixed(1)}`);
   const share = (pattern) => r.profile.areas?.find((a) => pattern.test(a.area))?.share ?? 0;
   p(
     '### The goals not met: the cost, and what would remove it',
@@ -379,13 +382,12 @@ function missedGoals(r, p) {
     ]),
     [
       `- **Socket writes, ${share(/^socket writes/)}% of the busy time.** Over loopback a write costs the writer the kernel's`,
-      '  whole delivery to the reader, several µs, whatever its size. On the bot path a widget gets two',
-      '  writes per round trip, its `ack` (with its own `msg`, in the same write) as soon as the message is',
-      "  committed and then the reply, where the peers' visitor gets one: the reply. The ack is the promise",
-      '  that the message is kept, and it leaves at the commit; holding it back to share a write with the',
-      '  reply would trade send → ack latency for CPU, and is not done. Backend-side writes are already',
-      '  shared: the events of every visitor frame read in one poll leave in one write, and the backend',
-      '  answers them in one.',
+      '  whole delivery to the reader, waking it included, whatever its size (V8\'s profiler also puts some',
+      '  of the time around a syscall on it). It is not where Parley loses: per round trip of the bot path',
+      `  the relay makes ${syscalls(r.bot['relay-webhook'])} syscalls (write / read) over webhooks and ${syscalls(r.bot['relay-socket'])} over the backend socket, Socket.IO`,
+      `  ${syscalls(r.bot.socketio)} (see the tables above). A widget gets its \`ack\` and its own \`msg\` in one write, then the reply;`,
+      "  the events of every visitor frame read in one poll leave for the backend socket in one write, and",
+      '  the backend answers them in one. The difference is the work between the syscalls, below.',
       `- **Garbage collection, ${share(/^garbage/)}%.** Each message makes a validated copy (zod), a stored entry`,
       '  (frozen, and copied out of the memory engine), an event with its job and lease, and its frames\'',
       '  JSON. Would remove part of it: a zod-free check of the hottest frames (`send`, the backend\'s `ack`)',

@@ -4,7 +4,18 @@
 // `backend` (the merchant backend every server talks to). It answers the parent over IPC:
 // `stats` (CPU time and memory, after a full GC when asked), `close`, and the backend's own calls.
 
+import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
+
+/** The process's read and write syscalls so far (`syscr`, `syscw` of /proc/self/io), where Linux has them. */
+function syscalls() {
+  try {
+    const io = Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => line.split(': ')));
+    return { reads: Number(io.syscr), writes: Number(io.syscw) };
+  } catch {
+    return undefined;
+  }
+}
 
 const BENCH_PACKAGE = new URL('../../packages/bench/src/', import.meta.url);
 
@@ -40,7 +51,7 @@ process.on('message', async (msg) => {
         await new Promise((r) => setTimeout(r, 50));
         gc();
       }
-      process.send({ id: msg.id, cpu: process.cpuUsage(), mem: process.memoryUsage(), spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, x.physical_space_size])), hrtimeUs: Number(process.hrtime.bigint() / 1000n), ...(server.counts ? { counts: server.counts() } : {}) });
+      process.send({ id: msg.id, cpu: process.cpuUsage(), mem: process.memoryUsage(), spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, x.physical_space_size])), hrtimeUs: Number(process.hrtime.bigint() / 1000n), syscalls: syscalls(), ...(server.counts ? { counts: server.counts() } : {}) });
     } else if (msg.cmd === 'close') {
       await server.close();
       process.send({ id: msg.id }, () => process.exit(0));

@@ -33,6 +33,10 @@ export function combineWindows(windows) {
     serverCpuSec: round(cpu, 3),
     cores: round(cpuWindow / wall, 2),
     backendCpuMsPerMessage: round((sum((w) => w.backendCpu) * 1000) / messages, 3),
+    // Read and write syscalls of the server per message (Linux), when every window has them.
+    ...(windows.every((w) => w.syscalls)
+      ? { readsPerMessage: round(sum((w) => w.syscalls.reads) / messages, 2), writesPerMessage: round(sum((w) => w.syscalls.writes) / messages, 2) }
+      : {}),
     drainMs: Math.round(sum((w) => w.drainMs)),
     drained: windows.every((w) => w.drained),
     ...percentiles(windows.flatMap((w) => w.latencies)),
