@@ -320,7 +320,7 @@ async function main() {
   mkdirSync(join(outDir, 'bench'), { recursive: true });
   mkdirSync(resolve(jsonOut, '..'), { recursive: true });
   writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
-  writeReport(result, outDir, { jsonPath: relative(outDir, jsonOut), saved: savedRuns(join(outDir, 'bench')) });
+  writeReport(result, outDir, { jsonPath: relative(outDir, jsonOut), saved: readSavedRuns(join(outDir, 'bench')) });
   log(`Wrote ${relative(process.cwd(), join(outDir, 'benchmarks.md'))}, its charts in ${relative(process.cwd(), join(outDir, 'bench'))}/ and ${relative(process.cwd(), jsonOut)} (${result.elapsedSec} s in all).`);
   for (const g of result.goals) process.stderr.write(`  ${g.met === true ? 'met    ' : g.met === false ? 'NOT met' : 'n/a    '}  ${g.goal}: ${g.figure}\n`);
 }
@@ -423,7 +423,7 @@ function bundleSize({ name, file, ceiling }) {
 }
 
 /** The latest saved runs of `npm run bench:scale` and `npm run chaos` in `dir` (`--save`), those there are. */
-function savedRuns(dir) {
+function readSavedRuns(dir) {
   const read = (name) => {
     const file = join(dir, name);
     if (!existsSync(file)) return undefined;

@@ -19,11 +19,22 @@ function config(webhookUrl: string, site: Record<string, unknown>): RelayConfigI
   return { ...base, sites: base.sites!.map((s, i) => (i === 0 ? { ...s, ...site } : s)) };
 }
 
-async function setup(site: Record<string, unknown> = {}, limits: Record<string, unknown> = {}) {
+/** A memory engine of the test's own (to share between relays, or to watch), closed after it. */
+async function memoryEngine(): Promise<MemoryEngine> {
+  const engine = new MemoryEngine();
+  await engine.start();
+  cleanups.push(() => engine.close());
+  return engine;
+}
+
+async function setup(site: Record<string, unknown> = {}, limits: Record<string, unknown> = {}, engine?: MemoryEngine) {
   const backend = await startBackend();
   cleanups.push(backend.close);
   // A frame budget that lets a burst of 100 frames through: what is counted here is the throttle's.
-  const relay = await startRelay(config(backend.url, site), { limits: { typingIntervalMs: INTERVAL, rateLimit: { perSecond: 10, burst: 200 }, ...limits } });
+  const relay = await startRelay(config(backend.url, site), {
+    limits: { typingIntervalMs: INTERVAL, rateLimit: { perSecond: 10, burst: 200 }, ...limits },
+    ...(engine ? { engine } : {}),
+  });
   cleanups.push(relay.close);
   /** A visitor whose conversation is stored (one message sent). */
   const visitor = async () => {
@@ -168,9 +179,7 @@ describe('with several relay instances', () => {
   test("reach the site's backend socket held by another instance, once", async () => {
     const sink = await startBackend();
     cleanups.push(sink.close);
-    const engine = new MemoryEngine();
-    await engine.start();
-    cleanups.push(() => engine.close());
+    const engine = await memoryEngine();
     const options = { engine, limits: { typingIntervalMs: INTERVAL } };
     const a = await startRelay(config(sink.url, {}), options);
     cleanups.push(a.close);
@@ -230,18 +239,9 @@ describe("the agent's read mark", () => {
   });
 
   test('a mark posted while the visitor is connecting, before its socket joined the fan-out, still reaches it', async () => {
-    const backend = await startBackend();
-    cleanups.push(backend.close);
-    const engine = new MemoryEngine();
-    await engine.start();
-    cleanups.push(() => engine.close());
-    const relay = await startRelay(config(backend.url, {}), { engine });
-    cleanups.push(relay.close);
-    const c = await TestClient.open(relay.wsUrl);
-    cleanups.push(() => c.close());
-    const welcome = await c.hello();
-    c.send({ t: 'send', id: 'hello-1', body: { type: 'text', text: 'hi' } });
-    await c.take('ack');
+    const engine = await memoryEngine();
+    const { relay, visitor } = await setup({}, {}, engine);
+    const { c, welcome } = await visitor();
     c.close();
     await c.waitClosed();
     // The agent reads while the returning visitor's hello is being handled: after the handshake

@@ -443,7 +443,6 @@ export class MemoryEngine implements Engine {
     }
   }
 
-
   /**
    * Drop the oldest entries beyond `maxMessages` and those older than `cutoff`. Dropping moves a
    * start offset; the array is compacted once a quarter of it is spent slots, so a full log costs

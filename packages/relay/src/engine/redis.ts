@@ -1058,6 +1058,44 @@ function toClaimed(reply: unknown): ClaimedJob {
   return job;
 }
 
+/**
+ * Calls of one script asked for in one turn of the event loop, sent when the turn ends as one call
+ * of it (at most `max` at a time) with their arguments one after the other; each caller gets its
+ * own part of the reply, and all of a call's callers its error.
+ */
+class ScriptBatch {
+  private pending: Array<{ args: (string | number)[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }> = [];
+
+  constructor(
+    private readonly send: (args: (string | number)[]) => Promise<unknown>,
+    private readonly max: number,
+  ) {}
+
+  add(args: (string | number)[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ args, resolve, reject }) === 1) setImmediate(this.flush);
+    });
+  }
+
+  /** Send what is waiting now (the end of the turn, or a close). */
+  readonly flush = (): void => {
+    const all = this.pending;
+    this.pending = [];
+    for (let start = 0; start < all.length; start += this.max) {
+      const batch = all.slice(start, start + this.max);
+      this.send(batch.flatMap((c) => c.args)).then(
+        (reply) => {
+          const parts = list(reply);
+          batch.forEach((c, i) => c.resolve(parts[i] ?? null));
+        },
+        (error: unknown) => {
+          for (const c of batch) c.reject(error);
+        },
+      );
+    }
+  };
+}
+
 /** The JSON of an object without its opening brace, as the scripts expect it. */
 const rest = (value: object): string => JSON.stringify(value).slice(1);
 
@@ -1142,10 +1180,13 @@ export class RedisEngine implements Engine {
   private readonly subscribing = new Map<string, Promise<unknown>>();
   /** Merges of one conversation from this process run one after another (other instances are handled by the version check). */
   private readonly merging = new Map<string, Promise<unknown>>();
-  /** `append` calls of this turn, sent together (flushAppends). */
-  private appends: Array<{ args: (string | number)[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }> = [];
-  /** `completeWebhook` calls of this turn, sent together (flushCompletions). */
-  private completions: Array<{ id: string; lease: string; resolve: (done: boolean) => void; reject: (error: unknown) => void }> = [];
+  /**
+   * Appends and webhook completions asked for in one turn of the event loop go to Redis as one
+   * call of their script each: under load many visitors' messages arrive, and many deliveries
+   * end, in the same turn.
+   */
+  private readonly appends = new ScriptBatch((args) => this.run('append', args), APPEND_BATCH);
+  private readonly completions = new ScriptBatch((args) => this.run('complete', args), COMPLETE_BATCH);
 
   constructor(options: RedisEngineOptions) {
     this.url = options.url;
@@ -1232,8 +1273,8 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    if (this.appends.length) this.flushAppends();
-    if (this.completions.length) this.flushCompletions();
+    this.appends.flush();
+    this.completions.flush();
     await this.starting?.catch(noop);
     this.starting = undefined;
     clearInterval(this.sweeper);
@@ -1395,9 +1436,7 @@ export class RedisEngine implements Engine {
     }
     args.push(`{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`);
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
-    const reply = await new Promise<unknown>((resolve, reject) => {
-      if (this.appends.push({ args, resolve, reject }) === 1) setImmediate(this.flushAppends);
-    });
+    const reply = await this.appends.add(args);
     if (reply === null) return null;
     const [duplicate, seq, ts, json] = list(reply);
     if (num(duplicate) === 1) {
@@ -1681,53 +1720,9 @@ export class RedisEngine implements Engine {
     return reply === null ? null : num(reply);
   }
 
-  /**
-   * Completions asked for in one turn of the event loop go to Redis as one script call (up to
-   * COMPLETE_BATCH jobs each): under load many deliveries end in the same turn.
-   */
-  completeWebhook(id: string, lease: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      if (this.completions.push({ id, lease, resolve, reject }) === 1) setImmediate(this.flushCompletions);
-    });
+  async completeWebhook(id: string, lease: string): Promise<boolean> {
+    return num(await this.completions.add([id, lease])) === 1;
   }
-
-  /**
-   * Appends asked for in one turn of the event loop go to Redis as one script call (up to
-   * APPEND_BATCH each), made in call order: under load many visitors' messages arrive in one turn.
-   */
-  private readonly flushAppends = (): void => {
-    const all = this.appends;
-    this.appends = [];
-    for (let start = 0; start < all.length; start += APPEND_BATCH) {
-      const batch = all.slice(start, start + APPEND_BATCH);
-      this.run('append', batch.flatMap((a) => a.args)).then(
-        (reply) => {
-          const results = list(reply);
-          batch.forEach((a, i) => a.resolve(results[i] ?? null));
-        },
-        (error: unknown) => {
-          for (const a of batch) a.reject(error);
-        },
-      );
-    }
-  };
-
-  private readonly flushCompletions = (): void => {
-    const all = this.completions;
-    this.completions = [];
-    for (let start = 0; start < all.length; start += COMPLETE_BATCH) {
-      const batch = all.slice(start, start + COMPLETE_BATCH);
-      this.run('complete', batch.flatMap((c) => [c.id, c.lease])).then(
-        (reply) => {
-          const done = list(reply);
-          batch.forEach((c, i) => c.resolve(num(done[i]) === 1));
-        },
-        (error: unknown) => {
-          for (const c of batch) c.reject(error);
-        },
-      );
-    }
-  };
 
   async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
     return num(await this.run('retry', [id, lease, Math.max(0, Math.floor(delayMs)), JSON.stringify(error)])) === 1;
