@@ -50,8 +50,10 @@ const SCENARIOS = {
   'socketio-2': { label: 'Socket.IO + Redis adapter, 2 servers', kind: 'socketio', processes: 2, appendfsync: 'everysec' },
   'redis-1-always': { label: 'Parley, Redis fsync always, 1 relay', kind: 'relay', processes: 1, appendfsync: 'always' },
   'redis-2-always': { label: 'Parley, Redis fsync always, 2 relays', kind: 'relay', processes: 2, appendfsync: 'always' },
+  'redis-1-batch': { label: 'Parley, Redis, 1 relay, webhookBatch 50', kind: 'relay', processes: 1, appendfsync: 'everysec', webhookBatch: 50 },
+  'redis-2-batch': { label: 'Parley, Redis, 2 relays, webhookBatch 50', kind: 'relay', processes: 2, appendfsync: 'everysec', webhookBatch: 50 },
 };
-const DEFAULT_SCENARIOS = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2'];
+const DEFAULT_SCENARIOS = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2', 'redis-1-batch', 'redis-2-batch'];
 /** `--quick`'s: the two-process scenarios run every path of the one-process ones, with fewer processes to start. */
 const QUICK_SCENARIOS = ['memory', 'redis-2', 'socketio-2'];
 
@@ -87,7 +89,7 @@ async function child(kind, configJson) {
     ({ port, close } = await startSocketIoServer({ redisUrl: config.redisUrl }));
   } else {
     const { buildApp, LimitsConfig } = await import('../packages/relay/dist/index.js');
-    const app = buildApp(benchConfig(config.webhookUrl, config.engine, LimitsConfig));
+    const app = buildApp(benchConfig(config.webhookUrl, config.engine, LimitsConfig, config.webhookBatch));
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = app.server.address().port;
     close = () => app.close();
@@ -111,8 +113,8 @@ async function child(kind, configJson) {
   process.send({ ready: true, port });
 }
 
-/** The relay as the bench runs it: one site, the given engine, webhooks to the local sink. */
-function benchConfig(webhookUrl, engine, LimitsConfig) {
+/** The relay as the bench runs it: one site, the given engine, webhooks to the local sink (batched when `webhookBatch` is above 1). */
+function benchConfig(webhookUrl, engine, LimitsConfig, webhookBatch = 1) {
   return benchRelayConfig({
     engine,
     LimitsConfig,
@@ -124,6 +126,7 @@ function benchConfig(webhookUrl, engine, LimitsConfig) {
         webhookUrl,
         webhookSecret: 'whsec_' + Buffer.from('bench-webhook-secret-32-bytes-x!').toString('base64'),
         apiSecret: 'bench_api_secret_0123456789',
+        webhookBatch,
       },
     ],
   });
@@ -263,7 +266,9 @@ Build first: npx tsc -b (and npm install, for packages/bench: Socket.IO and its 
       const redis = await startRedisServer({ bin: args['redis-server'], dir: makeTempDir(), appendfsync: scenario.appendfsync, onProcess: (p) => procs.push(p) });
       redisServers.push(redis);
       const config = (i) =>
-        scenario.kind === 'socketio' ? { redisUrl: redis.url } : { webhookUrl: sink.urlFor(name, i + 1), engine: { type: 'redis', url: redis.url, prefix: 'parley:' } };
+        scenario.kind === 'socketio'
+          ? { redisUrl: redis.url }
+          : { webhookUrl: sink.urlFor(name, i + 1), engine: { type: 'redis', url: redis.url, prefix: 'parley:' }, webhookBatch: scenario.webhookBatch };
       const started = await Promise.allSettled(Array.from({ length: scenario.processes }, (_, i) => startChild(scenario.kind, config(i), profile(name, i), procs).then(up)));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -450,9 +455,11 @@ function positiveNumber(value, name) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The merchant backend stand-in: answers every webhook 204 and counts them, in all and per server
- * (each relay posts to `/webhooks/<server>/<instance>`, so the sink also sees which instance of a
- * server delivered each event). A webhook id seen twice is a duplicate, whoever delivered it.
+ * The merchant backend stand-in: answers every webhook 204 and counts the events, in all and per
+ * server (each relay posts to `/webhooks/<server>/<instance>`, so the sink also sees which instance
+ * of a server delivered each event). An event id seen twice is a duplicate, whoever delivered it.
+ * A batch (`webhook-id` `batch_…`) is read, and each of its events counted; a single event is
+ * counted by its `webhook-id` without reading the body.
  */
 async function startSink() {
   let received = 0;
@@ -462,21 +469,30 @@ async function startSink() {
   const byServer = {};
   const of = (name) => (byServer[name] ??= { expected: 0, received: 0, duplicates: 0, byInstance: {} });
   const server = createServer((req, res) => {
-    const id = req.headers['webhook-id'];
+    const id = String(req.headers['webhook-id']);
     const [, , name = '?', instance = '1'] = req.url.split('/');
     const counts = of(name);
-    if (seen.has(id)) {
-      duplicates++;
-      counts.duplicates++;
-    }
-    seen.add(id);
-    req.resume();
-    req.on('end', () => {
-      received++;
-      counts.received++;
-      counts.byInstance[instance] = (counts.byInstance[instance] ?? 0) + 1;
+    const count = (ids) => {
+      for (const id of ids) {
+        if (seen.has(id)) {
+          duplicates++;
+          counts.duplicates++;
+        }
+        seen.add(id);
+      }
+      received += ids.length;
+      counts.received += ids.length;
+      counts.byInstance[instance] = (counts.byInstance[instance] ?? 0) + ids.length;
       res.writeHead(204).end();
-    });
+    };
+    if (!id.startsWith('batch_')) {
+      req.resume();
+      req.on('end', () => count([id]));
+      return;
+    }
+    const parts = [];
+    req.on('data', (chunk) => parts.push(chunk));
+    req.on('end', () => count(JSON.parse(Buffer.concat(parts).toString('utf8')).events.map((e) => e.id)));
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${server.address().port}/webhooks`;
@@ -1033,6 +1049,9 @@ const SCALE_OUT_RATIOS = [
   ['redis-2-always', 'redis-2'],
   ['redis-1-always', 'socketio-1'],
   ['redis-2-always', 'socketio-2'],
+  ['redis-1-batch', 'redis-1'],
+  ['redis-1-batch', 'socketio-1'],
+  ['redis-2-batch', 'socketio-2'],
 ];
 
 /** The scale-out scenarios side by side: throughput, latency, Redis's share, webhooks per instance; and their ratios. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { RelayError, createRelayClient, signIdentity, verifyWebhook, type Sender } from '@parley/backend';
+import { RelayError, createRelayClient, signIdentity, verifyWebhooks, type Sender, type WebhookReply } from '@parley/backend';
 import { Desk, isGone } from './desk.js';
 import { createDeskFileWriter, readDeskFile } from './desk-file.js';
 import { readBody, sendError, sendJson } from './http.js';
@@ -155,26 +155,30 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   });
 
   async function onWebhook(req: IncomingMessage, res: ServerResponse) {
-    const raw = await readBody(req, 256 * 1024);
+    // One event, or a batch of up to 100 (a site with webhookBatch above 1).
+    const raw = await readBody(req, 8 * 1024 * 1024);
     if (!raw) return sendError(res, 413, 'TOO_LARGE', 'The webhook body is too large.');
-    const result = await verifyWebhook(options.webhookSecret, req.headers, raw, { now: now() });
+    const result = await verifyWebhooks(options.webhookSecret, req.headers, raw, { now: now() });
     if (!result.ok) {
       log(`webhook refused: ${result.code}`);
       return sendError(res, result.status, result.code, result.message);
     }
-    const event = result.event;
-    log(`webhook ${event.type} ${event.conversationId}`);
-    if (event.type === 'upload.requested') {
-      // The visitor waits: a target at once, or a 2xx without one to decline.
-      const upload = uploads?.target(event.data);
-      return upload ? sendJson(res, 200, { upload }) : void res.writeHead(204).end();
+    const replies: Record<string, WebhookReply> = {};
+    for (const event of result.events) {
+      log(`webhook ${event.type} ${event.conversationId}`);
+      if (event.type === 'upload.requested') {
+        // The visitor waits: a target at once, or a 2xx without one to decline (never batched).
+        const upload = uploads?.target(event.data);
+        if (upload) replies[event.id] = { upload };
+        continue;
+      }
+      const messages = desk.handle(event);
+      if (messages.length) replies[event.id] = { messages };
     }
-    const messages = desk.handle(event);
-    if (!messages.length) {
-      res.writeHead(204).end();
-      return;
-    }
-    sendJson(res, 200, { messages });
+    if (result.batchId) return sendJson(res, 200, { replies });
+    const reply = replies[result.events[0]!.id];
+    if (!reply) return void res.writeHead(204).end();
+    sendJson(res, 200, reply);
   }
 
   async function readJson(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | null> {

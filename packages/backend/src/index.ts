@@ -1,4 +1,13 @@
-export { verifyWebhook, verifyWebhookOrThrow, type HeadersLike, type RawBody, type VerifyWebhookOptions, type VerifyWebhookResult } from './verify-webhook.js';
+export {
+  verifyWebhook,
+  verifyWebhookOrThrow,
+  verifyWebhooks,
+  type HeadersLike,
+  type RawBody,
+  type VerifyWebhookOptions,
+  type VerifyWebhookResult,
+  type VerifyWebhooksResult,
+} from './verify-webhook.js';
 export {
   isEventType,
   hasMessage,
@@ -42,6 +51,8 @@ export {
   type WebhookEvent,
   type WebhookEventType,
   type WebhookReply,
+  type WebhookBatch,
+  type WebhookBatchReply,
   type UploadTarget,
   type OutgoingMessage,
   type PostMessageRequest,

@@ -1,7 +1,7 @@
 import { signWebhook, type WebhookEvent } from '@parley/protocol';
 import { describe, expect, test } from 'vitest';
 import { WebhookError } from './errors.js';
-import { verifyWebhook, verifyWebhookOrThrow } from './verify-webhook.js';
+import { verifyWebhook, verifyWebhookOrThrow, verifyWebhooks } from './verify-webhook.js';
 import { bodyOf, hasMessage, isEventType, type ActivityWebhookEvent, type FeedbackWebhookEvent, type IdentifiedWebhookEvent } from './webhook-events.js';
 
 const secret = 'whsec_' + Buffer.from('parley-backend-test-secret-0123456').toString('base64');
@@ -191,5 +191,44 @@ describe('visitor activity and sign-in', () => {
     expect(typed.data.linkedConversationId).toBe('c_old');
     const bad = JSON.stringify({ ...cases[1]!, data: { seq: -1 } });
     expect(await verifyWebhook(secret, await signed(bad, { id: 'evt_r1' }), bad, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY' });
+  });
+});
+
+describe('verifyWebhooks (one event or a batch)', () => {
+  const second: WebhookEvent = { ...event, id: 'evt_def456', conversationId: 'c_2', type: 'conversation.started', data: { context: {} } };
+  const batch = { type: 'batch', id: 'batch_1', events: [event, second] };
+
+  test('returns a batch’s events in order, with its id; one event comes back alone, without one', async () => {
+    const body = JSON.stringify(batch);
+    expect(await verifyWebhooks(secret, await signed(body, { id: 'batch_1' }), body, { now })).toEqual({ ok: true, events: [event, second], batchId: 'batch_1' });
+    const single = JSON.stringify(event);
+    expect(await verifyWebhooks(secret, await signed(single), Buffer.from(single), { now })).toEqual({ ok: true, events: [event] });
+  });
+
+  test('checks the signature of a batch like any webhook', async () => {
+    const body = JSON.stringify(batch);
+    const headers = await signed(body, { id: 'batch_1' });
+    expect(await verifyWebhooks(secret, headers, body.replace('Where', 'When'), { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_SIGNATURE', status: 401 });
+    expect(await verifyWebhooks(oldSecret, headers, body, { now })).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_SIGNATURE' });
+    expect(await verifyWebhooks(secret, headers, body, { now: now + 3_600_000 })).toMatchObject({ ok: false, code: 'WEBHOOK_STALE' });
+  });
+
+  test('refuses a batch with an invalid event, no events or too many with WEBHOOK_BAD_BODY, naming where', async () => {
+    for (const [bad, where] of [
+      [{ ...batch, events: [event, { ...second, type: 'nope' }] }, 'events.1'],
+      [{ ...batch, events: [] }, 'events'],
+      [{ ...batch, events: Array.from({ length: 101 }, () => event) }, 'events'],
+    ] as const) {
+      const body = JSON.stringify(bad);
+      const result = await verifyWebhooks(secret, await signed(body, { id: 'batch_1' }), body, { now });
+      expect(result).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY', status: 400 });
+      expect(result.ok || result.message).toContain(where);
+    }
+  });
+
+  test('verifyWebhook refuses a batch with WEBHOOK_BAD_BODY, pointing to verifyWebhooks', async () => {
+    const body = JSON.stringify(batch);
+    const result = await verifyWebhook(secret, await signed(body, { id: 'batch_1' }), body, { now });
+    expect(result).toMatchObject({ ok: false, code: 'WEBHOOK_BAD_BODY', message: expect.stringContaining('verifyWebhooks') });
   });
 });

@@ -1,4 +1,4 @@
-import { WebhookEvent, check, verifyWebhookSignature, type WebhookHeaders, type WebhookVerifyFailure } from '@parley/protocol';
+import { WebhookBatch, WebhookEvent, check, verifyWebhookSignature, type WebhookHeaders, type WebhookVerifyFailure } from '@parley/protocol';
 import { BACKEND_ERRORS, WebhookError, type WebhookErrorCode } from './errors.js';
 
 /** Request headers as Node (`IncomingHttpHeaders`) or the Fetch API (`Headers`) gives them. */
@@ -16,6 +16,14 @@ export interface VerifyWebhookOptions {
 
 export type VerifyWebhookResult =
   | { ok: true; event: WebhookEvent }
+  | { ok: false; code: WebhookErrorCode; message: string; status: number };
+
+/**
+ * A verified delivery of one event or of a batch (a site with `webhookBatch` above 1): its events
+ * in the order they were sent, and the batch's id when it was one.
+ */
+export type VerifyWebhooksResult =
+  | { ok: true; events: WebhookEvent[]; batchId?: string }
   | { ok: false; code: WebhookErrorCode; message: string; status: number };
 
 const HEADER_NAMES = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
@@ -50,14 +58,34 @@ function readHeaders(headers: HeadersLike): Partial<WebhookHeaders> {
   return out;
 }
 
-function fail(code: WebhookErrorCode, message: string = BACKEND_ERRORS[code].message): VerifyWebhookResult {
+type Failure = { ok: false; code: WebhookErrorCode; message: string; status: number };
+
+function fail(code: WebhookErrorCode, message: string = BACKEND_ERRORS[code].message): Failure {
   return { ok: false, code, message, status: BACKEND_ERRORS[code].status };
 }
+
+/** Check the signature and timestamp, then parse the body as JSON. */
+async function verifiedJson(secret: string, headers: HeadersLike, rawBody: RawBody, options: VerifyWebhookOptions, caller: string): Promise<{ ok: true; value: unknown } | Failure> {
+  if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
+    throw new TypeError(`${caller} needs the raw request body as a string or bytes, not parsed JSON.`);
+  }
+  const body = typeof rawBody === 'string' ? rawBody : utf8.decode(rawBody);
+  const verified = await verifyWebhookSignature(secret, readHeaders(headers), body, options);
+  if (!verified.ok) return fail(FAILURES[verified.reason]);
+  try {
+    return { ok: true, value: JSON.parse(body) as unknown };
+  } catch {
+    return fail('WEBHOOK_BAD_BODY', 'The webhook body is not valid JSON.');
+  }
+}
+
+const isBatch = (value: unknown): boolean => typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'batch';
 
 /**
  * Verify a webhook delivery (Standard Webhooks signature, timestamp tolerance) and parse
  * its body as a `WebhookEvent`. Pass the raw body: re-serialised JSON does not verify.
- * Never throws for bad input; returns `{ok: false, code, message, status}`.
+ * Never throws for bad input; returns `{ok: false, code, message, status}`. A batch (a site with
+ * `webhookBatch` above 1) is refused with `WEBHOOK_BAD_BODY`: take those with `verifyWebhooks`.
  */
 export async function verifyWebhook(
   secret: string,
@@ -65,18 +93,10 @@ export async function verifyWebhook(
   rawBody: RawBody,
   options: VerifyWebhookOptions = {},
 ): Promise<VerifyWebhookResult> {
-  if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
-    throw new TypeError('verifyWebhook needs the raw request body as a string or bytes, not parsed JSON.');
-  }
-  const body = typeof rawBody === 'string' ? rawBody : utf8.decode(rawBody);
-  const verified = await verifyWebhookSignature(secret, readHeaders(headers), body, options);
-  if (!verified.ok) return fail(FAILURES[verified.reason]);
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return fail('WEBHOOK_BAD_BODY', 'The webhook body is not valid JSON.');
-  }
+  const json = await verifiedJson(secret, headers, rawBody, options, 'verifyWebhook');
+  if (!json.ok) return json;
+  const { value } = json;
+  if (isBatch(value)) return fail('WEBHOOK_BAD_BODY', 'The webhook body is a batch of events (the site sets webhookBatch): verify it with verifyWebhooks.');
   const parsed = check(WebhookEvent, value);
   if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook event (${parsed.message}).`);
   return { ok: true, event: parsed.value };
@@ -92,4 +112,28 @@ export async function verifyWebhookOrThrow(
   const result = await verifyWebhook(secret, headers, rawBody, options);
   if (!result.ok) throw new WebhookError(result.code, result.message);
   return result.event;
+}
+
+/**
+ * Verify a delivery that may be one event or a batch of them (a site with `webhookBatch` above
+ * 1), like `verifyWebhook`, and return its events in order. Answer a batch with one response: a
+ * 2xx settles every event in it, and inline replies go under each event's id,
+ * `{replies: {[eventId]: {messages}}}`. Never throws for bad input.
+ */
+export async function verifyWebhooks(
+  secret: string,
+  headers: HeadersLike,
+  rawBody: RawBody,
+  options: VerifyWebhookOptions = {},
+): Promise<VerifyWebhooksResult> {
+  const json = await verifiedJson(secret, headers, rawBody, options, 'verifyWebhooks');
+  if (!json.ok) return json;
+  if (isBatch(json.value)) {
+    const parsed = check(WebhookBatch, json.value);
+    if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook batch (${parsed.message}).`);
+    return { ok: true, events: parsed.value.events, batchId: parsed.value.id };
+  }
+  const parsed = check(WebhookEvent, json.value);
+  if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook event (${parsed.message}).`);
+  return { ok: true, events: [parsed.value] };
 }

@@ -29,6 +29,8 @@ export const LIMITS = {
   maxHistoryPage: 200,
   /** Messages a webhook reply may carry inline. */
   maxInlineReplies: 10,
+  /** Events in one batched webhook request (a site's `webhookBatch`). */
+  maxWebhookBatch: 100,
   /** Sources under one answer. */
   maxSources: 10,
   /** Keys in a free-form attribute map. */

@@ -142,3 +142,26 @@ export const WebhookReply = z.object({
   upload: z.optional(UploadTarget),
 });
 export type WebhookReply = z.infer<typeof WebhookReply>;
+
+/**
+ * The body of a batched webhook request (a site with `webhookBatch` above 1): the events that were
+ * due at once, at most one per conversation, each as it would be POSTed alone. The request is
+ * signed like any webhook; its `webhook-id` header is the batch's `id`, and each event keeps its
+ * own stable `id` (deduplicate on those).
+ */
+export const WebhookBatch = z.object({
+  type: z.literal('batch'),
+  id: str(LIMITS.maxIdLength),
+  events: z.array(WebhookEvent).check(z.minLength(1), z.maxLength(LIMITS.maxWebhookBatch)),
+});
+export type WebhookBatch = z.infer<typeof WebhookBatch>;
+
+/**
+ * The optional JSON body of a 2xx answer to a batch: each event's reply under its event id. A 2xx
+ * answer settles every event of the batch; any other answer fails them all (each is retried on
+ * its own schedule).
+ */
+export const WebhookBatchReply = z.object({
+  replies: z.optional(z.record(str(LIMITS.maxIdLength), WebhookReply)),
+});
+export type WebhookBatchReply = z.infer<typeof WebhookBatchReply>;

@@ -133,6 +133,14 @@ export const SiteConfig = z
     /** Standard Webhooks signing secret, `whsec_` + base64. */
     webhookSecret: oneOrMore(webhookSecret).optional(),
     /**
+     * At most this many events in one webhook request. 1 (the default) POSTs each event alone.
+     * Above 1, events that are due at once (the next event of several conversations; never two of
+     * one conversation) go in one signed request, `{type: "batch", id, events}`, which a 2xx
+     * settles together: fewer requests under load, and no wait to fill a batch when there is none.
+     * See docs/backend-api.md.
+     */
+    webhookBatch: z.number().int().min(1).max(LIMITS.maxWebhookBatch).default(1),
+    /**
      * Signs this site's visitor tokens instead of the relay's `tokenSecret` (a list during a
      * rotation). Replacing it signs out every visitor of this site, and no other.
      */

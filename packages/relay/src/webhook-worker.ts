@@ -1,9 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { z } from 'zod/mini';
 import { Pool, type Dispatcher } from 'undici';
-import { LIMITS, WebhookReply, check, type WebhookEvent } from '@parley/protocol';
+import { LIMITS, WebhookBatchReply, WebhookReply, check, type WebhookBatch, type WebhookEvent } from '@parley/protocol';
 import type { BackendSockets } from './backend-socket.js';
 import type { SiteConfig } from './config.js';
 import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
+import { newId } from './ids.js';
 import type { RelayMetrics } from './plugins/metrics.js';
 import { signWebhookSync } from './webhook-signer.js';
 
@@ -19,7 +21,7 @@ export interface WebhookWorkerOptions {
   timeoutMs: number;
   /** Wait before each retry (ms); jitter is applied around each step. */
   retryScheduleMs: readonly number[];
-  /** Deliveries in flight at once. */
+  /** Deliveries in flight at once (a batched request is one delivery). */
   concurrency: number;
   /** Longest sleep between queue polls (other instances may enqueue). Default 1 s. */
   pollMs?: number;
@@ -42,6 +44,8 @@ export function jitter(stepMs: number, random: () => number): number {
 /**
  * Delivers queued webhook events: signs each attempt (Standard Webhooks), retries per the
  * schedule with full jitter, dead-letters when the schedule runs out, and appends inline replies.
+ * A site with `webhookBatch` above 1 gets the events claimed together in one request (at most one
+ * per conversation: a claim hands out only each conversation's next event).
  */
 export class WebhookWorker {
   private inflight = 0;
@@ -63,7 +67,14 @@ export class WebhookWorker {
   /** Where each webhook URL is POSTed: its origin's pool and its path. */
   private readonly targets = new Map<string, { pool: Pool; path: string }>();
 
-  constructor(private readonly o: WebhookWorkerOptions) {}
+  /** The largest `webhookBatch` of any site: a claim asks for that many events per free slot. */
+  private readonly maxBatch: number;
+
+  constructor(private readonly o: WebhookWorkerOptions) {
+    let max = 1;
+    for (const site of o.sites.values()) max = Math.max(max, site.webhookBatch);
+    this.maxBatch = max;
+  }
 
   start(): void {
     this.stopped = false;
@@ -129,9 +140,9 @@ export class WebhookWorker {
           // Longer than an attempt may take, with room to record its outcome; a lease lost with its
           // instance (or with a claim whose answer never came back) delays that conversation by this much.
           const leaseMs = this.o.timeoutMs + 5_000;
-          const max = this.o.concurrency - this.inflight;
+          const max = (this.o.concurrency - this.inflight) * this.maxBatch;
           const jobs = await this.o.engine.claimWebhooks(max, leaseMs);
-          for (const job of jobs) this.track(this.deliver(job));
+          for (const group of this.group(jobs)) this.track(group.length === 1 ? this.deliver(group[0]!) : this.deliverBatch(group));
           // Fewer than asked for: nothing else is due now, so no second look (an enqueue kicks again).
           if (jobs.length < max) break;
         }
@@ -147,6 +158,30 @@ export class WebhookWorker {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The deliveries of claimed jobs: each site's jobs in batches of at most its `webhookBatch`,
+   * in claim order. With sites of different batch sizes on one relay, a claim sized for the
+   * largest may start more deliveries than free slots; the keep-alive pool still sends at most
+   * `concurrency` requests at once.
+   */
+  private group(jobs: readonly ClaimedJob[]): ClaimedJob[][] {
+    if (this.maxBatch === 1) return jobs.map((job) => [job]);
+    const bySite = new Map<string, ClaimedJob[][]>();
+    const out: ClaimedJob[][] = [];
+    for (const job of jobs) {
+      const size = this.o.sites.get(job.siteKey)?.webhookBatch ?? 1;
+      let batches = bySite.get(job.siteKey);
+      if (!batches) bySite.set(job.siteKey, (batches = []));
+      let last = batches[batches.length - 1];
+      if (!last || last.length >= size) {
+        batches.push((last = []));
+        out.push(last);
+      }
+      last.push(job);
+    }
+    return out;
   }
 
   private track(delivery: Promise<void>): void {
@@ -199,7 +234,6 @@ export class WebhookWorker {
   }
 
   private async deliver(job: ClaimedJob): Promise<void> {
-    const { engine, metrics, log } = this.o;
     const site = this.o.sites.get(job.siteKey);
     const started = this.o.now();
     if (!site) {
@@ -212,12 +246,44 @@ export class WebhookWorker {
       if (!handedBack) return;
       job = handedBack;
     }
-    const outcome = await this.attempt(site, job);
+    await this.postOne(site, job, started);
+  }
+
+  private async postOne(site: SiteConfig, job: ClaimedJob, started: number): Promise<void> {
+    const outcome = await this.attempt(site, job.id, job.event);
+    await this.settle(job, outcome, outcome.ok ? this.readReply(WebhookReply, outcome.answer, job.id) : undefined, started);
+  }
+
+  /**
+   * Several claimed jobs of one site (each of another conversation) in one request. Those a backend
+   * socket takes go over it first; the rest are POSTed together, or alone when only one is left.
+   */
+  private async deliverBatch(jobs: ClaimedJob[]): Promise<void> {
+    const site = this.o.sites.get(jobs[0]!.siteKey)!;
+    const started = this.o.now();
+    if (this.o.backendSockets) {
+      const { backendSockets } = this.o;
+      const handedBack = await Promise.all(jobs.map((job) => backendSockets.deliver(site, job)));
+      jobs = handedBack.filter((job): job is ClaimedJob => job !== null);
+      if (jobs.length === 0) return;
+    }
+    if (jobs.length === 1) return this.postOne(site, jobs[0]!, started);
+    const id = `batch_${newId()}`;
+    const batch: WebhookBatch = { type: 'batch', id, events: jobs.map((job) => job.event) };
+    const outcome = await this.attempt(site, id, batch, this.o.timeoutMs, LIMITS.maxBodyBytes * jobs.length);
+    const replies = outcome.ok ? this.readReply(WebhookBatchReply, outcome.answer, id)?.replies : undefined;
+    this.o.log.debug({ webhookId: id, events: jobs.length, ok: outcome.ok }, 'webhook batch attempted');
+    await Promise.all(jobs.map((job) => this.settle(job, outcome, replies?.[job.event.id], started)));
+  }
+
+  /** Record the outcome of one job's attempt: append its reply and complete it, or retry it. */
+  private async settle(job: ClaimedJob, outcome: AttemptOutcome, reply: WebhookReply | undefined, started: number): Promise<void> {
+    const { engine, metrics, log } = this.o;
     const seconds = (this.o.now() - started) / 1000;
     if (outcome.ok) {
       metrics.webhookAttemptDuration.observe({ result: 'delivered' }, seconds);
       try {
-        if (outcome.reply?.messages?.length) await this.o.onReply(job, outcome.reply);
+        if (reply?.messages?.length) await this.o.onReply(job, reply);
       } catch (err) {
         log.error({ err, webhookId: job.id }, 'appending the webhook reply failed; the delivery will be retried');
         await this.fail(job, { result: 'network_error', error: { code: 'INTERNAL', message: 'The reply could not be appended.' } });
@@ -262,7 +328,7 @@ export class WebhookWorker {
    */
   async sendOnce(site: SiteConfig, event: WebhookEvent): Promise<boolean> {
     if (this.stopped) return false;
-    const outcome = await this.attempt(site, { id: event.id, event });
+    const outcome = await this.attempt(site, event.id, event);
     return outcome.ok;
   }
 
@@ -272,24 +338,21 @@ export class WebhookWorker {
    */
   async ask(site: SiteConfig, event: WebhookEvent, timeoutMs: number): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; error: JobError }> {
     if (this.stopped) return { ok: false, error: { code: 'WEBHOOK_FAILED', message: 'The relay is stopping.' } };
-    const outcome = await this.attempt(site, { id: event.id, event }, timeoutMs);
-    return outcome.ok ? outcome : { ok: false, error: outcome.failure.error };
+    const outcome = await this.attempt(site, event.id, event, timeoutMs);
+    return outcome.ok ? { ok: true, reply: this.readReply(WebhookReply, outcome.answer, event.id) } : { ok: false, error: outcome.failure.error };
   }
 
-  private async attempt(
-    site: SiteConfig,
-    job: Pick<ClaimedJob, 'id' | 'event'>,
-    timeoutMs = this.o.timeoutMs,
-  ): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; failure: Failure }> {
+  /** POST `payload` (an event or a batch) once, signed with `id` as its `webhook-id`. */
+  private async attempt(site: SiteConfig, id: string, payload: WebhookEvent | WebhookBatch, timeoutMs = this.o.timeoutMs, maxBytes: number = LIMITS.maxBodyBytes): Promise<AttemptOutcome> {
     if (!site.webhookUrl || !site.webhookSecret) {
       // Only a backendSocket "only" site has no webhook, and its events never come here.
       return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: 'The site has no webhookUrl.' } } };
     }
     const { webhookUrl, webhookSecret } = site;
-    const post = new Post(timeoutMs, LIMITS.maxBodyBytes);
+    const post = new Post(timeoutMs, maxBytes);
     let answer: PostResult;
     try {
-      const body = Buffer.from(JSON.stringify(job.event));
+      const body = Buffer.from(JSON.stringify(payload));
       const timestamp = Math.floor(this.o.now() / 1000);
       const { pool, path } = this.target(webhookUrl);
       this.posts.add(post);
@@ -302,9 +365,9 @@ export class WebhookWorker {
           headers: {
             'content-type': 'application/json',
             'user-agent': 'parley-relay',
-            'webhook-id': job.id,
+            'webhook-id': id,
             'webhook-timestamp': String(timestamp),
-            'webhook-signature': signWebhookSync(webhookSecret, job.id, timestamp, body),
+            'webhook-signature': signWebhookSync(webhookSecret, id, timestamp, body),
           },
           body,
         },
@@ -332,7 +395,7 @@ export class WebhookWorker {
     if (answer.status < 200 || answer.status > 299) {
       return { ok: false, failure: { result: 'http_error', error: { code: 'WEBHOOK_FAILED', message: `The backend answered HTTP ${answer.status}.`, status: answer.status } } };
     }
-    return { ok: true, reply: this.readReply(answer, job) };
+    return { ok: true, answer };
   }
 
   /** The pool and path a webhook URL is POSTed to; one pool per origin, kept until `stop`. */
@@ -353,11 +416,11 @@ export class WebhookWorker {
   }
 
   /** The inline reply of a 2xx answer; an empty or invalid body means no reply (logged, never retried). */
-  private readReply(answer: Answer, job: Pick<ClaimedJob, 'id'>): WebhookReply | undefined {
+  private readReply<T>(schema: z.ZodMiniType<T>, answer: Answer, webhookId: string): T | undefined {
     const { body } = answer;
     if (body === undefined) return undefined;
     if (body === null) {
-      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
+      this.o.log.warn({ webhookId, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply over the size limit; ignored');
       return undefined;
     }
     if (body.trim() === '') return undefined;
@@ -365,12 +428,12 @@ export class WebhookWorker {
     try {
       value = JSON.parse(body);
     } catch {
-      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply is not JSON; ignored');
+      this.o.log.warn({ webhookId, code: 'WEBHOOK_BAD_REPLY' }, 'webhook reply is not JSON; ignored');
       return undefined;
     }
-    const parsed = check(WebhookReply, value);
+    const parsed = check(schema, value);
     if (!parsed.ok) {
-      this.o.log.warn({ webhookId: job.id, code: 'WEBHOOK_BAD_REPLY', problem: parsed.message }, 'webhook reply does not match the schema; ignored');
+      this.o.log.warn({ webhookId, code: 'WEBHOOK_BAD_REPLY', problem: parsed.message }, 'webhook reply does not match the schema; ignored');
       return undefined;
     }
     return parsed.value;
@@ -384,6 +447,9 @@ export class WebhookWorker {
 type Answer = { kind: 'answer'; status: number; body: string | null | undefined };
 
 type PostResult = Answer | { kind: 'timeout' | 'aborted' } | { kind: 'error'; error: Error };
+
+/** One attempt: the backend's 2xx answer, or why it failed. */
+type AttemptOutcome = { ok: true; answer: Answer } | { ok: false; failure: Failure };
 
 /**
  * One webhook POST, as an undici dispatch handler: no Request, stream or AbortSignal per delivery.

@@ -2,8 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
-import { verifyWebhook } from '@parley/backend';
-import { LIMITS, signWebhook } from '@parley/protocol';
+import { verifyWebhook, verifyWebhooks } from '@parley/backend';
+import { LIMITS, WebhookBatch, WebhookEvent, check, signWebhook } from '@parley/protocol';
+import { startRecordingServer, type Answer } from '../../../test/support/recording-server.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './config.js';
 import { TestClient, WEBHOOK_SECRET, WEBHOOK_SECRET_2, eventually, messageOf, startBackend, startRelay, testConfig } from './test-support/harness.js';
 import { signWebhookSync } from './webhook-signer.js';
@@ -279,5 +280,127 @@ describe('webhook delivery', () => {
     const metrics = await metricsOf(relay);
     expect(metrics).toMatch(/parley_webhook_deliveries_total\{result="timeout"\} 1/);
     expect(backend.paths).toHaveLength(3);
+  });
+});
+
+describe('batched webhooks (webhookBatch)', () => {
+  /** A backend that records every request, one event or a batch, verified with @parley/backend. */
+  async function batchBackend(answer: (events: WebhookEvent[], batchId: string | undefined, index: number) => Answer) {
+    const server = await startRecordingServer<{ headers: Record<string, string>; raw: string; events: WebhookEvent[]; batchId?: string }>({
+      record: ({ headers, raw }) => {
+        const json = JSON.parse(raw) as { type: string; id: string; events?: unknown };
+        const batch = json.type === 'batch' ? check(WebhookBatch, json) : undefined;
+        if (batch && !batch.ok) throw new Error(`relay sent an invalid batch: ${batch.message}`);
+        const single = batch ? undefined : check(WebhookEvent, json);
+        if (single && !single.ok) throw new Error(`relay sent an invalid webhook: ${single.message}`);
+        const events = batch?.ok ? batch.value.events : single?.ok ? [single.value] : [];
+        return { headers: headers as Record<string, string>, raw, events, ...(batch?.ok ? { batchId: batch.value.id } : {}) };
+      },
+      answer: (rec, i) => answer(rec.events, rec.batchId, i),
+    });
+    cleanups.push(server.close);
+    return { url: `${server.base}/webhooks/parley`, received: server.received, waitFor: server.waitFor };
+  }
+
+  function batchConfig(url: string, webhookBatch: number) {
+    const config = testConfig(url);
+    config.sites = config.sites.map((site) => (site.siteKey === 'pk_test' ? { ...site, webhookBatch } : site));
+    return config;
+  }
+
+  async function visitors(relayWsUrl: string, n: number): Promise<TestClient[]> {
+    const out: TestClient[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await TestClient.open(relayWsUrl);
+      cleanups.push(() => c.close());
+      await c.hello();
+      out.push(c);
+    }
+    return out;
+  }
+
+  const pongOf = (event: WebhookEvent) => {
+    const message = messageOf(event);
+    return event.type === 'message.created' && message?.body.type === 'text' ? { messages: [{ body: { type: 'text' as const, text: message.body.text.replace('ping', 'pong') } }] } : undefined;
+  };
+
+  test('events due at once go in one signed request, at most webhookBatch of them and one per conversation, in order; each inline reply reaches its conversation', async () => {
+    const backend = await batchBackend((events, batchId, i) => {
+      const replies = Object.fromEntries(events.flatMap((e) => (pongOf(e) ? [[e.id, pongOf(e)!]] : [])));
+      // The first request is held, so the events of the other conversations pile up behind it.
+      const delayMs = i === 0 ? 300 : 0;
+      if (batchId) return { status: 200, body: { replies }, delayMs };
+      const reply = replies[events[0]!.id];
+      return reply ? { status: 200, body: reply, delayMs } : { status: 204, delayMs };
+    });
+    const relay = await startRelay(batchConfig(backend.url, 4), { webhooks: { concurrency: 1 } });
+    cleanups.push(relay.close);
+    const clients = await visitors(relay.wsUrl, 6);
+    for (const [i, c] of clients.entries()) {
+      for (const n of [1, 2]) {
+        c.send({ t: 'send', id: `m${i}_${n}`, body: { type: 'text', text: `ping ${i}.${n}` } });
+        await c.take('ack');
+      }
+    }
+    // 6 conversations: conversation.started and two messages each.
+    await backend.waitFor((r) => r.reduce((n, x) => n + x.events.length, 0) >= 18);
+
+    const batches = backend.received.filter((r) => r.batchId);
+    expect(batches.length).toBeGreaterThan(0);
+    expect(Math.max(...batches.map((b) => b.events.length))).toBe(4);
+    for (const r of backend.received) {
+      // Signed like any webhook, with the batch's id as the webhook-id, and read by verifyWebhooks.
+      const verified = await verifyWebhooks(WEBHOOK_SECRET, r.headers, r.raw);
+      expect(verified).toMatchObject({ ok: true, events: r.events.map((e) => ({ id: e.id })) });
+      expect(r.headers['webhook-id']).toBe(r.batchId ?? r.events[0]!.id);
+      // Never two events of one conversation in a request: each is settled before the next is sent.
+      expect(new Set(r.events.map((e) => e.conversationId)).size).toBe(r.events.length);
+      if (r.batchId) expect((await verifyWebhook(WEBHOOK_SECRET, r.headers, r.raw)).ok).toBe(false);
+    }
+    const all = backend.received.flatMap((r) => r.events);
+    expect(all).toHaveLength(18);
+    expect(new Set(all.map((e) => e.id)).size).toBe(18);
+    for (const conversationId of new Set(all.map((e) => e.conversationId))) {
+      const mine = all.filter((e) => e.conversationId === conversationId);
+      expect(mine.map((e) => e.type)).toEqual(['conversation.started', 'message.created', 'message.created']);
+      expect(mine.map((e) => messageOf(e)?.seq).slice(1)).toEqual([...mine.map((e) => messageOf(e)?.seq).slice(1)].sort((a, b) => a! - b!));
+    }
+    // Every visitor sees the bot's answers to their own pings, after them and in order, and no one else's.
+    for (const [i, c] of clients.entries()) {
+      await c.take((f) => f.t === 'msg' && f.body.type === 'text' && f.body.text === `pong ${i}.2`);
+      const texts = c.frames.flatMap((f) => (f.t === 'msg' && f.body.type === 'text' ? [f.body.text] : []));
+      expect(texts.filter((t) => t.startsWith('pong'))).toEqual([`pong ${i}.1`, `pong ${i}.2`]);
+      for (const n of [1, 2]) expect(texts.indexOf(`pong ${i}.${n}`)).toBeGreaterThan(texts.indexOf(`ping ${i}.${n}`));
+    }
+  });
+
+  test('a failed batch fails each of its events: each is retried and delivered once accepted, none lost, order kept', async () => {
+    let refused: string | undefined;
+    const backend = await batchBackend((_events, batchId, i) => {
+      if (i === 0) return { status: 204, delayMs: 200 };
+      if (batchId && (refused ??= batchId) === batchId) return { status: 503 };
+      return { status: 204 };
+    });
+    const relay = await startRelay(batchConfig(backend.url, 10), { webhooks: { concurrency: 1, retryScheduleMs: [20, 20, 20] } });
+    cleanups.push(relay.close);
+    const clients = await visitors(relay.wsUrl, 4);
+    for (const [i, c] of clients.entries()) {
+      c.send({ t: 'send', id: `m${i}`, body: { type: 'text', text: `hello ${i}` } });
+      await c.take('ack');
+    }
+    await backend.waitFor((r) => r.filter((x) => x.batchId !== refused).reduce((n, x) => n + x.events.length, 0) >= 8);
+    const failedBatch = backend.received.find((r) => r.batchId === refused);
+    expect(failedBatch?.events.length).toBeGreaterThan(1);
+    // What was accepted: every event exactly once, each conversation's in order, the refused ones again.
+    const accepted = backend.received.filter((r) => r !== failedBatch).flatMap((r) => r.events);
+    expect(accepted).toHaveLength(8);
+    expect(new Set(accepted.map((e) => e.id)).size).toBe(8);
+    for (const e of failedBatch!.events) expect(accepted.map((a) => a.id)).toContain(e.id);
+    for (const conversationId of new Set(accepted.map((e) => e.conversationId))) {
+      expect(accepted.filter((e) => e.conversationId === conversationId).map((e) => e.type)).toEqual(['conversation.started', 'message.created']);
+    }
+    await eventually(async () => (await relay.app.parley.engine.nextWebhookAt()) === null);
+    expect((await relay.api('GET', '/v1/dead-letters')).json.items).toEqual([]);
+    expect(await (await fetch(`${relay.base}/metrics`)).text()).toMatch(new RegExp(`parley_webhook_retries_total ${failedBatch!.events.length}\\b`));
   });
 });
