@@ -136,8 +136,8 @@ export const SiteConfig = z
      * At most this many events in one webhook request. 1 (the default) POSTs each event alone.
      * Above 1, events that are due at once (the next event of several conversations; never two of
      * one conversation) go in one signed request, `{type: "batch", id, events}`, which a 2xx
-     * settles together: fewer requests under load, and no wait to fill a batch when there is none.
-     * See docs/backend-api.md.
+     * settles together: fewer requests under load (an event waits at most `webhooks.batchWaitMs`,
+     * and only while deliveries are in flight). See docs/backend-api.md.
      */
     webhookBatch: z.number().int().min(1).max(LIMITS.maxWebhookBatch).default(1),
     /**
@@ -307,8 +307,13 @@ export const WebhooksConfig = z
     timeoutMs: z.number().int().min(1).default(10_000),
     /** Wait before each retry, in ms; full jitter is applied around each step. */
     retryScheduleMs: z.array(z.number().int().min(0)).default([...DEFAULT_RETRY_SCHEDULE_MS]),
-    /** Deliveries in flight at once. */
+    /** Deliveries in flight at once (a batch is one). */
     concurrency: z.number().int().min(1).max(1000).default(16),
+    /**
+     * For sites with `webhookBatch` above 1: while deliveries are in flight, an event just queued
+     * waits up to this long for others to join its batch (a quiet relay sends at once). 0: never wait.
+     */
+    batchWaitMs: z.number().int().min(0).max(1000).default(5),
     /** On shutdown, attempts in flight get this long to finish; the rest are aborted and retried after a restart. */
     drainMs: z.number().int().min(0).max(60_000).default(5_000),
   })

@@ -35,7 +35,7 @@ export class ConversationService {
   /** Conversations whose last `context.updated` was queued less than `contextIntervalMs` ago; `dirty` once more context came since. */
   private readonly contextWindows = new Map<string, { dirty: boolean }>();
 
-  private kick: () => void = () => {};
+  private kick: (conversationId: string) => void = () => {};
 
   constructor(
     private readonly engine: Engine,
@@ -43,8 +43,8 @@ export class ConversationService {
     private readonly contextIntervalMs = 5000,
   ) {}
 
-  /** Call `listener` after each operation that may have queued webhooks. */
-  onQueued(listener: () => void): void {
+  /** Call `listener` with the conversation after each operation that may have queued webhooks. */
+  onQueued(listener: (conversationId: string) => void): void {
     this.kick = listener;
   }
 
@@ -69,7 +69,7 @@ export class ConversationService {
       webhook: webhookTypeOf(body),
       start: true,
     });
-    if (result && !result.duplicate) this.kick();
+    if (result && !result.duplicate) this.kick(conversationId);
     return result;
   }
 
@@ -86,7 +86,7 @@ export class ConversationService {
       ...(frame.comment !== undefined ? { comment: frame.comment } : {}),
       retention: this.retention(site),
     });
-    if (result === 'queued') this.kick();
+    if (result === 'queued') this.kick(conversationId);
     return result;
   }
 
@@ -131,7 +131,7 @@ export class ConversationService {
     // Opened before the engine call, so a second frame arriving meanwhile is coalesced too.
     if (this.contextIntervalMs > 0) this.openContextWindow(conversationId, maxBytes);
     const result = await this.engine.mergeContext(conversationId, patch, maxBytes);
-    if (result?.ok && result.conversation.started) this.kick();
+    if (result?.ok && result.conversation.started) this.kick(conversationId);
     return result;
   }
 
@@ -145,7 +145,7 @@ export class ConversationService {
       this.openContextWindow(conversationId, maxBytes);
       this.engine.mergeContext(conversationId, {}, maxBytes).then(
         (result) => {
-          if (result?.ok && result.conversation.started) this.kick();
+          if (result?.ok && result.conversation.started) this.kick(conversationId);
         },
         // The engine is unreachable: this update is dropped; the next change queues one again.
         () => this.contextWindows.delete(conversationId),

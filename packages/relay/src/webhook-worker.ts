@@ -23,6 +23,11 @@ export interface WebhookWorkerOptions {
   retryScheduleMs: readonly number[];
   /** Deliveries in flight at once (a batched request is one delivery). */
   concurrency: number;
+  /**
+   * With a batching site: while deliveries are in flight, how long a look asked for by an enqueue
+   * waits, so the events queued meanwhile go in the same batch. Default 0.
+   */
+  batchWaitMs?: number;
   /** Longest sleep between queue polls (other instances may enqueue). Default 1 s. */
   pollMs?: number;
   /** Append the messages of a 2xx reply. Throwing makes the delivery retry (reply ids are stable). */
@@ -57,7 +62,15 @@ export class WebhookWorker {
   private timerAt = 0;
   /** A look at the queue is booked for the next turn of the event loop. */
   private booked: NodeJS.Immediate | undefined;
+  /** A look asked for by an enqueue waits `batchWaitMs` for more events to batch. */
+  private lingering: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
+  /**
+   * The conversations of the deliveries in flight here. A conversation's next event cannot be
+   * claimed before the one in flight is settled, and settling looks at the queue again: an event
+   * queued meanwhile needs no look of its own.
+   */
+  private readonly busy = new Map<string, number>();
   /** The POSTs in flight, cut when a stop runs out of time. */
   private readonly posts = new Set<Post>();
   /** A stop ran out of time: attempts still starting are cut at once. */
@@ -83,11 +96,23 @@ export class WebhookWorker {
   }
 
   /**
-   * Look at the queue soon (called after an enqueue). Kicks within one turn of the event loop
-   * (a burst of enqueues, deliveries finishing together) come to one look.
+   * Look at the queue soon (called after an enqueue, with the conversation that enqueued). Kicks
+   * within one turn of the event loop (a burst of enqueues, deliveries finishing together) come to
+   * one look; an enqueue to a conversation with a delivery in flight here needs none.
    */
-  kick(): void {
+  kick(conversationId?: string): void {
     if (this.stopped || this.booked) return;
+    if (conversationId !== undefined) {
+      if (this.busy.has(conversationId) || this.lingering) return;
+      const wait = this.o.batchWaitMs ?? 0;
+      if (this.maxBatch > 1 && this.inflight > 0 && wait > 0) {
+        this.lingering = setTimeout(() => {
+          this.lingering = undefined;
+          this.kick();
+        }, wait);
+        return;
+      }
+    }
     this.booked = setImmediate(() => {
       this.booked = undefined;
       if (this.stopped) return;
@@ -110,6 +135,8 @@ export class WebhookWorker {
     this.timer = undefined;
     if (this.booked) clearImmediate(this.booked);
     this.booked = undefined;
+    if (this.lingering) clearTimeout(this.lingering);
+    this.lingering = undefined;
     const all = Promise.allSettled([...this.running]);
     if (drainMs === Infinity) {
       await all;
@@ -133,6 +160,9 @@ export class WebhookWorker {
 
   private async pump(): Promise<void> {
     this.pumping = true;
+    // This look takes whatever a lingering one would have.
+    if (this.lingering) clearTimeout(this.lingering);
+    this.lingering = undefined;
     try {
       do {
         this.again = false;
@@ -142,7 +172,7 @@ export class WebhookWorker {
           const leaseMs = this.o.timeoutMs + 5_000;
           const max = (this.o.concurrency - this.inflight) * this.maxBatch;
           const jobs = await this.o.engine.claimWebhooks(max, leaseMs);
-          for (const group of this.group(jobs)) this.track(group.length === 1 ? this.deliver(group[0]!) : this.deliverBatch(group));
+          for (const group of this.group(jobs)) this.track(group, group.length === 1 ? this.deliver(group[0]!) : this.deliverBatch(group));
           // Fewer than asked for: nothing else is due now, so no second look (an enqueue kicks again).
           if (jobs.length < max) break;
         }
@@ -184,24 +214,30 @@ export class WebhookWorker {
     return out;
   }
 
-  private track(delivery: Promise<void>): void {
+  private track(jobs: readonly ClaimedJob[], delivery: Promise<void>): void {
     this.inflight++;
+    for (const { conversationId } of jobs) this.busy.set(conversationId, (this.busy.get(conversationId) ?? 0) + 1);
     // A delivery whose outcome could not be recorded (the engine went away) is left leased: the
     // lease runs out and the event goes again, as at-least-once allows.
     const p: Promise<void> = delivery.then(
-      () => this.settled(p),
+      () => this.settled(p, jobs),
       (err: unknown) => {
         this.engineFault(err, 'recording a webhook attempt failed; it will be retried when its lease runs out');
-        this.settled(p);
+        this.settled(p, jobs);
       },
     );
     this.running.add(p);
   }
 
   /** A delivery is over: its slot is free for the next claim. */
-  private settled(delivery: Promise<void>): void {
+  private settled(delivery: Promise<void>, jobs: readonly ClaimedJob[]): void {
     this.inflight--;
     this.running.delete(delivery);
+    for (const { conversationId } of jobs) {
+      const n = this.busy.get(conversationId) ?? 0;
+      if (n > 1) this.busy.set(conversationId, n - 1);
+      else this.busy.delete(conversationId);
+    }
     this.kick();
   }
 

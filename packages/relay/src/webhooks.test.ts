@@ -374,6 +374,34 @@ describe('batched webhooks (webhookBatch)', () => {
     }
   });
 
+  test('with deliveries in flight, events queued within batchWaitMs share a request; with 0, each goes at once on its own', async () => {
+    for (const batchWaitMs of [300, 0]) {
+      const backend = await batchBackend((_events, batchId) => (batchId ? { status: 200, body: { replies: {} }, delayMs: 100 } : { status: 204, delayMs: 100 }));
+      const relay = await startRelay(batchConfig(backend.url, 20), { webhooks: { batchWaitMs } });
+      cleanups.push(relay.close);
+      const clients = await visitors(relay.wsUrl, 5);
+      // The first conversation's events go at once, alone: nothing was in flight.
+      clients[0]!.send({ t: 'send', id: 'first', body: { type: 'text', text: 'first' } });
+      await clients[0]!.take('ack');
+      await backend.waitFor(1);
+      for (const [i, c] of clients.slice(1).entries()) {
+        c.send({ t: 'send', id: `m${i}`, body: { type: 'text', text: `hello ${i}` } });
+        await c.take('ack');
+      }
+      await backend.waitFor((r) => r.reduce((n, x) => n + x.events.length, 0) >= 10);
+      const sizes = backend.received.map((r) => r.events.length);
+      if (batchWaitMs > 0) {
+        // The other four conversations' first events waited for each other and came together.
+        expect(sizes[0]).toBe(1);
+        expect(Math.max(...sizes)).toBeGreaterThanOrEqual(4);
+        expect(sizes.length).toBeLessThanOrEqual(4);
+      } else {
+        expect(sizes.slice(0, 5)).toEqual([1, 1, 1, 1, 1]);
+      }
+      await relay.close();
+    }
+  });
+
   test('a failed batch fails each of its events: each is retried and delivered once accepted, none lost, order kept', async () => {
     let refused: string | undefined;
     const backend = await batchBackend((_events, batchId, i) => {

@@ -59,14 +59,14 @@ interface RelayServices {
  * service), and nothing refers to the worker before it exists.
  */
 class DueSignal {
-  private readonly listeners: Array<() => void> = [];
+  private readonly listeners: Array<(conversationId?: string) => void> = [];
 
-  /** Tell every listener; bound, so it can be handed over as a callback. */
-  readonly raise = (): void => {
-    for (const listener of this.listeners) listener();
+  /** Tell every listener, with the conversation that queued events when one did; bound, so it can be handed over as a callback. */
+  readonly raise = (conversationId?: string): void => {
+    for (const listener of this.listeners) listener(conversationId);
   };
 
-  listen(listener: () => void): void {
+  listen(listener: (conversationId?: string) => void): void {
     this.listeners.push(listener);
   }
 }
@@ -103,16 +103,17 @@ export function createServices(o: ServicesOptions): RelayServices {
     streams,
     maxInvalidFrames: limits.maxInvalidFrames,
     ...(o.backendSocketWaitMs !== undefined ? { waitMs: o.backendSocketWaitMs } : {}),
-    onConnect: due.raise,
+    onConnect: () => due.raise(),
   });
   const worker = new WebhookWorker({
     ...delivery,
     sites,
     concurrency: webhooks.concurrency,
+    batchWaitMs: webhooks.batchWaitMs,
     ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
     backendSockets,
   });
-  due.listen(() => worker.kick());
+  due.listen((conversationId) => worker.kick(conversationId));
 
   return {
     engine,
