@@ -58,6 +58,7 @@ reordered; 1 otherwise; 2 when the run broke or passed its time limit.
   --engine E           redis (default); memory (relays share nothing: the run must fail);
                        sqlite (one file; meaningful with --relays 1 only)
   --redis-server P     the redis-server binary (default redis-server)
+  --webhook-batch B    the site's webhookBatch: up to B events per webhook request (default 1)
   --save FILE          also write the summary as JSON to FILE, with the date, the machine and Node
                        (docs/bench/chaos.json is the run npm run bench puts in docs/benchmarks.md)
   --timeout-ms T       hard stop for the whole run (default 600000; 115000 with --short)
@@ -84,6 +85,7 @@ function options() {
       'redis-signal': { type: 'string', default: 'SIGKILL' },
       engine: { type: 'string', default: 'redis' },
       'redis-server': { type: 'string', default: 'redis-server' },
+      'webhook-batch': { type: 'string', default: '1' },
       'timeout-ms': { type: 'string' },
       save: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -113,6 +115,7 @@ function options() {
     sendMs: int(a['send-ms'], short ? 12_000 : 45_000, '--send-ms', 3000),
     settleMs: int(a['settle-ms'], short ? 40_000 : 90_000, '--settle-ms', 0),
     relayDownMs: int(a['relay-down-ms'], 1000, '--relay-down-ms', 0),
+    webhookBatch: int(a['webhook-batch'], 1, '--webhook-batch', 1),
     redisDownMs: int(a['redis-down-ms'], 1500, '--redis-down-ms', 0),
     redisSignal: a['redis-signal'],
     engine: a.engine,
@@ -423,6 +426,7 @@ async function main() {
         webhookSecret: WEBHOOK_SECRET,
         apiSecret: API_SECRET,
         greeting: { text: 'Hi! Anything here may crash.' },
+        webhookBatch: o.webhookBatch,
       },
     });
     writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -593,6 +597,7 @@ async function main() {
     messagesPerWidget: o.messages,
     seed: o.seed,
     engine: o.engine,
+    webhookBatch: o.webhookBatch,
     short: o.short,
     kill: { relay: kill.relay, killed: kill.killed, atMs: kill.at - t0, onIt: kill.onIt, notBack: kill.notBack, restartedMs: kill.restartedMs, allBackMs: kill.allBackMs },
     redisRestart: { signal: redisRestart.signal, killed: redisRestart.killed, atMs: redisRestart.at - t0, upMs: redisRestart.upMs, relaysReadyMs: redisRestart.relaysReadyMs, relaysReadyEachMs: redisRestart.relaysReadyEachMs, relaysReady: redisRestart.relaysReady },
@@ -662,7 +667,7 @@ function print(r, failures) {
     ...directionLines(r, 'toBackend').map((l) => `  ${l}`),
     `backend → visitor (bot replies stored once, shown once, in posting and seq order):`,
     ...directionLines(r, 'toVisitor').map((l) => `  ${l}`),
-    `webhooks: received ${r.webhooks.received} (unique ${r.webhooks.unique}; ${kv(r.webhooks.byType) || 'none'}), invalid signature ${r.webhooks.invalidSignature}`,
+    `webhooks: received ${r.webhooks.received} (unique ${r.webhooks.unique}; ${kv(r.webhooks.byType) || 'none'}), invalid signature ${r.webhooks.invalidSignature}; ${r.webhooks.requests} requests, ${r.webhooks.batches} of them batches (webhookBatch ${r.webhookBatch}, largest ${r.webhooks.largestBatch})`,
     `REST replies: attempts ${r.replies.restAttempts} (per relay ${r.restAttemptsByRelay.join(' / ')})${Object.keys(r.replies.restFailures).length ? `, failed: ${kv(r.replies.restFailures)}` : ''}, conflicts ${r.replies.conflicts}`,
     `reconnects: ${r.reconnects} (sockets opened ${r.socketsOpened}, per relay ${r.socketsByRelay.join(' / ')}; widgets welcomed by more than one relay ${r.widgetsOnAnotherRelay}; conversation changes ${r.conversationChanges}, resets ${r.resets}, invalid frames ${r.invalidFrames}); client errors: ${kv(r.clientErrors) || 'none'}`,
     `frames received per relay: ${r.framesByRelay.map((n, k) => `relay ${k} ${n}`).join(', ')}`,

@@ -1,7 +1,8 @@
 // The chaos run (scripts/chaos.mjs --short) as part of `npm test`, which builds first: three
 // relay CLI processes on one redis-server, 120 widgets that reconnect to any relay, one relay
 // killed with SIGKILL, redis-server killed and restarted from its AOF, the backend down for a
-// while; nothing acked may be lost, shown twice or reordered, in either direction.
+// while, webhooks batched up to 10 events; nothing acked may be lost, shown twice or reordered,
+// in either direction.
 import { spawnSync } from 'node:child_process';
 import { expect, test } from 'vitest';
 import { requireBuiltRelay, scriptRunner } from './support/script-run.js';
@@ -14,7 +15,8 @@ const lines = (output: string, re: RegExp) => output.match(new RegExp(re.source,
 test('three relays on one redis survive a relay kill, a redis restart and a backend outage without loss, duplicates or reordering', { timeout: 150_000 }, async () => {
   requireBuiltRelay();
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not installed: the chaos run starts its own on a spare port.');
-  const { code, output } = await run(['--short', '--seed', '1']);
+  // Batched webhooks: a failed batch must fail, retry and deliver every event in it, in order.
+  const { code, output } = await run(['--short', '--seed', '1', '--webhook-batch', '10']);
   const line = output.split('\n').find((l) => l.startsWith('CHAOS_SUMMARY '));
   expect(line, output).toBeDefined();
   const summary = JSON.parse(line!.slice('CHAOS_SUMMARY '.length));
@@ -41,6 +43,8 @@ test('three relays on one redis survive a relay kill, a redis restart and a back
   expect(summary.lost.total, output).toBe(0);
   expect(summary.reordered.total, output).toBe(0);
   expect(summary.webhooks.byType['message.created'], output).toBeGreaterThanOrEqual(480);
+  expect(summary.webhooks.batches, output).toBeGreaterThan(0);
+  expect(summary.webhooks.largestBatch, output).toBeLessThanOrEqual(10);
   expect(summary.replies).toMatchObject({ expected: 480, shown: 480, shownTwice: 0 });
   expect(summary.widgetsOnAnotherRelay).toBeGreaterThanOrEqual(summary.catchUp.widgets);
   expect(code, output).toBe(0);

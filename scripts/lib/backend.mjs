@@ -1,7 +1,7 @@
 // The merchant backend of the crash and chaos runs: verifies and records every webhook, and
 // answers each visitor message with a numbered reply over the REST API.
 import { createServer } from 'node:http';
-import { verifyWebhook } from '@parley/backend';
+import { verifyWebhooks } from '@parley/backend';
 import { count, sleep } from './util.mjs';
 
 /** The id of the backend's reply to a visitor message: derived from it, so a retried POST is a duplicate, never a second reply. */
@@ -24,11 +24,11 @@ export const replyNumber = (text) => {
 export async function startBackend({ host, webhookSecret, apiSecret, relayBase }) {
   /** Every verified delivery in arrival order. */
   const events = [];
-  const deliveries = new Map(); // webhook-id → deliveries
+  const deliveries = new Map(); // event id (the webhook-id of a single event) → deliveries
   const replies = new Map(); // visitor message id → { k, state: 'pending'|'posted'|'conflict', duplicate }
   const numbers = new Map(); // conversation → replies numbered so far
   const chains = new Map(); // conversation → the promise of its last reply
-  const stats = { refused: 0, invalid: 0, restAttempts: 0, restFailures: new Map(), restDuplicates: 0, conflicts: 0 };
+  const stats = { refused: 0, invalid: 0, restAttempts: 0, restFailures: new Map(), restDuplicates: 0, conflicts: 0, requests: 0, batches: 0, largestBatch: 0 };
   let mode = 'up';
   let stopped = false;
   let port;
@@ -44,26 +44,33 @@ export async function startBackend({ host, webhookSecret, apiSecret, relayBase }
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const raw = Buffer.concat(chunks);
-      const r = await verifyWebhook(webhookSecret, req.headers, raw);
+      const r = await verifyWebhooks(webhookSecret, req.headers, raw);
       if (!r.ok) {
         stats.invalid++;
         res.writeHead(r.status).end();
         return;
       }
-      const e = r.event;
+      stats.requests++;
       const webhookId = String(req.headers['webhook-id']);
-      if (webhookId !== e.id) stats.invalid++; // the docs promise webhook-id === event.id
-      const m = e.data && 'message' in e.data ? e.data.message : undefined;
-      events.push({ webhookId, eventId: e.id, type: e.type, conversationId: e.conversationId, messageId: m?.id, seq: m?.seq, text: m?.body?.type === 'text' ? m.body.text : undefined, at: Date.now() });
-      count(deliveries, webhookId);
+      if (r.batchId) {
+        stats.batches++;
+        stats.largestBatch = Math.max(stats.largestBatch, r.events.length);
+        if (webhookId !== r.batchId) stats.invalid++; // a batch is signed with its own id
+      } else if (webhookId !== r.events[0].id) stats.invalid++; // the docs promise webhook-id === event.id
       res.writeHead(204).end();
-      if (e.type === 'message.created' && m?.body.type === 'text' && !replies.has(m.id)) {
-        const k = (numbers.get(e.conversationId) ?? 0) + 1;
-        numbers.set(e.conversationId, k);
-        const state = { k, state: 'pending', duplicate: false };
-        replies.set(m.id, state);
-        const prev = chains.get(e.conversationId) ?? Promise.resolve();
-        chains.set(e.conversationId, prev.then(() => reply(e.conversationId, m, state)));
+      for (const e of r.events) {
+        const m = e.data && 'message' in e.data ? e.data.message : undefined;
+        // Repeats are told apart by the event id: a batch's own id is new on every attempt.
+        events.push({ webhookId: e.id, eventId: e.id, type: e.type, conversationId: e.conversationId, messageId: m?.id, seq: m?.seq, text: m?.body?.type === 'text' ? m.body.text : undefined, at: Date.now() });
+        count(deliveries, e.id);
+        if (e.type === 'message.created' && m?.body.type === 'text' && !replies.has(m.id)) {
+          const k = (numbers.get(e.conversationId) ?? 0) + 1;
+          numbers.set(e.conversationId, k);
+          const state = { k, state: 'pending', duplicate: false };
+          replies.set(m.id, state);
+          const prev = chains.get(e.conversationId) ?? Promise.resolve();
+          chains.set(e.conversationId, prev.then(() => reply(e.conversationId, m, state)));
+        }
       }
     });
   });

@@ -21,7 +21,7 @@ export function verdict({ widgets, history, backend }) {
     duplicatedInHistory: 0,
     rawDuplicates: { msgFrames: 0, ownMsgFrames: 0, replyMsgFrames: 0, webhooks: 0, webhooksAfterALaterEvent: 0, restReplies: 0 },
     reordered: { total: 0, timeline: 0, history: 0, ownSendOrder: 0, ackSeqMismatch: 0, webhookOrder: 0, startedNotFirst: 0, replyOrder: 0, shownSeqMismatch: 0 },
-    webhooks: { received: backend.events.length, unique: backend.deliveries.size, byType: {}, refusedWhileDown: backend.stats.refused, invalidSignature: backend.stats.invalid },
+    webhooks: { received: backend.events.length, unique: backend.deliveries.size, byType: {}, refusedWhileDown: backend.stats.refused, invalidSignature: backend.stats.invalid, requests: backend.stats.requests, batches: backend.stats.batches, largestBatch: backend.stats.largestBatch },
     replies: { expected: 0, posted: 0, shown: 0, shownTwice: 0, restAttempts: backend.stats.restAttempts, restFailures: Object.fromEntries(backend.stats.restFailures), conflicts: backend.stats.conflicts },
     reconnects: 0,
     socketsOpened: 0,
