@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { z } from 'zod/mini';
 import { Pool, type Dispatcher } from 'undici';
-import { LIMITS, WebhookBatchReply, WebhookReply, check, type WebhookBatch, type WebhookEvent } from '@parley/protocol';
+import { LIMITS, WebhookBatchReply, WebhookReply, check, type WebhookEvent } from '@parley/protocol';
 import type { BackendSockets } from './backend-socket.js';
 import type { SiteConfig } from './config.js';
 import { isEngineUnavailable, type ClaimedJob, type Engine, type JobError } from './engine/types.js';
@@ -286,7 +286,7 @@ export class WebhookWorker {
   }
 
   private async postOne(site: SiteConfig, job: ClaimedJob, started: number): Promise<void> {
-    const outcome = await this.attempt(site, job.id, job.event);
+    const outcome = await this.attempt(site, job.id, job.eventJson ?? JSON.stringify(job.event));
     await this.settle(job, outcome, outcome.ok ? this.readReply(WebhookReply, outcome.answer, job.id) : undefined, started);
   }
 
@@ -305,11 +305,13 @@ export class WebhookWorker {
     }
     if (jobs.length === 1) return this.postOne(site, jobs[0]!, started);
     const id = `batch_${newId()}`;
-    const batch: WebhookBatch = { type: 'batch', id, events: jobs.map((job) => job.event) };
-    const outcome = await this.attempt(site, id, batch, this.o.timeoutMs, LIMITS.maxBodyBytes * jobs.length);
+    // A WebhookBatch, `{type: "batch", id, events}`, of the events' JSON as stored.
+    const body = `{"type":"batch","id":${JSON.stringify(id)},"events":[${jobs.map((job) => job.eventJson ?? JSON.stringify(job.event)).join(',')}]}`;
+    const outcome = await this.attempt(site, id, body, this.o.timeoutMs, LIMITS.maxBodyBytes * jobs.length);
     const replies = outcome.ok ? this.readReply(WebhookBatchReply, outcome.answer, id)?.replies : undefined;
     this.o.log.debug({ webhookId: id, events: jobs.length, ok: outcome.ok }, 'webhook batch attempted');
-    await Promise.all(jobs.map((job) => this.settle(job, outcome, replies?.[job.event.id], started)));
+    // A job's id is its event's id.
+    await Promise.all(jobs.map((job) => this.settle(job, outcome, replies?.[job.id], started)));
   }
 
   /** Record the outcome of one job's attempt: append its reply and complete it, or retry it. */
@@ -330,7 +332,8 @@ export class WebhookWorker {
       }
       metrics.webhookDeliveries.inc({ result: 'delivered' });
       metrics.webhookLatency.observe((this.o.now() - job.enqueuedAt) / 1000);
-      log.debug({ webhookId: job.id, type: job.event.type, attempts: job.attempts }, 'webhook delivered');
+      // The event's type only when it is logged: reading it parses the event.
+      if (log.level === 'debug' || log.level === 'trace') log.debug({ webhookId: job.id, type: job.event.type, attempts: job.attempts }, 'webhook delivered');
       return;
     }
     metrics.webhookAttemptDuration.observe({ result: outcome.failure.result }, seconds);
@@ -364,7 +367,7 @@ export class WebhookWorker {
    */
   async sendOnce(site: SiteConfig, event: WebhookEvent): Promise<boolean> {
     if (this.stopped) return false;
-    const outcome = await this.attempt(site, event.id, event);
+    const outcome = await this.attempt(site, event.id, JSON.stringify(event));
     return outcome.ok;
   }
 
@@ -374,12 +377,12 @@ export class WebhookWorker {
    */
   async ask(site: SiteConfig, event: WebhookEvent, timeoutMs: number): Promise<{ ok: true; reply?: WebhookReply } | { ok: false; error: JobError }> {
     if (this.stopped) return { ok: false, error: { code: 'WEBHOOK_FAILED', message: 'The relay is stopping.' } };
-    const outcome = await this.attempt(site, event.id, event, timeoutMs);
+    const outcome = await this.attempt(site, event.id, JSON.stringify(event), timeoutMs);
     return outcome.ok ? { ok: true, reply: this.readReply(WebhookReply, outcome.answer, event.id) } : { ok: false, error: outcome.failure.error };
   }
 
-  /** POST `payload` (an event or a batch) once, signed with `id` as its `webhook-id`. */
-  private async attempt(site: SiteConfig, id: string, payload: WebhookEvent | WebhookBatch, timeoutMs = this.o.timeoutMs, maxBytes: number = LIMITS.maxBodyBytes): Promise<AttemptOutcome> {
+  /** POST `json` (an event or a batch) once, signed with `id` as its `webhook-id`. */
+  private async attempt(site: SiteConfig, id: string, json: string, timeoutMs = this.o.timeoutMs, maxBytes: number = LIMITS.maxBodyBytes): Promise<AttemptOutcome> {
     if (!site.webhookUrl || !site.webhookSecret) {
       // Only a backendSocket "only" site has no webhook, and its events never come here.
       return { ok: false, failure: { result: 'network_error', error: { code: 'WEBHOOK_FAILED', message: 'The site has no webhookUrl.' } } };
@@ -388,7 +391,7 @@ export class WebhookWorker {
     const post = new Post(timeoutMs, maxBytes);
     let answer: PostResult;
     try {
-      const body = Buffer.from(JSON.stringify(payload));
+      const body = Buffer.from(json);
       const timestamp = Math.floor(this.o.now() / 1000);
       const { pool, path } = this.target(webhookUrl);
       this.posts.add(post);

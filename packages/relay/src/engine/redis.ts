@@ -360,7 +360,8 @@ return {1, id, redis.call('HGETALL', ck)}
    * '{' and without seq/ts, maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start
    * '1', closes '1', started job id, started envelope rest, message job id, message envelope rest,
    * message JSON rest (id, from, body), publish head.
-   * → one each: false (no conversation) | {duplicate 0/1, seq, ts, entry JSON or nil}.
+   * → one each: false (no conversation) | {0, seq, ts} (stored: the entry is the one given, with
+   * them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
    */
   append: `
 local function append_one(A)
@@ -389,7 +390,7 @@ local function append_one(A)
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
   after_write(id, seqs, tss, A[5], oldest, now, json, A[15])
-  return {0, seqs, tss, json}
+  return {0, seqs, tss}
 end
 local out = {}
 for k = 3, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
@@ -1040,11 +1041,17 @@ function toConversation(id: string, h: Record<string, string>): Conversation {
 
 function toClaimed(reply: unknown): ClaimedJob {
   const [id, conversationId, event, siteKey, attempts, enqueuedAt, first, last, dueAt, error, lease, leaseUntil] = list(reply);
+  const eventJson = str(event);
+  let parsed: WebhookEvent | undefined;
   const job: ClaimedJob = {
     id: str(id),
     siteKey: str(siteKey),
     conversationId: str(conversationId),
-    event: parse<WebhookEvent>(str(event)),
+    // Parsed when asked for: a webhook posts the stored JSON as it is.
+    get event() {
+      return (parsed ??= parse<WebhookEvent>(eventJson));
+    },
+    eventJson,
     attempts: num(attempts),
     enqueuedAt: num(enqueuedAt),
     firstAttemptAt: num(first),
@@ -1442,7 +1449,8 @@ export class RedisEngine implements Engine {
     if (num(duplicate) === 1) {
       return { duplicate: true, seq: num(seq), ts: num(ts), entry: json === null || json === undefined ? null : parse<LogEntry>(str(json)) };
     }
-    return { duplicate: false, seq: num(seq), ts: num(ts), entry: parse<LogEntry>(str(json)) };
+    // Stored as given, with its seq and ts: the reply does not carry it back.
+    return { duplicate: false, seq: num(seq), ts: num(ts), entry: { ...entry, seq: num(seq), ts: num(ts) } };
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {

@@ -552,6 +552,8 @@ export interface WebhookJob {
 
 /** A job leased to one worker. */
 export interface ClaimedJob extends WebhookJob {
+  /** The event's JSON as the engine stored it, when it keeps JSON: a webhook posts it as it is. */
+  eventJson?: string;
   /** The lease token: completing, retrying or burying the job needs it. */
   lease: string;
   /** When the lease expires (engine clock). */
