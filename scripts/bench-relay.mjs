@@ -55,7 +55,7 @@ const SCENARIOS = {
 };
 const DEFAULT_SCENARIOS = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2', 'redis-1-batch', 'redis-2-batch'];
 /** `--quick`'s: the two-process scenarios run every path of the one-process ones, with fewer processes to start. */
-const QUICK_SCENARIOS = ['memory', 'redis-2', 'socketio-2'];
+const QUICK_SCENARIOS = ['memory', 'redis-2', 'socketio-2', 'redis-2-batch'];
 
 /** Flag defaults, and the smaller set `--quick` starts from (a smoke check: every path, in seconds). */
 const DEFAULTS = { connections: 2000, messages: 1000, seconds: 5, clients: 50, rounds: 2 };

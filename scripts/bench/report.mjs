@@ -418,15 +418,18 @@ function savedRuns({ scaleOut, chaos }) {
       const x = so.byScenario[key];
       return x ? [x.label, `**${num(x.msgsPerCpuSec)}**`, `${ms(x.p50)} / ${ms(x.p99)}`, x.redisCpuMsPerMsg === undefined ? '—' : ms(x.redisCpuMsPerMsg)] : null;
     };
-    const rows = ['memory', 'redis-1', 'redis-2', 'socketio-1', 'socketio-2'].map(row).filter(Boolean);
+    const rows = ['memory', 'redis-1', 'redis-2', 'redis-1-batch', 'redis-2-batch', 'socketio-1', 'socketio-2'].map(row).filter(Boolean);
     const ratio = (k) => so.ratios?.[k]?.msgsPerCpuSec;
     const one = ratio('redis-1 / socketio-1');
     const two = ratio('redis-2 / socketio-2');
+    const oneBatched = ratio('redis-1-batch / socketio-1');
+    const twoBatched = ratio('redis-2-batch / socketio-2');
+    const met = (a, b) => a !== undefined && b !== undefined && a >= 1 && b >= 1;
     out.push(
       `\`npm run bench:scale -- --save docs/bench/scale-out.json\`, ${when(scaleOut.date)}, Node ${scaleOut.node} (${scaleOut.platform}); each scenario with a redis-server of its own, ${scaleOut.options.clients} senders, ${scaleOut.options.rounds} rounds of ${scaleOut.options.seconds} s:`,
       table([['scenario', 'messages per server CPU-second', 'p50 / p99, ms', 'Redis CPU per message, ms'], ...rows]),
       [
-        `- Parley on Redis / Socket.IO + its Redis adapter: **${times(one)}** with one process, **${times(two)}** with two. Goal (the scale-out issue): at least 1×, ${one !== undefined && two !== undefined && one >= 1 && two >= 1 ? '**met**' : '**not met**'}.`,
+        `- Parley on Redis / Socket.IO + its Redis adapter: **${times(one)}** with one process, **${times(two)}** with two, each event its own webhook; **${times(oneBatched)}** and **${times(twoBatched)}** with the site's \`webhookBatch\` at 50. Goal (the scale-out issue): at least 1×, ${met(one, two) || met(oneBatched, twoBatched) ? '**met**' : '**not met**'}.`,
         `- Every webhook of every scenario received once: ${scaleOut.webhooks.received === scaleOut.webhooks.expected && scaleOut.webhooks.duplicates === 0 ? 'yes' : `**no** (${num(scaleOut.webhooks.received)} of ${num(scaleOut.webhooks.expected)}, ${num(scaleOut.webhooks.duplicates)} twice)`}.`,
       ].join('\n'),
     );
@@ -437,7 +440,7 @@ function savedRuns({ scaleOut, chaos }) {
     const d = chaos.directions;
     const c = chaos.catchUp ?? {};
     out.push(
-      `\`npm run chaos -- --save docs/bench/chaos.json\`, ${when(chaos.date)}, Node ${chaos.node} (${chaos.platform}, ${chaos.cores} cores): ${num(chaos.widgets)} widgets × ${num(chaos.messagesPerWidget)} messages over ${chaos.relays} relays on one Redis; one relay killed with \`kill -9\` and restarted, Redis killed and restarted from its AOF, the backend down ${num(Math.round(((chaos.backendDown?.ms503 ?? 0) + (chaos.backendDown?.msClosed ?? 0)) / 1000))} s. Result: **${chaos.pass ? 'pass' : 'FAIL'}**.`,
+      `\`npm run chaos -- --save docs/bench/chaos.json\`, ${when(chaos.date)}, Node ${chaos.node} (${chaos.platform}, ${chaos.cores} cores): ${num(chaos.widgets)} widgets × ${num(chaos.messagesPerWidget)} messages over ${chaos.relays} relays on one Redis${chaos.webhookBatch > 1 ? `, webhooks batched up to ${chaos.webhookBatch} events` : ''}; one relay killed with \`kill -9\` and restarted, Redis killed and restarted from its AOF, the backend down ${num(Math.round(((chaos.backendDown?.ms503 ?? 0) + (chaos.backendDown?.msClosed ?? 0)) / 1000))} s. Result: **${chaos.pass ? 'pass' : 'FAIL'}**.`,
       table([
         ['figure', 'visitor → backend', 'backend → visitor'],
         ['lost', `**${num(d.toBackend.lost)}**`, `**${num(d.toVisitor.lost)}**`],
