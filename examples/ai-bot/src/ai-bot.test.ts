@@ -26,8 +26,8 @@ async function mockModel(answer: (index: number) => MockAnswer) {
   return model;
 }
 
-/** The mock model, the bot, and a relay that sends the bot its webhooks. */
-async function setup(answer: (index: number) => MockAnswer) {
+/** The mock model, the bot, and a relay that sends the bot its webhooks (`webhookBatch` events per request at most). */
+async function setup(answer: (index: number) => MockAnswer, webhookBatch = 1) {
   const model = await mockModel(answer);
   const lines: string[] = [];
   // The relay listens after the bot (its config names the bot's URL): the bot's calls wait for it.
@@ -48,9 +48,9 @@ async function setup(answer: (index: number) => MockAnswer) {
       tokenSecret: 'token-secret-for-the-ai-bot-test-0123456789',
       engine: { type: 'memory' },
       logLevel: 'silent',
-      sites: [{ siteKey: 'pk_ai', name: 'AI Shop', allowedOrigins: [ORIGIN], webhookUrl: bot.webhookUrl, webhookSecret: WEBHOOK_SECRET, apiSecret: API_SECRET }],
+      sites: [{ siteKey: 'pk_ai', name: 'AI Shop', allowedOrigins: [ORIGIN], webhookUrl: bot.webhookUrl, webhookSecret: WEBHOOK_SECRET, apiSecret: API_SECRET, webhookBatch }],
     },
-    { logger: false, webhooks: { pollMs: 20 }, closeGraceMs: 100 },
+    { logger: false, webhooks: { pollMs: 20, concurrency: 1 }, closeGraceMs: 100 },
   );
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -67,7 +67,7 @@ async function setup(answer: (index: number) => MockAnswer) {
     const seq = ((await visitor.take((f) => f.t === 'ack' && f.id === id)) as { seq: number }).seq;
     return (await visitor.take((f) => f.t === 'msg' && f.from.role === 'bot' && f.seq > seq)) as Extract<ServerFrame, { t: 'msg' }>;
   };
-  return { model, bot, lines, visitor, ask };
+  return { model, bot, lines, visitor, ask, base };
 }
 
 /** The text a widget shows while an answer streams: the offset rule over its draft frames. */
@@ -102,6 +102,21 @@ describe('the AI bot behind a relay', () => {
     expect(model.requests[0]!.body).toMatchObject({ model: 'mock-model', stream: true });
     expect(model.requests[0]!.body.messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(model.requests[0]!.body.messages.at(-1)).toEqual({ role: 'user', content: 'How fast do you ship?' });
+  });
+
+  test('with batched webhooks (webhookBatch), each visitor of a batch gets the answer to their own question', async () => {
+    const { model, base, visitor } = await setup(() => ({ chunks: ANSWER, delayMs: 5 }), 10);
+    const others = await Promise.all([1, 2, 3].map(() => openVisitor(base, ORIGIN, 'pk_ai')));
+    for (const v of others) cleanups.push(() => v.close());
+    // One delivery at a time (concurrency 1): the questions queued behind the first go as a batch.
+    const all = [visitor, ...others];
+    all.forEach((v, i) => v.send({ t: 'send', id: `q_${i}`, body: { type: 'text', text: `Question ${i}?` } }));
+    for (const [i, v] of all.entries()) {
+      await v.take((f) => f.t === 'ack' && f.id === `q_${i}`);
+      const answer = await v.take((f) => f.t === 'msg' && f.from.role === 'bot');
+      expect(answer).toMatchObject({ from: BOT, body: { type: 'text', text: ANSWER.join('') } });
+    }
+    expect(model.requests.map((r) => r.body.messages.at(-1)?.content).sort()).toEqual(['Question 0?', 'Question 1?', 'Question 2?', 'Question 3?']);
   });
 
   test('the model sees the conversation so far', async () => {

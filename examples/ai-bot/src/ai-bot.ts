@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RelayError, bodyOf, createRelayClient, verifyWebhook, type WebhookEventOf } from '@parley/backend';
+import { RelayError, bodyOf, createRelayClient, verifyWebhooks, type WebhookEventOf } from '@parley/backend';
 import { chatCompletionText, type ChatMessage } from './chat-stream.js';
 
 export interface AiBotOptions {
@@ -44,8 +44,8 @@ const SYSTEM_PROMPT =
 
 /** Earlier messages of the conversation the model sees. */
 const CONTEXT_ENTRIES = 20;
-/** Webhook bodies are at most the relay's 64 KiB, plus room. */
-const MAX_BODY = 256 * 1024;
+/** One event, or a batch of up to 100 (a site with webhookBatch above 1). */
+const MAX_BODY = 8 * 1024 * 1024;
 
 /** The answer's message id, derived from the webhook id: a redelivery finds the same answer. */
 const answerIdOf = (webhookId: string) => `ai_${createHash('sha256').update(webhookId).digest('base64url').slice(0, 24)}`;
@@ -126,16 +126,18 @@ export async function startAiBot(options: AiBotOptions): Promise<AiBot> {
         res.writeHead(413).end();
         return;
       }
-      const verified = await verifyWebhook(options.webhookSecret, req.headers, raw);
+      // One event, or a batch of them (a site with webhookBatch above 1).
+      const verified = await verifyWebhooks(options.webhookSecret, req.headers, raw);
       if (!verified.ok) {
         log(`webhook refused: ${verified.code}`);
         res.writeHead(verified.status).end();
         return;
       }
-      const event = verified.event;
       // Answer the delivery at once; the model writes afterwards, streamed to the visitor.
-      if (event.type === 'message.created') answer(event);
-      else if (event.type === 'message.feedback') log(`feedback ${event.data.value} on ${event.data.messageId} in ${event.conversationId}`);
+      for (const event of verified.events) {
+        if (event.type === 'message.created') answer(event);
+        else if (event.type === 'message.feedback') log(`feedback ${event.data.value} on ${event.data.messageId} in ${event.conversationId}`);
+      }
       res.writeHead(204).end();
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500).end();

@@ -7,6 +7,7 @@ import {
   WEBHOOK_SECRET,
   consoleApi,
   deliver,
+  deliverBatch,
   startFakeRelay,
   visitorMessage,
   webhookEvent,
@@ -64,6 +65,19 @@ describe('FAQ bot (inline webhook replies)', () => {
   ])('answers the %s button', async (value, expected) => {
     const { reply } = await deliver(backend.url, visitorMessage('c_btn', { type: 'postback', value, label: value }, 'postback'));
     expect(reply.messages[0].body.text).toMatch(expected);
+  });
+
+  test('answers a batch of events (webhookBatch) with each reply under its event id, as it answers them one by one', async () => {
+    const shipping = visitorMessage('c_b1', { type: 'postback', value: 'shipping', label: 'Shipping time' }, 'postback');
+    const chinese = visitorMessage('c_b2', { type: 'text', text: '请问多久发货？' });
+    const started = webhookEvent('conversation.started', 'c_b3', { context: {} });
+    const { status, reply } = await deliverBatch(backend.url, [shipping, chinese, started]);
+    expect(status).toBe(200);
+    expect(Object.keys(reply.replies).sort()).toEqual([shipping.id, chinese.id].sort());
+    expect(texts(reply.replies[shipping.id])).toEqual(texts((await deliver(backend.url, visitorMessage('c_b4', { type: 'postback', value: 'shipping', label: 'Shipping time' }, 'postback'))).reply));
+    expect(texts(reply.replies[chinese.id])[0]).toMatch(/[\u4e00-\u9fff]/);
+    // A batch signed with another secret is refused as a whole.
+    expect((await deliverBatch(backend.url, [shipping], 'whsec_' + Buffer.from('another-secret-of-32-bytes-0000!').toString('base64'))).status).toBe(401);
   });
 
   test('answers Chinese questions in Chinese', async () => {

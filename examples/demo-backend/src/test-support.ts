@@ -123,15 +123,24 @@ export function visitorMessage(conversationId: string, body: any, type: 'message
 
 /** POST a webhook signed like the relay signs it; returns the status and parsed reply. */
 export async function deliver(url: string, event: WebhookEvent, secret = WEBHOOK_SECRET): Promise<{ status: number; reply: any }> {
-  const body = JSON.stringify(event);
+  return post(url, event.id, JSON.stringify(event), secret);
+}
+
+/** POST several events as one batch (a site with `webhookBatch`), signed like the relay signs it. */
+export async function deliverBatch(url: string, events: WebhookEvent[], secret = WEBHOOK_SECRET): Promise<{ status: number; reply: any }> {
+  const id = `batch_test${++counter}`;
+  return post(url, id, JSON.stringify({ type: 'batch', id, events }), secret);
+}
+
+async function post(url: string, id: string, body: string, secret: string): Promise<{ status: number; reply: any }> {
   const ts = Math.floor(Date.now() / 1000);
   const res = await fetch(`${url}/webhooks/parley`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      'webhook-id': event.id,
+      'webhook-id': id,
       'webhook-timestamp': String(ts),
-      'webhook-signature': await signWebhook(secret, event.id, ts, body),
+      'webhook-signature': await signWebhook(secret, id, ts, body),
     },
     body,
   });
