@@ -308,6 +308,7 @@ export class WebhookWorker {
     // A WebhookBatch, `{type: "batch", id, events}`, of the events' JSON as stored.
     const body = `{"type":"batch","id":${JSON.stringify(id)},"events":[${jobs.map((job) => job.eventJson ?? JSON.stringify(job.event)).join(',')}]}`;
     const outcome = await this.attempt(site, id, body, this.o.timeoutMs, LIMITS.maxBodyBytes * jobs.length);
+    this.o.metrics.webhookBatchEvents.observe(jobs.length);
     const replies = outcome.ok ? this.readReply(WebhookBatchReply, outcome.answer, id)?.replies : undefined;
     this.o.log.debug({ webhookId: id, events: jobs.length, ok: outcome.ok }, 'webhook batch attempted');
     // A job's id is its event's id.

@@ -365,6 +365,10 @@ describe('batched webhooks (webhookBatch)', () => {
       expect(mine.map((e) => e.type)).toEqual(['conversation.started', 'message.created', 'message.created']);
       expect(mine.map((e) => messageOf(e)?.seq).slice(1)).toEqual([...mine.map((e) => messageOf(e)?.seq).slice(1)].sort((a, b) => a! - b!));
     }
+    // /metrics counts the batched requests and the events they carried.
+    const metrics = await (await fetch(`${relay.base}/metrics`)).text();
+    expect(metrics).toContain(`parley_webhook_batch_events_count ${batches.length}\n`);
+    expect(metrics).toContain(`parley_webhook_batch_events_sum ${batches.reduce((n, b) => n + b.events.length, 0)}\n`);
     // Every visitor sees the bot's answers to their own pings, after them and in order, and no one else's.
     for (const [i, c] of clients.entries()) {
       await c.take((f) => f.t === 'msg' && f.body.type === 'text' && f.body.text === `pong ${i}.2`);

@@ -21,6 +21,8 @@ export interface RelayMetrics {
   webhookDeadLetters: Counter;
   webhookLatency: Histogram;
   webhookAttemptDuration: Histogram<'result'>;
+  /** Events per batched webhook request (sites with `webhookBatch` above 1). */
+  webhookBatchEvents: Histogram;
   socketCloses: Counter<'code'>;
   restRequests: Counter<'route' | 'status'>;
   /** Plain HTTP connections refused by the per-address cap. */
@@ -91,6 +93,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: 'parley_webhook_delivery_latency_seconds',
       help: 'Time from enqueueing a webhook event to its successful delivery.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600, 3600, 86400],
+      registers: [registry],
+    }),
+    webhookBatchEvents: new Histogram({
+      name: 'parley_webhook_batch_events',
+      help: 'Events in each batched webhook request (an attempt of a site with webhookBatch above 1 that carried several).',
+      buckets: [2, 5, 10, 20, 50, 100],
       registers: [registry],
     }),
     webhookAttemptDuration: new Histogram({
