@@ -69,7 +69,8 @@ export class ConversationService {
       webhook: webhookTypeOf(body),
       start: true,
     });
-    if (result && !result.duplicate) this.kick(conversationId);
+    // An event queued behind an earlier one of its conversation needs no look: settling that one looks.
+    if (result && !result.duplicate && result.queuedHead !== false) this.kick(conversationId);
     return result;
   }
 

@@ -398,10 +398,10 @@ export class MemoryEngine implements Engine {
     log.maxAgeMs = request.retention.maxAgeMs;
     log.lastActivityAt = now;
     this.trim(log, request.retention.maxMessages, now - request.retention.maxAgeMs);
-    this.webhooks.enqueue(jobs);
+    const queuedHead = this.webhooks.enqueue(jobs);
 
     this.fanout.deliver(Object.freeze({ kind: 'entry', conversationId: conversation.id, entry }));
-    return { duplicate: false, entry: copy(entry), seq, ts: now };
+    return { duplicate: false, entry: copy(entry), seq, ts: now, ...(jobs.length ? { queuedHead } : {}) };
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {

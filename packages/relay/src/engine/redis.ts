@@ -202,13 +202,18 @@ local function visitor(vid, idn, rs)
 end
 
 -- Queue a job at the end of its conversation; an id already queued is left alone.
+-- Queue a job at the end of its conversation's list; true when it is the list's first.
 local function enqueue(id, conv, site, event, now)
   local jk = P .. 'job:' .. id
-  if redis.call('EXISTS', jk) == 1 then return end
+  if redis.call('EXISTS', jk) == 1 then return false end
   local n = redis.call('INCR', P .. 'jobseq')
   local nows = n2s(now)
   redis.call('HSET', jk, 'ev', event, 'site', site, 'conv', conv, 'att', 0, 'enq', nows, 'due', nows, 'n', n)
-  if redis.call('RPUSH', P .. 'q:' .. conv, id) == 1 then redis.call('ZADD', WAITING, nows, conv) end
+  if redis.call('RPUSH', P .. 'q:' .. conv, id) == 1 then
+    redis.call('ZADD', WAITING, nows, conv)
+    return true
+  end
+  return false
 end
 
 -- Drop the first job of a conversation (the leased one) and file the conversation by its next job.
@@ -360,7 +365,8 @@ return {1, id, redis.call('HGETALL', ck)}
    * '{' and without seq/ts, maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start
    * '1', closes '1', started job id, started envelope rest, message job id, message envelope rest,
    * message JSON rest (id, from, body), publish head.
-   * → one each: false (no conversation) | {0, seq, ts} (stored: the entry is the one given, with
+   * → one each: false (no conversation) | {0, seq, ts, queued head: 1 an event it queued is its
+   * conversation's first, 0 none is, -1 it queued none} (stored: the entry is the one given, with
    * them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
    */
   append: `
@@ -377,20 +383,22 @@ local function append_one(A)
   local now = clock()
   local seqs, tss, json, oldest = write_entry(id, last, now, A[2], A[3], tonumber(A[4]), tonumber(A[5]), window)
 
+  local head = -1
   if A[7] ~= '' then
+    head = 0
     local site = c[3]
     local tail = '"siteKey":' .. cjson.encode(site) .. ','
     local vis = visitor(c[4], c[5], c[7])
     if A[8] == '1' and c[2] ~= '1' then
-      enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[11], now)
+      if enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[11], now) then head = 1 end
       redis.call('HSET', ck, 'st', 1)
     end
-    enqueue(A[12], id, site,
-      '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[14] .. '},' .. tail .. A[13], now)
+    if enqueue(A[12], id, site,
+      '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[14] .. '},' .. tail .. A[13], now) then head = 1 end
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
   after_write(id, seqs, tss, A[5], oldest, now, json, A[15])
-  return {0, seqs, tss}
+  return {0, seqs, tss, head}
 end
 local out = {}
 for k = 3, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
@@ -1450,7 +1458,8 @@ export class RedisEngine implements Engine {
       return { duplicate: true, seq: num(seq), ts: num(ts), entry: json === null || json === undefined ? null : parse<LogEntry>(str(json)) };
     }
     // Stored as given, with its seq and ts: the reply does not carry it back.
-    return { duplicate: false, seq: num(seq), ts: num(ts), entry: { ...entry, seq: num(seq), ts: num(ts) } };
+    const head = num(json);
+    return { duplicate: false, seq: num(seq), ts: num(ts), entry: { ...entry, seq: num(seq), ts: num(ts) }, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {

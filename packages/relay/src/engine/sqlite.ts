@@ -332,10 +332,11 @@ function prepareStatements(db: Database.Database) {
     deleteOwner: db.prepare<[string, string, string]>('DELETE FROM owners WHERE site_key = ? AND owner_key = ? AND conversation_id = ?'),
 
     // A job is the head when its conversation has no job yet; an id already queued is kept as is.
-    enqueue: db.prepare<{ id: string; cid: string; site: string; event: string; now: number; due: number }>(
+    enqueue: db.prepare<{ id: string; cid: string; site: string; event: string; now: number; due: number }, { head: number }>(
       `INSERT INTO jobs (id, conversation_id, site_key, event, enqueued_at, due_at, available_at, head)
        VALUES (@id, @cid, @site, @event, @now, @due, @due, NOT EXISTS (SELECT 1 FROM jobs WHERE conversation_id = @cid))
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id) DO NOTHING
+       RETURNING head`,
     ),
     // One range scan of the partial index `jobs_heads` (only first jobs are in it) up to `now`,
     // then a sort of those rows by pos: a claim costs O(log n + d log d) for d heads due now,
@@ -766,10 +767,14 @@ export class SqliteEngine implements Engine {
 function makeTransactions(db: Database.Database, s: Statements, options: { clock: () => number; emptyTtlMs: number; maxDeadLetters: number }) {
   const now = (): number => options.clock();
 
-  const enqueue = (jobs: readonly WebhookJob[]): void => {
+  /** Queue `jobs`; true when one of them became its conversation's first job. */
+  const enqueue = (jobs: readonly WebhookJob[]): boolean => {
+    let head = false;
     for (const job of jobs) {
-      s.enqueue.run({ id: job.id, cid: job.conversationId, site: job.siteKey, event: JSON.stringify(job.event), now: job.enqueuedAt, due: job.dueAt });
+      const row = s.enqueue.get({ id: job.id, cid: job.conversationId, site: job.siteKey, event: JSON.stringify(job.event), now: job.enqueuedAt, due: job.dueAt });
+      if (row?.head === 1) head = true;
     }
+    return head;
   };
 
   /** Drop a job that was its conversation's head and make the next one the head. */
@@ -870,7 +875,8 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
     s.pruneIds.run(id, seq - window);
     if (seq > retention.maxMessages) s.trimCount.run(id, seq - retention.maxMessages);
     s.trimAge.run({ id, cutoff: ts - retention.maxAgeMs, end: seq + 1 });
-    enqueue(appendJobs(before, request, entry, ts));
+    const jobs = appendJobs(before, request, entry, ts);
+    const queuedHead = enqueue(jobs);
     s.afterAppend.run({
       id,
       lastSeq: seq,
@@ -879,7 +885,7 @@ function makeTransactions(db: Database.Database, s: Statements, options: { clock
       started: startsConversation(before, request) ? 1 : 0,
       closed: closesConversation(entry) ? 1 : 0,
     });
-    return { duplicate: false, entry, seq, ts };
+    return { duplicate: false, entry, seq, ts, ...(jobs.length ? { queuedHead } : {}) };
   };
 
   // ---- streamed answers ----

@@ -369,7 +369,18 @@ export interface AppendRequest {
 }
 
 export type AppendResult =
-  | { duplicate: false; entry: LogEntry; seq: number; ts: number }
+  | {
+      duplicate: false;
+      entry: LogEntry;
+      seq: number;
+      ts: number;
+      /**
+       * With a webhook: true when an event this append queued is now its conversation's next to
+       * deliver (a worker should look at the queue), false when they wait behind an earlier event
+       * (settling that one looks again). Absent when it queued nothing.
+       */
+      queuedHead?: boolean;
+    }
   /** `entry` is null when retention trimmed it; `seq` and `ts` are the original ones. */
   | { duplicate: true; entry: LogEntry | null; seq: number; ts: number };
 

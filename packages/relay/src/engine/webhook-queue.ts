@@ -65,9 +65,11 @@ export class WebhookQueue {
   /**
    * Queue `jobs` at the end of their conversations; an id already queued is ignored. The queue
    * keeps a copy of each job's record and freezes its event (and what the event holds), so claims
-   * share the event instead of copying it: hand it events no one changes afterwards.
+   * share the event instead of copying it: hand it events no one changes afterwards. True when
+   * one of them became its conversation's first job.
    */
-  enqueue(jobs: readonly WebhookJob[]): void {
+  enqueue(jobs: readonly WebhookJob[]): boolean {
+    let head = false;
     for (const job of jobs) {
       if (this.jobs.has(job.id)) continue;
       const queued: Queued = { job: { ...job, event: deepFreeze(job.event) }, seq: ++this.seq, lease: null };
@@ -78,8 +80,12 @@ export class WebhookQueue {
         this.lanes.set(job.conversationId, lane);
       }
       lane.jobs.push(queued);
-      if (lane.jobs.length - lane.head === 1) this.file(lane, 'waiting');
+      if (lane.jobs.length - lane.head === 1) {
+        this.file(lane, 'waiting');
+        head = true;
+      }
     }
+    return head;
   }
 
   /** Lease up to `max` due jobs, the first of each conversation, oldest first. */

@@ -862,6 +862,26 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(labels(await drain())).toEqual(['a1', 'a2']);
     });
 
+    test("an append tells whether the event it queued is its conversation's next to deliver", async () => {
+      const c = await conversation();
+      const other = await conversation();
+      const queued = async (id: string, conversationId = c) =>
+        ((await engine.append({ conversationId, entry: text(id), retention: keep, webhook: 'message.created', start: true })) as { queuedHead?: boolean }).queuedHead;
+      // conversation.started and m1: the first is the head.
+      expect(await queued('m1')).toBe(true);
+      expect(await queued('m2')).toBe(false);
+      expect(await queued('o1', other)).toBe(true);
+      // While the head is leased, and after it is delivered, what is queued waits behind m1.
+      const [started] = await engine.claimWebhooks(1, LEASE);
+      expect(await queued('m3')).toBe(false);
+      expect(await engine.completeWebhook(started!.id, started!.lease)).toBe(true);
+      expect(await queued('m4')).toBe(false);
+      // Once everything is delivered, the next event is the head again; one without a webhook says nothing.
+      await drain();
+      expect(await queued('m5')).toBe(true);
+      expect(((await engine.append({ conversationId: c, entry: text('m6'), retention: keep })) as { queuedHead?: boolean }).queuedHead).toBeUndefined();
+    });
+
     test('appends without a webhook, and event entries, enqueue nothing and do not start the conversation', async () => {
       const c = await conversation();
       await append(c, text('m1'), { start: true });
