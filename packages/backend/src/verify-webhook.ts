@@ -81,6 +81,13 @@ async function verifiedJson(secret: string, headers: HeadersLike, rawBody: RawBo
 
 const isBatch = (value: unknown): boolean => typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'batch';
 
+/** A verified body as one `WebhookEvent`, or WEBHOOK_BAD_BODY naming what is wrong. */
+function eventOf(value: unknown): { ok: true; event: WebhookEvent } | Failure {
+  const parsed = check(WebhookEvent, value);
+  if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook event (${parsed.message}).`);
+  return { ok: true, event: parsed.value };
+}
+
 /**
  * Verify a webhook delivery (Standard Webhooks signature, timestamp tolerance) and parse
  * its body as a `WebhookEvent`. Pass the raw body: re-serialised JSON does not verify.
@@ -95,11 +102,8 @@ export async function verifyWebhook(
 ): Promise<VerifyWebhookResult> {
   const json = await verifiedJson(secret, headers, rawBody, options, 'verifyWebhook');
   if (!json.ok) return json;
-  const { value } = json;
-  if (isBatch(value)) return fail('WEBHOOK_BAD_BODY', 'The webhook body is a batch of events (the site sets webhookBatch): verify it with verifyWebhooks.');
-  const parsed = check(WebhookEvent, value);
-  if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook event (${parsed.message}).`);
-  return { ok: true, event: parsed.value };
+  if (isBatch(json.value)) return fail('WEBHOOK_BAD_BODY', 'The webhook body is a batch of events (the site sets webhookBatch): verify it with verifyWebhooks.');
+  return eventOf(json.value);
 }
 
 /** Like `verifyWebhook`, but returns the event or throws a `WebhookError`. */
@@ -133,7 +137,6 @@ export async function verifyWebhooks(
     if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook batch (${parsed.message}).`);
     return { ok: true, events: parsed.value.events, batchId: parsed.value.id };
   }
-  const parsed = check(WebhookEvent, json.value);
-  if (!parsed.ok) return fail('WEBHOOK_BAD_BODY', `The webhook body is not a valid Parley webhook event (${parsed.message}).`);
-  return { ok: true, events: [parsed.value] };
+  const single = eventOf(json.value);
+  return single.ok ? { ok: true, events: [single.event] } : single;
 }

@@ -35,7 +35,7 @@ export class ConversationService {
   /** Conversations whose last `context.updated` was queued less than `contextIntervalMs` ago; `dirty` once more context came since. */
   private readonly contextWindows = new Map<string, { dirty: boolean }>();
 
-  private kick: (conversationId: string) => void = () => {};
+  private kick: () => void = () => {};
 
   constructor(
     private readonly engine: Engine,
@@ -43,8 +43,8 @@ export class ConversationService {
     private readonly contextIntervalMs = 5000,
   ) {}
 
-  /** Call `listener` with the conversation after each operation that may have queued webhooks. */
-  onQueued(listener: (conversationId: string) => void): void {
+  /** Call `listener` after each operation that may have queued webhooks. */
+  onQueued(listener: () => void): void {
     this.kick = listener;
   }
 
@@ -70,7 +70,7 @@ export class ConversationService {
       start: true,
     });
     // An event queued behind an earlier one of its conversation needs no look: settling that one looks.
-    if (result && !result.duplicate && result.queuedHead !== false) this.kick(conversationId);
+    if (result && !result.duplicate && result.queuedHead !== false) this.kick();
     return result;
   }
 
@@ -87,7 +87,7 @@ export class ConversationService {
       ...(frame.comment !== undefined ? { comment: frame.comment } : {}),
       retention: this.retention(site),
     });
-    if (result === 'queued') this.kick(conversationId);
+    if (result === 'queued') this.kick();
     return result;
   }
 
@@ -132,7 +132,7 @@ export class ConversationService {
     // Opened before the engine call, so a second frame arriving meanwhile is coalesced too.
     if (this.contextIntervalMs > 0) this.openContextWindow(conversationId, maxBytes);
     const result = await this.engine.mergeContext(conversationId, patch, maxBytes);
-    if (result?.ok && result.conversation.started) this.kick(conversationId);
+    if (result?.ok && result.conversation.started) this.kick();
     return result;
   }
 
@@ -146,7 +146,7 @@ export class ConversationService {
       this.openContextWindow(conversationId, maxBytes);
       this.engine.mergeContext(conversationId, {}, maxBytes).then(
         (result) => {
-          if (result?.ok && result.conversation.started) this.kick(conversationId);
+          if (result?.ok && result.conversation.started) this.kick();
         },
         // The engine is unreachable: this update is dropped; the next change queues one again.
         () => this.contextWindows.delete(conversationId),

@@ -36,6 +36,9 @@ export interface WebhookWorkerOptions {
   backendSockets?: Pick<BackendSockets, 'deliver'>;
 }
 
+/** A job's event as JSON: as the engine stored it when it kept it, else serialised. */
+const jsonOf = (job: ClaimedJob): string => job.eventJson ?? JSON.stringify(job.event);
+
 type Failure = { result: 'http_error' | 'timeout' | 'network_error' | 'aborted'; error: JobError };
 
 /**
@@ -65,12 +68,6 @@ export class WebhookWorker {
   /** A look asked for by an enqueue waits `batchWaitMs` for more events to batch. */
   private lingering: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
-  /**
-   * The conversations of the deliveries in flight here. A conversation's next event cannot be
-   * claimed before the one in flight is settled, and settling looks at the queue again: an event
-   * queued meanwhile needs no look of its own.
-   */
-  private readonly busy = new Map<string, number>();
   /** The POSTs in flight, cut when a stop runs out of time. */
   private readonly posts = new Set<Post>();
   /** A stop ran out of time: attempts still starting are cut at once. */
@@ -96,14 +93,14 @@ export class WebhookWorker {
   }
 
   /**
-   * Look at the queue soon (called after an enqueue, with the conversation that enqueued). Kicks
-   * within one turn of the event loop (a burst of enqueues, deliveries finishing together) come to
-   * one look; an enqueue to a conversation with a delivery in flight here needs none.
+   * Look at the queue soon (`queued`: events were just queued). Kicks within one turn of the event
+   * loop (a burst of enqueues, deliveries finishing together) come to one look. (An event queued
+   * behind an earlier one of its conversation asks for none: settling that one looks.)
    */
-  kick(conversationId?: string): void {
+  kick(queued = false): void {
     if (this.stopped || this.booked) return;
-    if (conversationId !== undefined) {
-      if (this.busy.has(conversationId) || this.lingering) return;
+    if (queued) {
+      if (this.lingering) return;
       const wait = this.o.batchWaitMs ?? 0;
       if (this.maxBatch > 1 && this.inflight > 0 && wait > 0) {
         this.lingering = setTimeout(() => {
@@ -172,7 +169,7 @@ export class WebhookWorker {
           const leaseMs = this.o.timeoutMs + 5_000;
           const max = (this.o.concurrency - this.inflight) * this.maxBatch;
           const jobs = await this.o.engine.claimWebhooks(max, leaseMs);
-          for (const group of this.group(jobs)) this.track(group, group.length === 1 ? this.deliver(group[0]!) : this.deliverBatch(group));
+          for (const group of this.group(jobs)) this.track(group.length === 1 ? this.deliver(group[0]!) : this.deliverBatch(group));
           // Fewer than asked for: nothing else is due now, so no second look (an enqueue kicks again).
           if (jobs.length < max) break;
         }
@@ -214,30 +211,24 @@ export class WebhookWorker {
     return out;
   }
 
-  private track(jobs: readonly ClaimedJob[], delivery: Promise<void>): void {
+  private track(delivery: Promise<void>): void {
     this.inflight++;
-    for (const { conversationId } of jobs) this.busy.set(conversationId, (this.busy.get(conversationId) ?? 0) + 1);
     // A delivery whose outcome could not be recorded (the engine went away) is left leased: the
     // lease runs out and the event goes again, as at-least-once allows.
     const p: Promise<void> = delivery.then(
-      () => this.settled(p, jobs),
+      () => this.settled(p),
       (err: unknown) => {
         this.engineFault(err, 'recording a webhook attempt failed; it will be retried when its lease runs out');
-        this.settled(p, jobs);
+        this.settled(p);
       },
     );
     this.running.add(p);
   }
 
   /** A delivery is over: its slot is free for the next claim. */
-  private settled(delivery: Promise<void>, jobs: readonly ClaimedJob[]): void {
+  private settled(delivery: Promise<void>): void {
     this.inflight--;
     this.running.delete(delivery);
-    for (const { conversationId } of jobs) {
-      const n = this.busy.get(conversationId) ?? 0;
-      if (n > 1) this.busy.set(conversationId, n - 1);
-      else this.busy.delete(conversationId);
-    }
     this.kick();
   }
 
@@ -286,7 +277,7 @@ export class WebhookWorker {
   }
 
   private async postOne(site: SiteConfig, job: ClaimedJob, started: number): Promise<void> {
-    const outcome = await this.attempt(site, job.id, job.eventJson ?? JSON.stringify(job.event));
+    const outcome = await this.attempt(site, job.id, jsonOf(job));
     await this.settle(job, outcome, outcome.ok ? this.readReply(WebhookReply, outcome.answer, job.id) : undefined, started);
   }
 
@@ -306,7 +297,7 @@ export class WebhookWorker {
     if (jobs.length === 1) return this.postOne(site, jobs[0]!, started);
     const id = `batch_${newId()}`;
     // A WebhookBatch, `{type: "batch", id, events}`, of the events' JSON as stored.
-    const body = `{"type":"batch","id":${JSON.stringify(id)},"events":[${jobs.map((job) => job.eventJson ?? JSON.stringify(job.event)).join(',')}]}`;
+    const body = `{"type":"batch","id":${JSON.stringify(id)},"events":[${jobs.map(jsonOf).join(',')}]}`;
     const outcome = await this.attempt(site, id, body, this.o.timeoutMs, LIMITS.maxBodyBytes * jobs.length);
     this.o.metrics.webhookBatchEvents.observe(jobs.length);
     const replies = outcome.ok ? this.readReply(WebhookBatchReply, outcome.answer, id)?.replies : undefined;

@@ -1453,12 +1453,13 @@ export class RedisEngine implements Engine {
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
     const reply = await this.appends.add(args);
     if (reply === null) return null;
-    const [duplicate, seq, ts, json] = list(reply);
+    // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
+    const [duplicate, seq, ts, fourth] = list(reply);
     if (num(duplicate) === 1) {
-      return { duplicate: true, seq: num(seq), ts: num(ts), entry: json === null || json === undefined ? null : parse<LogEntry>(str(json)) };
+      return { duplicate: true, seq: num(seq), ts: num(ts), entry: fourth === null || fourth === undefined ? null : parse<LogEntry>(str(fourth)) };
     }
     // Stored as given, with its seq and ts: the reply does not carry it back.
-    const head = num(json);
+    const head = num(fourth);
     return { duplicate: false, seq: num(seq), ts: num(ts), entry: { ...entry, seq: num(seq), ts: num(ts) }, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
   }
 

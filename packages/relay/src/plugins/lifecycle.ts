@@ -59,14 +59,14 @@ interface RelayServices {
  * service), and nothing refers to the worker before it exists.
  */
 class DueSignal {
-  private readonly listeners: Array<(conversationId?: string) => void> = [];
+  private readonly listeners: Array<(queued: boolean) => void> = [];
 
-  /** Tell every listener, with the conversation that queued events when one did; bound, so it can be handed over as a callback. */
-  readonly raise = (conversationId?: string): void => {
-    for (const listener of this.listeners) listener(conversationId);
+  /** Tell every listener whether events were just queued (else: a backend socket connected); bound, so it can be handed over as a callback. */
+  readonly raise = (queued = false): void => {
+    for (const listener of this.listeners) listener(queued);
   };
 
-  listen(listener: (conversationId?: string) => void): void {
+  listen(listener: (queued: boolean) => void): void {
     this.listeners.push(listener);
   }
 }
@@ -84,7 +84,7 @@ export function createServices(o: ServicesOptions): RelayServices {
   const due = new DueSignal();
 
   const service = new ConversationService(engine, limits.contextUpdateIntervalMs);
-  service.onQueued(due.raise);
+  service.onQueued(() => due.raise(true));
   const appendReply: WebhookWorkerOptions['onReply'] = async (job, reply) => {
     const site = sites.get(job.siteKey)!;
     const messages = reply.messages ?? [];
@@ -113,7 +113,7 @@ export function createServices(o: ServicesOptions): RelayServices {
     ...(webhooks.pollMs !== undefined ? { pollMs: webhooks.pollMs } : {}),
     backendSockets,
   });
-  due.listen((conversationId) => worker.kick(conversationId));
+  due.listen((queued) => worker.kick(queued));
 
   return {
     engine,
