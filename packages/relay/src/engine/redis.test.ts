@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { WebhookEvent } from '@parley/protocol';
@@ -146,6 +147,35 @@ if (!available) {
         { kind: 'entry', conversationId: 'c1', entry: appended!.entry },
         { kind: 'transient', conversationId: 'c1', ts: 1, event: { type: 'typing', on: true } },
       ]);
+    });
+
+    test('concurrent appends on two instances, resent too, reach the subscribers of both instances once each: the reply and the published copy never both', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      const conversations = ['c1', 'c2', 'c3'];
+      for (const id of conversations) await a.openConversation(open(id));
+      const got = new Map<RedisEngine, FanoutItem[]>([
+        [a, []],
+        [b, []],
+      ]);
+      for (const [e, items] of got) for (const id of conversations) await e.subscribe(conversationTopic(id), (item) => items.push(item));
+      const sends = Array.from({ length: 240 }, (_, i) => ({ on: i % 3 ? a : b, conversationId: conversations[i % 3]!, entry: text(`m${i}`) }));
+      // Every message twice, the second time from the other instance while the first may still be in flight.
+      await Promise.all(
+        sends.flatMap(({ on, conversationId, entry }) => [
+          on.append({ conversationId, entry, retention: keep }),
+          (on === a ? b : a).append({ conversationId, entry, retention: keep }),
+        ]),
+      );
+      for (const [e, items] of got) {
+        await until(() => items.length >= sends.length, `every entry on instance ${e === a ? 'A' : 'B'}`);
+        await sleep(100); // a second copy would arrive by now
+        for (const id of conversations) {
+          const seqs = items.flatMap((i) => (i.kind === 'entry' && i.conversationId === id ? [i.entry.seq] : [])).sort((x, y) => x - y);
+          expect(seqs).toEqual(Array.from({ length: sends.length / 3 }, (_, k) => k + 1));
+        }
+        expect(items).toHaveLength(sends.length);
+      }
     });
 
     test('a streamed answer stepped on two instances: one stream, each delta once, drafts on B in step order, finished once', async () => {

@@ -77,6 +77,9 @@
  *
  * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append and stream-end
  * scripts, drafts, published by the stream scripts in the order their steps ran, and transient items) and `P s:<siteKey>` (site items).
+ * An entry appended here reaches this instance's listeners from the append's reply, and its
+ * published copy, which comes back on the subscriber connection before or after the reply, is
+ * handed on to none of them a second time (`Topic`).
  *
  * The webhook queue gives strict order per conversation across instances because only the first
  * job of a conversation's list can be claimed, and it leaves the list only by `complete` or
@@ -96,6 +99,7 @@ import {
   EngineUnavailableError,
   FEEDBACK_DEDUPE,
   PREVIEW_SCAN,
+  conversationTopic,
   dedupeWindow,
   isEngineUnavailable,
   topicOf,
@@ -1157,6 +1161,32 @@ interface Subscription {
 }
 
 /**
+ * This instance's listeners of one topic. An entry this instance appends reaches them twice: from
+ * the append's reply (`deliverHere`) and from its published copy, in either order (two
+ * connections). Each is handed on once: the seqs of the first copy wait here for the second.
+ */
+interface Topic {
+  readonly subs: Set<Subscription>;
+  /** Seqs handed on from an append's reply whose published copy has not come back yet. */
+  here: Set<number> | undefined;
+  /** Seqs handed on from pub/sub while this instance had an append of the conversation in flight. */
+  early: Set<number> | undefined;
+}
+
+/** The JSON of an entry's fan-out item up to the entry, which the scripts write after it. */
+const entryHead = (conversationId: string): string => `{"kind":"entry","conversationId":${JSON.stringify(conversationId)},"entry":`;
+
+/**
+ * The seq of a published entry of `conversationId` (its JSON begins with `entryHead` and the
+ * entry's `{"seq":`, as the scripts write it), or NaN for any other item.
+ */
+function publishedSeq(message: string, conversationId: string): number {
+  const head = entryHead(conversationId) + '{"seq":';
+  if (!message.startsWith(head)) return NaN;
+  return Number(message.slice(head.length, message.indexOf(',', head.length)));
+}
+
+/**
  * The engine for several relay instances: all state in one Redis server, one Lua script per atomic
  * operation, fan-out by pub/sub with a `resync` to every subscriber after the subscriber connection
  * comes back (what was published meanwhile is read from the logs). While Redis is unreachable,
@@ -1190,7 +1220,9 @@ export class RedisEngine implements Engine {
   private starting: Promise<void> | undefined;
   /** Server clock minus local clock, measured with TIME (for `now()` without an injected clock). */
   private offset = 0;
-  private readonly topics = new Map<string, Set<Subscription>>();
+  private readonly topics = new Map<string, Topic>();
+  /** Appends of each conversation this instance has sent and not yet had the reply of. */
+  private readonly appending = new Map<string, number>();
   /** SUBSCRIBE commands in flight, per topic. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   /** Merges of one conversation from this process run one after another (other instances are handled by the version check). */
@@ -1449,18 +1481,31 @@ export class RedisEngine implements Engine {
     } else {
       args.push('', '', '', '', '');
     }
-    args.push(`{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`);
+    args.push(entryHead(id));
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
-    const reply = await this.appends.add(args);
-    if (reply === null) return null;
-    // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
-    const [duplicate, seq, ts, fourth] = list(reply);
-    if (num(duplicate) === 1) {
-      return { duplicate: true, seq: num(seq), ts: num(ts), entry: fourth === null || fourth === undefined ? null : parse<LogEntry>(str(fourth)) };
+    this.appending.set(id, (this.appending.get(id) ?? 0) + 1);
+    try {
+      const reply = await this.appends.add(args);
+      if (reply === null) return null;
+      // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
+      const [duplicate, seq, ts, fourth] = list(reply);
+      if (num(duplicate) === 1) {
+        return { duplicate: true, seq: num(seq), ts: num(ts), entry: fourth === null || fourth === undefined ? null : parse<LogEntry>(str(fourth)) };
+      }
+      // Stored as given, with its seq and ts: the reply does not carry it back.
+      const head = num(fourth);
+      const stored: LogEntry = { ...entry, seq: num(seq), ts: num(ts) };
+      this.deliverHere(id, stored);
+      return { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
+    } finally {
+      const left = (this.appending.get(id) ?? 1) - 1;
+      if (left > 0) this.appending.set(id, left);
+      else {
+        this.appending.delete(id);
+        const topic = this.topics.get(conversationTopic(id));
+        if (topic) topic.early = undefined;
+      }
     }
-    // Stored as given, with its seq and ts: the reply does not carry it back.
-    const head = num(fourth);
-    return { duplicate: false, seq: num(seq), ts: num(ts), entry: { ...entry, seq: num(seq), ts: num(ts) }, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
   }
 
   async read(conversationId: string, afterSeq: number, limit: number): Promise<HistoryResponse> {
@@ -1537,7 +1582,7 @@ export class RedisEngine implements Engine {
       after,
       request.stalledMs === undefined ? '' : Math.max(0, Math.floor(request.stalledMs)),
       NOTHING_ARRIVED,
-      `{"kind":"entry","conversationId":${JSON.stringify(id)},"entry":`,
+      entryHead(id),
     ]);
     if (reply === null) return null;
     const r = list(reply);
@@ -1593,10 +1638,10 @@ export class RedisEngine implements Engine {
   async subscribe(topic: string, listener: (item: FanoutItem) => void): Promise<() => void> {
     const sub = this.sub;
     if (!sub || sub.status !== 'ready') throw new EngineUnavailableError();
-    let set = this.topics.get(topic);
-    if (!set) {
-      set = new Set();
-      this.topics.set(topic, set);
+    let entry = this.topics.get(topic);
+    if (!entry) {
+      entry = { subs: new Set(), here: undefined, early: undefined };
+      this.topics.set(topic, entry);
       const pending = sub.subscribe(this.prefix + topic);
       this.subscribing.set(topic, pending);
       const forget = (): void => {
@@ -1604,19 +1649,20 @@ export class RedisEngine implements Engine {
       };
       pending.then(forget, forget);
     }
-    const subscribers = set;
+    const here = entry;
+    const subscribers = here.subs;
     const own: Subscription = { listener };
     subscribers.add(own);
     try {
       await this.subscribing.get(topic);
     } catch (error) {
       subscribers.delete(own);
-      if (subscribers.size === 0 && this.topics.get(topic) === subscribers) this.topics.delete(topic);
+      if (subscribers.size === 0 && this.topics.get(topic) === here) this.topics.delete(topic);
       throw this.failure(error);
     }
     return () => {
       if (!subscribers.delete(own)) return;
-      if (subscribers.size > 0 || this.topics.get(topic) !== subscribers) return;
+      if (subscribers.size > 0 || this.topics.get(topic) !== here) return;
       this.topics.delete(topic);
       if (sub === this.sub && sub.status === 'ready') sub.unsubscribe(this.prefix + topic).catch(noop);
     };
@@ -1630,15 +1676,50 @@ export class RedisEngine implements Engine {
     } catch {
       return; // dropped again: the next 'ready' tries again
     }
-    for (const set of this.topics.values()) {
-      for (const { listener } of [...set]) this.call(listener, { kind: 'resync' });
+    for (const topic of this.topics.values()) {
+      // Copies published while the connection was down are gone: none is waited for.
+      topic.here = undefined;
+      for (const { listener } of [...topic.subs]) this.call(listener, { kind: 'resync' });
     }
+  }
+
+  /**
+   * An entry this instance just stored goes to its listeners here, as the append's reply arrives,
+   * unless its published copy came first: the sender's `ack` and its own `msg` then leave in one
+   * write, and the published copy (for the other instances) is dropped unread when it comes back.
+   */
+  private deliverHere(conversationId: string, entry: LogEntry): void {
+    const topic = this.topics.get(conversationTopic(conversationId));
+    if (!topic?.subs.size) return;
+    const { seq } = entry;
+    if (topic.early) {
+      const came = topic.early.delete(seq);
+      // Replies come in commit order: no reply of a lower seq is still to come.
+      for (const s of topic.early) if (s < seq) topic.early.delete(s);
+      if (came) return;
+    }
+    (topic.here ??= new Set()).add(seq);
+    const item: FanoutItem = { kind: 'entry', conversationId, entry };
+    for (const { listener } of [...topic.subs]) this.call(listener, item);
   }
 
   private receive(channel: string, message: string): void {
     if (!channel.startsWith(this.prefix)) return;
-    const set = this.topics.get(channel.slice(this.prefix.length));
-    if (!set?.size) return;
+    const name = channel.slice(this.prefix.length);
+    const topic = this.topics.get(name);
+    if (!topic?.subs.size) return;
+    const set = topic.subs;
+    if (topic.here || this.appending.size > 0) {
+      const id = name.slice(2);
+      const seq = publishedSeq(message, id);
+      if (topic.here?.delete(seq)) {
+        // Published in commit order: a copy of a lower seq still missing was lost (a reconnect).
+        for (const s of topic.here) if (s < seq) topic.here.delete(s);
+        if (topic.here.size === 0) topic.here = undefined;
+        return;
+      }
+      if (seq > 0 && this.appending.has(id)) (topic.early ??= new Set()).add(seq);
+    }
     let item: FanoutItem;
     try {
       item = parse<FanoutItem>(message);
