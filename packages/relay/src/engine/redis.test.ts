@@ -414,6 +414,37 @@ if (!available) {
       expect(await e.read('c1', 0, 10)).toEqual({ lastSeq: 2, hasMore: false, entries: [] });
     });
 
+    test('an append drops the entries past maxAge from the stored log, whatever appends came between, and after maxAge shrinks; the sweep time follows', async () => {
+      let now = 1_000_000;
+      const e = await started({ now: () => now });
+      const r = adminConnection();
+      const prefix = e.prefix;
+      await e.openConversation(open('c1'));
+      const add = (id: string, maxAgeMs = 60_000) => e.append({ conversationId: 'c1', entry: text(id), retention: { maxMessages: 100, maxAgeMs } });
+      const stored = async () => (await r.xrange(`${prefix}log:c1`, '-', '+')).map(([, fields]) => (JSON.parse(fields[1]!) as { id: string }).id);
+      const sweepAt = async () => Number(await r.zscore(`${prefix}sweep`, 'c1'));
+      await add('m1');
+      expect(await sweepAt()).toBe(1_060_000);
+      for (let i = 2; i <= 4; i++) {
+        now += 10_000;
+        await add(`m${i}`);
+      }
+      expect(await stored()).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(await sweepAt()).toBe(1_060_000);
+      now = 1_065_000; // m1 (1 000 000) is past the minute; m2 (1 010 000) is not
+      await add('m5');
+      expect(await stored()).toEqual(['m2', 'm3', 'm4', 'm5']);
+      expect(await sweepAt()).toBe(1_070_000);
+      now += 1000;
+      await add('m6');
+      expect(await sweepAt()).toBe(1_070_000);
+      // A shorter maxAge takes effect on the next append.
+      now += 1000; // 1 067 000: m2 to m4 are older than 30 s
+      await add('m7', 30_000);
+      expect(await stored()).toEqual(['m5', 'm6', 'm7']);
+      expect(await sweepAt()).toBe(1_065_000 + 30_000);
+    });
+
     test('the sweep drops expired entries, then forgets the idle conversation and every key of it', async () => {
       let now = 1_000_000;
       const e = await started({ now: () => now, emptyConversationTtlMs: 5000 });

@@ -22,7 +22,9 @@
  *   (createdAt), `st` (started 0/1), `cl` (closed 0/1), `ctx` (context JSON), `idn` (identity JSON,
  *   empty when none), `rs` (readSeq), `pr` (peerReadSeq; absent while 0), `ls` (lastSeq), `ver` (context version, for mergeContext's
  *   compare-and-set), `n` (creation number), `act` (last activity: creation or last append), `age`
- *   (maxAgeMs of the last append; absent before the first one). The webhook `visitor` object is
+ *   (maxAgeMs of the last append; absent before the first one), `old` (a time at or before the log's
+ *   oldest entry, as an append last found it: while it is younger than the max age, an append
+ *   neither reads the log's head for expired entries nor moves the conversation's sweep time). The webhook `visitor` object is
  *   built from `vid` and `idn` inside the scripts, so it is never stored twice.
  * - `P log:<id>` stream, the conversation's log: one stream entry per log entry, with the explicit
  *   stream id `<seq>-<ts>` and one field `e` holding the entry JSON. A stream is a radix tree of
@@ -86,7 +88,8 @@
  * `deadLetter` with its current lease token; a retry keeps it first. A conversation is in exactly
  * one of `jobs:waiting` (by time) or `jobs:due` (by enqueue order): a claim moves the conversations
  * whose time came from the first to the second, then leases the oldest first jobs of `jobs:due` and
- * moves their conversations back to `jobs:waiting`, scored by lease expiry. Redis stream consumer
+ * moves their conversations back to `jobs:waiting`, scored by lease expiry. Settling a job files its
+ * conversation by the next one: into `jobs:due` at once when it is claimable already. Redis stream consumer
  * groups cannot give this: they hand out entries of one stream to any consumer in parallel, with no
  * way to hold back a conversation's later events while its first one is retried.
  */
@@ -220,19 +223,40 @@ local function enqueue(id, conv, site, event, now)
   return false
 end
 
--- Drop the first job of a conversation (the leased one) and file the conversation by its next job.
-local function pop_head(id, conv)
+-- Drop the first job of a conversation (the leased one) and file the conversation by its next job:
+-- straight into DUE when that one is claimable already (the usual case: it was queued behind the
+-- one dropped), so no claim has to move it there; else into WAITING by its due time. Returns the
+-- next job's due time when the conversation went into DUE, for due_min; nil otherwise.
+local function pop_head(id, conv, now)
   local qk = P .. 'q:' .. conv
   redis.call('LPOP', qk)
   redis.call('DEL', P .. 'job:' .. id)
   redis.call('ZREM', DUE, conv)
   local nxt = redis.call('LINDEX', qk, 0)
-  if nxt then
-    redis.call('ZADD', WAITING, redis.call('HGET', P .. 'job:' .. nxt, 'due'), conv)
-  else
+  if not nxt then
     redis.call('ZREM', WAITING, conv)
+    return nil
   end
-  if redis.call('ZCARD', DUE) == 0 then redis.call('DEL', DUEMIN) end
+  local j = redis.call('HMGET', P .. 'job:' .. nxt, 'due', 'n')
+  local due = tonumber(j[1]) or now
+  if due <= now then
+    redis.call('ZREM', WAITING, conv)
+    redis.call('ZADD', DUE, j[2] or 0, conv)
+    return due
+  end
+  redis.call('ZADD', WAITING, n2s(due), conv)
+  return nil
+end
+
+-- Keep DUEMIN after conversations went into DUE (low: the earliest time one of them became
+-- claimable, or nil when none did) or left it.
+local function due_min(low)
+  if low then
+    local cur = redis.call('GET', DUEMIN)
+    if not cur or low < tonumber(cur) then redis.call('SET', DUEMIN, n2s(low)) end
+  elseif redis.call('ZCARD', DUE) == 0 then
+    redis.call('DEL', DUEMIN)
+  end
 end
 
 -- The job leased with this token, as {conv}, or nil.
@@ -287,8 +311,10 @@ local function seen_entry(id, entry_id, last, window)
 end
 
 -- Write a new entry at seq last + 1 (rest: its JSON without '{' and without seq/ts): the log with
--- retention, and the dedupe index. Returns seq and ts as strings, the JSON, the oldest kept ts.
-local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, window)
+-- retention, and the dedupe index. old and age: the conversation's fields of those names (nil when
+-- absent). Returns seq and ts as strings, the JSON, the oldest kept ts, and whether that oldest ts
+-- and maxAge are the ones the conversation's sweep time was last set from (it stands as it is).
+local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, window, old, age)
   local lk, ik, qk = P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id
   local seq = last + 1
   local seqs, tss = n2s(seq), n2s(now)
@@ -298,24 +324,38 @@ local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, w
   else
     redis.call('XADD', lk, seqs .. '-' .. tss, 'e', json)
   end
-  local oldest = trim_age(lk, now - maxAge)
+  -- old is at or before the log's oldest entry (entries leave from the head only, and a sweep that
+  -- drops some leaves old as it is): while old is young enough and no entry left by count, no
+  -- entry is old enough to drop, and the log need not be read.
+  local oldest, same = tonumber(old), false
+  if seq > 1 and seq <= maxMessages and oldest and age == n2s(maxAge) and oldest >= now - maxAge then
+    same = true
+  else
+    oldest = trim_age(lk, now - maxAge)
+  end
   redis.call('HSET', ik, entry_id, seqs .. ':' .. tss)
   local len = redis.call('RPUSH', qk, entry_id)
   local budget = 100
   while len > window and budget > 0 do
-    local old = redis.call('LPOP', qk)
-    local v = redis.call('HGET', ik, old)
-    if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, old) end
+    local gone = redis.call('LPOP', qk)
+    local v = redis.call('HGET', ik, gone)
+    if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, gone) end
     len = len - 1
     budget = budget - 1
   end
-  return seqs, tss, json, oldest
+  return seqs, tss, json, oldest, same
 end
 
--- The conversation record after a write (maxAge as given), and the entry's fan-out (head: the item JSON before the entry).
-local function after_write(id, seqs, tss, maxAge, oldest, now, json, head)
-  redis.call('HSET', P .. 'conv:' .. id, 'ls', seqs, 'act', tss, 'age', maxAge)
-  redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + tonumber(maxAge)), id)
+-- The conversation record after a write (maxAge as given), its sweep time unless it stands (same),
+-- and the entry's fan-out (head: the item JSON before the entry).
+local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same)
+  local ck = P .. 'conv:' .. id
+  if same or not oldest then
+    redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', maxAge)
+  else
+    redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', maxAge, 'old', n2s(oldest))
+  end
+  if not same then redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + tonumber(maxAge)), id) end
   redis.call('PUBLISH', P .. 'c:' .. id, head .. json .. '}')
 end
 
@@ -377,7 +417,7 @@ return {1, id, redis.call('HGETALL', ck)}
 local function append_one(A)
   local id = A[1]
   local ck = P .. 'conv:' .. id
-  local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx', 'rs')
+  local c = redis.call('HMGET', ck, 'ls', 'st', 'site', 'vid', 'idn', 'ctx', 'rs', 'old', 'age')
   if not c[1] then return false end
   local last = tonumber(c[1])
   local window = tonumber(A[6])
@@ -385,7 +425,7 @@ local function append_one(A)
   if seen then return {1, seen[1], seen[2], seen[3]} end
 
   local now = clock()
-  local seqs, tss, json, oldest = write_entry(id, last, now, A[2], A[3], tonumber(A[4]), tonumber(A[5]), window)
+  local seqs, tss, json, oldest, same = write_entry(id, last, now, A[2], A[3], tonumber(A[4]), tonumber(A[5]), window, c[8], c[9])
 
   local head = -1
   if A[7] ~= '' then
@@ -401,7 +441,7 @@ local function append_one(A)
       '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[14] .. '},' .. tail .. A[13], now) then head = 1 end
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
-  after_write(id, seqs, tss, A[5], oldest, now, json, A[15])
+  after_write(id, seqs, tss, A[5], oldest, now, json, A[15], same)
   return {0, seqs, tss, head}
 end
 local out = {}
@@ -484,7 +524,7 @@ return {'ok', length, 1}
    */
   streamEnd: `
 local id, mid = ARGV[3], ARGV[4]
-local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls')
+local c = redis.call('HMGET', P .. 'conv:' .. id, 'ls', 'old', 'age')
 if not c[1] then return false end
 local last, window = tonumber(c[1]), tonumber(ARGV[7])
 local seen = seen_entry(id, mid, last, window)
@@ -506,8 +546,8 @@ end
 if text == '' then return {'empty'} end
 drop_stream(id, mid)
 local rest = '"kind":"msg","id":' .. cjson.encode(mid) .. ',"from":' .. h[1] .. ',"body":' .. ARGV[11] .. cjson.encode(text) .. ARGV[12] .. mark .. '}'
-local seqs, tss, json, oldest = write_entry(id, last, now, mid, rest, tonumber(ARGV[5]), tonumber(ARGV[6]), window)
-after_write(id, seqs, tss, ARGV[6], oldest, now, json, ARGV[15])
+local seqs, tss, json, oldest, same = write_entry(id, last, now, mid, rest, tonumber(ARGV[5]), tonumber(ARGV[6]), window, c[2], c[3])
+after_write(id, seqs, tss, ARGV[6], oldest, now, json, ARGV[15], same)
 return {'ended', seqs, tss, json}
 `,
 
@@ -904,10 +944,7 @@ for i = 1, #moved, 2 do
     if not low or s < low then low = s end
   end
 end
-if low then
-  local cur = redis.call('GET', DUEMIN)
-  if not cur or low < tonumber(cur) then redis.call('SET', DUEMIN, n2s(low)) end
-end
+due_min(low)
 local out = {}
 if max > 0 then
   local nows, untils = n2s(now), n2s(now + leaseMs)
@@ -915,16 +952,12 @@ if max > 0 then
     local id = redis.call('LINDEX', P .. 'q:' .. conv, 0)
     local jk = P .. 'job:' .. id
     local token = ARGV[5] .. '.' .. i
-    local att = redis.call('HINCRBY', jk, 'att', 1)
-    local first = redis.call('HGET', jk, 'first')
-    if not first then
-      first = nows
-      redis.call('HSET', jk, 'first', nows)
-    end
-    redis.call('HSET', jk, 'last', nows, 'lease', token, 'until', untils)
+    local j = redis.call('HMGET', jk, 'ev', 'site', 'enq', 'due', 'err', 'att', 'first')
+    local att = (tonumber(j[6]) or 0) + 1
+    local first = j[7] or nows
+    redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
     redis.call('ZREM', DUE, conv)
     redis.call('ZADD', WAITING, untils, conv)
-    local j = redis.call('HMGET', jk, 'ev', 'site', 'enq', 'due', 'err')
     out[#out + 1] = {id, conv, j[1], j[2], att, j[3], first, nows, j[4], j[5] or '', token, untils}
   end
 end
@@ -947,16 +980,18 @@ return n2s(best)
 
   /** ARGV: job id, token, job id, token… → {1 | 0 (stale lease), …}, one for each job, in order. */
   complete: `
-local out = {}
+local now, out, low = clock(), {}, nil
 for i = 3, #ARGV - 1, 2 do
   local conv = leased(ARGV[i], ARGV[i + 1])
   if conv then
-    pop_head(ARGV[i], conv)
+    local due = pop_head(ARGV[i], conv, now)
+    if due and (not low or due < low) then low = due end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
+due_min(low)
 return out
 `,
 
@@ -984,7 +1019,7 @@ local letter = '{"event":' .. j[1] .. ',"attempts":' .. j[3] .. ',"firstAttemptA
 local dk = P .. 'dead:' .. j[2]
 redis.call('RPUSH', dk, letter)
 redis.call('LTRIM', dk, -tonumber(ARGV[6]), -1)
-pop_head(ARGV[3], conv)
+due_min(pop_head(ARGV[3], conv, clock()))
 return 1
 `,
 } as const;
