@@ -178,7 +178,7 @@ const COMPLETE_BATCH = 256;
 /** The most appends one script call makes. */
 const APPEND_BATCH = 64;
 /** The arguments of each append in the append script. */
-const APPEND_ARGS = 15;
+const APPEND_ARGS = 13;
 /** Slot keys one heartbeat script renews at most. */
 const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
@@ -406,9 +406,10 @@ return {1, id, redis.call('HGETALL', ck)}
 
   /**
    * Appends, in order, each of APPEND_ARGS arguments: conversation id, entry id, entry JSON without
-   * '{' and without seq/ts, maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start
-   * '1', closes '1', started job id, started envelope rest, message job id, message envelope rest,
-   * message JSON rest (id, from, body), publish head.
+   * '{' and without seq/ts ('' for a message of kind, id, from and body only: '"kind":"msg",' and
+   * the message JSON), maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start '1',
+   * closes '1', started job id, message job id, message JSON without '{' (id, from, body; '' for
+   * an event), publish head.
    * → one each: false (no conversation) | {0, seq, ts, queued head: 1 an event it queued is its
    * conversation's first, 0 none is, -1 it queued none} (stored: the entry is the one given, with
    * them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
@@ -425,23 +426,28 @@ local function append_one(A)
   if seen then return {1, seen[1], seen[2], seen[3]} end
 
   local now = clock()
-  local seqs, tss, json, oldest, same = write_entry(id, last, now, A[2], A[3], tonumber(A[4]), tonumber(A[5]), window, c[8], c[9])
+  local entry = A[3]
+  if entry == '' then entry = '"kind":"msg",' .. A[12] end
+  local seqs, tss, json, oldest, same = write_entry(id, last, now, A[2], entry, tonumber(A[4]), tonumber(A[5]), window, c[8], c[9])
 
   local head = -1
   if A[7] ~= '' then
     head = 0
     local site = c[3]
-    local tail = '"siteKey":' .. cjson.encode(site) .. ','
+    -- An event's last fields: siteKey, then id, type and conversationId (job ids and types need no escaping).
+    local tail = '"siteKey":' .. cjson.encode(site) .. ',"id":"'
+    local conv = '","conversationId":' .. cjson.encode(id) .. '}'
     local vis = visitor(c[4], c[5], c[7])
     if A[8] == '1' and c[2] ~= '1' then
-      if enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[11], now) then head = 1 end
+      if enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[10]
+        .. '","type":"conversation.started' .. conv, now) then head = 1 end
       redis.call('HSET', ck, 'st', 1)
     end
-    if enqueue(A[12], id, site,
-      '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[14] .. '},' .. tail .. A[13], now) then head = 1 end
+    if enqueue(A[11], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[12]
+      .. '},' .. tail .. A[11] .. '","type":"' .. A[7] .. conv, now) then head = 1 end
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
-  after_write(id, seqs, tss, A[5], oldest, now, json, A[15], same)
+  after_write(id, seqs, tss, A[5], oldest, now, json, A[13], same)
   return {0, seqs, tss, head}
 end
 local out = {}
@@ -1137,7 +1143,9 @@ class ScriptBatch {
     this.pending = [];
     for (let start = 0; start < all.length; start += this.max) {
       const batch = all.slice(start, start + this.max);
-      this.send(batch.flatMap((c) => c.args)).then(
+      const args: (string | number)[] = [];
+      for (const call of batch) for (const arg of call.args) args.push(arg);
+      this.send(args).then(
         (reply) => {
           const parts = list(reply);
           batch.forEach((c, i) => c.resolve(parts[i] ?? null));
@@ -1152,6 +1160,16 @@ class ScriptBatch {
 
 /** The JSON of an object without its opening brace, as the scripts expect it. */
 const rest = (value: object): string => JSON.stringify(value).slice(1);
+
+/** Whether a new entry holds a message's kind, id, from and body and nothing else (its JSON is `"kind":"msg",` and the message's). */
+function onlyMessageFields(entry: object): boolean {
+  let fields = 0;
+  for (const key in entry) {
+    if (key !== 'kind' && key !== 'id' && key !== 'from' && key !== 'body') return false;
+    fields++;
+  }
+  return fields === 4;
+}
 
 /** A stored entry's JSON, or null (Lua false: retention trimmed it). */
 const entryOrNull = (reply: unknown): LogEntry | null => (reply === null || reply === undefined ? null : parse<LogEntry>(str(reply)));
@@ -1492,31 +1510,23 @@ export class RedisEngine implements Engine {
   async append(request: AppendRequest): Promise<AppendResult | null> {
     const { conversationId: id, entry, retention } = request;
     const webhook = request.webhook && entry.kind === 'msg' ? request.webhook : '';
+    // A message's JSON is sent once: the script writes the entry from it when the entry holds nothing else.
+    const message = entry.kind === 'msg' ? rest({ id: entry.id, from: entry.from, body: entry.body }) : '';
     const args: (string | number)[] = [
       id,
       entry.id,
-      rest({ ...entry, seq: undefined, ts: undefined }),
+      message && onlyMessageFields(entry) ? '' : rest({ ...entry, seq: undefined, ts: undefined }),
       Math.max(1, Math.floor(retention.maxMessages)),
       Math.max(0, Math.floor(retention.maxAgeMs)),
       dedupeWindow(retention),
       webhook,
       request.start ? '1' : '',
       entry.kind === 'event' && entry.event.type === 'closed' ? '1' : '',
+      webhook && request.start ? webhookJobId(id, entry.id, 'conversation.started') : '',
+      webhook ? webhookJobId(id, entry.id, webhook) : '',
+      message,
+      entryHead(id),
     ];
-    if (webhook && entry.kind === 'msg') {
-      const started = webhookJobId(id, entry.id, 'conversation.started');
-      const message = webhookJobId(id, entry.id, webhook);
-      args.push(
-        started,
-        rest({ id: started, type: 'conversation.started', conversationId: id }),
-        message,
-        rest({ id: message, type: webhook, conversationId: id }),
-        rest({ id: entry.id, from: entry.from, body: entry.body }),
-      );
-    } else {
-      args.push('', '', '', '', '');
-    }
-    args.push(entryHead(id));
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
     this.appending.set(id, (this.appending.get(id) ?? 0) + 1);
     try {
