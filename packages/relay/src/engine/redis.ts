@@ -1224,19 +1224,23 @@ interface Topic {
   here: Set<number> | undefined;
   /** Seqs handed on from pub/sub while this instance had an append of the conversation in flight. */
   early: Set<number> | undefined;
+  /** What a published entry of the conversation begins with, up to its seq (see `publishedSeq`); made when first needed. */
+  head: Buffer | undefined;
 }
 
 /** The JSON of an entry's fan-out item up to the entry, which the scripts write after it. */
 const entryHead = (conversationId: string): string => `{"kind":"entry","conversationId":${JSON.stringify(conversationId)},"entry":`;
 
 /**
- * The seq of a published entry of `conversationId` (its JSON begins with `entryHead` and the
- * entry's `{"seq":`, as the scripts write it), or NaN for any other item.
+ * The seq of a published entry whose JSON begins with `head` (`entryHead` and the entry's
+ * `{"seq":`, as the scripts write it, in UTF-8), read from the bytes; NaN for any other item.
  */
-function publishedSeq(message: string, conversationId: string): number {
-  const head = entryHead(conversationId) + '{"seq":';
-  if (!message.startsWith(head)) return NaN;
-  return Number(message.slice(head.length, message.indexOf(',', head.length)));
+function publishedSeq(message: Buffer, head: Buffer): number {
+  if (message.length <= head.length || message.compare(head, 0, head.length, 0, head.length) !== 0) return NaN;
+  let seq = 0;
+  let i = head.length;
+  for (let byte = message[i]!; byte >= 0x30 && byte <= 0x39; byte = message[++i]!) seq = seq * 10 + (byte - 0x30);
+  return i > head.length ? seq : NaN;
 }
 
 /**
@@ -1337,7 +1341,8 @@ export class RedisEngine implements Engine {
       if (subWasReady) void this.resubscribe(sub);
       subWasReady = true;
     });
-    sub.on('message', (channel: string, message: string) => this.receive(channel, message));
+    // Buffers: a copy of an entry published here is dropped without being decoded.
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel.toString(), message));
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       const info = str(await cmd.info('server'));
@@ -1685,7 +1690,7 @@ export class RedisEngine implements Engine {
     if (!sub || sub.status !== 'ready') throw new EngineUnavailableError();
     let entry = this.topics.get(topic);
     if (!entry) {
-      entry = { subs: new Set(), here: undefined, early: undefined };
+      entry = { subs: new Set(), here: undefined, early: undefined, head: undefined };
       this.topics.set(topic, entry);
       const pending = sub.subscribe(this.prefix + topic);
       this.subscribing.set(topic, pending);
@@ -1748,7 +1753,7 @@ export class RedisEngine implements Engine {
     for (const { listener } of [...topic.subs]) this.call(listener, item);
   }
 
-  private receive(channel: string, message: string): void {
+  private receive(channel: string, message: Buffer): void {
     if (!channel.startsWith(this.prefix)) return;
     const name = channel.slice(this.prefix.length);
     const topic = this.topics.get(name);
@@ -1756,7 +1761,7 @@ export class RedisEngine implements Engine {
     const set = topic.subs;
     if (topic.here || this.appending.size > 0) {
       const id = name.slice(2);
-      const seq = publishedSeq(message, id);
+      const seq = publishedSeq(message, (topic.head ??= Buffer.from(entryHead(id) + '{"seq":')));
       if (topic.here?.delete(seq)) {
         // Published in commit order: a copy of a lower seq still missing was lost (a reconnect).
         for (const s of topic.here) if (s < seq) topic.here.delete(s);
@@ -1767,7 +1772,7 @@ export class RedisEngine implements Engine {
     }
     let item: FanoutItem;
     try {
-      item = parse<FanoutItem>(message);
+      item = parse<FanoutItem>(message.toString());
     } catch (error) {
       this.onListenerError(error);
       return;
