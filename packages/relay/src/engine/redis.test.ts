@@ -470,9 +470,9 @@ if (!available) {
       expect(await e.currentConversation('site1', 'u:ann')).toBeNull();
       expect(await e.countConversations()).toBe(0);
       expect(await e.listConversations('site1', { limit: 10 })).toEqual({ conversations: [], nextCursor: null });
-      // What remains: the queued jobs (they outlive their conversation) and the counters.
+      // What remains: the queued jobs (they outlive their conversation; the first is claimable) and the counters.
       const left = (await keysOf(adminConnection(), e.prefix)).map((k) => k.slice(e.prefix.length)).sort();
-      expect(left.filter((k) => !k.startsWith('job:'))).toEqual(['jobs:waiting', 'jobseq', 'nconv', 'q:c1']);
+      expect(left.filter((k) => !k.startsWith('job:'))).toEqual(['jobs:due', 'jobs:dueMin', 'jobseq', 'nconv', 'q:c1']);
       expect(left.filter((k) => k.startsWith('job:'))).toHaveLength(3);
     });
 

@@ -88,8 +88,10 @@
  * `deadLetter` with its current lease token; a retry keeps it first. A conversation is in exactly
  * one of `jobs:waiting` (by time) or `jobs:due` (by enqueue order): a claim moves the conversations
  * whose time came from the first to the second, then leases the oldest first jobs of `jobs:due` and
- * moves their conversations back to `jobs:waiting`, scored by lease expiry. Settling a job files its
- * conversation by the next one: into `jobs:due` at once when it is claimable already. Redis stream consumer
+ * moves their conversations back to `jobs:waiting`, scored by lease expiry. A job queued first in its
+ * conversation files it into `jobs:due` at once, and settling a job files its conversation by the
+ * next one, into `jobs:due` too when that one is claimable already; the sets change by a few
+ * commands per script call (ZPOPMIN, ZADD and ZREM of many members), not per job. Redis stream consumer
  * groups cannot give this: they hand out entries of one stream to any consumer in parallel, with no
  * way to hold back a conversation's later events while its first one is retried.
  */
@@ -208,46 +210,6 @@ local function visitor(vid, idn, rs)
   return v .. ',"readSeq":' .. (rs or '0') .. '}'
 end
 
--- Queue a job at the end of its conversation; an id already queued is left alone.
--- Queue a job at the end of its conversation's list; true when it is the list's first.
-local function enqueue(id, conv, site, event, now)
-  local jk = P .. 'job:' .. id
-  if redis.call('EXISTS', jk) == 1 then return false end
-  local n = redis.call('INCR', P .. 'jobseq')
-  local nows = n2s(now)
-  redis.call('HSET', jk, 'ev', event, 'site', site, 'conv', conv, 'att', 0, 'enq', nows, 'due', nows, 'n', n)
-  if redis.call('RPUSH', P .. 'q:' .. conv, id) == 1 then
-    redis.call('ZADD', WAITING, nows, conv)
-    return true
-  end
-  return false
-end
-
--- Drop the first job of a conversation (the leased one) and file the conversation by its next job:
--- straight into DUE when that one is claimable already (the usual case: it was queued behind the
--- one dropped), so no claim has to move it there; else into WAITING by its due time. Returns the
--- next job's due time when the conversation went into DUE, for due_min; nil otherwise.
-local function pop_head(id, conv, now)
-  local qk = P .. 'q:' .. conv
-  redis.call('LPOP', qk)
-  redis.call('DEL', P .. 'job:' .. id)
-  redis.call('ZREM', DUE, conv)
-  local nxt = redis.call('LINDEX', qk, 0)
-  if not nxt then
-    redis.call('ZREM', WAITING, conv)
-    return nil
-  end
-  local j = redis.call('HMGET', P .. 'job:' .. nxt, 'due', 'n')
-  local due = tonumber(j[1]) or now
-  if due <= now then
-    redis.call('ZREM', WAITING, conv)
-    redis.call('ZADD', DUE, j[2] or 0, conv)
-    return due
-  end
-  redis.call('ZADD', WAITING, n2s(due), conv)
-  return nil
-end
-
 -- Keep DUEMIN after conversations went into DUE (low: the earliest time one of them became
 -- claimable, or nil when none did) or left it.
 local function due_min(low)
@@ -257,6 +219,69 @@ local function due_min(low)
   elseif redis.call('ZCARD', DUE) == 0 then
     redis.call('DEL', DUEMIN)
   end
+end
+
+-- Queue a job at the end of its conversation's list (an id already queued is left alone); true when
+-- it is the list's first, which is claimable at once: its conversation goes straight into DUE.
+local function enqueue(id, conv, site, event, now)
+  local jk = P .. 'job:' .. id
+  if redis.call('EXISTS', jk) == 1 then return false end
+  local n = redis.call('INCR', P .. 'jobseq')
+  local nows = n2s(now)
+  redis.call('HSET', jk, 'ev', event, 'site', site, 'conv', conv, 'att', 0, 'enq', nows, 'due', nows, 'n', n)
+  if redis.call('RPUSH', P .. 'q:' .. conv, id) == 1 then
+    redis.call('ZADD', DUE, n, conv)
+    due_min(now)
+    return true
+  end
+  return false
+end
+
+-- Drop the first job of a conversation (the leased one) and note in filing how the conversation is
+-- to be filed by its next job (see file_all): into DUE when that one is claimable already (the usual
+-- case: it was queued behind the one dropped), into WAITING by its due time, or out of both.
+local function pop_head(id, conv, now, filing)
+  local qk = P .. 'q:' .. conv
+  redis.call('LPOP', qk)
+  redis.call('DEL', P .. 'job:' .. id)
+  local nxt = redis.call('LINDEX', qk, 0)
+  if not nxt then
+    filing[conv] = false
+    return
+  end
+  local j = redis.call('HMGET', P .. 'job:' .. nxt, 'due', 'n')
+  local due = tonumber(j[1]) or now
+  if due <= now then
+    filing[conv] = {DUE, j[2] or 0, due}
+  else
+    filing[conv] = {WAITING, n2s(due)}
+  end
+end
+
+-- File the conversations noted in filing (by pop_head, or a claim), a few commands for all of
+-- them. Returns the earliest time one that went into DUE became claimable (for due_min), or nil.
+local function file_all(filing)
+  local into = {[DUE] = {}, [WAITING] = {}}
+  local out = {[DUE] = {}, [WAITING] = {}}
+  local low = nil
+  for conv, f in pairs(filing) do
+    if f then
+      local set, other = f[1], WAITING
+      if set == WAITING then other = DUE end
+      table.insert(into[set], f[2])
+      table.insert(into[set], conv)
+      table.insert(out[other], conv)
+      if f[3] and (not low or f[3] < low) then low = f[3] end
+    else
+      table.insert(out[DUE], conv)
+      table.insert(out[WAITING], conv)
+    end
+  end
+  for _, set in ipairs({DUE, WAITING}) do
+    if #out[set] > 0 then redis.call('ZREM', set, unpack(out[set])) end
+    if #into[set] > 0 then redis.call('ZADD', set, unpack(into[set])) end
+  end
+  return low
 end
 
 -- The job leased with this token, as {conv}, or nil.
@@ -415,6 +440,8 @@ return {1, id, redis.call('HGETALL', ck)}
    * them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
    */
   append: `
+-- One time for every append of the call (they are one atomic step).
+local now = clock()
 local function append_one(A)
   local id = A[1]
   local ck = P .. 'conv:' .. id
@@ -425,7 +452,6 @@ local function append_one(A)
   local seen = seen_entry(id, A[2], last, window)
   if seen then return {1, seen[1], seen[2], seen[3]} end
 
-  local now = clock()
   local entry = A[3]
   if entry == '' then entry = '"kind":"msg",' .. A[12] end
   local seqs, tss, json, oldest, same = write_entry(id, last, now, A[2], entry, tonumber(A[4]), tonumber(A[5]), window, c[8], c[9])
@@ -939,33 +965,42 @@ return 1
 local now = clock()
 local max, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
 local moved = redis.call('ZRANGEBYSCORE', WAITING, '-inf', n2s(now), 'WITHSCORES', 'LIMIT', 0, ${PROMOTE_BATCH})
-local low = nil
-for i = 1, #moved, 2 do
-  local conv = moved[i]
-  redis.call('ZREM', WAITING, conv)
-  local head = redis.call('LINDEX', P .. 'q:' .. conv, 0)
-  if head then
-    redis.call('ZADD', DUE, redis.call('HGET', P .. 'job:' .. head, 'n'), conv)
-    local s = tonumber(moved[i + 1])
-    if not low or s < low then low = s end
+if #moved > 0 then
+  local filing = {}
+  for i = 1, #moved, 2 do
+    local conv = moved[i]
+    local head = redis.call('LINDEX', P .. 'q:' .. conv, 0)
+    if head then
+      filing[conv] = {DUE, redis.call('HGET', P .. 'job:' .. head, 'n') or 0, tonumber(moved[i + 1])}
+    else
+      filing[conv] = false
+    end
   end
+  local low = file_all(filing)
+  if low then due_min(low) end
 end
-due_min(low)
 local out = {}
 if max > 0 then
   local nows, untils = n2s(now), n2s(now + leaseMs)
-  for i, conv in ipairs(redis.call('ZRANGE', DUE, 0, max - 1)) do
+  local popped = redis.call('ZPOPMIN', DUE, max)
+  local leases = {}
+  for k = 1, #popped, 2 do
+    local conv = popped[k]
     local id = redis.call('LINDEX', P .. 'q:' .. conv, 0)
-    local jk = P .. 'job:' .. id
-    local token = ARGV[5] .. '.' .. i
-    local j = redis.call('HMGET', jk, 'ev', 'site', 'enq', 'due', 'err', 'att', 'first')
-    local att = (tonumber(j[6]) or 0) + 1
-    local first = j[7] or nows
-    redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
-    redis.call('ZREM', DUE, conv)
-    redis.call('ZADD', WAITING, untils, conv)
-    out[#out + 1] = {id, conv, j[1], j[2], att, j[3], first, nows, j[4], j[5] or '', token, untils}
+    -- (A conversation in DUE always has a first job; one that had none is left out of both sets.)
+    if id then
+      local jk = P .. 'job:' .. id
+      local token = ARGV[5] .. '.' .. ((k + 1) / 2)
+      local j = redis.call('HMGET', jk, 'ev', 'site', 'enq', 'due', 'err', 'att', 'first')
+      local att = (tonumber(j[6]) or 0) + 1
+      local first = j[7] or nows
+      redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
+      leases[#leases + 1] = untils
+      leases[#leases + 1] = conv
+      out[#out + 1] = {id, conv, j[1], j[2], att, j[3], first, nows, j[4], j[5] or '', token, untils}
+    end
   end
+  if #leases > 0 then redis.call('ZADD', WAITING, unpack(leases)) end
 end
 if redis.call('ZCARD', DUE) == 0 then redis.call('DEL', DUEMIN) end
 return out
@@ -986,18 +1021,17 @@ return n2s(best)
 
   /** ARGV: job id, token, job id, token… → {1 | 0 (stale lease), …}, one for each job, in order. */
   complete: `
-local now, out, low = clock(), {}, nil
+local now, out, filing = clock(), {}, {}
 for i = 3, #ARGV - 1, 2 do
   local conv = leased(ARGV[i], ARGV[i + 1])
   if conv then
-    local due = pop_head(ARGV[i], conv, now)
-    if due and (not low or due < low) then low = due end
+    pop_head(ARGV[i], conv, now, filing)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
-due_min(low)
+if #out > 0 then due_min(file_all(filing)) end
 return out
 `,
 
@@ -1025,7 +1059,9 @@ local letter = '{"event":' .. j[1] .. ',"attempts":' .. j[3] .. ',"firstAttemptA
 local dk = P .. 'dead:' .. j[2]
 redis.call('RPUSH', dk, letter)
 redis.call('LTRIM', dk, -tonumber(ARGV[6]), -1)
-due_min(pop_head(ARGV[3], conv, clock()))
+local filing = {}
+pop_head(ARGV[3], conv, clock(), filing)
+due_min(file_all(filing))
 return 1
 `,
 } as const;
