@@ -178,6 +178,83 @@ if (!available) {
       }
     });
 
+    test('an append publishes its entry only while another instance listens to the conversation; its own listeners get it from the reply', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      // A raw subscriber sees what is published on the channel; a transient item is always published.
+      const raw = new Redis(REDIS_URL);
+      const wire: string[] = [];
+      raw.on('message', (_channel: string, message: string) => {
+        const item = JSON.parse(message) as FanoutItem;
+        wire.push(item.kind === 'entry' ? item.entry.id : item.kind);
+      });
+      await raw.subscribe(`${prefix}c:c1`);
+      const marks = { n: 0 };
+      const sentinelThrough = async (): Promise<void> => {
+        const seen = ++marks.n;
+        await a.publish({ kind: 'transient', conversationId: 'c1', ts: seen, event: { type: 'typing', on: true } });
+        await until(() => wire.filter((w) => w === 'transient').length === seen, 'the sentinel on the wire');
+      };
+      try {
+        const onA: string[] = [];
+        const onB: string[] = [];
+        const entryId = (item: FanoutItem): string => (item.kind === 'entry' ? item.entry.id : item.kind);
+        await a.subscribe(conversationTopic('c1'), (item) => onA.push(entryId(item)));
+        await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+        await sentinelThrough();
+        expect(wire).toEqual(['transient']);
+        const stopB = await b.subscribe(conversationTopic('c1'), (item) => onB.push(entryId(item)));
+        await a.append({ conversationId: 'c1', entry: text('m2'), retention: keep });
+        await sentinelThrough();
+        expect(wire).toEqual(['transient', 'm2', 'transient']);
+        stopB();
+        for (let i = 0; i < 100 && (await adminConnection().smembers(`${prefix}ls:c1`)).length > 1; i++) await sleep(20);
+        expect(await adminConnection().smembers(`${prefix}ls:c1`)).toHaveLength(1);
+        await a.append({ conversationId: 'c1', entry: text('m3'), retention: keep });
+        await sentinelThrough();
+        expect(wire).toEqual(['transient', 'm2', 'transient', 'transient']);
+        expect(onA).toEqual(['m1', 'transient', 'm2', 'transient', 'm3', 'transient']);
+        expect(onB).toEqual(['m2', 'transient']);
+      } finally {
+        raw.disconnect();
+      }
+    });
+
+    test('a listening instance that stopped without a word (its liveness key lapsed) is dropped from the listeners by the next append', async () => {
+      const prefix = newPrefix();
+      const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);
+      await a.openConversation(open('c1'));
+      await b.subscribe(conversationTopic('c1'), noop);
+      const r = adminConnection();
+      const [bId] = await r.smembers(`${prefix}ls:c1`);
+      expect(bId).toBeDefined();
+      await r.del(`${prefix}instance:${bId}`);
+      await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+      expect(await r.smembers(`${prefix}ls:c1`)).toEqual([]);
+    });
+
+    test('an instance whose registrations were dropped (its liveness key lapsed) registers again at its next heartbeat, and its listeners read what was not published to them', async () => {
+      const prefix = newPrefix();
+      const a = await started({ prefix });
+      const b = await started({ prefix, instanceTtlMs: 300 });
+      await a.openConversation(open('c1'));
+      const onB: FanoutItem[] = [];
+      await b.subscribe(conversationTopic('c1'), (item) => onB.push(item));
+      const r = adminConnection();
+      const [bId] = await r.smembers(`${prefix}ls:c1`);
+      // As another instance would after B's key lapsed (a stall longer than instanceTtlMs).
+      await r.del(`${prefix}instance:${bId}`);
+      await a.append({ conversationId: 'c1', entry: text('m1'), retention: keep });
+      expect(await r.smembers(`${prefix}ls:c1`)).toEqual([]);
+      await until(() => onB.some((item) => item.kind === 'resync'), 'a resync on B');
+      expect(onB.filter((item) => item.kind === 'entry')).toEqual([]);
+      expect(await r.smembers(`${prefix}ls:c1`)).toEqual([bId]);
+      await a.append({ conversationId: 'c1', entry: text('m2'), retention: keep });
+      await until(() => onB.some((item) => item.kind === 'entry'), 'm2 on B');
+      expect(onB.flatMap((item) => (item.kind === 'entry' ? [item.entry.id] : []))).toEqual(['m2']);
+    });
+
     test('a streamed answer stepped on two instances: one stream, each delta once, drafts on B in step order, finished once', async () => {
       const prefix = newPrefix();
       const [a, b] = await Promise.all([started({ prefix }), started({ prefix })]);

@@ -72,10 +72,14 @@
  *   decrements (the field goes at 0, the key with its last field). Its TTL (`instanceTtlMs`) is
  *   renewed by every acquire and by the heartbeat of each instance holding a slot in it, so a key
  *   that only dead instances held vanishes.
- * - `P instance:<id>` string, the liveness of one relay instance (id random per `start()`) while it
- *   holds slots: set by its acquires with a TTL of `instanceTtlMs`, renewed every third of it, and
- *   deleted by `close()`. After a kill -9 it lapses, and the next acquire of each key drops that
- *   instance's slots.
+ * - `P instance:<id>` string, the liveness of one relay instance (id random per `start()`): set by
+ *   its acquires and `ls:` registrations with a TTL of `instanceTtlMs`, renewed every third of it,
+ *   and deleted by `close()`. After a kill -9 it lapses, and the next acquire of each key drops that
+ *   instance's slots, the next append of each conversation its `ls:` registration.
+ * - `P ls:<conversationId>` set, the instances with listeners of the conversation's channel here
+ *   (registered with the SUBSCRIBE, removed with the UNSUBSCRIBE and by `close()`). An append
+ *   publishes its entry only when an instance other than its own is in it: the appending
+ *   instance's own listeners get the entry from the reply.
  *
  * Pub/sub channels: `P c:<conversationId>` (stored entries, published by the append and stream-end
  * scripts, drafts, published by the stream scripts in the order their steps ran, and transient items) and `P s:<siteKey>` (site items).
@@ -182,7 +186,7 @@ const APPEND_BATCH = 64;
 /** Append calls in flight at once: the appends asked for meanwhile wait for one to come back, and go out together. */
 const APPEND_DEPTH = 1;
 /** The arguments of each append in the append script. */
-const APPEND_ARGS = 13;
+const APPEND_ARGS = 14;
 /** Slot keys one heartbeat script renews at most. */
 const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
@@ -373,9 +377,24 @@ local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, w
   return seqs, tss, json, oldest, same
 end
 
+-- Whether an instance other than me listens to the conversation's channel (ls:, see listen): the
+-- entries of an instance's own appends reach its listeners from the append's reply. A listening
+-- instance that stopped without saying so (its instance: key lapsed) is dropped from the set.
+local function others_listen(id, me)
+  local lk = P .. 'ls:' .. id
+  local others = false
+  for _, m in ipairs(redis.call('SMEMBERS', lk)) do
+    if m ~= me then
+      if redis.call('EXISTS', P .. 'instance:' .. m) == 1 then others = true else redis.call('SREM', lk, m) end
+    end
+  end
+  return others
+end
+
 -- The conversation record after a write (maxAge as given), its sweep time unless it stands (same),
--- and the entry's fan-out (head: the item JSON before the entry).
-local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same)
+-- and the entry's fan-out (head: the item JSON before the entry): to every listening instance, or
+-- (me: the appending instance's id) to the others only, when there are any. True when published.
+local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same, me)
   local ck = P .. 'conv:' .. id
   if same or not oldest then
     redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', maxAge)
@@ -383,7 +402,9 @@ local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same)
     redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', maxAge, 'old', n2s(oldest))
   end
   if not same then redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + tonumber(maxAge)), id) end
+  if me and not others_listen(id, me) then return false end
   redis.call('PUBLISH', P .. 'c:' .. id, head .. json .. '}')
+  return true
 end
 
 -- An open stream's hash, and its member in the stall index.
@@ -436,10 +457,11 @@ return {1, id, redis.call('HGETALL', ck)}
    * '{' and without seq/ts ('' for a message of kind, id, from and body only: '"kind":"msg",' and
    * the message JSON), maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start '1',
    * closes '1', started job id, message job id, message JSON without '{' (id, from, body; '' for
-   * an event), publish head.
+   * an event), publish head, this instance's id (the entry is published only when another instance
+   * listens).
    * → one each: false (no conversation) | {0, seq, ts, queued head: 1 an event it queued is its
-   * conversation's first, 0 none is, -1 it queued none} (stored: the entry is the one given, with
-   * them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
+   * conversation's first, 0 none is, -1 it queued none, published 1/0} (stored: the entry is the one
+   * given, with them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
    */
   append: `
 -- One time for every append of the call (they are one atomic step).
@@ -475,8 +497,8 @@ local function append_one(A)
       .. '},' .. tail .. A[11] .. '","type":"' .. A[7] .. conv, now) then head = 1 end
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
-  after_write(id, seqs, tss, A[5], oldest, now, json, A[13], same)
-  return {0, seqs, tss, head}
+  local published = after_write(id, seqs, tss, A[5], oldest, now, json, A[13], same, A[14])
+  return {0, seqs, tss, head, published and 1 or 0}
 end
 local out = {}
 for k = 3, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
@@ -866,7 +888,7 @@ for _, id in ipairs(due) do
   end
   if forget then
     for _, mid in ipairs(redis.call('SMEMBERS', P .. 'sts:' .. id)) do drop_stream(id, mid) end
-    redis.call('DEL', ck, P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id, P .. 'sts:' .. id, P .. 'fb:' .. id)
+    redis.call('DEL', ck, P .. 'log:' .. id, P .. 'ids:' .. id, P .. 'idq:' .. id, P .. 'sts:' .. id, P .. 'fb:' .. id, P .. 'ls:' .. id)
     local ok = P .. 'owner:' .. c[3] .. ':' .. c[4]
     if redis.call('GET', ok) == id then redis.call('DEL', ok) end
     redis.call('ZREM', P .. 'site:' .. c[3], site_member(c[5], id))
@@ -951,11 +973,29 @@ if n > 0 then return 1 end
 return 0
 `,
 
-  /** ARGV: instance id, ttl ms, slot key… Renews this instance's liveness and the TTL of the slot keys it holds. */
+  /**
+   * ARGV: instance id, ttl ms, slot key… Renews this instance's liveness and the TTL of the slot keys
+   * it holds. → 1 | 0: the liveness key had lapsed (its registrations in ls: may be gone: listen again).
+   */
   heartbeat: `
 local ttl = ARGV[4]
-redis.call('SET', P .. 'instance:' .. ARGV[3], 1, 'PX', ttl)
+local had = redis.call('SET', P .. 'instance:' .. ARGV[3], 1, 'PX', ttl, 'GET')
 for i = 5, #ARGV do redis.call('PEXPIRE', P .. 'slots:' .. ARGV[i], ttl) end
+if had then return 1 end
+return 0
+`,
+
+  /** ARGV: instance id, conversation id… This instance no longer listens to those conversations' channels. */
+  unlisten: `
+for i = 4, #ARGV do redis.call('SREM', P .. 'ls:' .. ARGV[i], ARGV[3]) end
+return 1
+`,
+
+  /** ARGV: instance id, ttl ms, conversation id… This instance listens to those conversations' channels (ls:), and is alive. */
+  listen: `
+local me = ARGV[3]
+redis.call('SET', P .. 'instance:' .. me, 1, 'PX', ARGV[4])
+for i = 5, #ARGV do redis.call('SADD', P .. 'ls:' .. ARGV[i], me) end
 return 1
 `,
 
@@ -1280,6 +1320,9 @@ interface Topic {
   head: Buffer | undefined;
 }
 
+/** The conversation of a conversation topic (`conversationTopic`), or undefined for another topic. */
+const conversationOf = (topic: string): string | undefined => (topic.startsWith('c:') ? topic.slice(2) : undefined);
+
 /** The JSON of an entry's fan-out item up to the entry, which the scripts write after it. */
 const entryHead = (conversationId: string): string => `{"kind":"entry","conversationId":${JSON.stringify(conversationId)},"entry":`;
 
@@ -1330,6 +1373,8 @@ export class RedisEngine implements Engine {
   /** Server clock minus local clock, measured with TIME (for `now()` without an injected clock). */
   private offset = 0;
   private readonly topics = new Map<string, Topic>();
+  /** Registrations (ls:) to make again: Redis may have lost them and registering again failed. */
+  private relisten = false;
   /** Appends of each conversation this instance has sent and not yet had the reply of. */
   private readonly appending = new Map<string, number>();
   /** SUBSCRIBE commands in flight, per topic. */
@@ -1438,7 +1483,12 @@ export class RedisEngine implements Engine {
     this.sweeper = undefined;
     clearInterval(this.heartbeats);
     this.heartbeats = undefined;
-    // This instance's slots stop counting at once (a kill -9 leaves them until the key lapses).
+    // Other instances stop publishing to this one, and its slots stop counting, at once (a kill -9
+    // leaves them until the liveness key lapses).
+    const conversations = [...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []);
+    for (let i = 0; i < conversations.length; i += HEARTBEAT_BATCH) {
+      await this.run('unlisten', [this.instance, ...conversations.slice(i, i + HEARTBEAT_BATCH)]).catch(noop);
+    }
     if (this.instance) await this.command((r) => r.del(this.key('instance:', this.instance))).catch(noop);
     this.topics.clear();
     const connections = [this.cmd, this.sub];
@@ -1583,6 +1633,7 @@ export class RedisEngine implements Engine {
       webhook ? webhookJobId(id, entry.id, webhook) : '',
       message,
       entryHead(id),
+      this.instance,
     ];
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
     this.appending.set(id, (this.appending.get(id) ?? 0) + 1);
@@ -1597,7 +1648,7 @@ export class RedisEngine implements Engine {
       // Stored as given, with its seq and ts: the reply does not carry it back.
       const head = num(fourth);
       const stored: LogEntry = { ...entry, seq: num(seq), ts: num(ts) };
-      this.deliverHere(id, stored);
+      this.deliverHere(id, stored, num(list(reply)[4]) === 1);
       return { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
     } finally {
       const left = (this.appending.get(id) ?? 1) - 1;
@@ -1744,7 +1795,10 @@ export class RedisEngine implements Engine {
     if (!entry) {
       entry = { subs: new Set(), here: undefined, early: undefined, head: undefined };
       this.topics.set(topic, entry);
-      const pending = sub.subscribe(this.prefix + topic);
+      // A conversation's channel is registered too (ls:), so other instances publish to it. Both
+      // are live before the caller reads the log: what is appended before that is in the log.
+      const conversation = conversationOf(topic);
+      const pending = Promise.all([sub.subscribe(this.prefix + topic), conversation === undefined ? undefined : this.listen([conversation])]);
       this.subscribing.set(topic, pending);
       const forget = (): void => {
         if (this.subscribing.get(topic) === pending) this.subscribing.delete(topic);
@@ -1766,8 +1820,35 @@ export class RedisEngine implements Engine {
       if (!subscribers.delete(own)) return;
       if (subscribers.size > 0 || this.topics.get(topic) !== here) return;
       this.topics.delete(topic);
+      const conversation = conversationOf(topic);
+      // (A registration left behind only makes other instances publish what nobody here reads.)
+      if (conversation !== undefined) this.run('unlisten', [this.instance, conversation]).catch(noop);
       if (sub === this.sub && sub.status === 'ready') sub.unsubscribe(this.prefix + topic).catch(noop);
     };
+  }
+
+  /** Register this instance as listening to these conversations' channels (ls:), in calls of at most HEARTBEAT_BATCH. */
+  private async listen(conversations: string[]): Promise<void> {
+    for (let i = 0; i < conversations.length; i += HEARTBEAT_BATCH) {
+      await this.run('listen', [this.instance, this.instanceTtlMs, ...conversations.slice(i, i + HEARTBEAT_BATCH)]);
+    }
+  }
+
+  /**
+   * Register every conversation channel this instance listens to again, then tell their listeners
+   * to read what was not published to them meanwhile. After Redis lost the registrations (its data,
+   * or this instance's liveness key lapsed and another instance dropped them); retried by the next
+   * heartbeat when it fails.
+   */
+  private async listenAgain(): Promise<void> {
+    this.relisten = true;
+    const conversations = [...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []);
+    await this.listen(conversations);
+    this.relisten = false;
+    for (const [name, topic] of this.topics) {
+      if (conversationOf(name) === undefined) continue;
+      for (const { listener } of [...topic.subs]) this.call(listener, { kind: 'resync' });
+    }
   }
 
   /** After the subscriber connection came back: subscribe every topic again, then tell every listener to read what it missed. */
@@ -1777,6 +1858,14 @@ export class RedisEngine implements Engine {
       if (channels.length) await sub.subscribe(...channels);
     } catch {
       return; // dropped again: the next 'ready' tries again
+    }
+    // Redis may have restarted without its data: register again (the heartbeat retries a failure).
+    this.relisten = true;
+    try {
+      await this.listen([...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []));
+      this.relisten = false;
+    } catch {
+      // the next heartbeat registers again, and tells the listeners to read the log then
     }
     for (const topic of this.topics.values()) {
       // Copies published while the connection was down are gone: none is waited for.
@@ -1788,9 +1877,10 @@ export class RedisEngine implements Engine {
   /**
    * An entry this instance just stored goes to its listeners here, as the append's reply arrives,
    * unless its published copy came first: the sender's `ack` and its own `msg` then leave in one
-   * write, and the published copy (for the other instances) is dropped unread when it comes back.
+   * write. The append publishes the entry only when another instance listens (`ls:`); that copy is
+   * dropped unread when it comes back here.
    */
-  private deliverHere(conversationId: string, entry: LogEntry): void {
+  private deliverHere(conversationId: string, entry: LogEntry, published: boolean): void {
     const topic = this.topics.get(conversationTopic(conversationId));
     if (!topic?.subs.size) return;
     const { seq } = entry;
@@ -1800,7 +1890,7 @@ export class RedisEngine implements Engine {
       for (const s of topic.early) if (s < seq) topic.early.delete(s);
       if (came) return;
     }
-    (topic.here ??= new Set()).add(seq);
+    if (published) (topic.here ??= new Set()).add(seq);
     const item: FanoutItem = { kind: 'entry', conversationId, entry };
     for (const { listener } of [...topic.subs]) this.call(listener, item);
   }
@@ -1868,9 +1958,14 @@ export class RedisEngine implements Engine {
   /** While this instance holds slots: renew its liveness and their keys. Then retry the releases that failed. */
   private async heartbeat(): Promise<void> {
     const keys = [...this.held.keys()];
-    for (let i = 0; i < keys.length; i += HEARTBEAT_BATCH) {
-      await this.run('heartbeat', [this.instance, this.instanceTtlMs, ...keys.slice(i, i + HEARTBEAT_BATCH)]);
+    let alive = true;
+    for (let i = 0; i === 0 || i < keys.length; i += HEARTBEAT_BATCH) {
+      const had = await this.run('heartbeat', [this.instance, this.instanceTtlMs, ...keys.slice(i, i + HEARTBEAT_BATCH)]);
+      if (i === 0) alive = num(had) === 1;
     }
+    // The liveness key had lapsed (a long stall, or Redis lost it): other instances may have dropped
+    // this one's registrations.
+    if (!alive || this.relisten) await this.listenAgain();
     for (const [key, count] of [...this.unreleased]) {
       // Taken out first, so an overlapping heartbeat cannot release the same slots twice.
       this.unreleased.delete(key);
