@@ -183,8 +183,6 @@ const PROMOTE_BATCH = 1000;
 const COMPLETE_BATCH = 256;
 /** The most appends one script call makes. */
 const APPEND_BATCH = 64;
-/** Append calls in flight at once: the appends asked for meanwhile wait for one to come back, and go out together. */
-const APPEND_DEPTH = 1;
 /** The arguments of each append in the append script. */
 const APPEND_ARGS = 14;
 /** Slot keys one heartbeat script renews at most. */
@@ -1199,32 +1197,23 @@ function toClaimed(reply: unknown): ClaimedJob {
 /**
  * Calls of one script asked for in one turn of the event loop, sent when the turn ends as one call
  * of it (at most `max` at a time) with their arguments one after the other; each caller gets its
- * own part of the reply, and all of a call's callers its error. While `depth` calls are in flight,
- * the calls asked for wait for one of them to come back: under load they go out in fewer, larger
- * calls (Redis runs one script at a time anyway), and an idle relay sends each at once.
+ * own part of the reply, and all of a call's callers its error.
  */
 class ScriptBatch {
   private pending: Array<{ args: (string | number)[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }> = [];
-  private inFlight = 0;
 
   constructor(
     private readonly send: (args: (string | number)[]) => Promise<unknown>,
     private readonly max: number,
-    private readonly depth = Infinity,
   ) {}
 
   add(args: (string | number)[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.pending.push({ args, resolve, reject }) === 1 && this.inFlight < this.depth) setImmediate(this.next);
+      if (this.pending.push({ args, resolve, reject }) === 1) setImmediate(this.flush);
     });
   }
 
-  /** The end of the turn, or a call came back: send what waits, unless enough calls are in flight. */
-  private readonly next = (): void => {
-    if (this.inFlight < this.depth && this.pending.length > 0) this.flush();
-  };
-
-  /** Send what is waiting now (also on a close, whatever is in flight). */
+  /** Send what is waiting now (the end of the turn, or a close). */
   readonly flush = (): void => {
     const all = this.pending;
     this.pending = [];
@@ -1232,18 +1221,13 @@ class ScriptBatch {
       const batch = all.slice(start, start + this.max);
       const args: (string | number)[] = [];
       for (const call of batch) for (const arg of call.args) args.push(arg);
-      this.inFlight++;
       this.send(args).then(
         (reply) => {
-          this.inFlight--;
           const parts = list(reply);
           batch.forEach((c, i) => c.resolve(parts[i] ?? null));
-          this.next();
         },
         (error: unknown) => {
-          this.inFlight--;
           for (const c of batch) c.reject(error);
-          this.next();
         },
       );
     }
@@ -1386,7 +1370,7 @@ export class RedisEngine implements Engine {
    * call of their script each: under load many visitors' messages arrive, and many deliveries
    * end, in the same turn.
    */
-  private readonly appends = new ScriptBatch((args) => this.run('append', args), APPEND_BATCH, APPEND_DEPTH);
+  private readonly appends = new ScriptBatch((args) => this.run('append', args), APPEND_BATCH);
   private readonly completions = new ScriptBatch((args) => this.run('complete', args), COMPLETE_BATCH);
 
   constructor(options: RedisEngineOptions) {
