@@ -1625,14 +1625,14 @@ export class RedisEngine implements Engine {
       const reply = await this.appends.add(args);
       if (reply === null) return null;
       // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
-      const [duplicate, seq, ts, fourth] = list(reply);
+      const [duplicate, seq, ts, fourth, published] = list(reply);
       if (num(duplicate) === 1) {
         return { duplicate: true, seq: num(seq), ts: num(ts), entry: fourth === null || fourth === undefined ? null : parse<LogEntry>(str(fourth)) };
       }
       // Stored as given, with its seq and ts: the reply does not carry it back.
       const head = num(fourth);
       const stored: LogEntry = { ...entry, seq: num(seq), ts: num(ts) };
-      this.deliverHere(id, stored, num(list(reply)[4]) === 1);
+      this.deliverHere(id, stored, num(published) === 1);
       return { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
     } finally {
       const left = (this.appending.get(id) ?? 1) - 1;
@@ -1797,7 +1797,11 @@ export class RedisEngine implements Engine {
       await this.subscribing.get(topic);
     } catch (error) {
       subscribers.delete(own);
-      if (subscribers.size === 0 && this.topics.get(topic) === here) this.topics.delete(topic);
+      if (subscribers.size === 0 && this.topics.get(topic) === here) {
+        this.topics.delete(topic);
+        // The SUBSCRIBE may have gone through where the registration failed.
+        if (sub === this.sub && sub.status === 'ready') sub.unsubscribe(this.prefix + topic).catch(noop);
+      }
       throw this.failure(error);
     }
     return () => {
