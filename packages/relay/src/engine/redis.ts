@@ -1469,10 +1469,7 @@ export class RedisEngine implements Engine {
     this.heartbeats = undefined;
     // Other instances stop publishing to this one, and its slots stop counting, at once (a kill -9
     // leaves them until the liveness key lapses).
-    const conversations = [...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []);
-    for (let i = 0; i < conversations.length; i += HEARTBEAT_BATCH) {
-      await this.run('unlisten', [this.instance, ...conversations.slice(i, i + HEARTBEAT_BATCH)]).catch(noop);
-    }
+    await this.registration('unlisten', this.listened()).catch(noop);
     if (this.instance) await this.command((r) => r.del(this.key('instance:', this.instance))).catch(noop);
     this.topics.clear();
     const connections = [this.cmd, this.sub];
@@ -1782,7 +1779,7 @@ export class RedisEngine implements Engine {
       // A conversation's channel is registered too (ls:), so other instances publish to it. Both
       // are live before the caller reads the log: what is appended before that is in the log.
       const conversation = conversationOf(topic);
-      const pending = Promise.all([sub.subscribe(this.prefix + topic), conversation === undefined ? undefined : this.listen([conversation])]);
+      const pending = Promise.all([sub.subscribe(this.prefix + topic), conversation === undefined ? undefined : this.registration('listen', [conversation])]);
       this.subscribing.set(topic, pending);
       const forget = (): void => {
         if (this.subscribing.get(topic) === pending) this.subscribing.delete(topic);
@@ -1810,29 +1807,38 @@ export class RedisEngine implements Engine {
       this.topics.delete(topic);
       const conversation = conversationOf(topic);
       // (A registration left behind only makes other instances publish what nobody here reads.)
-      if (conversation !== undefined) this.run('unlisten', [this.instance, conversation]).catch(noop);
+      if (conversation !== undefined) this.registration('unlisten', [conversation]).catch(noop);
       if (sub === this.sub && sub.status === 'ready') sub.unsubscribe(this.prefix + topic).catch(noop);
     };
   }
 
-  /** Register this instance as listening to these conversations' channels (ls:), in calls of at most HEARTBEAT_BATCH. */
-  private async listen(conversations: string[]): Promise<void> {
+  /** The conversations whose channels this instance listens to. */
+  private listened(): string[] {
+    return [...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []);
+  }
+
+  /** Register (`listen`) or unregister (`unlisten`) this instance on these conversations' channels (ls:), in calls of at most HEARTBEAT_BATCH. */
+  private async registration(script: 'listen' | 'unlisten', conversations: string[]): Promise<void> {
+    const head = script === 'listen' ? [this.instance, this.instanceTtlMs] : [this.instance];
     for (let i = 0; i < conversations.length; i += HEARTBEAT_BATCH) {
-      await this.run('listen', [this.instance, this.instanceTtlMs, ...conversations.slice(i, i + HEARTBEAT_BATCH)]);
+      await this.run(script, [...head, ...conversations.slice(i, i + HEARTBEAT_BATCH)]);
     }
   }
 
   /**
-   * Register every conversation channel this instance listens to again, then tell their listeners
-   * to read what was not published to them meanwhile. After Redis lost the registrations (its data,
-   * or this instance's liveness key lapsed and another instance dropped them); retried by the next
-   * heartbeat when it fails.
+   * Register every conversation channel this instance listens to again: Redis may have lost the
+   * registrations (its data, or this instance's liveness key lapsed and another instance dropped
+   * them). A failure leaves `relisten` set, and the next heartbeat tries again.
    */
-  private async listenAgain(): Promise<void> {
+  private async listenAll(): Promise<void> {
     this.relisten = true;
-    const conversations = [...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []);
-    await this.listen(conversations);
+    await this.registration('listen', this.listened());
     this.relisten = false;
+  }
+
+  /** `listenAll`, then tell the conversations' listeners to read what was not published to them meanwhile. */
+  private async listenAgain(): Promise<void> {
+    await this.listenAll();
     for (const [name, topic] of this.topics) {
       if (conversationOf(name) === undefined) continue;
       for (const { listener } of [...topic.subs]) this.call(listener, { kind: 'resync' });
@@ -1847,14 +1853,9 @@ export class RedisEngine implements Engine {
     } catch {
       return; // dropped again: the next 'ready' tries again
     }
-    // Redis may have restarted without its data: register again (the heartbeat retries a failure).
-    this.relisten = true;
-    try {
-      await this.listen([...this.topics.keys()].flatMap((topic) => conversationOf(topic) ?? []));
-      this.relisten = false;
-    } catch {
-      // the next heartbeat registers again, and tells the listeners to read the log then
-    }
+    // Redis may have restarted without its data (on a failure the next heartbeat registers again,
+    // and tells the listeners to read the log then).
+    await this.listenAll().catch(noop);
     for (const topic of this.topics.values()) {
       // Copies published while the connection was down are gone: none is waited for.
       topic.here = undefined;
@@ -1889,8 +1890,8 @@ export class RedisEngine implements Engine {
     const topic = this.topics.get(name);
     if (!topic?.subs.size) return;
     const set = topic.subs;
-    if (topic.here || this.appending.size > 0) {
-      const id = name.slice(2);
+    const id = conversationOf(name);
+    if (id !== undefined && (topic.here || this.appending.has(id))) {
       const seq = publishedSeq(message, (topic.head ??= Buffer.from(entryHead(id) + '{"seq":')));
       if (topic.here?.delete(seq)) {
         // Published in commit order: a copy of a lower seq still missing was lost (a reconnect).
