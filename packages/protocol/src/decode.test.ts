@@ -1,9 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { decode, encode } from './decode.js';
+import { decode, encode, isPlainTextSend } from './decode.js';
+import { ClientFrame } from './frames.js';
 import { decodeServerFrame } from './decode-server-frame.js';
 import { LIMITS, PROTOCOL_VERSION } from './limits.js';
 import { CLOSE, shouldReconnect } from './close-codes.js';
+
+/** JSON with every object's keys sorted: equal for values equal in content, whatever their key order. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_key, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))) : value,
+  );
 
 describe('decode', () => {
   test('accepts a valid hello', () => {
@@ -64,6 +71,41 @@ describe('decode', () => {
       );
     expect(msg('https://shop.example/shoe')).toMatchObject({ ok: true });
     expect(msg('javascript:alert(1)')).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
+  test('the zod-free check of a visitor text accepts exactly what ClientFrame accepts of that shape, and gives the same frame', () => {
+    const edge = (max: number) => fc.oneof(fc.constant(0), fc.constant(1), fc.constant(max), fc.constant(max + 1), fc.nat({ max: max + 2 }));
+    const id = fc.oneof(
+      edge(LIMITS.maxIdLength).map((n) => 'a'.repeat(n)),
+      fc.stringMatching(/^[\w-]{1,70}$/),
+      fc.string({ maxLength: 8 }),
+      fc.constantFrom('a b', 'é', 'm\n', 7, null),
+    );
+    const text = fc.oneof(edge(LIMITS.maxTextLength).map((n) => 'x'.repeat(n)), fc.string({ maxLength: 20 }), fc.constantFrom(5, null, ''));
+    const extra = fc.option(fc.dictionary(fc.constantFrom('x', 'sources', '__proto__', 'seq', 'type', 'text', 't', 'id', 'body'), fc.jsonValue(), { maxKeys: 2 }), { nil: undefined });
+    const frame = fc.record({
+      t: fc.constantFrom('send', 'typing', 'Send'),
+      id,
+      body: fc.oneof(
+        fc.record({ type: fc.constantFrom('text', 'postback', 'TEXT'), text, more: extra }).map(({ more, ...b }) => JSON.parse(JSON.stringify({ ...(more ?? {}), ...b }))),
+        fc.constantFrom(null, 'text', ['text']),
+      ),
+      more: extra,
+    }).map(({ more, ...f }) => JSON.parse(JSON.stringify({ ...(more ?? {}), ...f })) as unknown);
+    fc.assert(
+      fc.property(frame, (v) => {
+        const zod = ClientFrame.safeParse(v);
+        const plain = isPlainTextSend(v);
+        if (plain) expect(zod.success && zod.data).toEqual(v);
+        const shaped = zod.success && zod.data.t === 'send' && zod.data.body.type === 'text' && canonical(zod.data) === canonical(v);
+        expect(plain).toBe(shaped);
+        // decode gives the same either way.
+        const decoded = decode(JSON.stringify(v));
+        expect(decoded.ok).toBe(zod.success);
+        if (decoded.ok && zod.success) expect(decoded.frame).toEqual(zod.data);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   test('never throws on 10,000 random inputs', () => {

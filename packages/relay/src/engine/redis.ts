@@ -184,7 +184,7 @@ const COMPLETE_BATCH = 256;
 /** The most appends one script call makes. */
 const APPEND_BATCH = 64;
 /** The arguments of each append in the append script. */
-const APPEND_ARGS = 14;
+const APPEND_ARGS = 10;
 /** Slot keys one heartbeat script renews at most. */
 const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
@@ -201,6 +201,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN
 const PRELUDE = `
 local P = ARGV[1]
 local function n2s(x) return string.format('%.0f', x) end
+-- The id of the webhook job an entry causes, as webhookJobId (engine/shared.ts) derives it.
+local function job_id(conv, entry_id, type) return 'evt_' .. string.sub(redis.sha1hex(conv .. '\\n' .. entry_id .. '\\n' .. type), 1, 24) end
 local function clock()
   if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
   local t = redis.call('TIME')
@@ -392,7 +394,7 @@ end
 -- The conversation record after a write (maxAge as given), its sweep time unless it stands (same),
 -- and the entry's fan-out (head: the item JSON before the entry): to every listening instance, or
 -- (me: the appending instance's id) to the others only, when there are any. True when published.
-local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same, me)
+local function after_write(id, seqs, tss, maxAge, oldest, now, json, same, me)
   local ck = P .. 'conv:' .. id
   if same or not oldest then
     redis.call('HSET', ck, 'ls', seqs, 'act', tss, 'age', maxAge)
@@ -401,7 +403,7 @@ local function after_write(id, seqs, tss, maxAge, oldest, now, json, head, same,
   end
   if not same then redis.call('ZADD', P .. 'sweep', n2s((oldest or now) + tonumber(maxAge)), id) end
   if me and not others_listen(id, me) then return false end
-  redis.call('PUBLISH', P .. 'c:' .. id, head .. json .. '}')
+  redis.call('PUBLISH', P .. 'c:' .. id, '{"kind":"entry","conversationId":' .. cjson.encode(id) .. ',"entry":' .. json .. '}')
   return true
 end
 
@@ -451,12 +453,12 @@ return {1, id, redis.call('HGETALL', ck)}
 `,
 
   /**
-   * Appends, in order, each of APPEND_ARGS arguments: conversation id, entry id, entry JSON without
+   * ARGV[3]: this instance's id (an entry is published only when another instance listens). Then
+   * appends, in order, each of APPEND_ARGS arguments: conversation id, entry id, entry JSON without
    * '{' and without seq/ts ('' for a message of kind, id, from and body only: '"kind":"msg",' and
    * the message JSON), maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start '1',
-   * closes '1', started job id, message job id, message JSON without '{' (id, from, body; '' for
-   * an event), publish head, this instance's id (the entry is published only when another instance
-   * listens).
+   * closes '1', message JSON without '{' (id, from, body; '' for an event). The webhook jobs' ids
+   * are derived here, as `webhookJobId` does.
    * → one each: false (no conversation) | {0, seq, ts, queued head: 1 an event it queued is its
    * conversation's first, 0 none is, -1 it queued none, published 1/0} (stored: the entry is the one
    * given, with them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
@@ -475,7 +477,7 @@ local function append_one(A)
   if seen then return {1, seen[1], seen[2], seen[3]} end
 
   local entry = A[3]
-  if entry == '' then entry = '"kind":"msg",' .. A[12] end
+  if entry == '' then entry = '"kind":"msg",' .. A[10] end
   local seqs, tss, json, oldest, same = write_entry(id, last, now, A[2], entry, tonumber(A[4]), tonumber(A[5]), window, c[8], c[9])
 
   local head = -1
@@ -487,19 +489,21 @@ local function append_one(A)
     local conv = '","conversationId":' .. cjson.encode(id) .. '}'
     local vis = visitor(c[4], c[5], c[7])
     if A[8] == '1' and c[2] ~= '1' then
-      if enqueue(A[10], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. A[10]
+      local job = job_id(id, A[2], 'conversation.started')
+      if enqueue(job, id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"context":' .. c[6] .. '},' .. tail .. job
         .. '","type":"conversation.started' .. conv, now) then head = 1 end
       redis.call('HSET', ck, 'st', 1)
     end
-    if enqueue(A[11], id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[12]
-      .. '},' .. tail .. A[11] .. '","type":"' .. A[7] .. conv, now) then head = 1 end
+    local job = job_id(id, A[2], A[7])
+    if enqueue(job, id, site, '{"createdAt":' .. tss .. ',"visitor":' .. vis .. ',"data":{"message":{"seq":' .. seqs .. ',"ts":' .. tss .. ',' .. A[10]
+      .. '},' .. tail .. job .. '","type":"' .. A[7] .. conv, now) then head = 1 end
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
-  local published = after_write(id, seqs, tss, A[5], oldest, now, json, A[13], same, A[14])
+  local published = after_write(id, seqs, tss, A[5], oldest, now, json, same, ARGV[3])
   return {0, seqs, tss, head, published and 1 or 0}
 end
 local out = {}
-for k = 3, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
+for k = 4, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
   out[#out + 1] = append_one({unpack(ARGV, k, k + ${APPEND_ARGS - 1})})
 end
 return out
@@ -572,7 +576,7 @@ return {'ok', length, 1}
   /**
    * ARGV: conversation id, message id, maxMessages, maxAgeMs, dedupe window, abort '1', text given '1',
    * text, body JSON before the text, body JSON after it, stalled ms ('' for none), the text of an
-   * answer nothing arrived for, entry item head. Appends the final message (body: before .. text ..
+   * answer nothing arrived for. Appends the final message (body: before .. text ..
    * after) and drops the stream, in one step.
    * → false | {'dup', seq, ts, entry JSON or false} | {'not-found'} | {'active'} | {'empty'} | {'ended', seq, ts, entry JSON}.
    */
@@ -601,7 +605,7 @@ if text == '' then return {'empty'} end
 drop_stream(id, mid)
 local rest = '"kind":"msg","id":' .. cjson.encode(mid) .. ',"from":' .. h[1] .. ',"body":' .. ARGV[11] .. cjson.encode(text) .. ARGV[12] .. mark .. '}'
 local seqs, tss, json, oldest, same = write_entry(id, last, now, mid, rest, tonumber(ARGV[5]), tonumber(ARGV[6]), window, c[2], c[3])
-after_write(id, seqs, tss, ARGV[6], oldest, now, json, ARGV[15], same)
+after_write(id, seqs, tss, ARGV[6], oldest, now, json, same)
 return {'ended', seqs, tss, json}
 `,
 
@@ -1196,42 +1200,58 @@ function toClaimed(reply: unknown): ClaimedJob {
 
 /**
  * Calls of one script asked for in one turn of the event loop, sent when the turn ends as one call
- * of it (at most `max` at a time) with their arguments one after the other; each caller gets its
- * own part of the reply, and all of a call's callers its error.
+ * of it (at most `max` at a time) with their arguments one after the other, after the leading ones
+ * `lead` gives when the call is put together; each caller gets its own part of the reply, and all of
+ * a call's callers its error.
  */
 class ScriptBatch {
-  private pending: Array<{ args: (string | number)[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }> = [];
+  /** The call being put together: its arguments so far, and its callers. */
+  private open: { args: (string | number)[]; resolve: Array<(reply: unknown) => void>; reject: Array<(error: unknown) => void> } | undefined;
+  private booked = false;
 
   constructor(
+    private readonly lead: () => (string | number)[],
     private readonly send: (args: (string | number)[]) => Promise<unknown>,
     private readonly max: number,
   ) {}
 
-  add(args: (string | number)[]): Promise<unknown> {
+  add(args: readonly (string | number)[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.pending.push({ args, resolve, reject }) === 1) setImmediate(this.flush);
+      let call = this.open;
+      if (!call) {
+        call = this.open = { args: this.lead(), resolve: [], reject: [] };
+        if (!this.booked) {
+          this.booked = true;
+          setImmediate(this.flush);
+        }
+      }
+      for (const arg of args) call.args.push(arg);
+      call.resolve.push(resolve);
+      call.reject.push(reject);
+      if (call.resolve.length >= this.max) this.sendOpen();
     });
   }
 
   /** Send what is waiting now (the end of the turn, or a close). */
   readonly flush = (): void => {
-    const all = this.pending;
-    this.pending = [];
-    for (let start = 0; start < all.length; start += this.max) {
-      const batch = all.slice(start, start + this.max);
-      const args: (string | number)[] = [];
-      for (const call of batch) for (const arg of call.args) args.push(arg);
-      this.send(args).then(
-        (reply) => {
-          const parts = list(reply);
-          batch.forEach((c, i) => c.resolve(parts[i] ?? null));
-        },
-        (error: unknown) => {
-          for (const c of batch) c.reject(error);
-        },
-      );
-    }
+    this.booked = false;
+    this.sendOpen();
   };
+
+  private sendOpen(): void {
+    const call = this.open;
+    if (!call) return;
+    this.open = undefined;
+    this.send(call.args).then(
+      (reply) => {
+        const parts = list(reply);
+        for (let i = 0; i < call.resolve.length; i++) call.resolve[i]!(parts[i] ?? null);
+      },
+      (error: unknown) => {
+        for (const reject of call.reject) reject(error);
+      },
+    );
+  }
 }
 
 /** The JSON of an object without its opening brace, as the scripts expect it. */
@@ -1307,7 +1327,7 @@ interface Topic {
 /** The conversation of a conversation topic (`conversationTopic`), or undefined for another topic. */
 const conversationOf = (topic: string): string | undefined => (topic.startsWith('c:') ? topic.slice(2) : undefined);
 
-/** The JSON of an entry's fan-out item up to the entry, which the scripts write after it. */
+/** The JSON of an entry's fan-out item up to the entry, as the scripts write it (`after_write`). */
 const entryHead = (conversationId: string): string => `{"kind":"entry","conversationId":${JSON.stringify(conversationId)},"entry":`;
 
 /**
@@ -1357,6 +1377,8 @@ export class RedisEngine implements Engine {
   /** Server clock minus local clock, measured with TIME (for `now()` without an injected clock). */
   private offset = 0;
   private readonly topics = new Map<string, Topic>();
+  /** Claims this instance made: each claim's leases have a base of their own. */
+  private claims = 0;
   /** Registrations (ls:) to make again: Redis may have lost them and registering again failed. */
   private relisten = false;
   /** Appends of each conversation this instance has sent and not yet had the reply of. */
@@ -1370,8 +1392,16 @@ export class RedisEngine implements Engine {
    * call of their script each: under load many visitors' messages arrive, and many deliveries
    * end, in the same turn.
    */
-  private readonly appends = new ScriptBatch((args) => this.run('append', args), APPEND_BATCH);
-  private readonly completions = new ScriptBatch((args) => this.run('complete', args), COMPLETE_BATCH);
+  private readonly appends = new ScriptBatch(
+    () => [...this.lead('append'), this.instance],
+    (args) => this.evalScript('append', args),
+    APPEND_BATCH,
+  );
+  private readonly completions = new ScriptBatch(
+    () => this.lead('complete'),
+    (args) => this.evalScript('complete', args),
+    COMPLETE_BATCH,
+  );
 
   constructor(options: RedisEngineOptions) {
     this.url = options.url;
@@ -1610,11 +1640,7 @@ export class RedisEngine implements Engine {
       webhook,
       request.start ? '1' : '',
       entry.kind === 'event' && entry.event.type === 'closed' ? '1' : '',
-      webhook && request.start ? webhookJobId(id, entry.id, 'conversation.started') : '',
-      webhook ? webhookJobId(id, entry.id, webhook) : '',
       message,
-      entryHead(id),
-      this.instance,
     ];
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
     this.appending.set(id, (this.appending.get(id) ?? 0) + 1);
@@ -1630,7 +1656,10 @@ export class RedisEngine implements Engine {
       const head = num(fourth);
       const stored: LogEntry = { ...entry, seq: num(seq), ts: num(ts) };
       this.deliverHere(id, stored, num(published) === 1);
-      return { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored, ...(head >= 0 ? { queuedHead: head === 1 } : {}) };
+      // One shape for every result (a spread of a choice would make each its own).
+      const result: AppendResult = { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored };
+      if (head >= 0) result.queuedHead = head === 1;
+      return result;
     } finally {
       const left = (this.appending.get(id) ?? 1) - 1;
       if (left > 0) this.appending.set(id, left);
@@ -1716,7 +1745,6 @@ export class RedisEngine implements Engine {
       after,
       request.stalledMs === undefined ? '' : Math.max(0, Math.floor(request.stalledMs)),
       NOTHING_ARRIVED,
-      entryHead(id),
     ]);
     if (reply === null) return null;
     const r = list(reply);
@@ -1995,7 +2023,8 @@ export class RedisEngine implements Engine {
   // ---- webhook queue ----
 
   async claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]> {
-    const base = randomBytes(12).toString('base64url');
+    // Leases of this claim: `<base>.<n>`, unique to this instance (its id) and to the claim.
+    const base = `${this.instance}.${++this.claims}`;
     const reply = list(await this.run('claim', [Math.max(0, Math.floor(max)), Math.max(0, Math.floor(leaseMs)), base]));
     return reply.map(toClaimed);
   }
@@ -2039,15 +2068,31 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** Run a script by its SHA, loading it on NOSCRIPT (a restarted server has an empty script cache). */
-  private run(name: ScriptName, args: (string | number)[]): Promise<unknown> {
-    const { sha, lua } = SCRIPTS[name];
-    const all = [this.prefix, this.clock ? String(Math.floor(this.clock())) : '', ...args];
+  /**
+   * The start of an EVALSHA of script `name`: its SHA, no keys, then what every script reads first,
+   * the key prefix and the time ('' for the server's).
+   */
+  private lead(name: ScriptName): (string | number)[] {
+    return [SCRIPTS[name].sha, 0, this.prefix, this.clock ? String(Math.floor(this.clock())) : ''];
+  }
+
+  /** Run a script with these arguments (after the ones every script reads first). */
+  private run(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
+    const all = this.lead(name);
+    for (const arg of args) all.push(arg);
+    return this.evalScript(name, all);
+  }
+
+  /**
+   * Run a script by its SHA (`all` as `lead` starts it), loading it on NOSCRIPT (a restarted server
+   * has an empty script cache). One array for the whole command: ioredis copies it once.
+   */
+  private evalScript(name: ScriptName, all: (string | number)[]): Promise<unknown> {
     return this.command(async (redis) => {
       try {
-        return await redis.evalsha(sha, 0, ...all);
+        return await redis.call('evalsha', all);
       } catch (error) {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.eval(lua, 0, ...all);
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.call('eval', [SCRIPTS[name].lua, ...all.slice(1)]);
         throw error;
       }
     });

@@ -36,10 +36,11 @@ export function deepFreeze<T>(value: T): T {
 /**
  * The id of the webhook job an entry causes: derived from the conversation, the entry id and the
  * event type, so a redone append re-ensures the same job and a backend deduplicating on
- * `webhook-id` sees one id per event.
+ * `webhook-id` sees one id per event. SHA-1 in hex (96 bits of it), which the Redis engine's
+ * append script derives itself (`redis.sha1hex`), so the relay does not hash each message.
  */
 export function webhookJobId(conversationId: string, entryId: string, type: WebhookEventType): string {
-  return 'evt_' + hash('sha256', `${conversationId}\n${entryId}\n${type}`, 'base64url').slice(0, 24);
+  return 'evt_' + hash('sha1', `${conversationId}\n${entryId}\n${type}`, 'hex').slice(0, 24);
 }
 
 /** The id of the `visitor.identified` job of a conversation adopted by the owner `ownerKey`. */
