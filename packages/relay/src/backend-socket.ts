@@ -210,7 +210,8 @@ export class BackendSockets {
   /** The job with its uncounted attempts taken off, for the retry schedule. */
   private counted(job: ClaimedJob): ClaimedJob {
     const free = this.uncounted.get(job.id) ?? 0;
-    return free ? { ...job, attempts: Math.max(1, job.attempts - free) } : job;
+    // `event` named: an engine's job may read it through a getter, which a spread leaves behind.
+    return free ? { ...job, event: job.event, attempts: Math.max(1, job.attempts - free) } : job;
   }
 
   private async retryUncounted(job: ClaimedJob, delayMs: number, error: JobError): Promise<void> {

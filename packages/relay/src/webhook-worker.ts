@@ -80,7 +80,14 @@ export class WebhookWorker {
   /** The largest `webhookBatch` of any site: a claim asks for that many events per free slot. */
   private readonly maxBatch: number;
 
+  /** The metrics of a delivered event, its labels resolved once (each event of a batch counts). */
+  private readonly delivered: { duration: { observe(value: number): void }; count: { inc(): void } };
+
   constructor(private readonly o: WebhookWorkerOptions) {
+    this.delivered = {
+      duration: o.metrics.webhookAttemptDuration.labels({ result: 'delivered' }),
+      count: o.metrics.webhookDeliveries.labels({ result: 'delivered' }),
+    };
     let max = 1;
     for (const site of o.sites.values()) max = Math.max(max, site.webhookBatch);
     this.maxBatch = max;
@@ -311,7 +318,7 @@ export class WebhookWorker {
     const { engine, metrics, log } = this.o;
     const seconds = (this.o.now() - started) / 1000;
     if (outcome.ok) {
-      metrics.webhookAttemptDuration.observe({ result: 'delivered' }, seconds);
+      this.delivered.duration.observe(seconds);
       try {
         if (reply?.messages?.length) await this.o.onReply(job, reply);
       } catch (err) {
@@ -322,7 +329,7 @@ export class WebhookWorker {
       if (!(await engine.completeWebhook(job.id, job.lease))) {
         log.warn({ webhookId: job.id }, 'webhook delivered after its lease ran out; it may be delivered again');
       }
-      metrics.webhookDeliveries.inc({ result: 'delivered' });
+      this.delivered.count.inc();
       metrics.webhookLatency.observe((this.o.now() - job.enqueuedAt) / 1000);
       // The event's type only when it is logged: reading it parses the event.
       if (log.level === 'debug' || log.level === 'trace') log.debug({ webhookId: job.id, type: job.event.type, attempts: job.attempts }, 'webhook delivered');

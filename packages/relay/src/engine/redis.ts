@@ -1172,31 +1172,50 @@ function toConversation(id: string, h: Record<string, string>): Conversation {
   return conversation;
 }
 
-function toClaimed(reply: unknown): ClaimedJob {
-  const [id, conversationId, event, siteKey, attempts, enqueuedAt, first, last, dueAt, error, lease, leaseUntil] = list(reply);
-  const eventJson = str(event);
-  let parsed: WebhookEvent | undefined;
-  const job: ClaimedJob = {
-    id: str(id),
-    siteKey: str(siteKey),
-    conversationId: str(conversationId),
-    // Parsed when asked for: a webhook posts the stored JSON as it is.
-    get event() {
-      return (parsed ??= parse<WebhookEvent>(eventJson));
-    },
-    eventJson,
-    attempts: num(attempts),
-    enqueuedAt: num(enqueuedAt),
-    firstAttemptAt: num(first),
-    lastAttemptAt: num(last),
-    dueAt: num(dueAt),
-    lease: str(lease),
-    leaseUntil: num(leaseUntil),
-  };
-  const lastError = str(error);
-  if (lastError) job.lastError = parse<JobError>(lastError);
-  return job;
+/**
+ * A claimed job as a claim's reply gives it. Its event is parsed when asked for (a webhook posts the
+ * stored JSON as it is), by a getter on the class: one shape for every job, and no accessor defined
+ * per object. A copy by spread leaves the getter behind: copy `event` with it.
+ */
+class RedisClaimedJob implements ClaimedJob {
+  readonly id: string;
+  readonly siteKey: string;
+  readonly conversationId: string;
+  readonly eventJson: string;
+  readonly attempts: number;
+  readonly enqueuedAt: number;
+  readonly firstAttemptAt: number;
+  readonly lastAttemptAt: number;
+  readonly dueAt: number;
+  readonly lease: string;
+  readonly leaseUntil: number;
+  lastError?: JobError;
+  private parsed: WebhookEvent | undefined;
+
+  constructor(reply: unknown) {
+    const [id, conversationId, event, siteKey, attempts, enqueuedAt, first, last, dueAt, error, lease, leaseUntil] = list(reply);
+    this.id = str(id);
+    this.siteKey = str(siteKey);
+    this.conversationId = str(conversationId);
+    this.eventJson = str(event);
+    this.attempts = num(attempts);
+    this.enqueuedAt = num(enqueuedAt);
+    this.firstAttemptAt = num(first);
+    this.lastAttemptAt = num(last);
+    this.dueAt = num(dueAt);
+    this.lease = str(lease);
+    this.leaseUntil = num(leaseUntil);
+    this.parsed = undefined;
+    const lastError = str(error);
+    if (lastError) this.lastError = parse<JobError>(lastError);
+  }
+
+  get event(): WebhookEvent {
+    return (this.parsed ??= parse<WebhookEvent>(this.eventJson));
+  }
 }
+
+const toClaimed = (reply: unknown): ClaimedJob => new RedisClaimedJob(reply);
 
 /**
  * Calls of one script asked for in one turn of the event loop, sent when the turn ends as one call
@@ -1630,10 +1649,11 @@ export class RedisEngine implements Engine {
     const webhook = request.webhook && entry.kind === 'msg' ? request.webhook : '';
     // A message's JSON is sent once: the script writes the entry from it when the entry holds nothing else.
     const message = entry.kind === 'msg' ? rest({ id: entry.id, from: entry.from, body: entry.body }) : '';
+    const plain = entry.kind === 'msg' && onlyMessageFields(entry);
     const args: (string | number)[] = [
       id,
       entry.id,
-      message && onlyMessageFields(entry) ? '' : rest({ ...entry, seq: undefined, ts: undefined }),
+      plain ? '' : rest({ ...entry, seq: undefined, ts: undefined }),
       Math.max(1, Math.floor(retention.maxMessages)),
       Math.max(0, Math.floor(retention.maxAgeMs)),
       dedupeWindow(retention),
@@ -1654,7 +1674,8 @@ export class RedisEngine implements Engine {
       }
       // Stored as given, with its seq and ts: the reply does not carry it back.
       const head = num(fourth);
-      const stored: LogEntry = { ...entry, seq: num(seq), ts: num(ts) };
+      // A plain message as a literal of one shape (the spread's keys, in its order), not a copy of whatever shape it came in.
+      const stored: LogEntry = plain ? { kind: 'msg', id: entry.id, from: entry.from, body: entry.body, seq: num(seq), ts: num(ts) } : { ...entry, seq: num(seq), ts: num(ts) };
       this.deliverHere(id, stored, num(published) === 1);
       // One shape for every result (a spread of a choice would make each its own).
       const result: AppendResult = { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored };
