@@ -181,10 +181,17 @@ const SWEEP_BATCH = 200;
 const PROMOTE_BATCH = 1000;
 /** The most webhook completions one script call settles. */
 const COMPLETE_BATCH = 256;
+/** Idle entries (no append in flight) the engine's count of appends in flight drops at once. */
+const APPENDING_IDLE = 4096;
 /** The most appends one script call makes. */
 const APPEND_BATCH = 64;
-/** The arguments of each append in the append script. */
+/** The fields of each append in the append script. */
 const APPEND_ARGS = 10;
+/**
+ * Joins the fields of one append into one script argument: a control character, which no id holds
+ * and JSON.stringify always escapes inside a string.
+ */
+const FIELD_SEPARATOR = '\x1f';
 /** Slot keys one heartbeat script renews at most. */
 const HEARTBEAT_BATCH = 500;
 /** Optimistic merges of one conversation tried before giving up. */
@@ -201,6 +208,19 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN
 const PRELUDE = `
 local P = ARGV[1]
 local function n2s(x) return string.format('%.0f', x) end
+-- The fields of one argument that holds several, joined by FIELD_SEPARATOR (none of them holds it).
+local function fields(s)
+  local t, pos = {}, 1
+  while true do
+    local e = string.find(s, '\\${FIELD_SEPARATOR.charCodeAt(0)}', pos, true)
+    if not e then
+      t[#t + 1] = string.sub(s, pos)
+      return t
+    end
+    t[#t + 1] = string.sub(s, pos, e - 1)
+    pos = e + 1
+  end
+end
 -- The id of the webhook job an entry causes, as webhookJobId (engine/shared.ts) derives it.
 local function job_id(conv, entry_id, type) return 'evt_' .. string.sub(redis.sha1hex(conv .. '\\n' .. entry_id .. '\\n' .. type), 1, 24) end
 local function clock()
@@ -454,7 +474,8 @@ return {1, id, redis.call('HGETALL', ck)}
 
   /**
    * ARGV[3]: this instance's id (an entry is published only when another instance listens). Then
-   * appends, in order, each of APPEND_ARGS arguments: conversation id, entry id, entry JSON without
+   * appends, in order, each one argument of APPEND_ARGS fields joined by FIELD_SEPARATOR (one
+   * argument, not ten: a client pays for each argument of a command): conversation id, entry id, entry JSON without
    * '{' and without seq/ts ('' for a message of kind, id, from and body only: '"kind":"msg",' and
    * the message JSON), maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start '1',
    * closes '1', message JSON without '{' (id, from, body; '' for an event). The webhook jobs' ids
@@ -503,8 +524,8 @@ local function append_one(A)
   return {0, seqs, tss, head, published and 1 or 0}
 end
 local out = {}
-for k = 4, #ARGV - ${APPEND_ARGS - 1}, ${APPEND_ARGS} do
-  out[#out + 1] = append_one({unpack(ARGV, k, k + ${APPEND_ARGS - 1})})
+for k = 4, #ARGV do
+  out[#out + 1] = append_one(fields(ARGV[k]))
 end
 return out
 `,
@@ -1400,8 +1421,14 @@ export class RedisEngine implements Engine {
   private claims = 0;
   /** Registrations (ls:) to make again: Redis may have lost them and registering again failed. */
   private relisten = false;
-  /** Appends of each conversation this instance has sent and not yet had the reply of. */
+  /**
+   * Appends of each conversation this instance has sent and not yet had the reply of. A count that
+   * falls to 0 stays (a map that shrinks and grows again every turn of the event loop costs more
+   * than its entries), until APPENDING_IDLE of them are dropped at once.
+   */
   private readonly appending = new Map<string, number>();
+  /** Counts in `appending` that fell to 0 since its zeros were last dropped. */
+  private appendingIdle = 0;
   /** SUBSCRIBE commands in flight, per topic. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   /** Merges of one conversation from this process run one after another (other instances are handled by the version check). */
@@ -1663,9 +1690,12 @@ export class RedisEngine implements Engine {
       message,
     ];
     if (args.length !== APPEND_ARGS) throw new Error(`append: ${args.length} script arguments, not ${APPEND_ARGS}`);
+    // (JSON escapes the separator; ids are checked where they come in, and here once more.)
+    if (id.includes(FIELD_SEPARATOR) || entry.id.includes(FIELD_SEPARATOR)) throw new Error('append: an id holds a control character');
+    const joined = args.join(FIELD_SEPARATOR);
     this.appending.set(id, (this.appending.get(id) ?? 0) + 1);
     try {
-      const reply = await this.appends.add(args);
+      const reply = await this.appends.add([joined]);
       if (reply === null) return null;
       // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
       const [duplicate, seq, ts, fourth, published] = list(reply);
@@ -1682,12 +1712,15 @@ export class RedisEngine implements Engine {
       if (head >= 0) result.queuedHead = head === 1;
       return result;
     } finally {
-      const left = (this.appending.get(id) ?? 1) - 1;
-      if (left > 0) this.appending.set(id, left);
-      else {
-        this.appending.delete(id);
+      const left = Math.max(0, (this.appending.get(id) ?? 1) - 1);
+      this.appending.set(id, left);
+      if (left === 0) {
         const topic = this.topics.get(conversationTopic(id));
         if (topic) topic.early = undefined;
+        if (++this.appendingIdle >= APPENDING_IDLE) {
+          this.appendingIdle = 0;
+          for (const [conversation, count] of this.appending) if (count === 0) this.appending.delete(conversation);
+        }
       }
     }
   }
@@ -1930,7 +1963,9 @@ export class RedisEngine implements Engine {
     }
     if (published) (topic.here ??= new Set()).add(seq);
     const item: FanoutItem = { kind: 'entry', conversationId, entry };
-    for (const { listener } of [...topic.subs]) this.call(listener, item);
+    // (A copy of several: a listener may unsubscribe while they are called.)
+    if (topic.subs.size === 1) for (const { listener } of topic.subs) this.call(listener, item);
+    else for (const { listener } of [...topic.subs]) this.call(listener, item);
   }
 
   private receive(channel: string, message: Buffer): void {
@@ -1940,7 +1975,8 @@ export class RedisEngine implements Engine {
     if (!topic?.subs.size) return;
     const set = topic.subs;
     const id = conversationOf(name);
-    if (id !== undefined && (topic.here || this.appending.has(id))) {
+    const appending = id !== undefined && (this.appending.get(id) ?? 0) > 0;
+    if (id !== undefined && (topic.here || appending)) {
       const seq = publishedSeq(message, (topic.head ??= Buffer.from(entryHead(id) + '{"seq":')));
       if (topic.here?.delete(seq)) {
         // Published in commit order: a copy of a lower seq still missing was lost (a reconnect).
@@ -1948,7 +1984,7 @@ export class RedisEngine implements Engine {
         if (topic.here.size === 0) topic.here = undefined;
         return;
       }
-      if (seq > 0 && this.appending.has(id)) (topic.early ??= new Set()).add(seq);
+      if (seq > 0 && appending) (topic.early ??= new Set()).add(seq);
     }
     let item: FanoutItem;
     try {

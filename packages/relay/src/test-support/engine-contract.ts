@@ -829,6 +829,18 @@ export function describeEngine(name: string, harness: EngineHarness): void {
       expect(labels(await drain())).toEqual(['m2']);
     });
 
+    test('a text of control characters, quotes and non-ASCII is stored, read, delivered and carried by its webhook as it was', async () => {
+      const c = await conversation();
+      const odd = 'a\u001fb\u001ec\u0000d\n"e"\\ f\u2028 好 😀 \u001f';
+      const first = await append(c, text('m1', odd), { webhook: 'message.created' });
+      const second = await append(c, text('m2', '\u001f'), { webhook: 'message.created' });
+      expect(first).toMatchObject({ duplicate: false, seq: 1, entry: { body: { text: odd } } });
+      expect(second).toMatchObject({ duplicate: false, seq: 2, entry: { body: { text: '\u001f' } } });
+      expect((await engine.read(c, 0, 10)).entries.map((e) => (e.kind === 'msg' && e.body.type === 'text' ? e.body.text : null))).toEqual([odd, '\u001f']);
+      const jobs = await drain();
+      expect(jobs.map((j) => (j.event.data as { message: { body: { text: string } } }).message.body.text)).toEqual([odd, '\u001f']);
+    });
+
     test('job ids derive from the entry, and a redone append enqueues nothing more', async () => {
       const c = await conversation();
       await append(c, text('m1'), { webhook: 'postback', start: true });
