@@ -31,9 +31,11 @@
  *   listpacks: compact (ids are delta-encoded, the field name is stored once per node), and a read
  *   by seq is a native range (`XRANGE log <after+1> + COUNT n`). Putting `ts` in the id's second
  *   half lets retention by age read entry times without decoding any JSON.
- * - `P ids:<id>` hash, entry id → `<seq>:<ts>` for the last `dedupeWindow(retention)` appends.
- * - `P idq:<id>` list of the same entry ids in append order (one per append): the oldest leaves
- *   once the list is longer than the window. Cheaper than a sorted set (no skiplist node per id).
+ * - `P ids:<id>` hash, entry id → `<seq>:<ts>` for the last `dedupeWindow(retention)` appends
+ *   (and up to DEDUPE_SLACK older ones, which a lookup ignores).
+ * - `P idq:<id>` list of the same entry ids in append order (one per append): the oldest leave,
+ *   DEDUPE_SLACK or more at once, once the list is that much longer than the window. Cheaper than
+ *   a sorted set (no skiplist node per id).
  * - `P owner:<site>:<ownerKey>` string: the owner's current conversation id.
  * - `P own:<site>:<ownerKey>` sorted set, every conversation of the owner (`ownerConversations`),
  *   scored and named as in `site:`. Kept by the scripts that open, adopt and forget conversations;
@@ -181,6 +183,8 @@ const SWEEP_BATCH = 200;
 const PROMOTE_BATCH = 1000;
 /** The most webhook completions one script call settles. */
 const COMPLETE_BATCH = 256;
+/** Entry ids the dedupe index may hold past its window before they leave, all at once. */
+const DEDUPE_SLACK = 64;
 /** Idle entries (no append in flight) the engine's count of appends in flight drops at once. */
 const APPENDING_IDLE = 4096;
 /** The most appends one script call makes. */
@@ -385,14 +389,18 @@ local function write_entry(id, last, now, entry_id, rest, maxMessages, maxAge, w
     oldest = trim_age(lk, now - maxAge)
   end
   redis.call('HSET', ik, entry_id, seqs .. ':' .. tss)
+  -- The ids past the window leave in bunches of DEDUPE_SLACK or more (three commands for the
+  -- bunch, not for each append); one still in the window (the window grew) stays in the index.
   local len = redis.call('RPUSH', qk, entry_id)
-  local budget = 100
-  while len > window and budget > 0 do
-    local gone = redis.call('LPOP', qk)
-    local v = redis.call('HGET', ik, gone)
-    if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then redis.call('HDEL', ik, gone) end
-    len = len - 1
-    budget = budget - 1
+  if len > window + ${DEDUPE_SLACK} then
+    local gone = redis.call('LPOP', qk, math.min(len - window, 1000))
+    local seen = redis.call('HMGET', ik, unpack(gone))
+    local drop = {}
+    for i = 1, #gone do
+      local v = seen[i]
+      if v and tonumber(string.match(v, '^(%d+)')) <= seq - window then drop[#drop + 1] = gone[i] end
+    end
+    if #drop > 0 then redis.call('HDEL', ik, unpack(drop)) end
   end
   return seqs, tss, json, oldest, same
 end
