@@ -529,7 +529,8 @@ local function append_one(A)
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
   local published = after_write(id, seqs, tss, A[5], oldest, now, json, same, ARGV[3])
-  return {0, seqs, tss, head, published and 1 or 0}
+  -- (Integers: a client reads them without decoding text.)
+  return {0, tonumber(seqs), now, head, published and 1 or 0}
 end
 local out = {}
 for k = 4, #ARGV do
@@ -1070,7 +1071,7 @@ if max > 0 then
       redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
       leases[#leases + 1] = untils
       leases[#leases + 1] = conv
-      out[#out + 1] = {id, conv, j[1], j[2], att, j[3], first, nows, j[4], j[5] or '', token, untils}
+      out[#out + 1] = {id, conv, j[1], j[2], att, tonumber(j[3]), tonumber(first), now, tonumber(j[4]), j[5] or '', token, now + leaseMs}
     end
   end
   if #leases > 0 then redis.call('ZADD', WAITING, unpack(leases)) end
@@ -1170,6 +1171,7 @@ function str(reply: unknown): string {
 }
 
 function num(reply: unknown): number {
+  if (typeof reply === 'number') return reply;
   const n = Number(str(reply));
   return Number.isFinite(n) ? n : fail('not a number');
 }
