@@ -488,9 +488,10 @@ return {1, id, redis.call('HGETALL', ck)}
    * the message JSON), maxMessages, maxAgeMs, dedupe window, webhook type ('' for none), start '1',
    * closes '1', message JSON without '{' (id, from, body; '' for an event). The webhook jobs' ids
    * are derived here, as `webhookJobId` does.
-   * → one each: false (no conversation) | {0, seq, ts, queued head: 1 an event it queued is its
-   * conversation's first, 0 none is, -1 it queued none, published 1/0} (stored: the entry is the one
-   * given, with them) | {1, seq, ts, entry JSON or nil} (a duplicate: the entry stored before).
+   * → one each: false (no conversation) | 'seq,ts,queued head,published' (stored: the entry is the
+   * one given, with them; queued head 1: an event it queued is its conversation's first, 0: none
+   * is, -1: it queued none; published 1/0) | {1, seq, ts, entry JSON or nil} (a duplicate: the
+   * entry stored before).
    */
   append: `
 -- One time for every append of the call (they are one atomic step).
@@ -529,8 +530,8 @@ local function append_one(A)
   end
   if A[9] == '1' then redis.call('HSET', ck, 'cl', 1) end
   local published = after_write(id, seqs, tss, A[5], oldest, now, json, same, ARGV[3])
-  -- (Integers: a client reads them without decoding text.)
-  return {0, tonumber(seqs), now, head, published and 1 or 0}
+  -- One string, not an array: a client pays for each element of a reply.
+  return seqs .. ',' .. tss .. ',' .. head .. ',' .. (published and '1' or '0')
 end
 local out = {}
 for k = 4, #ARGV do
@@ -1033,7 +1034,9 @@ return 1
 
   /**
    * ARGV: max, leaseMs, token base. Moves the conversations whose first job's time came to DUE, then
-   * leases the first jobs of the oldest ones there. → {{id, conv, ev, site, att, enq, first, last, due, err, lease, until}, …}.
+   * leases the first jobs of the oldest ones there. → {now, lease until, job, …}, each job one
+   * string of its fields joined by FIELD_SEPARATOR: id, conv, site, att, enq, first, due, lease,
+   * err, event JSON (one string, not an array of twelve: a client pays for each element).
    */
   claim: `
 local now = clock()
@@ -1053,7 +1056,7 @@ if #moved > 0 then
   local low = file_all(filing)
   if low then due_min(low) end
 end
-local out = {}
+local out = {n2s(now), n2s(now + leaseMs)}
 if max > 0 then
   local nows, untils = n2s(now), n2s(now + leaseMs)
   local popped = redis.call('ZPOPMIN', DUE, max)
@@ -1071,7 +1074,7 @@ if max > 0 then
       redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
       leases[#leases + 1] = untils
       leases[#leases + 1] = conv
-      out[#out + 1] = {id, conv, j[1], j[2], att, tonumber(j[3]), tonumber(first), now, tonumber(j[4]), j[5] or '', token, now + leaseMs}
+      out[#out + 1] = table.concat({id, conv, j[2], att, j[3] or '', first, j[4] or '', token, j[5] or '', j[1] or ''}, '\\${FIELD_SEPARATOR.charCodeAt(0)}')
     end
   end
   if #leases > 0 then redis.call('ZADD', WAITING, unpack(leases)) end
@@ -1093,20 +1096,20 @@ if not best then return false end
 return n2s(best)
 `,
 
-  /** ARGV: job id, token, job id, token… → {1 | 0 (stale lease), …}, one for each job, in order. */
+  /** ARGV: job id, token, job id, token… → one character for each job, in order: '1', or '0' (a stale lease). */
   complete: `
 local now, out, filing = clock(), {}, {}
 for i = 3, #ARGV - 1, 2 do
   local conv = leased(ARGV[i], ARGV[i + 1])
   if conv then
     pop_head(ARGV[i], conv, now, filing)
-    out[#out + 1] = 1
+    out[#out + 1] = '1'
   else
-    out[#out + 1] = 0
+    out[#out + 1] = '0'
   end
 end
 if #out > 0 then due_min(file_all(filing)) end
-return out
+return table.concat(out)
 `,
 
   /** ARGV: job id, token, delayMs, error JSON. → 1 | 0. */
@@ -1223,30 +1226,29 @@ class RedisClaimedJob implements ClaimedJob {
   lastError?: JobError;
   private parsed: WebhookEvent | undefined;
 
-  constructor(reply: unknown) {
-    const [id, conversationId, event, siteKey, attempts, enqueuedAt, first, last, dueAt, error, lease, leaseUntil] = list(reply);
-    this.id = str(id);
-    this.siteKey = str(siteKey);
-    this.conversationId = str(conversationId);
-    this.eventJson = str(event);
+  /** `fields`: a job of the claim script's reply, split (id, conv, site, att, enq, first, due, lease, err, event JSON). */
+  constructor(fields: readonly string[], lastAttemptAt: number, leaseUntil: number) {
+    if (fields.length !== 10) fail(`a claimed job of ${fields.length} fields`);
+    const [id, conversationId, siteKey, attempts, enqueuedAt, first, dueAt, lease, error, event] = fields as [string, string, string, string, string, string, string, string, string, string];
+    this.id = id;
+    this.siteKey = siteKey;
+    this.conversationId = conversationId;
+    this.eventJson = event;
     this.attempts = num(attempts);
     this.enqueuedAt = num(enqueuedAt);
     this.firstAttemptAt = num(first);
-    this.lastAttemptAt = num(last);
+    this.lastAttemptAt = lastAttemptAt;
     this.dueAt = num(dueAt);
-    this.lease = str(lease);
-    this.leaseUntil = num(leaseUntil);
+    this.lease = lease;
+    this.leaseUntil = leaseUntil;
     this.parsed = undefined;
-    const lastError = str(error);
-    if (lastError) this.lastError = parse<JobError>(lastError);
+    if (error) this.lastError = parse<JobError>(error);
   }
 
   get event(): WebhookEvent {
     return (this.parsed ??= parse<WebhookEvent>(this.eventJson));
   }
 }
-
-const toClaimed = (reply: unknown): ClaimedJob => new RedisClaimedJob(reply);
 
 /**
  * Calls of one script asked for in one turn of the event loop, sent when the turn ends as one call
@@ -1263,6 +1265,8 @@ class ScriptBatch {
     private readonly lead: () => (string | number)[],
     private readonly send: (args: (string | number)[]) => Promise<unknown>,
     private readonly max: number,
+    /** The reply's part for each call, in order. */
+    private readonly parts: (reply: unknown) => readonly unknown[] = list,
   ) {}
 
   add(args: readonly (string | number)[]): Promise<unknown> {
@@ -1294,7 +1298,7 @@ class ScriptBatch {
     this.open = undefined;
     this.send(call.args).then(
       (reply) => {
-        const parts = list(reply);
+        const parts = this.parts(reply);
         for (let i = 0; i < call.resolve.length; i++) call.resolve[i]!(parts[i] ?? null);
       },
       (error: unknown) => {
@@ -1457,6 +1461,7 @@ export class RedisEngine implements Engine {
     () => this.lead('complete'),
     (args) => this.evalScript('complete', args),
     COMPLETE_BATCH,
+    (reply) => str(reply).split(''),
   );
 
   constructor(options: RedisEngineOptions) {
@@ -1707,16 +1712,17 @@ export class RedisEngine implements Engine {
     try {
       const reply = await this.appends.add([joined]);
       if (reply === null) return null;
-      // The fourth item: a duplicate's stored entry JSON (nil once trimmed), or a new entry's queued-head flag.
-      const [duplicate, seq, ts, fourth, published] = list(reply);
-      if (num(duplicate) === 1) {
-        return { duplicate: true, seq: num(seq), ts: num(ts), entry: fourth === null || fourth === undefined ? null : parse<LogEntry>(str(fourth)) };
+      if (typeof reply !== 'string') {
+        // A duplicate: {1, seq, ts, its stored entry JSON (nil once trimmed)}.
+        const [, seq, ts, json] = list(reply);
+        return { duplicate: true, seq: num(seq), ts: num(ts), entry: json === null || json === undefined ? null : parse<LogEntry>(str(json)) };
       }
       // Stored as given, with its seq and ts: the reply does not carry it back.
-      const head = num(fourth);
+      const [seq, ts, queued, published] = reply.split(',');
+      const head = num(queued);
       // A plain message as a literal of one shape (the spread's keys, in its order), not a copy of whatever shape it came in.
       const stored: LogEntry = plain ? { kind: 'msg', id: entry.id, from: entry.from, body: entry.body, seq: num(seq), ts: num(ts) } : { ...entry, seq: num(seq), ts: num(ts) };
-      this.deliverHere(id, stored, num(published) === 1);
+      this.deliverHere(id, stored, published === '1');
       // One shape for every result (a spread of a choice would make each its own).
       const result: AppendResult = { duplicate: false, seq: stored.seq, ts: stored.ts, entry: stored };
       if (head >= 0) result.queuedHead = head === 1;
@@ -2092,8 +2098,10 @@ export class RedisEngine implements Engine {
   async claimWebhooks(max: number, leaseMs: number): Promise<ClaimedJob[]> {
     // Leases of this claim: `<base>.<n>`, unique to this instance (its id) and to the claim.
     const base = `${this.instance}.${++this.claims}`;
-    const reply = list(await this.run('claim', [Math.max(0, Math.floor(max)), Math.max(0, Math.floor(leaseMs)), base]));
-    return reply.map(toClaimed);
+    const [now, until, ...jobs] = list(await this.run('claim', [Math.max(0, Math.floor(max)), Math.max(0, Math.floor(leaseMs)), base]));
+    const lastAttemptAt = num(now);
+    const leaseUntil = num(until);
+    return jobs.map((job) => new RedisClaimedJob(str(job).split(FIELD_SEPARATOR), lastAttemptAt, leaseUntil));
   }
 
   async nextWebhookAt(): Promise<number | null> {
@@ -2102,7 +2110,7 @@ export class RedisEngine implements Engine {
   }
 
   async completeWebhook(id: string, lease: string): Promise<boolean> {
-    return num(await this.completions.add([id, lease])) === 1;
+    return (await this.completions.add([id, lease])) === '1';
   }
 
   async retryWebhook(id: string, lease: string, delayMs: number, error: JobError): Promise<boolean> {
