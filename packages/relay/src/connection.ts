@@ -79,11 +79,6 @@ const MAX_UPLOADS_IN_FLIGHT = 3;
 type State = 'new' | 'hello' | 'open' | 'closed';
 
 /**
- * One widget socket: frames in order, one at a time, through the handshake (handshake.ts), the
- * visitor's actions (a conversation is stored with the first one), ordered delivery
- * (ordered-delivery.ts) and the frame budget (protections.ts).
- */
-/**
  * A text frame's bytes as a string, when they are UTF-8 (the ws library refuses a text frame that
  * is not, so they are): a native check and a plain decode, cheaper than a fatal TextDecoder. Bytes
  * that are not UTF-8 go to the decoder as they are, which refuses them.
@@ -92,6 +87,11 @@ function textOf(data: unknown): unknown {
   return Buffer.isBuffer(data) && isUtf8(data) ? data.toString('utf8') : data;
 }
 
+/**
+ * One widget socket: frames in order, one at a time, through the handshake (handshake.ts), the
+ * visitor's actions (a conversation is stored with the first one), ordered delivery
+ * (ordered-delivery.ts) and the frame budget (protections.ts).
+ */
 /** Stands in the frame queue for a binary frame. */
 const BINARY = Symbol('binary frame');
 
