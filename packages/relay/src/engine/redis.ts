@@ -212,11 +212,13 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN
 const PRELUDE = `
 local P = ARGV[1]
 local function n2s(x) return string.format('%.0f', x) end
--- The fields of one argument that holds several, joined by FIELD_SEPARATOR (none of them holds it).
+-- FIELD_SEPARATOR: joins the fields of one argument (an append) or of one reply item (a claimed job).
+local SEP = '\\${FIELD_SEPARATOR.charCodeAt(0)}'
+-- The fields of one argument that holds several, joined by SEP (none of them holds it).
 local function fields(s)
   local t, pos = {}, 1
   while true do
-    local e = string.find(s, '\\${FIELD_SEPARATOR.charCodeAt(0)}', pos, true)
+    local e = string.find(s, SEP, pos, true)
     if not e then
       t[#t + 1] = string.sub(s, pos)
       return t
@@ -1056,9 +1058,9 @@ if #moved > 0 then
   local low = file_all(filing)
   if low then due_min(low) end
 end
-local out = {n2s(now), n2s(now + leaseMs)}
+local nows, untils = n2s(now), n2s(now + leaseMs)
+local out = {nows, untils}
 if max > 0 then
-  local nows, untils = n2s(now), n2s(now + leaseMs)
   local popped = redis.call('ZPOPMIN', DUE, max)
   local leases = {}
   for k = 1, #popped, 2 do
@@ -1074,7 +1076,7 @@ if max > 0 then
       redis.call('HSET', jk, 'att', att, 'first', first, 'last', nows, 'lease', token, 'until', untils)
       leases[#leases + 1] = untils
       leases[#leases + 1] = conv
-      out[#out + 1] = table.concat({id, conv, j[2], att, j[3] or '', first, j[4] or '', token, j[5] or '', j[1] or ''}, '\\${FIELD_SEPARATOR.charCodeAt(0)}')
+      out[#out + 1] = table.concat({id, conv, j[2], att, j[3] or '', first, j[4] or '', token, j[5] or '', j[1] or ''}, SEP)
     end
   end
   if #leases > 0 then redis.call('ZADD', WAITING, unpack(leases)) end
